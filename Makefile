@@ -1,0 +1,43 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both create .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.falak-installed
+TESTDATA ?= $(abspath ../shared/testdata)
+
+.PHONY: install demo test lint typecheck bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+demo: install
+	@mkdir -p demo-out
+	$(VENV)/bin/falak mdb show $(TESTDATA)/space_packet_parser/jpss/jpss1_geolocation_xtce_v1.xml
+	$(VENV)/bin/falak tm decode --mdb $(TESTDATA)/space_packet_parser/jpss/jpss1_geolocation_xtce_v1.xml \
+	  --packets $(TESTDATA)/space_packet_parser/jpss/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1 \
+	  --out demo-out/jpss.csv
+	$(VENV)/bin/falak moon sky --site -89.9,0 --start 2028-01-01T00:00:00Z --stop 2028-01-02T00:00:00Z --step-minutes 240
+
+bench: install
+	$(PY) benchmarks/decode.py
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,39 @@
+"""The ``falak`` command: a Typer app that gathers one module per command group.
+
+Each group module exposes ``register(app)``; heavy imports (numba, skyfield) happen inside the
+commands so that ``falak --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="falak",
+    help=(
+        "falak: ground system for space science. Mission database, CCSDS telemetry, "
+        "flight dynamics and planning for station payloads, a lunar rover and a lunar orbiter."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: Command-group modules, in the order ``falak --help`` lists them.
+GROUP_MODULES: tuple[str, ...] = (
+    "falak.cli.mdb",
+    "falak.cli.tm",
+    "falak.cli.passes",
+    "falak.cli.moon",
+    "falak.cli.orbiter",
+)
+
+for _name in GROUP_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    """Run the ``falak`` command line."""
+    app()
