@@ -1,0 +1,1 @@
+"""Flight dynamics: ground stations and passes, Moon frames and sky, lunar orbits."""
