@@ -862,7 +862,7 @@ class Decoder:
         present = st.present.get(key)
         return res & present if present is not None else res
 
-    # -- engineering values, monitoring, derived ----------------------------------------------------
+    # -- engineering values, monitoring, derived -------------------------------------------
 
     def _key_type(self, key: str) -> DataType | None:
         pname, _, member = key.partition(".")
