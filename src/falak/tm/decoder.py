@@ -606,6 +606,17 @@ class Decoder:
         n = int(pos.size)
         if n == 0:
             return np.zeros(0, dtype=_uint_dtype(nbits))
+        if byte_order is not None:
+            if nbits % 8:
+                raise DecodeError("a byte order other than big-endian needs whole bytes")
+            # read the bytes in transmission order, then put each at its significance
+            tx = self._read_uint(st, act, nbits).astype(np.uint64)
+            nb = nbits // 8
+            acc = np.zeros(n, dtype=np.uint64)
+            for j, sig in enumerate(byte_order):
+                byte = (tx >> np.uint64(8 * (nb - 1 - j))) & np.uint64(0xFF)
+                acc |= byte << np.uint64(8 * sig)
+            return acc.astype(_uint_dtype(nbits))
         shift_scalar: int | None
         if act is None and st.rel is not None and st.matrix is not None:
             rb, shift_scalar = divmod(st.rel, 8)
@@ -619,13 +630,6 @@ class Decoder:
             shift_scalar = int(shifts[0]) if np.all(shifts == shifts[0]) else None
             k = ((shift_scalar if shift_scalar is not None else 7) + nbits + 7) // 8
             window = st.buf[(pos >> 3)[:, None] + np.arange(k)]
-        if byte_order is not None and (nbits % 8 or shift_scalar != 0):
-            raise DecodeError("a byte order other than big-endian needs a byte-aligned field")
-        if byte_order is not None:
-            acc = np.zeros(n, dtype=np.uint64)
-            for j, sig in enumerate(byte_order):
-                acc |= window[:, j].astype(np.uint64) << np.uint64(8 * sig)
-            return acc.astype(_uint_dtype(nbits))
         if shift_scalar == 0 and nbits in (8, 16, 32, 64):
             kb = nbits // 8
             return np.ascontiguousarray(window).view(f">u{kb}")[:, 0].astype(f"u{kb}")
@@ -706,15 +710,13 @@ class Decoder:
                 self._fail(st, np.array([r]), "bad_size")
                 out[j] = b""
                 continue
-            if pos & 7:
-                raise DecodeError("strings and blobs must start on a byte boundary")
             start = pos >> 3
             if nbits == -1:
                 assert term is not None
                 stop_limit = end >> 3
                 if isinstance(enc, StringEncoding) and enc.max_size_bits:
                     stop_limit = min(stop_limit, start + enc.max_size_bits // 8)
-                found = bytes(buf[start:stop_limit]).find(term)
+                found = bytes(buf[start:stop_limit]).find(term) if not pos & 7 else -1
                 if found < 0:
                     self._fail(st, np.array([r]), "too_short")
                     out[j] = b""
@@ -728,7 +730,10 @@ class Decoder:
                 out[j] = b""
                 st.pos[r] = end
                 continue
-            value = bytes(buf[start : start + (nbits + 7) // 8])
+            if pos & 7:  # an unaligned field: shift its bits into whole bytes
+                value = _bits_to_int(buf, pos, nbits).to_bytes((nbits + 7) // 8, "big")
+            else:
+                value = bytes(buf[start : start + (nbits + 7) // 8])
             if term is not None:
                 cut = value.find(term)
                 if cut >= 0:
@@ -998,7 +1003,7 @@ class Decoder:
                         t.parameter, int(idx[order][t.index]), t.previous, t.level, t.value
                     )
                 )
-        out.sort(key=lambda t: t.index)
+        out.sort(key=lambda t: (t.index, t.parameter))
         return out
 
 

@@ -19,8 +19,10 @@ from falak.mdb.model import (
     AbsoluteTimeType,
     AggregateType,
     AllOf,
+    AnyOf,
     ArrayType,
     BinaryEncoding,
+    BooleanType,
     CdsTimeCode,
     Comparison,
     Condition,
@@ -29,10 +31,12 @@ from falak.mdb.model import (
     DataEncoding,
     DataType,
     Entry,
+    EnumeratedType,
     FixedValueEntry,
     FloatEncoding,
     IntegerEncoding,
     MissionDatabase,
+    Not,
     ParameterEntry,
     SequenceContainer,
     StringEncoding,
@@ -158,7 +162,7 @@ class ContainerEncoder:
         self, w: BitWriter, entries: tuple[Entry, ...], raw: dict[str, Any], cstart: int
     ) -> None:
         for e in entries:
-            if e.include_if is not None and not _holds(e.include_if, raw):
+            if e.include_if is not None and not _holds(e.include_if, raw, self.mdb):
                 continue
             if e.location is not None:
                 target = (
@@ -291,39 +295,49 @@ def _collect(cond: Condition, values: dict[str, Any]) -> None:
             _collect(c, values)
 
 
-def _holds(cond: Condition, raw: Mapping[str, Any]) -> bool:
+def _target(ptype: DataType | None, text: str) -> Any:
+    """The raw value a comparison's text stands for (enumeration labels become codes)."""
+    if isinstance(ptype, EnumeratedType):
+        for ev in ptype.values:
+            if ev.label == text:
+                return ev.value
+    if isinstance(ptype, BooleanType):
+        return 1 if text in ("1", "true", "True", ptype.one_string) else 0
+    try:
+        return int(text, 0)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _holds(cond: Condition, raw: Mapping[str, Any], mdb: MissionDatabase) -> bool:
+    """Evaluate a condition on raw values (calibrated comparisons of calibrated numbers are
+    approximated on the raw value; enumeration labels and booleans are exact)."""
     if isinstance(cond, Comparison):
         v = raw.get(cond.ref.parameter)
         if v is None:
             return False
+        p = mdb.parameters.get(cond.ref.parameter)
+        ptype = mdb.types.get(p.type) if p is not None and p.type else None
+        target = _target(ptype, cond.value)
         try:
-            target: Any = (
-                type(v)(cond.value)
-                if not isinstance(v, bool)
-                else cond.value
-                in (
-                    "1",
-                    "true",
-                    "True",
-                )
-            )
-        except (TypeError, ValueError):
-            target = cond.value
-        ops = {
-            "==": v == target,
-            "!=": v != target,
-            "<": v < target,
-            "<=": v <= target,
-            ">": v > target,
-            ">=": v >= target,
-        }
-        return bool(ops[cond.operator])
+            ops = {
+                "==": lambda: v == target,
+                "!=": lambda: v != target,
+                "<": lambda: v < target,
+                "<=": lambda: v <= target,
+                ">": lambda: v > target,
+                ">=": lambda: v >= target,
+            }
+            return bool(ops[cond.operator]())
+        except TypeError:
+            return False
     if isinstance(cond, AllOf):
-        return all(_holds(c, raw) for c in cond.conditions)
-    from falak.mdb.model import AnyOf, Not
-
+        return all(_holds(c, raw, mdb) for c in cond.conditions)
     if isinstance(cond, AnyOf):
-        return any(_holds(c, raw) for c in cond.conditions)
+        return any(_holds(c, raw, mdb) for c in cond.conditions)
     if isinstance(cond, Not):
-        return not _holds(cond.condition, raw)
+        return not _holds(cond.condition, raw, mdb)
     return False
