@@ -66,6 +66,9 @@ class ParameterRef:
     member: tuple[str, ...] = ()
     calibrated: bool = True
     instance: int = 0
+    #: True when ``parameter`` is the short name of a command argument (XTCE
+    #: ``ArgumentInstanceRef``), resolved against the command being encoded.
+    argument: bool = False
 
 
 @dataclass(frozen=True)
@@ -589,6 +592,9 @@ class ParameterEntry:
     location: Location | None = None
     include_if: Condition | None = None
     repeat: Repeat | None = None
+    #: For array parameters: dimensions given at the entry (XTCE ``ArrayParameterRefEntry``
+    #: ``DimensionList``); they replace the array type's dimensions when set.
+    dimensions: tuple[Dimension, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -712,6 +718,12 @@ class MetaCommand:
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
     source: SourceLocation | None = _src()
+    #: XTCE ``CommandContainer``: its qualified name (other command containers may extend
+    #: it), the qualified container it extends (a command container or a telemetry
+    #: ``SequenceContainer`` such as a shared header) and the restriction on that base.
+    container_name: str | None = None
+    container_base: str | None = None
+    container_restriction: Condition | None = None
 
 
 # ---------------------------------------------------------------------------------------------
