@@ -1,0 +1,1 @@
+"""Mission data for the three spacecraft and the TESTSAT example (data only)."""

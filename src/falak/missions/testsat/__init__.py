@@ -1,0 +1,1 @@
+"""TESTSAT: small CCSDS test spacecraft (mdb.yaml; data only)."""
