@@ -9,16 +9,37 @@ import pytest
 from falak.errors import MdbError, MdbErrors
 from falak.mdb import load
 from falak.mdb.model import (
+    AbsoluteTimeType,
+    AggregateType,
     AllOf,
+    AnyOf,
+    Argument,
+    ArgumentEntry,
+    ArrayType,
+    BinaryEncoding,
+    BinaryType,
+    BooleanType,
     Comparison,
     ContainerEntry,
+    Dimension,
+    DynamicValue,
+    EnumeratedType,
+    FixedValueEntry,
     FloatEncoding,
     FloatType,
     IntegerEncoding,
     IntegerType,
+    Location,
     MissionDatabase,
     ParameterEntry,
     ParameterRef,
+    PolynomialCalibrator,
+    Repeat,
+    Significance,
+    SplineCalibrator,
+    StringEncoding,
+    TimeEpoch,
+    Verifier,
 )
 from falak.mdb.xtce import load_xtce
 
@@ -197,4 +218,443 @@ def test_missing_base_container(tmp_path: Path) -> None:
     assert (
         err.fix == "define a container named Header in SpaceSystem /S, or qualify the name "
         "(e.g. /S/.../Header)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# yamcs: Green Book, BogusSAT, small files
+
+YAMCS = "yamcs-xtce"
+BUS = "/BogusSAT/SC001/BusElectronics"
+PAYLOAD1 = "/BogusSAT/SC001/Payload1"
+
+
+def _cmp(param: str, value: str, op: str = "==", **kw: object) -> Comparison:
+    return Comparison(ParameterRef(param, **kw), op, value)  # type: ignore[arg-type]
+
+
+def test_green_book_structure(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "ccsds-green-book.xml")
+    sv = "/SpaceVehicle"
+    # yamcs-xtce/TRUTH.md: HealthSafety1 is selected when Type = 1 and ID = 24
+    hs = mdb.containers[f"{sv}/HealthSafety1"]
+    assert hs.base == f"{sv}/Header"
+    assert hs.restriction == AllOf((_cmp(f"{sv}/Type", "1"), _cmp(f"{sv}/ID", "24")))
+    assert [e.parameter for e in hs.entries if isinstance(e, ParameterEntry)] == [
+        f"{sv}/PBATMTEMP",
+        f"{sv}/PSWHLTIMFLG",
+    ]
+    # the header: ID, SecH, Type, Length, then the secondary header when SecH = 1
+    header = mdb.containers[f"{sv}/Header"]
+    assert header.abstract
+    assert [getattr(e, "parameter", None) for e in header.entries[:4]] == [
+        f"{sv}/{n}" for n in ("ID", "SecH", "Type", "Length")
+    ]
+    assert header.entries[4] == ContainerEntry(
+        f"{sv}/SecondaryHeader", include_if=_cmp(f"{sv}/SecH", "1")
+    )
+
+
+def test_green_book_times_and_calibration(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "ccsds-green-book.xml")
+    sv = "/SpaceVehicle"
+    seconds = mdb.parameter_type(f"{sv}/Seconds")
+    assert isinstance(seconds, AbsoluteTimeType)
+    assert seconds.encoding == IntegerEncoding(32)
+    assert seconds.epoch == TimeEpoch("TAI")
+    ms = mdb.parameter_type(f"{sv}/MilliSeconds")
+    assert isinstance(ms, AbsoluteTimeType)
+    assert ms.scale == 0.001
+    assert ms.offset_from == ParameterRef(f"{sv}/Seconds")
+    assert ms.epoch is None
+    temp = mdb.parameter_type(f"{sv}/PBATMTEMP")
+    assert isinstance(temp, FloatType)
+    assert temp.encoding == IntegerEncoding(16, "twosComplement")
+    # the XML's Term list, exponents 0..4
+    assert temp.calibrator == PolynomialCalibrator(
+        (-7459.23273708, 8.23643519148, -3.02185061876e-3, 2.33422429056e-7, 5.67189556173e-11)
+    )
+    # CommandMetaData may hold parameters too; a type without encoding keeps encoding=None
+    ret = mdb.parameter_type(f"{sv}/CommandReturn")
+    assert isinstance(ret, IntegerType)
+    assert ret.encoding is None
+    assert mdb.parameters[f"{sv}/MissionTime"].data_source == "derived"
+
+
+def test_green_book_command(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "ccsds-green-book.xml")
+    sv = "/SpaceVehicle"
+    cmd = mdb.commands[f"{sv}/PWHTMR"]
+    assert cmd.significance == Significance.CRITICAL
+    assert cmd.arguments == (Argument("TimerStartStop", f"{sv}/TimerStartStopType"),)
+    assert cmd.entries == (
+        FixedValueEntry(8, b"\x1e"),
+        ParameterEntry(f"{sv}/CheckSum"),
+        ArgumentEntry("TimerStartStop"),
+    )
+    assert cmd.container_name == f"{sv}/PWHTMRPacket"
+    assert cmd.container_base == f"{sv}/Header"
+    assert cmd.container_restriction == AllOf(
+        (_cmp(f"{sv}/ID", "255"), _cmp(f"{sv}/Type", "0"), _cmp(f"{sv}/SecH", "0"))
+    )
+    # CheckWindow timeToStopChecking="PT10M"
+    assert cmd.verifiers == (
+        Verifier("complete", 0.0, 600.0, container=f"{sv}/HealthSafety1"),
+        Verifier("failed", 0.0, 600.0, condition=_cmp(f"{sv}/CommandReturn", "0")),
+    )
+
+
+def test_suda_polymorphic_containers(testdata: Path) -> None:
+    mdb = load_xtce(testdata / "space_packet_parser/suda/suda_combined_science_definition.xml")
+    # suda/TRUTH.md: the event header (IDX__SCIFETCHTYPE = 1) and the waveform packets
+    # (type > 1) decode to different field sets under APID 1425
+    fetch = mdb.containers["/IDEX/IDX_SCIFETCH"]
+    assert fetch.restriction == AllOf((_cmp("/IDEX/PKT_APID", "1425", calibrated=False),))
+    kids = {c.name: c for c in mdb.children("/IDEX/IDX_SCIFETCH")}
+    assert set(kids) == {"SciFetchTypeZero", "SciFetchTypeNonZero"}
+    assert kids["SciFetchTypeZero"].restriction == AllOf(
+        (_cmp("/IDEX/IDX__SCIFETCHTYPE", "1", calibrated=False),)
+    )
+    assert kids["SciFetchTypeNonZero"].restriction == AllOf(
+        (_cmp("/IDEX/IDX__SCIFETCHTYPE", "1", ">", calibrated=False),)
+    )
+    raw = mdb.parameter_type("/IDEX/IDX__SCIFETCHRAW")
+    assert isinstance(raw, BinaryType)
+    # BinaryDataEncoding sized by PKT_LEN with LinearAdjustment slope 8, intercept -328
+    assert raw.encoding == BinaryEncoding(
+        dynamic_size=DynamicValue(ParameterRef("/IDEX/PKT_LEN"), 8.0, -328.0)
+    )
+    p = mdb.parameters["/IDEX/IDX__SCIFETCHRAW"]
+    assert p.aliases == (("externalElement", "IDX"), ("itemName", "SCIFETCHRAW"))
+    assert mdb.containers["/IDEX/IDX_SCI0"].ancillary == (("topLevelPacket", "true"),)
+
+
+def test_bogussat2_schema_assertions(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "BogusSAT-2.xml")
+    # yamcs-xtce/TRUTH.md section 4 (BogusSat2Test.java)
+    assert mdb.commands["/BogusSAT/CCSDSTelecommand"].abstract
+    cfg = mdb.types["/BogusSAT/SC001/Onboard_Processor_Config/Config_Log_Levels_Type"]
+    assert isinstance(cfg, AggregateType)
+    assert cfg.long_description == "Test Long Description"
+    assert cfg.ancillary == (("TEST_ANC_DATA", "1"),)
+    err = mdb.types["/BogusSAT/LOG_MSGS/ERRORCODE_Type"]
+    assert isinstance(err, EnumeratedType)
+    (v123,) = [v for v in err.values if v.value == 123]
+    assert v123.description == "Detailed description of error case A"
+    # an enumeration WITHOUT a data encoding is legal XTCE and loads with encoding=None
+    tm_checksum = mdb.types["/BogusSAT/TM_CHECKSUMType"]
+    assert isinstance(tm_checksum, EnumeratedType)
+    assert tm_checksum.encoding is None
+
+
+def test_bogussat2_packet_structure(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "BogusSAT-2.xml")
+    # TRUTH.md case 2: include conditions and a fixed location at bit 88
+    sp2 = mdb.containers["/BogusSAT/SC001/CCSDS_SpacePacket2"]
+    assert sp2.restriction == AllOf(
+        (
+            Comparison(
+                ParameterRef("/BogusSAT/CCSDS_Packet_ID", ("SecHdrFlag",)), "==", "NotPresent"
+            ),
+            Comparison(ParameterRef("/BogusSAT/CCSDS_Packet_ID", ("APID",)), "==", "2"),
+        )
+    )
+    e = {getattr(x, "parameter", ""): x for x in sp2.entries}
+    assert e[f"{BUS}/Solar_Array_Voltage_1"].include_if == _cmp(
+        f"{BUS}/Solar_Array_Voltage_1_State", "ON"
+    )
+    assert e[f"{BUS}/Solar_Array_Voltage_2"].include_if == _cmp(
+        f"{BUS}/Solar_Array_Voltage_2_State", "1", calibrated=False
+    )
+    assert e[f"{BUS}/Battery_Voltage"].location == Location(88, "containerStart")
+    # TRUTH.md case 3: arrays with entry-level sizes, an 8-bit gap and a repeat of 2
+    sp6 = mdb.containers["/BogusSAT/SC001/CCSDS_SpacePacket6"]
+    arr1, arr2 = (x for x in sp6.entries if "ARRAY" in getattr(x, "parameter", ""))
+    assert isinstance(arr1, ParameterEntry)
+    assert arr1.dimensions == (Dimension(size=9),)
+    assert arr2 == ParameterEntry(
+        f"{PAYLOAD1}/PAYLOAD_ANTENNA_POINTING_ARRAY2",
+        location=Location(8, "previousEntry"),
+        repeat=Repeat(2),
+        dimensions=(Dimension(size=9),),
+    )
+    arr_t = mdb.parameter_type(f"{PAYLOAD1}/PAYLOAD_ANTENNA_POINTING_ARRAY1")
+    assert isinstance(arr_t, ArrayType)
+    assert arr_t.dimensions == ()  # XTCE 1.1 numberOfDimensions: sized at the entry
+
+
+def test_bogussat2_integer_encodings_and_byte_orders(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "BogusSAT-2.xml")
+    enc = {
+        n: mdb.parameter_type(f"{PAYLOAD1}/Basic_int32_{n}").encoding  # type: ignore[union-attr]
+        for n in ("signmag", "twoscomp", "onescomp")
+    }
+    assert enc == {
+        "signmag": IntegerEncoding(32, "signMagnitude"),
+        "twoscomp": IntegerEncoding(32, "twosComplement"),
+        "onescomp": IntegerEncoding(32, "onesComplement"),
+    }
+    # byteOrder="leastSignificantByteFirst": byte 0 (least significant) is sent first
+    le_int = mdb.types["/BogusSAT/LittleEndianInteger1"]
+    assert le_int.encoding == IntegerEncoding(16, "unsigned", (0, 1))  # type: ignore[union-attr]
+    le_float = mdb.types["/BogusSAT/LittleEndianFloat1"]
+    assert le_float.encoding == FloatEncoding(64, "IEEE754", tuple(range(8)))  # type: ignore[union-attr]
+
+
+def test_bogussat2_relative_paths_and_commands(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "BogusSAT-2.xml")
+    # ECSS_SpacePacket1 uses BusElectronics/../BusElectronics/x, ../SomeParameter and ./x
+    sp = mdb.containers["/BogusSAT/SC001/ECSS_SpacePacket1"]
+    params = [e.parameter for e in sp.entries if isinstance(e, ParameterEntry)]
+    assert params == [
+        f"{BUS}/Battery_Voltage",
+        f"{BUS}/Battery_Current",
+        f"{BUS}/Battery_Charge_Mode",
+        "/BogusSAT/SomeParameter",
+        f"{BUS}/Solar_Array_Voltage_1",
+        f"{BUS}/Solar_Array_Voltage_2",
+    ]
+    on = mdb.commands[f"{BUS}/Reaction_Wheel_1_On"]
+    assert on.base == f"{BUS}/Reaction_Wheel_Control"
+    assert on.argument_assignments == (("RW_UNIT_ID", "1"), ("RW_PWR_STATE", "ON"))
+    assert on.container_base == f"{BUS}/Reaction_Wheel_Control_Container"
+    ctl = mdb.commands[f"{BUS}/Reaction_Wheel_Control"]
+    assert ctl.base == "/BogusSAT/CCSDSDirectTelecommand"  # from ../../CCSDSDirectTelecommand
+
+
+def test_bogussat1_loads_without_validation(testdata: Path) -> None:
+    path = testdata / YAMCS / "BogusSAT-1.xml"
+    mdb = load_xtce(path, validate=False)
+    assert mdb.root.qualified_name == "/BogusSAT"
+    assert set(mdb.root.subsystems["SC001"].subsystems) == {
+        "BusElectronics",
+        "Payload1",
+        "Payload2",
+    }
+    cmd1 = mdb.commands[f"{BUS}/Cmd1"]
+    # two ArgumentList elements in the file; both are kept
+    assert [a.name for a in cmd1.arguments] == ["STRING_FV", "BINARY_FV"]
+    assert cmd1.argument_assignments == (("CmdId", "1"),)
+    spline = mdb.types[f"{BUS}/Spline_Quad_Interpolate_Type"]
+    assert isinstance(spline, FloatType)
+    assert isinstance(spline.calibrator, SplineCalibrator)
+    assert spline.calibrator.order == 2
+
+
+def test_bogussat1_validation_reports_what_the_decoder_cannot_do(testdata: Path) -> None:
+    # BogusSAT-1 carries deliberate edge cases (a quadratic spline, a spline with a vertical
+    # step, a polynomial without terms); falak.mdb.validate rejects them with a fix each
+    with pytest.raises(MdbErrors) as info:
+        load_xtce(testdata / YAMCS / "BogusSAT-1.xml")
+    messages = [e.message for e in info.value.errors]
+    assert any("spline order 2" in m for m in messages)
+    assert any("polynomial calibrator without coefficients" in m for m in messages)
+    assert all(e.file and e.line for e in info.value.errors)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "containers", "commands"),
+    [
+        ("strings-tm.xml", 8, 6, 1),
+        ("array-tm.xml", 5, 4, 0),
+        ("VariableBinary.xml", 3, 1, 2),
+        ("booleans.xml", 2, 2, 2),
+        ("container-entry.xml", 2, 2, 0),
+        ("enum-arg.xml", 0, 0, 1),
+        ("array-arg.xml", 0, 0, 1),
+    ],
+)
+def test_small_yamcs_files_load(
+    testdata: Path, name: str, params: int, containers: int, commands: int
+) -> None:
+    # counts are those of Parameter, SequenceContainer and MetaCommand elements in each file
+    mdb = load_xtce(testdata / YAMCS / name, validate=False)
+    assert (len(mdb.parameters), len(mdb.containers), len(mdb.commands)) == (
+        params,
+        containers,
+        commands,
+    )
+
+
+def test_strings_encodings(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "strings-tm.xml", validate=False)
+    enc = {
+        n: mdb.types[f"/StringsTm/{n}"].encoding
+        for n in ("string1", "string3", "string5", "string6")
+    }  # type: ignore[union-attr]
+    size_ref = DynamicValue(ParameterRef("/StringsTm/uint16_param2"), slope=8.0)
+    assert enc == {
+        "string1": StringEncoding(fixed_size_bits=48, terminator=b"\x00"),
+        # Yamcs's _yamcs_ignore placeholder means "no size parameter"
+        "string3": StringEncoding(terminator=b"\x00", max_size_bits=48),
+        "string5": StringEncoding(leading_size_bits=16, max_size_bits=48),
+        "string6": StringEncoding(dynamic_size=size_ref, max_size_bits=48),
+    }
+
+
+def test_arrays_fold_start_and_end_index_into_a_count(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "array-tm.xml")
+    t = mdb.types["/ArrayTmTest/aggrarraytype"]
+    assert isinstance(t, ArrayType)
+    assert t.element_type == "/ArrayTmTest/aggrtype"
+    # StartingIndex 0, EndingIndex n - 1: the count is n
+    assert t.dimensions == (Dimension(dynamic_size=DynamicValue(ParameterRef("/ArrayTmTest/n"))),)
+    arg = load_xtce(testdata / YAMCS / "array-arg.xml").argument_types["/ArrayArgTest/array1_type"]
+    assert isinstance(arg, ArrayType)
+    assert arg.dimensions == (
+        Dimension(dynamic_size=DynamicValue(ParameterRef("length", argument=True))),
+    )
+
+
+def test_booleans(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "booleans.xml")
+    b2 = mdb.types["/Booleans/bool2"]
+    assert isinstance(b2, BooleanType)
+    assert (b2.zero_string, b2.one_string) == ("nooo", "yes!")
+    assert b2.encoding == StringEncoding(fixed_size_bits=32, terminator=b"\x00")
+    assert mdb.commands["/Booleans/command2"].container_name == "/Booleans/bool2"
+
+
+# ---------------------------------------------------------------------------------------------
+# Name resolution
+
+
+NAMES_XML = f"""<xtce:SpaceSystem {XTCE12} name="Root">
+  <xtce:TelemetryMetaData>
+    <xtce:ParameterTypeSet>
+      <xtce:IntegerParameterType name="u8"><xtce:IntegerDataEncoding sizeInBits="8"/>
+      </xtce:IntegerParameterType>
+      <xtce:IntegerParameterType name="u16le">
+        <xtce:IntegerDataEncoding sizeInBits="16" byteOrder="leastSignificantByteFirst"/>
+      </xtce:IntegerParameterType>
+      <xtce:IntegerParameterType name="u32odd">
+        <xtce:IntegerDataEncoding sizeInBits="32">
+          <xtce:ByteOrderList>
+            <xtce:Byte byteSignificance="2"/><xtce:Byte byteSignificance="3"/>
+            <xtce:Byte byteSignificance="0"/><xtce:Byte byteSignificance="1"/>
+          </xtce:ByteOrderList>
+        </xtce:IntegerDataEncoding>
+      </xtce:IntegerParameterType>
+      <xtce:AggregateParameterType name="Hdr">
+        <xtce:MemberList><xtce:Member name="apid" typeRef="u8"/></xtce:MemberList>
+      </xtce:AggregateParameterType>
+    </xtce:ParameterTypeSet>
+    <xtce:ParameterSet>
+      <xtce:Parameter name="hdr" parameterTypeRef="Hdr"/>
+      <xtce:Parameter name="x" parameterTypeRef="u16le"/>
+    </xtce:ParameterSet>
+    <xtce:ContainerSet>
+      <xtce:SequenceContainer name="base">
+        <xtce:EntryList><xtce:ParameterRefEntry parameterRef="hdr"/></xtce:EntryList>
+      </xtce:SequenceContainer>
+    </xtce:ContainerSet>
+  </xtce:TelemetryMetaData>
+  <xtce:SpaceSystem name="A">
+    <xtce:TelemetryMetaData>
+      <xtce:ParameterSet>
+        <xtce:Parameter name="x" parameterTypeRef="u32odd"/>
+        <xtce:Parameter name="y" parameterTypeRef="/Root/u8"/>
+      </xtce:ParameterSet>
+      <xtce:ContainerSet>
+        <xtce:SequenceContainer name="c">
+          <xtce:EntryList>
+            <xtce:ParameterRefEntry parameterRef="x"/>
+            <xtce:ParameterRefEntry parameterRef="../x"/>
+            <xtce:ParameterRefEntry parameterRef="./B/z"/>
+            <xtce:ParameterRefEntry parameterRef="/Root/A/y"/>
+          </xtce:EntryList>
+          <xtce:BaseContainer containerRef="/Root/base">
+            <xtce:RestrictionCriteria>
+              <xtce:BooleanExpression>
+                <xtce:ORedConditions>
+                  <xtce:Condition>
+                    <xtce:ParameterInstanceRef parameterRef="hdr/apid"/>
+                    <xtce:ComparisonOperator>&lt;=</xtce:ComparisonOperator>
+                    <xtce:Value>7</xtce:Value>
+                  </xtce:Condition>
+                  <xtce:ANDedConditions>
+                    <xtce:Condition>
+                      <xtce:ParameterInstanceRef parameterRef="hdr.apid"/>
+                      <xtce:ComparisonOperator>!=</xtce:ComparisonOperator>
+                      <xtce:Value>9</xtce:Value>
+                    </xtce:Condition>
+                    <xtce:Condition>
+                      <xtce:ParameterInstanceRef parameterRef="/Root/hdr/apid"
+                                                 useCalibratedValue="false"/>
+                      <xtce:ComparisonOperator>&gt;</xtce:ComparisonOperator>
+                      <xtce:Value>1</xtce:Value>
+                    </xtce:Condition>
+                  </xtce:ANDedConditions>
+                </xtce:ORedConditions>
+              </xtce:BooleanExpression>
+            </xtce:RestrictionCriteria>
+          </xtce:BaseContainer>
+        </xtce:SequenceContainer>
+      </xtce:ContainerSet>
+    </xtce:TelemetryMetaData>
+    <xtce:SpaceSystem name="B">
+      <xtce:TelemetryMetaData>
+        <xtce:ParameterSet><xtce:Parameter name="z" parameterTypeRef="u8"/></xtce:ParameterSet>
+      </xtce:TelemetryMetaData>
+    </xtce:SpaceSystem>
+  </xtce:SpaceSystem>
+</xtce:SpaceSystem>
+"""
+
+
+def test_name_resolution_rules(tmp_path: Path) -> None:
+    mdb = load_xtce(_write(tmp_path, NAMES_XML))
+    c = mdb.containers["/Root/A/c"]
+    # bare name: the current space system first; ../ goes up; ./B/z down; absolute as is
+    assert [e.parameter for e in c.entries if isinstance(e, ParameterEntry)] == [
+        "/Root/A/x",
+        "/Root/x",
+        "/Root/A/B/z",
+        "/Root/A/y",
+    ]
+    # "u8" in /Root/A/B is found by searching upward through the ancestors
+    assert mdb.parameters["/Root/A/B/z"].type == "/Root/u8"
+    assert mdb.types["/Root/Hdr"].members[0].type == "/Root/u8"  # type: ignore[union-attr]
+    # aggregate members written hdr/apid (XTCE) or hdr.apid (Yamcs)
+    apid = ParameterRef("/Root/hdr", ("apid",))
+    assert c.restriction == AnyOf(
+        (
+            Comparison(apid, "<=", "7"),
+            AllOf(
+                (
+                    Comparison(apid, "!=", "9"),
+                    Comparison(ParameterRef("/Root/hdr", ("apid",), calibrated=False), ">", "1"),
+                )
+            ),
+        )
+    )
+    # byte orders: transmission order of byte significances; big-endian is None
+    assert mdb.parameter_type("/Root/x").encoding == IntegerEncoding(16, byte_order=(0, 1))  # type: ignore[union-attr]
+    assert mdb.parameter_type("/Root/A/x").encoding == IntegerEncoding(  # type: ignore[union-attr]
+        32, byte_order=(2, 3, 0, 1)
+    )
+    assert mdb.parameter_type("/Root/A/y").encoding == IntegerEncoding(8)  # type: ignore[union-attr]
+    assert mdb.parameters["/Root/A/y"].source is not None
+
+
+def test_duplicate_names_are_reported(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        f"""<xtce:SpaceSystem {XTCE12} name="S">
+  <xtce:TelemetryMetaData>
+    <xtce:ParameterTypeSet>
+      <xtce:IntegerParameterType name="t"/>
+      <xtce:IntegerParameterType name="t"/>
+    </xtce:ParameterTypeSet>
+  </xtce:TelemetryMetaData>
+</xtce:SpaceSystem>
+""",
+    )
+    with pytest.raises(MdbErrors) as info:
+        load_xtce(p)
+    (err,) = info.value.errors
+    assert (err.line, err.message, err.fix) == (
+        5,
+        "parameter type '/S/t' is defined twice (first at line 4)",
+        "rename one of them",
     )
