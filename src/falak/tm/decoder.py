@@ -132,6 +132,9 @@ class DecodeResult:
     containers: list[ContainerResult]
     failed: dict[str, NDArray[np.int64]] = field(default_factory=dict)
     alarms: list[AlarmTransition] = field(default_factory=list)
+    #: packets that matched no concrete container: the values of the abstract container
+    #: they stopped in (headers), for diagnosis; they are also counted in ``failed``
+    partial: list[ContainerResult] = field(default_factory=list)
 
     @property
     def n_decoded(self) -> int:
@@ -240,6 +243,7 @@ class Decoder:
             if c.base is not None:
                 self._children.setdefault(c.base, []).append(c)
         self._functions: dict[str, Callable[..., Any]] = {}
+        self._partial: list[ContainerResult] = []
         self._derived = [p for p in mdb.parameters.values() if p.derivation is not None]
 
     def _default_root(self) -> SequenceContainer:
@@ -276,6 +280,7 @@ class Decoder:
         buf[: raw_buf.size] = raw_buf
         buf[raw_buf.size :] = 0
         results: list[ContainerResult] = []
+        self._partial = []
         fails: list[tuple[NDArray[np.int64], NDArray[np.int8]]] = []
         uniq = np.unique(lens) if n else np.empty(0, dtype=np.int64)
         groups: list[NDArray[np.int64]]
@@ -288,7 +293,7 @@ class Decoder:
                 continue
             st = self._initial_state(buf, offs, lens, sel)
             self._run(st, self.root, results, fails)
-        merged = _merge(results)
+        merged = merge_results(results)
         failed: dict[str, NDArray[np.int64]] = {}
         if fails:
             all_idx = np.concatenate([f[0] for f in fails])
@@ -297,7 +302,7 @@ class Decoder:
                 if code:
                     failed[reason] = np.sort(all_idx[all_code == code])
         alarms = self._transitions(merged) if self.do_limits else []
-        return DecodeResult(n, merged, failed, alarms)
+        return DecodeResult(n, merged, failed, alarms, merge_results(self._partial))
 
     # -- state --------------------------------------------------------------------------------
 
@@ -364,7 +369,10 @@ class Decoder:
         if rest.n == 0:
             return
         if container.abstract:
+            # no concrete container: counted as a rejection, but the values decoded so far
+            # (headers) are kept as a partial result, as Yamcs delivers them
             fails.append((rest.idx, np.full(rest.n, _FAIL["no_container"], dtype=np.int8)))
+            self._finish(rest, container, self._partial, fails)
             return
         self._finish(rest, container, results, fails)
 
@@ -1076,8 +1084,11 @@ def _bits_to_int(buf: NDArray[np.uint8], pos: int, nbits: int) -> int:
 def _labels(ptype: EnumeratedType, raw: NDArray[Any]) -> NDArray[np.object_]:
     values = np.asarray(raw)
     out = np.empty(values.shape, dtype=object)
-    if values.dtype == object:
-        values = values.astype(np.int64)
+    if values.dtype == object:  # enumerations with a binary encoding: big-endian codes
+        values = np.array(
+            [int.from_bytes(v, "big") if isinstance(v, bytes) else int(v) for v in values],
+            dtype=np.int64,
+        )
     undefined = np.ones(values.shape, dtype=bool)
     for ev in ptype.values:
         if ev.max_value is None:
@@ -1129,7 +1140,7 @@ def _py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def _merge(results: list[ContainerResult]) -> list[ContainerResult]:
+def merge_results(results: list[ContainerResult]) -> list[ContainerResult]:
     """Join results of the same container decoded from different length groups."""
     by_name: dict[str, list[ContainerResult]] = {}
     for r in results:
