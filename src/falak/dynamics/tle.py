@@ -40,6 +40,7 @@ __all__ = [
     "read_omm_file",
     "read_tle_file",
     "teme_to_itrs",
+    "tle_from_elements",
     "tles_by_key",
 ]
 
@@ -422,6 +423,49 @@ def _omm_to_tle(fields: dict[str, str], where: str, file: str | None, line: int 
     line1, line2 = export_tle(sat)
     name = (fields.get("OBJECT_NAME") or str(norad)).strip()
     return Tle(name, norad, line1, line2, epoch, sat)
+
+
+def tle_from_elements(
+    name: str,
+    norad: int,
+    epoch: datetime,
+    *,
+    inclination_deg: float,
+    raan_deg: float,
+    eccentricity: float,
+    arg_perigee_deg: float,
+    mean_anomaly_deg: float,
+    mean_motion_rev_per_day: float,
+    bstar: float = 0.0,
+    mean_motion_dot: float = 0.0,
+) -> Tle:
+    """Build a TLE from SGP4 mean elements (Kozai mean motion, TEME of epoch, UTC epoch).
+
+    The lines are formatted by ``sgp4.exporter`` with valid checksums, then parsed back, so
+    ``satrec`` is exactly what any TLE reader gets from ``line1``/``line2``.
+    """
+    fields = {
+        "OBJECT_NAME": name,
+        "NORAD_CAT_ID": str(norad),
+        "EPOCH": _utc_iso(epoch),
+        "INCLINATION": repr(inclination_deg),
+        "RA_OF_ASC_NODE": repr(raan_deg % 360.0),
+        "ECCENTRICITY": repr(eccentricity),
+        "ARG_OF_PERICENTER": repr(arg_perigee_deg % 360.0),
+        "MEAN_ANOMALY": repr(mean_anomaly_deg % 360.0),
+        "MEAN_MOTION": repr(mean_motion_rev_per_day),
+        "BSTAR": repr(bstar),
+        "MEAN_MOTION_DOT": repr(mean_motion_dot),
+    }
+    tle = _omm_to_tle(fields, f"elements of {name}", None, None)
+    (out,) = parse_tle_text(f"{name}\n{tle.line1}\n{tle.line2}")
+    return out
+
+
+def _utc_iso(t: datetime) -> str:
+    if t.tzinfo is None:
+        raise InputError(f"epoch {t.isoformat()} has no timezone; give an aware UTC datetime")
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def _parse_omm_kvn(text: str, file: str | None) -> list[Tle]:
