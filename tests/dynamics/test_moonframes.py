@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +14,7 @@ ARCSEC = np.pi / 180.0 / 3600.0
 
 # 11 epochs (1970–2040) of SPICE pxform('J2000', 'MOON_ME') and spkpos(Earth wrt Moon), made by
 # lunarsky's earlier SPICE-toolkit version (moon_pa_de421_1900-2050.bpc, moon_080317.tf, DE430).
-FIXTURES = (
-    Path(str(importlib.resources.files("lunarsky"))) / "tests" / "data" / "spice_fixtures.npz"
-)
+FIXTURES = moonframes.BPC_FILE.parents[2] / "tests" / "data" / "spice_fixtures.npz"
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +97,7 @@ def test_scalar_time_gives_one_matrix() -> None:
 
 def test_time_outside_kernel_span_is_refused() -> None:
     ts = moonframes.timescale()
-    with pytest.raises(InputError, match=r"allowed: 1900-01-0\d to 2050-12-\d\d UTC"):
+    with pytest.raises(InputError, match="allowed: 1900-01-02 to 2050-12-30 UTC"):
         moonframes.icrf_to_moon_me(ts.utc(2051, 6, 1))
     with pytest.raises(InputError, match="outside the Moon kernels"):
         moonframes.check_time_span(datetime(1899, 12, 31, tzinfo=UTC))
