@@ -1373,11 +1373,43 @@ def _run_validate(mdb: MissionDatabase) -> None:
 
 
 class _Writer:
-    def __init__(self) -> None:
+    def __init__(self, mdb: MissionDatabase, *, qualified: bool) -> None:
         from lxml import etree
 
         self.etree = etree
         self.ns = "{" + NS_XTCE_12 + "}"
+        self.qualified = qualified
+        self.ss = mdb.root.qualified_name
+        containers = set(mdb.containers)
+        containers.update(c.container_name for c in mdb.commands.values() if c.container_name)
+        self.names: dict[str, set[str]] = {
+            "type": set(mdb.types),
+            "argtype": set(mdb.argument_types),
+            "parameter": set(mdb.parameters),
+            "container": containers,
+            "command": set(mdb.commands),
+        }
+
+    def rel(self, kind: str, qname: str) -> str:
+        """The shortest name that XTCE's rules resolve to ``qname`` from the current space
+        system: the bare name when the upward search finds this item first, else ``qname``."""
+        if self.qualified:
+            return qname
+        short = qname.rsplit("/", 1)[-1]
+        if self._find(kind, short) == qname:
+            return short
+        return qname
+
+    def _find(self, kind: str, name: str) -> str | None:
+        table = self.names[kind]
+        base = self.ss
+        while True:
+            q = base + "/" + name
+            if q in table:
+                return q
+            if not base:
+                return None
+            base = base.rsplit("/", 1)[0]
 
     def sub(
         self,
@@ -1419,6 +1451,7 @@ class _Writer:
         else:
             el = self.sub(parent, "SpaceSystem")
         el.set("name", ss.name)
+        self.ss = ss.qualified_name
         self.describe(el, ss)
         if ss.types or ss.parameters or ss.containers:
             tm = self.sub(el, "TelemetryMetaData")
@@ -1453,7 +1486,7 @@ class _Writer:
     def parameter(self, parent: _Element, p: Parameter) -> None:
         el = self.sub(parent, "Parameter", {"name": p.name})
         if p.type is not None:
-            el.set("parameterTypeRef", p.type)
+            el.set("parameterTypeRef", self.rel("type", p.type))
         self.describe(el, p, p.aliases)
         if p.data_source != "telemetered" or p.read_only:
             self.sub(
@@ -1464,7 +1497,8 @@ class _Writer:
 
     def data_type(self, parent: _Element, t: DataType, *, argument: bool) -> None:
         suffix = "ArgumentType" if argument else "ParameterType"
-        kind = {
+        kind = "argtype" if argument else "type"
+        element = {
             IntegerType: "Integer",
             FloatType: "Float",
             EnumeratedType: "Enumerated",
@@ -1476,7 +1510,7 @@ class _Writer:
             AggregateType: "Aggregate",
             ArrayType: "Array",
         }[type(t)]
-        el = self.sub(parent, kind + suffix, {"name": t.name})
+        el = self.sub(parent, element + suffix, {"name": t.name})
         init = getattr(t, "initial_value", None)
         if init is not None:
             el.set("initialValue", init)
@@ -1484,12 +1518,12 @@ class _Writer:
         if isinstance(t, AggregateType):
             ml = self.sub(el, "MemberList")
             for m in t.members:
-                me = self.sub(ml, "Member", {"name": m.name, "typeRef": m.type})
+                me = self.sub(ml, "Member", {"name": m.name, "typeRef": self.rel(kind, m.type)})
                 if m.description is not None:
                     me.set("shortDescription", m.description)
             return
         if isinstance(t, ArrayType):
-            el.set("arrayTypeRef", t.element_type)
+            el.set("arrayTypeRef", self.rel(kind, t.element_type))
             self.dimensions(el, t.dimensions)
             return
         if isinstance(t, IntegerType):
@@ -1686,9 +1720,17 @@ class _Writer:
 
     # -- references and conditions -------------------------------------------------------------
 
-    @staticmethod
-    def ref_text(ref: ParameterRef) -> str:
-        return "/".join((ref.parameter, *ref.member))
+    def ref_text(self, ref: ParameterRef) -> str:
+        name = self.rel("parameter", ref.parameter)
+        if ref.member:
+            text = "/".join((name, *ref.member))
+            # a member path must not read as another parameter's path
+            return (
+                text
+                if self._find("parameter", text) is None
+                else "/".join((ref.parameter, *ref.member))
+            )
+        return name
 
     def ref_attrs(self, el: _Element, ref: ParameterRef) -> None:
         el.set("parameterRef", self.ref_text(ref))
@@ -1757,9 +1799,11 @@ class _Writer:
         for e in entries:
             if isinstance(e, ParameterEntry):
                 tag = "ArrayParameterRefEntry" if e.dimensions else "ParameterRefEntry"
-                x = self.sub(el, tag, {"parameterRef": e.parameter})
+                x = self.sub(el, tag, {"parameterRef": self.rel("parameter", e.parameter)})
             elif isinstance(e, ContainerEntry):
-                x = self.sub(el, "ContainerRefEntry", {"containerRef": e.container})
+                x = self.sub(
+                    el, "ContainerRefEntry", {"containerRef": self.rel("container", e.container)}
+                )
             elif isinstance(e, ArgumentEntry):
                 x = self.sub(el, "ArgumentRefEntry", {"argumentRef": e.argument})
             else:
@@ -1784,7 +1828,7 @@ class _Writer:
                 self.dimensions(x, e.dimensions)
 
     def base(self, parent: _Element, base: str, restriction: Condition | None) -> None:
-        b = self.sub(parent, "BaseContainer", {"containerRef": base})
+        b = self.sub(parent, "BaseContainer", {"containerRef": self.rel("container", base)})
         if restriction is not None:
             self.condition(self.sub(b, "RestrictionCriteria"), restriction)
 
@@ -1806,7 +1850,7 @@ class _Writer:
             el.set("abstract", "true")
         self.describe(el, m)
         if m.base is not None:
-            b = self.sub(el, "BaseMetaCommand", {"metaCommandRef": m.base})
+            b = self.sub(el, "BaseMetaCommand", {"metaCommandRef": self.rel("command", m.base)})
             if m.argument_assignments:
                 lst = self.sub(b, "ArgumentAssignmentList")
                 for n, v in m.argument_assignments:
@@ -1816,7 +1860,7 @@ class _Writer:
             for a in m.arguments:
                 ae = self.sub(lst, "Argument", {"name": a.name})
                 if a.type is not None:
-                    ae.set("argumentTypeRef", a.type)
+                    ae.set("argumentTypeRef", self.rel("argtype", a.type))
                 if a.initial_value is not None:
                     ae.set("initialValue", a.initial_value)
                 if a.description is not None:
@@ -1838,7 +1882,9 @@ class _Writer:
             for ver in sorted(m.verifiers, key=_verifier_rank):
                 ve = self.sub(vs, _STAGE_TAGS.get(ver.stage, "CompleteVerifier"))
                 if ver.container is not None:
-                    self.sub(ve, "ContainerRef", {"containerRef": ver.container})
+                    self.sub(
+                        ve, "ContainerRef", {"containerRef": self.rel("container", ver.container)}
+                    )
                 elif ver.condition is not None:
                     self.condition(ve, ver.condition)
                 window = {
@@ -1874,17 +1920,22 @@ def _push_not(cond: Condition) -> Condition:
     return cond
 
 
-def dump_xtce(mdb: MissionDatabase) -> bytes:
-    """Write ``mdb`` as XTCE 1.2 XML (UTF-8, with declaration); references are qualified."""
+def dump_xtce(mdb: MissionDatabase, *, qualified: bool = False) -> bytes:
+    """Write ``mdb`` as XTCE 1.2 XML (UTF-8, with declaration).
+
+    References are written as bare names where XTCE's search (current space system, then
+    its ancestors) finds the same item, which keeps flat files readable by other tools;
+    ``qualified=True`` writes every reference as an absolute path instead.
+    """
     from lxml import etree
 
-    w = _Writer()
+    w = _Writer(mdb, qualified=qualified)
     root = w.space_system(None, mdb.root)
     return cast(
         bytes, etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     )
 
 
-def write_xtce(mdb: MissionDatabase, path: str | Path) -> None:
-    """Write ``mdb`` to ``path`` as XTCE 1.2."""
-    Path(path).write_bytes(dump_xtce(mdb))
+def write_xtce(mdb: MissionDatabase, path: str | Path, *, qualified: bool = False) -> None:
+    """Write ``mdb`` to ``path`` as XTCE 1.2 (see :func:`dump_xtce`)."""
+    Path(path).write_bytes(dump_xtce(mdb, qualified=qualified))
