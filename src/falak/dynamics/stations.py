@@ -283,4 +283,8 @@ def parse_site(text: str, min_elevation_deg: float = 0.0) -> Station:
             f"site {text!r} must be three numbers LAT,LON,HEIGHT_M, e.g. 33.68,73.05,540"
         ) from None
     name = f"site({lat:g},{lon:g},{h:g}m)"
-    return Station(name, lat, lon, h, min_elevation_deg)
+    try:
+        return Station(name, lat, lon, h, min_elevation_deg)
+    except InputError as exc:
+        detail = str(exc).split(": ", 1)[-1]
+        raise InputError(f"site {text!r}: {detail}") from None
