@@ -29,6 +29,7 @@ from falak.errors import DecodeError, MdbError
 from falak.mdb.model import (
     AbsoluteTimeType,
     AggregateType,
+    AlarmLevel,
     AllOf,
     AnyOf,
     ArgumentEntry,
@@ -64,7 +65,7 @@ from falak.mdb.model import (
     short_name,
 )
 from falak.tm.calibration import calibrate
-from falak.tm.limits import AlarmTransition, check_enumeration, check_numeric, transitions
+from falak.tm.limits import AlarmTransition, check_enumeration, check_numeric
 
 # Failure reasons, in the order they are reported.
 FAIL_REASONS: tuple[str, ...] = (
@@ -167,6 +168,7 @@ class _State:
     fail: NDArray[np.int8]
     matrix: NDArray[np.uint8] | None  # (N, L) when all packets have length L
     rel: int | None  # pos - base when the same for every packet, else None
+    stale: bool = False  # pos not updated yet; the true position is base + rel
     raw: dict[str, NDArray[Any]] = field(default_factory=dict)
     present: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # keys in decoding order
@@ -176,7 +178,24 @@ class _State:
     def n(self) -> int:
         return int(self.idx.size)
 
+    def materialize(self) -> NDArray[np.int64]:
+        """Bring ``pos`` up to date (fixed layouts advance ``rel`` only) and return it."""
+        if self.stale:
+            assert self.rel is not None
+            self.pos = self.base + self.rel
+            self.stale = False
+        return self.pos
+
+    def fits(self, nbits: int) -> bool:
+        """True when the next ``nbits`` lie inside every packet (decided without arrays)."""
+        return (
+            self.rel is not None
+            and self.matrix is not None
+            and self.rel + nbits <= 8 * self.matrix.shape[1]
+        )
+
     def subset(self, sel: NDArray[np.int64]) -> _State:
+        self.materialize()
         return _State(
             buf=self.buf,
             idx=self.idx[sel],
@@ -415,7 +434,8 @@ class Decoder:
                 col.name = col.key
         if self.do_derived:
             self._add_derived(columns)
-        results.append(ContainerResult(container.qualified_name, st.idx, columns, st.end - st.pos))
+        trailing = st.end - st.materialize()
+        results.append(ContainerResult(container.qualified_name, st.idx, columns, trailing))
 
     # -- entries ---------------------------------------------------------------------------------
 
@@ -471,6 +491,7 @@ class Decoder:
             self._advance(st, act, loc.offset_bits)
             return
         start = st.base if loc.reference == "packetStart" else cstart
+        st.materialize()
         if act is None:
             st.pos = start + loc.offset_bits
             if loc.reference == "packetStart":
@@ -485,12 +506,15 @@ class Decoder:
     def _advance(self, st: _State, act: NDArray[np.int64] | None, nbits: int) -> None:
         if not nbits:
             return
-        if act is None:
+        if act is None and st.rel is not None:
+            st.rel += nbits
+            st.stale = True
+            if st.fits(0):
+                return
+        elif act is None:
             st.pos = st.pos + nbits
-            if st.rel is not None:
-                st.rel += nbits
         else:
-            st.pos[act] += nbits
+            st.materialize()[act] += nbits
             st.rel = None
         self._check_bounds(st, act, 0)
 
@@ -513,7 +537,7 @@ class Decoder:
             self._decode_into(st, p.qualified_name, ptype, act)
         elif isinstance(entry, ContainerEntry):
             sub = self.mdb.containers[entry.container]
-            start = st.pos.copy()
+            start = st.materialize().copy()
             self._entries(st, sub.entries, start, st.rel)
         elif isinstance(entry, FixedValueEntry):
             self._check_bounds(st, act, entry.size_bits)
@@ -587,9 +611,12 @@ class Decoder:
         raise DecodeError(f"unsupported encoding {type(enc).__name__}")
 
     def _positions(self, st: _State, act: NDArray[np.int64] | None) -> NDArray[np.int64]:
-        return st.pos if act is None else st.pos[act]
+        pos = st.materialize()
+        return pos if act is None else pos[act]
 
     def _check_bounds(self, st: _State, act: NDArray[np.int64] | None, nbits: int) -> None:
+        if act is None and st.fits(nbits):
+            return
         pos = self._positions(st, act)
         over = pos + nbits > (st.end if act is None else st.end[act])
         if over.any():
@@ -610,10 +637,14 @@ class Decoder:
         if nbits < 1 or nbits > 64:
             raise DecodeError(f"integer size {nbits} bits outside 1..64")
         self._check_bounds(st, act, nbits)
-        pos = self._positions(st, act)
-        n = int(pos.size)
+        n = st.n if act is None else int(act.size)
         if n == 0:
             return np.zeros(0, dtype=_uint_dtype(nbits))
+        if act is None and st.fits(nbits) and byte_order is None:
+            fast = self._read_matrix(st, nbits)
+            if fast is not None:
+                return fast
+        pos = self._positions(st, act)
         if byte_order is not None:
             if nbits % 8:
                 raise DecodeError("a byte order other than big-endian needs whole bytes")
@@ -651,12 +682,37 @@ class Decoder:
                 acc &= np.uint64((1 << nbits) - 1)
             return acc.astype(_uint_dtype(nbits))
         # an unaligned 64-bit field spans 9 bytes: read it as two halves
-        save_pos, save_rel = st.pos.copy(), st.rel
+        save_pos, save_rel = st.materialize().copy(), st.rel
         hi = self._read_uint(st, act, nbits - 32).astype(np.uint64)
         self._advance(st, act, nbits - 32)
         lo = self._read_uint(st, act, 32).astype(np.uint64)
         st.pos, st.rel = save_pos, save_rel
         return (hi << np.uint64(32)) | lo
+
+    def _read_matrix(self, st: _State, nbits: int) -> NDArray[np.unsignedinteger[Any]] | None:
+        """Fixed layout, equal lengths: read a field as strided columns of the byte matrix."""
+        m = st.matrix
+        assert m is not None
+        assert st.rel is not None
+        rb, shift = divmod(st.rel, 8)
+        k = (shift + nbits + 7) // 8
+        n, width = m.shape
+        if shift == 0 and nbits in (8, 16, 32, 64) and m.flags.c_contiguous:
+            kb = nbits // 8
+            view = np.ndarray((n,), dtype=f">u{kb}", buffer=m, offset=rb, strides=(width,))
+            return view.astype(f"u{kb}")
+        if k > 8:
+            return None
+        acc = m[:, rb].astype(np.uint64)
+        for j in range(1, k):
+            acc <<= np.uint64(8)
+            acc |= m[:, rb + j]
+        extra = 8 * k - shift - nbits
+        if extra:
+            acc >>= np.uint64(extra)
+        if nbits < 64:
+            acc &= np.uint64((1 << nbits) - 1)
+        return acc.astype(_uint_dtype(nbits))
 
     def _read_timecode(
         self, st: _State, tc: CucTimeCode | CdsTimeCode, act: NDArray[np.int64] | None
@@ -686,6 +742,7 @@ class Decoder:
         """Strings and blobs: sizes may differ per packet, so this loops over packets."""
         rows = np.arange(st.n) if act is None else act
         out = np.empty(rows.size, dtype=object)
+        st.materialize()
         fixed = enc.fixed_size_bits
         dyn = (
             self._dynamic(st, enc.dynamic_size, act).astype(np.int64)
@@ -996,19 +1053,25 @@ class Decoder:
         for res in results:
             for col in res.columns.values():
                 if col.monitoring is not None:
-                    series.setdefault(col.key, []).append(
-                        (res.packet_index, col.monitoring, col.eng)
-                    )
+                    entry = (res.packet_index, col.monitoring, col.eng)
+                    series.setdefault(col.key, []).append(entry)
         out: list[AlarmTransition] = []
         for key, parts in series.items():
             idx = np.concatenate([p[0] for p in parts])
             lev = np.concatenate([p[1] for p in parts])
-            val = np.concatenate([np.asarray(p[2], dtype=object) for p in parts])
             order = np.argsort(idx, kind="stable")
-            for t in transitions(key, lev[order], val[order]):
+            lev = lev[order]
+            prev = np.empty_like(lev)
+            prev[:1] = 0
+            prev[1:] = lev[:-1]
+            starts = np.cumsum([0] + [p[0].size for p in parts])
+            for w in np.flatnonzero(lev != prev):
+                g = int(order[w])
+                part = int(np.searchsorted(starts, g, side="right")) - 1
+                value = _py(parts[part][2][g - starts[part]])
                 out.append(
                     AlarmTransition(
-                        t.parameter, int(idx[order][t.index]), t.previous, t.level, t.value
+                        key, int(idx[g]), AlarmLevel(int(prev[w])), AlarmLevel(int(lev[w])), value
                     )
                 )
         out.sort(key=lambda t: (t.index, t.parameter))
