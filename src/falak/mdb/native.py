@@ -101,7 +101,10 @@ __all__ = ["builtin_type", "dump_yaml", "load_yaml", "loads_yaml"]
 # YAML reading: YAML 1.2 booleans (only true/false), so labels such as ON/OFF/YES stay text.
 
 
-class _Loader(yaml.SafeLoader):
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]  # libyaml's loader when built
     """SafeLoader whose booleans are only true/false (YAML 1.2), not yes/no/on/off."""
 
 
@@ -312,6 +315,8 @@ class _Ctx:
 
     def err(self, node: Node | None, message: str, fix: str | None = None) -> None:
         line = node.start_mark.line + 1 if node is not None else None
+        if any(e.line == line and e.message == message for e in self.errors):
+            return  # the same node seen by both passes
         self.errors.append(MdbError(message, file=self.file, line=line, fix=fix))
 
     def src(self, node: Node) -> SourceLocation:
@@ -566,6 +571,7 @@ class _Builder:
         self.commands: set[str] = set()
         self.command_containers: set[str] = set()
         self.missing: set[str] = set()
+        self.tainted_lines: set[int] = set()
         # implicit types created while resolving, by (table, qualified name)
         self.implicit_types: dict[str, DataType] = {}
         self.implicit_argument_types: dict[str, DataType] = {}
@@ -631,7 +637,7 @@ class _Builder:
                     )
                 table.add(qualify(qn, key))
         if "commands" in items and not ctx.is_null(items["commands"][1]):
-            for key, _k, v in ctx.mapping(items["commands"][1], "commands") or []:
+            for key, _k, v in ctx.mapping(items["commands"][1], f"commands of {sd.name}") or []:
                 if isinstance(v, MappingNode):
                     for kk, vv in v.value:
                         if (
@@ -700,8 +706,7 @@ class _Builder:
                 return q
         spec = short_name(name)
         q = qualify(self.root_qn, spec)
-        plain = _normpath(name) == q if name.startswith("/") else "/" not in name
-        if plain:
+        if q in candidates:
             bt = builtin_type(spec)
             if bt is not None:
                 (self.implicit_argument_types if arg else self.implicit_types)[q] = bt
@@ -1005,7 +1010,7 @@ class _Builder:
                     "max_bits, charset",
                 )
         fixed = (
-            ctx.integer(items["fixed_bits"][1], "fixed_bits", 0)
+            ctx.integer(items["fixed_bits"][1], "fixed_bits", -1)
             if ("fixed_bits" in items)
             else None
         )
@@ -1462,6 +1467,8 @@ class _Builder:
         items = ctx.fields(node, f"timecode {user}", ("cuc", "cds"))
         if items is None:
             return None
+        if not items and isinstance(node, MappingNode) and node.value:
+            return None  # only unknown keys, already reported
         if len(items) != 1:
             ctx.err(
                 node,
@@ -1875,32 +1882,47 @@ class _Builder:
         def section(key: str) -> list[tuple[str, Node, Node]]:
             if key not in items or ctx.is_null(items[key][1]):
                 return []
-            return ctx.mapping(items[key][1], key) or []
+            return ctx.mapping(items[key][1], f"{key} of {sd.name}") or []
 
         for name, k, v in section("types"):
+            n0 = len(ctx.errors)
             t = self.data_type(name, k, v, sd.qn, arg=False)
+            self.taint(n0, k)
             if t is not None:
                 ss.types[name] = t
         for name, k, v in section("argument_types"):
+            n0 = len(ctx.errors)
             t = self.data_type(name, k, v, sd.qn, arg=True)
+            self.taint(n0, k)
             if t is not None:
                 ss.argument_types[name] = t
         for name, k, v in section("parameters"):
+            n0 = len(ctx.errors)
             p = self.parameter(name, k, v, sd.qn)
+            self.taint(n0, k)
             if p is not None:
                 ss.parameters[name] = p
         for name, k, v in section("containers"):
+            n0 = len(ctx.errors)
             c = self.container(name, k, v, sd.qn)
+            self.taint(n0, k)
             if c is not None:
                 ss.containers[name] = c
         for name, k, v in section("commands"):
+            n0 = len(ctx.errors)
             cmd = self.command(name, k, v, sd.qn)
+            self.taint(n0, k)
             if cmd is not None:
                 ss.commands[name] = cmd
         for sub in sd.subs:
             ss.subsystems[sub.name] = self.build(sub)
         self.systems[sd.qn] = ss
         return ss
+
+    def taint(self, n_errors_before: int, key: Node) -> None:
+        """Remember an item whose definition had errors: validate() stays quiet about it."""
+        if len(self.ctx.errors) > n_errors_before:
+            self.tainted_lines.add(key.start_mark.line + 1)
 
     def add_implicit(self, root: SpaceSystem) -> None:
         """Put the built-in types used by name into the root, and copy parameter types used
@@ -1919,29 +1941,31 @@ class _Builder:
                 ss.argument_types.setdefault(n, t)
 
 
-def _parse(text: str, file: str) -> tuple[MissionDatabase | None, list[MdbError], set[str]]:
-    """Parse without semantic validation: (database or None, errors, unresolved names)."""
+@dataclass
+class _Parsed:
+    mdb: MissionDatabase | None
+    errors: list[MdbError]
+    missing: set[str] = field(default_factory=set)
+    tainted_lines: set[int] = field(default_factory=set)
+
+
+def _parse(text: str, file: str) -> _Parsed:
+    """Parse without semantic validation."""
     loader = _Loader(text)
     try:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            return (
-                None,
-                [
-                    MdbError(
-                        f"YAML syntax: {exc.problem or exc}"
-                        + (f" ({exc.context})" if exc.context else ""),
-                        file=file,
-                        line=mark.line + 1 if mark else None,
-                        fix="check indentation, colons and quotes on this line and the one above",
-                    )
-                ],
-                set(),
+            syntax = MdbError(
+                f"YAML syntax: {exc.problem or exc}" + (f" ({exc.context})" if exc.context else ""),
+                file=file,
+                line=mark.line + 1 if mark else None,
+                fix="check indentation, colons and quotes on this line and the one above",
             )
+            return _Parsed(None, [syntax])
         except yaml.YAMLError as exc:
-            return None, [MdbError(f"YAML syntax: {exc}", file=file, fix="fix the YAML")], set()
+            return _Parsed(None, [MdbError(f"YAML syntax: {exc}", file=file, fix="fix the YAML")])
         ctx = _Ctx(file, loader)
         if node is None:
             ctx.errors.append(
@@ -1952,15 +1976,15 @@ def _parse(text: str, file: str) -> tuple[MissionDatabase | None, list[MdbError]
                     fix="start with 'name: MYSAT' (see docs/mdb-yaml.md)",
                 )
             )
-            return None, ctx.errors, set()
+            return _Parsed(None, ctx.errors)
         b = _Builder(ctx)
         sd = b.collect(node, None, None)
         if sd is None:
-            return None, ctx.errors, set()
+            return _Parsed(None, ctx.errors)
         root = b.build(sd)
         b.add_implicit(root)
         mdb = MissionDatabase(root, source_file=file)
-        return mdb, ctx.errors, b.missing
+        return _Parsed(mdb, ctx.errors, b.missing, b.tainted_lines)
     finally:
         loader.dispose()
 
@@ -1970,14 +1994,19 @@ def loads_yaml(text: str, file: str = "<string>") -> MissionDatabase:
 
     Raises :class:`falak.errors.MdbErrors` listing every error with its line and fix.
     """
-    mdb, errors, missing = _parse(text, file)
-    if mdb is not None:
-        errors = errors + validate(mdb, known_missing=missing)
-    if errors:
+    parsed = _parse(text, file)
+    errors = list(parsed.errors)
+    if parsed.mdb is not None:
+        # items whose definition already has an error get no follow-on semantic errors
+        errors += [
+            e
+            for e in validate(parsed.mdb, known_missing=parsed.missing)
+            if e.line not in parsed.tainted_lines
+        ]
+    if errors or parsed.mdb is None:
         errors.sort(key=lambda e: e.line or 0)
         raise MdbErrors(errors)
-    assert mdb is not None
-    return mdb
+    return parsed.mdb
 
 
 def load_yaml(path: str | Path) -> MissionDatabase:
@@ -2008,7 +2037,7 @@ class _FlowList(list[Any]):
     """A list written in flow style ([a, b])."""
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """SafeDumper writing short scalar lists inline and never using anchors."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -2565,7 +2594,6 @@ def dump_yaml(mdb: MissionDatabase) -> str:
     written out.
     """
     text = _render(mdb, compact=True)
-    back, _errors, _missing = _parse(text, "<dump>")
-    if back == mdb:
+    if _parse(text, "<dump>").mdb == mdb:
         return text
     return _render(mdb, compact=False)

@@ -333,14 +333,13 @@ class _Checker:
                 )
             self.check_byte_order(enc.byte_order, enc.size_bits, src, what)
         elif isinstance(enc, StringEncoding | BinaryEncoding):
-            sizings = [
-                enc.fixed_size_bits is not None,
-                enc.dynamic_size is not None,
-                enc.leading_size_bits is not None,
-            ]
+            fixed = enc.fixed_size_bits is not None
+            dyn = enc.dynamic_size is not None
+            lead = enc.leading_size_bits is not None
             term = isinstance(enc, StringEncoding) and enc.terminator is not None
             kind = "string" if isinstance(enc, StringEncoding) else "binary"
-            if sum(sizings) > 1 or (sum(sizings) == 0 and not term):
+            # a leading size tag or a terminator may sit inside a fixed or dynamic buffer
+            if (fixed and dyn) or not (fixed or dyn or lead or term):
                 ways = "a fixed size, a size parameter or a leading size tag"
                 if kind == "string":
                     ways += ", or a terminator alone"
@@ -349,7 +348,8 @@ class _Checker:
                     f"{what}: the {kind} encoding must be sized in exactly one way",
                     "give " + ways,
                 )
-            if enc.fixed_size_bits is not None and enc.fixed_size_bits < 0:
+            # -1 is the Yamcs convention for "as long as the argument value given"
+            if enc.fixed_size_bits is not None and enc.fixed_size_bits < (-1 if arg else 0):
                 self.err(src, f"{what}: negative size", "give a size in bits >= 0")
             if enc.leading_size_bits is not None and not 1 <= enc.leading_size_bits <= 64:
                 self.err(
@@ -400,7 +400,9 @@ class _Checker:
                     break
             if cal.order not in (0, 1):
                 self.err(
-                    src, f"{what}: spline order {cal.order}", "use order 0 (steps) or 1 (linear)"
+                    src,
+                    f"{what}: spline order {cal.order}",
+                    "use order 0 (steps) or 1 (linear); higher orders are not decoded",
                 )
         elif isinstance(cal, ContextCalibrator):
             for cond, sub in cal.contexts:
