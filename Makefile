@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.falak-installed
 TESTDATA ?= $(abspath ../shared/testdata)
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install system-deps demo test lint typecheck bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,18 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+# Servers the tests start themselves (PostgreSQL) come from Debian's packages.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's postgresql for the archive tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL server binaries missing: run 'sudo apt-get install postgresql'"; exit 1; \
+	  fi; \
+	fi
+
+test: system-deps lint typecheck
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 demo: install
