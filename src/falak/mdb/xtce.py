@@ -290,17 +290,22 @@ class _Loader:
         skip_known: bool = False,
     ) -> None:
         prefix = rec.qname + "/"
+        table = self.names[kind]
         for item in set_el:
             name = item.get("name")
             tag = _local(item.tag)
             if not name:
                 self.error(item, f"{tag} has no name", "add a name attribute")
                 continue
-            if skip_known and prefix + name in self.command_containers:
+            qname = prefix + name
+            if skip_known and qname in self.command_containers:
                 continue
             if kind == "container" and tag not in ("SequenceContainer", "CommandContainer"):
                 continue
-            self._add_name(kind, prefix + name, item)
+            if qname in table:
+                self._add_name(kind, qname, item)  # reports the duplicate
+                continue
+            table[qname] = item
             out.append((item, f"{set_xp}/{tag}[@name='{name}']"))
 
     def _add_name(self, kind: str, qname: str, el: _Element) -> None:
@@ -436,7 +441,12 @@ class _Loader:
     def parameter(self, el: _Element, ss: str, xp: str) -> Parameter:
         name = cast(str, el.get("name"))
         tref = el.get("parameterTypeRef")
-        tq = None if tref is None else self.resolve("type", tref, ss, el, f"parameter {name!r}")
+        tq = (
+            None
+            if tref is None
+            else self._cache.get(("type", ss, tref))  # hit: skip formatting the message
+            or self.resolve("type", tref, ss, el, f"parameter {name!r}")
+        )
         long_d: str | None = None
         aliases: tuple[tuple[str, str], ...] = ()
         anc: tuple[tuple[str, str], ...] = ()
@@ -955,11 +965,14 @@ class _Loader:
         self, el: _Element, ss: str, what: str, arguments: set[str] | None = None
     ) -> tuple[Entry, ...]:
         out: list[Entry] = []
-        resolve = self.resolve
+        cache = self._cache
         for e in el:
             tag = _local(e.tag)
             if tag == "ParameterRefEntry" and not len(e):  # the common case, made fast
-                q = resolve("parameter", e.get("parameterRef"), ss, e, f"entry of {what}")
+                ref = e.get("parameterRef")
+                q = cache.get(("parameter", ss, ref)) or self.resolve(
+                    "parameter", ref, ss, e, f"entry of {what}"
+                )
                 out.append(ParameterEntry(q or ""))
                 continue
             loc: Location | None = None
