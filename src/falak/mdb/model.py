@@ -45,7 +45,7 @@ class SourceLocation:
 
 
 def _src() -> SourceLocation | None:
-    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+    return field(default=None, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,15 +70,14 @@ def results_table(
         parts: list[NDArray[Any]] = []
         pres: list[NDArray[np.bool_]] = []
         for res in results:
-            col = res.columns.get(key)
-            n = len(res)
-            if col is None:
-                parts.append(np.full(n, None, dtype=object))
-                pres.append(np.zeros(n, dtype=bool))
+            found = res.columns.get(key)
+            size = len(res)
+            if found is None:
+                parts.append(np.full(size, None, dtype=object))
+                pres.append(np.zeros(size, dtype=bool))
                 continue
-            v = col.raw if raw else col.eng
-            parts.append(v)
-            pres.append(col.present if col.present is not None else np.ones(n, dtype=bool))
+            parts.append(found.raw if raw else found.eng)
+            pres.append(found.present if found.present is not None else np.ones(size, dtype=bool))
         values = _concat(parts)[sort]
         out_names.append(names[key] if short_count[names[key]] == 1 else key)
         out_values.append(values)
