@@ -658,3 +658,22 @@ def test_duplicate_names_are_reported(tmp_path: Path) -> None:
         "parameter type '/S/t' is defined twice (first at line 4)",
         "rename one of them",
     )
+
+
+def test_skipped_elements_are_listed_on_request(testdata: Path) -> None:
+    notes: list[MdbError] = []
+    mdb = load_xtce(testdata / YAMCS / "BogusSAT-2.xml", skipped=notes)
+    math = [n for n in notes if n.message.startswith("MathOperationCalibrator")]
+    # Float_MathOpCal_1/2/3_Type in BogusSAT-2.xml carry the three MathOperationCalibrators
+    assert len(math) == 3
+    assert math[0].message == (
+        "MathOperationCalibrator is not supported and was skipped: values of this type stay "
+        "uncalibrated (raw)"
+    )
+    assert math[0].line == 1686  # the <xtce:MathOperationCalibrator> line
+    assert math[0].xpath is not None
+    assert "FloatParameterType[@name='Float_MathOpCal_1_Type']" in math[0].xpath
+    t = mdb.types[f"{BUS}/Float_MathOpCal_1_Type"]
+    assert isinstance(t, FloatType)
+    assert t.calibrator is None
+    assert any(n.message.startswith("AlgorithmSet") for n in notes)

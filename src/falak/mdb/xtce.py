@@ -14,7 +14,7 @@ and then its ancestors). Unresolved references are collected and raised together
 
 Elements the model cannot carry (algorithms, streams, ``ParameterToSetList``, math-operation
 calibrators, container aliases, command-container sizes) are skipped; see
-``UNSUPPORTED_ELEMENTS``.
+``UNSUPPORTED_ELEMENTS``; ``load_xtce(path, skipped=notes)`` lists where a file uses them.
 """
 
 from __future__ import annotations
@@ -91,23 +91,34 @@ from falak.mdb.model import (
 if TYPE_CHECKING:
     from lxml.etree import _Element  # type: ignore[import-untyped]  # lxml ships no stubs
 
-__all__ = ["NS_XTCE_11", "NS_XTCE_12", "dump_xtce", "load_xtce", "write_xtce"]
+__all__ = [
+    "NS_XTCE_11",
+    "NS_XTCE_12",
+    "UNSUPPORTED_ELEMENTS",
+    "dump_xtce",
+    "load_xtce",
+    "write_xtce",
+]
 
 NS_XTCE_11 = "http://www.omg.org/space/xtce"
 NS_XTCE_12 = "http://www.omg.org/spec/XTCE/20180204"
 _KNOWN_NS = ("", NS_XTCE_11, NS_XTCE_12)
 
-#: XTCE elements that are read past without being mapped (the model has no place for them).
-UNSUPPORTED_ELEMENTS = (
-    "AlgorithmSet",
-    "StreamSet",
-    "ParameterToSetList",
-    "MathOperationCalibrator",
-    "TransmissionConstraintList",
-    "Interlock",
-    "DefaultRateInStream",
-    "ServiceSet",
-)
+#: XTCE elements that are read past without being mapped (the model has no place for them),
+#: with what that means; ``load_xtce(..., skipped=[])`` lists where a file uses them.
+UNSUPPORTED_ELEMENTS: dict[str, str] = {
+    "AlgorithmSet": "the parameters its algorithms output are not computed",
+    "StreamSet": "frame streams are not modelled; containers are decoded from packets",
+    "ServiceSet": "services are not modelled",
+    "MathOperationCalibrator": "values of this type stay uncalibrated (raw)",
+    "ParameterToSetList": "parameters are not set when the command is sent",
+    "TransmissionConstraintList": "the command is not held back by these constraints",
+    "Interlock": "the command interlock is not enforced",
+    "ContextSignificanceList": "only the default significance is kept",
+    "DefaultRateInStream": "the expected rate is not checked",
+    "AliasSet": "aliases are kept for parameters only",
+    "BinaryEncoding": "the command container size is not checked",
+}
 
 #: Yamcs's placeholder reference that means "no dynamic value" (XTCE 1.2 makes the
 #: ``DynamicValue`` of a variable-size string mandatory even when a terminator sizes it).
@@ -207,6 +218,7 @@ class _Loader:
     def __init__(self, file: str) -> None:
         self.file = file
         self.errors: list[MdbError] = []
+        self.skipped: list[MdbError] = []
         self.names: dict[str, dict[str, _Element]] = {k: {} for k in _KINDS}
         #: qualified command-container name -> element, for argument lookups
         self.command_containers: dict[str, _Element] = {}
@@ -218,6 +230,19 @@ class _Loader:
     def error(self, el: _Element, message: str, fix: str | None = None) -> None:
         self.errors.append(
             MdbError(message, file=self.file, line=el.sourceline, xpath=_xpath(el), fix=fix)
+        )
+
+    def skip(self, el: _Element) -> None:
+        """Note an element the model cannot carry (see ``UNSUPPORTED_ELEMENTS``)."""
+        tag = _local(el.tag)
+        self.skipped.append(
+            MdbError(
+                f"{tag} is not supported and was skipped: "
+                + UNSUPPORTED_ELEMENTS.get(tag, "it has no equivalent in falak's model"),
+                file=self.file,
+                line=el.sourceline,
+                xpath=_xpath(el),
+            )
         )
 
     def src(self, el: _Element, xpath: str) -> SourceLocation:
@@ -275,6 +300,8 @@ class _Loader:
                         self._register(
                             sect, rec, "container", rec.containers, set_xp, skip_known=True
                         )
+                    elif stag in UNSUPPORTED_ELEMENTS:
+                        self.skip(sect)
             elif tag == "SpaceSystem":
                 rec.subs.append(self.collect(child, rec))
         return rec
@@ -828,7 +855,8 @@ class _Loader:
                     pts, int(c.get("order", "1")), _bool(c.get("extrapolate"), False)
                 )
             if tag == "MathOperationCalibrator":
-                return None  # not representable; see UNSUPPORTED_ELEMENTS
+                self.skip(c)
+                return None
         return None
 
     # -- alarms --------------------------------------------------------------------------------
@@ -1065,6 +1093,8 @@ class _Loader:
                     if _local(s.tag) == "SizeInBits":
                         v = self.int_value(s, ss, what)
                         size = v if isinstance(v, int) else None
+            elif tag in ("AliasSet", "DefaultRateInStream"):
+                self.skip(c)
         return SequenceContainer(
             name=name,
             qualified_name=ss + "/" + name,
@@ -1155,6 +1185,8 @@ class _Loader:
                         b, r = self.base_container(x, ss, what)
                         kw["container_base"] = b
                         kw["container_restriction"] = r
+                    elif xtag in UNSUPPORTED_ELEMENTS:
+                        self.skip(x)
             elif tag == "DefaultSignificance":
                 level = c.get("consequenceLevel", "none")
                 try:
@@ -1168,6 +1200,8 @@ class _Loader:
                 kw["significance_reason"] = c.get("reasonForWarning")
             elif tag == "VerifierSet":
                 kw["verifiers"] = tuple(self.verifier(v, ss, what) for v in c)
+            elif tag in UNSUPPORTED_ELEMENTS:
+                self.skip(c)
         return MetaCommand(
             name=name,
             qualified_name=qname,
@@ -1289,7 +1323,9 @@ def _enum_levels(el: _Element) -> tuple[tuple[str, AlarmLevel], ...]:
     return tuple((a.get("enumerationLabel", ""), _level(a.get("alarmLevel", "normal"))) for a in el)
 
 
-def load_xtce(path: str | Path, *, validate: bool = True) -> MissionDatabase:
+def load_xtce(
+    path: str | Path, *, validate: bool = True, skipped: list[MdbError] | None = None
+) -> MissionDatabase:
     """Load an XTCE 1.1 or 1.2 file into a :class:`MissionDatabase`.
 
     Every reference is resolved to a qualified name. All problems found are raised together
@@ -1304,6 +1340,10 @@ def load_xtce(path: str | Path, *, validate: bool = True) -> MissionDatabase:
         Run the semantic checks of :mod:`falak.mdb.validate` (when installed) after loading.
         ``False`` loads files that are legal XTCE but use what falak's decoder does not
         support (e.g. spline calibrators of order 2), for inspection or conversion.
+    skipped
+        When a list is given, a note (an unraised :class:`MdbError` with file, line, XPath
+        and what it means) is appended for each XTCE element the model cannot carry and the
+        loader skipped, e.g. a ``MathOperationCalibrator`` (see ``UNSUPPORTED_ELEMENTS``).
     """
     from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 
@@ -1362,6 +1402,8 @@ def load_xtce(path: str | Path, *, validate: bool = True) -> MissionDatabase:
     finally:
         if gc_was_enabled:
             gc.enable()
+    if skipped is not None:
+        skipped.extend(loader.skipped)
     if loader.errors:
         raise MdbErrors(loader.errors)
     mdb = MissionDatabase(ss, source_file=file)
