@@ -11,6 +11,8 @@ from falak.mdb import load
 from falak.mdb.model import (
     AbsoluteTimeType,
     AggregateType,
+    AlarmLevel,
+    AlarmRanges,
     AllOf,
     AnyOf,
     Argument,
@@ -21,9 +23,12 @@ from falak.mdb.model import (
     BooleanType,
     Comparison,
     ContainerEntry,
+    ContextCalibrator,
     Dimension,
     DynamicValue,
     EnumeratedType,
+    EnumerationAlarm,
+    EnumValue,
     FixedValueEntry,
     FloatEncoding,
     FloatType,
@@ -34,6 +39,7 @@ from falak.mdb.model import (
     ParameterEntry,
     ParameterRef,
     PolynomialCalibrator,
+    Range,
     Repeat,
     Significance,
     SplineCalibrator,
@@ -677,3 +683,63 @@ def test_skipped_elements_are_listed_on_request(testdata: Path) -> None:
     assert isinstance(t, FloatType)
     assert t.calibrator is None
     assert any(n.message.startswith("AlgorithmSet") for n in notes)
+
+
+def test_bogussat2_alarms_calibrators_and_enum_ranges(testdata: Path) -> None:
+    mdb = load_xtce(testdata / YAMCS / "BogusSAT-2.xml")
+    volts = mdb.types[f"{BUS}/Battery_Voltage_Type"]
+    assert isinstance(volts, FloatType)
+    # <ValidRange minInclusive="0.0" maxInclusive="15.0"/>
+    assert volts.valid_range == Range(0.0, 15.0)
+    assert volts.unit == "Volts"
+    assert volts.alarm is not None
+    # StaticAlarmRanges: WarningRange minExclusive 12.35 maxExclusive 13.80, CriticalRange
+    # minExclusive 12.10 maxExclusive 14.34
+    assert volts.alarm.static == AlarmRanges(
+        warning=Range(12.35, 13.80, False, False), critical=Range(12.10, 14.34, False, False)
+    )
+    charge = ParameterRef(f"{BUS}/Battery_Charge_Mode")
+    assert [c for c, _ in volts.alarm.contexts] == [
+        Comparison(charge, "==", "CHARGE"),
+        Comparison(charge, "==", "DISCHARGE"),
+    ]
+    assert volts.alarm.contexts[0][1] == AlarmRanges(
+        warning=Range(12.60, 14.00), critical=Range(12.35, 14.34)
+    )
+    antenna = mdb.types[f"{PAYLOAD1}/Payload_1_Antenna_State_Type"]
+    assert isinstance(antenna, EnumeratedType)
+    assert antenna.alarm == EnumerationAlarm(
+        levels=(("FAILED", AlarmLevel.CRITICAL),),
+        contexts=(
+            (
+                Comparison(ParameterRef(f"{PAYLOAD1}/Payload_1_State"), "==", "ON"),
+                (
+                    ("SIGNAL_LOST", AlarmLevel.WARNING),
+                    ("OFF", AlarmLevel.CRITICAL),
+                    ("FAILED", AlarmLevel.CRITICAL),
+                ),
+            ),
+        ),
+    )
+    phase = mdb.types[f"{PAYLOAD1}/Payload_1_Phase_Type"]
+    assert isinstance(phase, EnumeratedType)
+    # <Enumeration label="FAILED" value="6" maxValue="16"/>
+    assert phase.values[-1] == EnumValue(6, "FAILED", max_value=16)
+    # EarthSensorSplineCalType: SplineCalibrator order="1" (0,0) (10,5) (20,10) as default,
+    # then a ContextCalibratorList of two splines chosen by EarthSensorMode LOW / HIGH
+    earth = mdb.types[f"{BUS}/EarthSensorSplineCalType"]
+    assert isinstance(earth, FloatType)
+    cal = earth.calibrator
+    assert isinstance(cal, ContextCalibrator)
+    assert cal.default == SplineCalibrator(((0.0, 0.0), (10.0, 5.0), (20.0, 10.0)), 1)
+    mode = ParameterRef(f"{BUS}/EarthSensorMode")
+    assert cal.contexts == (
+        (
+            Comparison(mode, "==", "LOW"),
+            SplineCalibrator(((0.0, 5.0), (10.0, 10.0), (20.0, 15.0)), 1),
+        ),
+        (
+            Comparison(mode, "==", "HIGH"),
+            SplineCalibrator(((0.0, 10.0), (10.0, 15.0), (20.0, 20.0)), 0),
+        ),
+    )
