@@ -3,23 +3,23 @@
 Method (all satellites × stations × times as arrays, no Python loop over minutes):
 
 1. **Coarse grid.** SGP4 (:func:`falak.dynamics.tle.propagate_teme`) on a uniform time grid with
-   a step of 1/40 of the shortest orbital period (138 s for the space station; clipped to
-   10-600 s), TEME → ITRS by GMST 1982, then elevation, azimuth and the analytic elevation rate
-   for every satellite × station × time, in chunks that bound memory.
+   a step of 1/20 of the shortest orbital period (277 s for the space station, as skyfield;
+   clipped to 10-600 s), TEME → ITRS by GMST 1982, then elevation, azimuth and the analytic
+   elevation rate for every satellite × station × time, in chunks that bound memory.
 2. **Brackets.** A pass is where the elevation is at or above the usable limit (the station's
    ``min_elevation_deg`` or its azimuth mask). Sign changes of (elevation − limit) between grid
    points bracket rises and sets. Passes too short to catch a grid point are found from the
    elevation maxima: a sign change of the elevation rate from + to − brackets every maximum;
    maxima whose tangent-line bound can reach the limit are refined, and become passes if they do.
 3. **Refinement**, vectorised over all brackets: Illinois regula falsi on (elevation − limit) for
-   rises and sets (to 0.1 ms), golden-section search for the highest elevation (culmination).
+   rises and sets (to 0.1 ms) and on the analytic elevation rate for culminations (to 1 ms).
 
 Passes already in progress at the window start get ``rise`` = window start and
 ``rise_clipped=True``; those still in progress at the window end get ``set`` = window stop and
 ``set_clipped=True``; their culmination is the highest point inside the window (which may be an
 edge). When a pass has two elevation maxima (rare outside high orbits), the one found by the
-golden-section search is reported. With an azimuth mask, a pass shorter than one grid step is
-looked for between the two grid points around the elevation maximum only. Epochs where SGP4
+root search is reported. With an azimuth mask, a pass shorter than one grid step is found
+only if the elevation maximum itself clears the mask. Epochs where SGP4
 fails (decay) count as below the horizon.
 
 Time scale: UTC in and out; Earth rotation uses UT1 = UTC + ``ut1_minus_utc_s`` (default 0,
@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -130,16 +130,23 @@ class _Geometry:
         pos, vel, _ = propagate_teme([self.tles[i] for i in sats], jd, fr)
         r, v = teme_to_itrs(pos, jd, fr + self.dut1_days, vel)
         assert v is not None
-        rho = r[:, None, :, :] - self.r_st[list(stas)][None, :, None, :]
-        enu = np.asarray(self.enu[list(stas)])
-        loc = np.einsum("sntk,njk->sntj", rho, enu)
-        loc_dot = np.einsum("stk,njk->sntj", v, enu)
-        return _angles(loc, loc_dot)
+        enu = self.enu[list(stas)]  # (N, 3, 3)
+        n_sta = len(stas)
+        rows = enu.reshape(-1, 3).T  # (3, 3N): east, north, up of every station
+        offset = np.einsum("nij,nj->ni", enu, self.r_st[list(stas)])  # (N, 3)
+        shape = (r.shape[0], r.shape[1], n_sta, 3)
+        loc = (r @ rows).reshape(shape).transpose(0, 2, 1, 3) - offset[None, :, None, :]
+        loc_dot = (v @ rows).reshape(shape).transpose(0, 2, 1, 3)
+        return _angles(loc, loc_dot, azimuth=any(j in self.masked for j in stas))
 
-    def pairs(self, si: I64, ni: I64, t_s: F64) -> tuple[F64, F64]:
-        """Return elevation and azimuth (deg) for paired satellite/station/time arrays (K,)."""
+    def pairs(
+        self, si: I64, ni: I64, t_s: F64, rates: bool = False, azimuth: bool = True
+    ) -> tuple[F64, F64, F64]:
+        """Return elevation, azimuth (deg) and elevation rate (deg/s, zeros unless ``rates``)
+        for paired satellite/station/time arrays of shape (K,)."""
         k = len(t_s)
         pos = np.full((k, 3), np.nan)
+        vel = np.full((k, 3), np.nan)
         jd = np.full(k, self.jd0)
         fr = self.fr0 + t_s / _DAY_S
         order = np.argsort(si, kind="stable")
@@ -150,23 +157,29 @@ class _Geometry:
         for a, b in zip(starts, ends, strict=True):
             idx = order[a:b]
             sat = self.tles[int(s_sorted[a])].satrec
-            err, rr, _ = sat.sgp4_array(jd[idx], np.ascontiguousarray(fr[idx]))
-            rr[err != 0] = np.nan
+            err, rr, vv = sat.sgp4_array(jd[idx], np.ascontiguousarray(fr[idx]))
+            bad = err != 0
+            rr[bad] = np.nan
+            vv[bad] = np.nan
             pos[idx] = rr
-        r, _ = teme_to_itrs(pos, jd, fr + self.dut1_days)
-        rho = r - self.r_st[ni]
-        loc = np.einsum("kj,kij->ki", rho, self.enu[ni])
-        el, az, _ = _angles(loc, None)
-        return el, az
+            vel[idx] = vv
+        r, v = teme_to_itrs(pos, jd, fr + self.dut1_days, vel if rates else None)
+        enu = self.enu[ni]
+        loc = np.matmul(enu, (r - self.r_st[ni])[:, :, None])[:, :, 0]
+        loc_dot = None if v is None else np.matmul(enu, v[:, :, None])[:, :, 0]
+        return _angles(loc, loc_dot, azimuth)
 
 
-def _angles(loc: F64, loc_dot: F64 | None) -> tuple[F64, F64, F64]:
-    """Elevation, azimuth (deg) and elevation rate (deg/s) from local ENU vectors (..., 3)."""
+def _angles(loc: F64, loc_dot: F64 | None, azimuth: bool = True) -> tuple[F64, F64, F64]:
+    """Elevation, azimuth (deg) and elevation rate (deg/s) from local ENU vectors (..., 3).
+
+    Without ``azimuth`` the azimuth comes back as zeros (it costs an arctan2 per element).
+    """
     e, n, u = loc[..., 0], loc[..., 1], loc[..., 2]
     rng = np.sqrt(e * e + n * n + u * u)
     sin_el = np.clip(u / rng, -1.0, 1.0)
     el = np.arcsin(sin_el) * _RAD
-    az = np.mod(np.arctan2(e, n) * _RAD, 360.0)
+    az = np.mod(np.arctan2(e, n) * _RAD, 360.0) if azimuth else np.zeros_like(el)
     if loc_dot is None:
         return el, az, np.zeros_like(el)
     rng_dot = np.einsum("...j,...j->...", loc, loc_dot) / rng
@@ -175,54 +188,25 @@ def _angles(loc: F64, loc_dot: F64 | None) -> tuple[F64, F64, F64]:
     return el, az, el_dot
 
 
-def _golden_max(
-    f: Callable[[I64, F64], F64], lo: F64, hi: F64, tol_s: float = 1e-3
-) -> tuple[F64, F64]:
-    """Vectorised golden-section search for the maximum of f(i, t) on [lo_i, hi_i]."""
-    invphi = (math.sqrt(5.0) - 1.0) / 2.0
-    k = len(lo)
-    idx = np.arange(k)
-    lo, hi = lo.copy(), hi.copy()
-    c = hi - invphi * (hi - lo)
-    d = lo + invphi * (hi - lo)
-    fc = f(idx, c)
-    fd = f(idx, d)
-    width = float(np.max(hi - lo)) if k else 0.0
-    iters = max(1, math.ceil(math.log(max(width, tol_s) / tol_s) / math.log(1.0 / invphi)))
-    for _ in range(iters):
-        left = ~(fc < fd)  # also True when both are NaN: shrink towards the start
-        hi = np.where(left, d, hi)
-        lo = np.where(left, lo, c)
-        new_c = np.where(left, hi - invphi * (hi - lo), d)
-        new_d = np.where(left, c, lo + invphi * (hi - lo))
-        fd = np.where(left, fc, fd)
-        fc = np.where(left, fc, fd)
-        x = np.where(left, new_c, new_d)
-        fx = f(idx, x)
-        fc = np.where(left, fx, fc)
-        fd = np.where(left, fd, fx)
-        c, d = new_c, new_d
-    best_c = ~(fc < fd)
-    return np.where(best_c, c, d), np.where(best_c, fc, fd)
-
-
 def _illinois(
     f: Callable[[I64, F64], F64], a: F64, b: F64, fa: F64, fb: F64, tol_s: float = _ROOT_TOL_S
 ) -> F64:
     """Vectorised Illinois regula falsi for f(i, t) = 0 with f(a) and f(b) of opposite sign."""
     a, b, fa, fb = a.copy(), b.copy(), fa.copy(), fb.copy()
     side = np.zeros(len(a), dtype=np.int8)
+    x = 0.5 * (a + b)  # current estimate: the last point tried, or the bracket midpoint
+    last = np.full(len(a), np.inf)
     active = np.flatnonzero(b - a > tol_s)
     for it in range(200):
         if active.size == 0:
             break
         aa, bb, faa, fbb = a[active], b[active], fa[active], fb[active]
-        c = (aa * fbb - bb * faa) / (fbb - faa)
-        mid = 0.5 * (aa + bb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = (aa * fbb - bb * faa) / (fbb - faa)
         bad = ~np.isfinite(c) | (c <= aa) | (c >= bb)
         if it % 8 == 7:  # a bisection now and then bounds the worst case
             bad[:] = True
-        c = np.where(bad, mid, c)
+        c = np.where(bad, 0.5 * (aa + bb), c)
         fcc = f(active, c)
         same_a = np.sign(fcc) == np.sign(faa)
         s = side[active]
@@ -234,12 +218,58 @@ def _illinois(
         b[active] = np.where(same_a, bb, c)
         fb[active] = np.where(same_a, fbb, fcc)
         side[active] = np.where(same_a, -1, 1)
-        done = (b[active] - a[active] <= tol_s) | (fcc == 0.0)
-        exact = fcc == 0.0
-        a[active[exact]] = c[exact]
-        b[active[exact]] = c[exact]
+        x[active] = c
+        # Converged: bracket below tolerance, exact zero, or a step (between successive
+        # tries) below a tenth of the tolerance, which superlinear convergence makes safe.
+        done = (
+            (b[active] - a[active] <= tol_s)
+            | (fcc == 0.0)
+            | (np.abs(c - last[active]) < 0.1 * tol_s)
+        )
+        last[active] = c
+        narrow = b[active] - a[active] <= tol_s
+        x[active[narrow]] = 0.5 * (a[active[narrow]] + b[active[narrow]])
         active = active[~done]
-    return 0.5 * (a + b)
+    return x
+
+
+def _newton_bracketed(
+    f: Callable[[I64, F64], tuple[F64, F64]],
+    a: F64,
+    b: F64,
+    fa: F64,
+    fb: F64,
+    tol_s: float = _ROOT_TOL_S,
+) -> F64:
+    """Vectorised safeguarded Newton for f(i, t) = 0 inside brackets [a, b] of sign change.
+
+    ``f`` returns the value and its time derivative. The first try is the regula-falsi point;
+    a Newton step leaving the bracket, or every sixth step, is replaced by bisection.
+    """
+    a, b, fa = a.copy(), b.copy(), fa.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (a * fb - b * fa) / (fb - fa)
+    x = np.where(np.isfinite(x) & (x > a) & (x < b), x, 0.5 * (a + b))
+    active = np.arange(len(a))
+    for it in range(100):
+        if active.size == 0:
+            break
+        xa = x[active]
+        fx, dfx = f(active, xa)
+        same_a = np.sign(fx) == np.sign(fa[active])
+        a[active] = np.where(same_a, xa, a[active])
+        fa[active] = np.where(same_a, fx, fa[active])
+        b[active] = np.where(same_a, b[active], xa)
+        aa, bb = a[active], b[active]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nx = xa - fx / dfx
+        bad = ~np.isfinite(nx) | (nx <= aa) | (nx >= bb) | (it % 6 == 5)
+        nx = np.where(bad, 0.5 * (aa + bb), nx)
+        x[active] = nx
+        done = (np.abs(nx - xa) < tol_s) | (fx == 0.0) | (bb - aa < tol_s)
+        x[active[fx == 0.0]] = xa[fx == 0.0]
+        active = active[~done]
+    return x
 
 
 def _stations_list(stations: Station | Iterable[Station] | Mapping[str, Station]) -> list[Station]:
@@ -275,7 +305,7 @@ def find_passes(
     ut1_minus_utc_s
         UT1 − UTC in seconds for Earth rotation (IERS Bulletin A); 0 is good to ≲ 0.1 s.
     step_s
-        Coarse grid step, seconds; default 1/40 of the shortest orbital period.
+        Coarse grid step, seconds; default 1/20 of the shortest orbital period.
 
     Returns
     -------
@@ -297,7 +327,7 @@ def find_passes(
     duration_s = (t_stop - t_start).total_seconds()
     if step_s is None:
         period_s = min(t.period_min for t in tle_list) * 60.0
-        step_s = min(max(period_s / 40.0, 10.0), 600.0)
+        step_s = min(max(period_s / 20.0, 10.0), 600.0)
     n_grid = max(2, math.ceil(duration_s / step_s) + 1)
     t_grid = np.linspace(0.0, duration_s, n_grid)
     step = float(t_grid[1] - t_grid[0])
@@ -311,7 +341,21 @@ def find_passes(
     )
 
     cols: dict[str, list[NDArray[np.generic]]] = {
-        k: [] for k in ("s", "n", "rlo", "rhi", "rclip", "slo", "shi", "sclip")
+        k: []
+        for k in [
+            "s",
+            "n",
+            "rlo",
+            "rhi",
+            "rclip",
+            "slo",
+            "shi",
+            "sclip",
+            "grlo",
+            "grhi",
+            "gslo",
+            "gshi",
+        ]
     }
     for s0 in range(0, len(tle_list), sats_per_chunk):
         sats = list(range(s0, min(s0 + sats_per_chunk, len(tle_list))))
@@ -327,62 +371,78 @@ def find_passes(
     slo, shi = np.concatenate(cols["slo"]), np.concatenate(cols["shi"])
     rclip = np.concatenate(cols["rclip"]).astype(bool)
     sclip = np.concatenate(cols["sclip"]).astype(bool)
+    grlo, grhi = np.concatenate(cols["grlo"]), np.concatenate(cols["grhi"])
+    gslo, gshi = np.concatenate(cols["gslo"]), np.concatenate(cols["gshi"])
     if si.size == 0:
         return []
 
-    def g(idx: I64, t: F64) -> F64:
-        el, az = geo.pairs(si2[idx], ni2[idx], t)
-        out: F64 = el - geo.threshold(ni2[idx], az)
-        return out
-
-    # Rises and sets refined together: rises where g goes − → +, sets + → −.
+    # Rises and sets refined together: rises where g goes − → +, sets + → −; g = elevation −
+    # limit, its rate taken as the elevation rate (exact without a mask).
     si2 = np.concatenate([si, si])
     ni2 = np.concatenate([ni, ni])
     lo = np.concatenate([rlo, slo])
     hi = np.concatenate([rhi, shi])
+    g_lo = np.concatenate([grlo, gslo])
+    g_hi = np.concatenate([grhi, gshi])
     clipped = np.concatenate([rclip, sclip])
-    idx_all = np.arange(len(lo))
-    g_lo = g(idx_all, lo)
-    g_hi = g(idx_all, hi)
     roots = lo.copy()
-    todo = ~clipped
-    if todo.any():
-        w = np.flatnonzero(todo)
+    w = np.flatnonzero(~clipped)
+    if w.size:
+        sw, nw = si2[w], ni2[w]
 
-        def g_sub(i: I64, t: F64) -> F64:
-            return g(w[i], t)
+        def g_and_rate(i: I64, t: F64) -> tuple[F64, F64]:
+            el, az, el_dot = geo.pairs(sw[i], nw[i], t, rates=True, azimuth=bool(geo.masked))
+            return el - geo.threshold(nw[i], az), el_dot
 
-        roots[w] = _illinois(g_sub, lo[w], hi[w], g_lo[w], g_hi[w])
+        roots[w] = _newton_bracketed(g_and_rate, lo[w], hi[w], g_lo[w], g_hi[w])
     k = len(si)
     rise_s = np.where(rclip, 0.0, roots[:k])
     set_s = np.where(sclip, duration_s, roots[k:])
 
-    def el_of(idx: I64, t: F64) -> F64:
-        return geo.pairs(si[idx], ni[idx], t)[0]
+    # Culmination: root of the analytic elevation rate between rise and set; an edge when
+    # the elevation is monotonic inside the pass (clipped passes, masks).
+    el_r, az_rise, d_r = geo.pairs(si, ni, rise_s, rates=True)
+    el_s, az_set, d_s = geo.pairs(si, ni, set_s, rates=True)
+    t_culm = np.where(el_r >= el_s, rise_s, set_s)
+    w = np.flatnonzero((d_r > 0.0) & (d_s < 0.0))
+    if w.size:
 
-    t_culm, el_max = _golden_max(el_of, rise_s, set_s)
-    _, az_rise = geo.pairs(si, ni, rise_s)
-    _, az_set = geo.pairs(si, ni, set_s)
+        def rate(i: I64, t: F64) -> F64:
+            return geo.pairs(si[w[i]], ni[w[i]], t, rates=True, azimuth=False)[2]
 
-    passes = []
-    for j in np.lexsort((ni, si, rise_s)):
-        tle = tle_list[int(si[j])]
-        passes.append(
-            Pass(
-                satellite=tle.name,
-                norad=tle.norad,
-                station=sta_list[int(ni[j])].name,
-                rise=t_start + timedelta(seconds=float(rise_s[j])),
-                culminate=t_start + timedelta(seconds=float(t_culm[j])),
-                set=t_start + timedelta(seconds=float(set_s[j])),
-                max_elevation_deg=float(el_max[j]),
-                rise_azimuth_deg=float(az_rise[j]),
-                set_azimuth_deg=float(az_set[j]),
-                rise_clipped=bool(rclip[j]),
-                set_clipped=bool(sclip[j]),
-            )
+        t_culm[w] = _illinois(rate, rise_s[w], set_s[w], d_r[w], d_s[w], tol_s=1e-3)
+    el_max = geo.pairs(si, ni, t_culm, azimuth=False)[0]
+    edge_higher = np.maximum(el_r, el_s) > el_max
+    t_culm = np.where(edge_higher, np.where(el_r >= el_s, rise_s, set_s), t_culm)
+    el_max = np.where(edge_higher, np.maximum(el_r, el_s), el_max)
+
+    order = np.lexsort((ni, si, rise_s))
+    base = np.datetime64(t_start.replace(tzinfo=None), "us")
+
+    def stamps(t: F64) -> list[datetime]:
+        us = np.round(t[order] * 1e6).astype(np.int64).astype("timedelta64[us]")
+        return [d.replace(tzinfo=UTC) for d in (base + us).tolist()]
+
+    names = [tle_list[i].name for i in si[order].tolist()]
+    norads = [tle_list[i].norad for i in si[order].tolist()]
+    stas = [sta_list[j].name for j in ni[order].tolist()]
+    return [
+        Pass(*fields)
+        for fields in zip(
+            names,
+            norads,
+            stas,
+            stamps(rise_s),
+            stamps(t_culm),
+            stamps(set_s),
+            el_max[order].tolist(),
+            az_rise[order].tolist(),
+            az_set[order].tolist(),
+            rclip[order].tolist(),
+            sclip[order].tolist(),
+            strict=True,
         )
-    return passes
+    ]
 
 
 def _brackets_for_chunk(
@@ -425,6 +485,10 @@ def _brackets_for_chunk(
     cols["slo"].append(t_sk)
     cols["shi"].append(np.where(sclip, duration_s, t_grid[np.minimum(sk + 1, n_t - 1)]))
     cols["sclip"].append(sclip)
+    cols["grlo"].append(g[rs, rn, np.maximum(rk - 1, 0)])
+    cols["grhi"].append(g[rs, rn, rk])
+    cols["gslo"].append(g[rs, rn, sk])
+    cols["gshi"].append(g[rs, rn, np.minimum(sk + 1, n_t - 1)])
 
     # 2. Short passes between grid points: elevation maxima (rate + → −) with no grid point up.
     peak = (el_dot[..., :-1] > 0.0) & (el_dot[..., 1:] <= 0.0)
@@ -439,7 +503,7 @@ def _brackets_for_chunk(
         t_star = (e1 - e0 - d1 * step) / (d0 - d1)
         bound = e0 + d0 * np.clip(t_star, 0.0, step)
     lowest = np.array([geo.stations[j].lowest_elevation_deg for j in stas])[pn]
-    keep = ~(bound < lowest - 1.0)  # 1° margin for non-concave stretches; NaN bound kept
+    keep = ~(bound < lowest - 3.0)  # 3° margin for non-concave stretches; NaN bound kept
     ps, pn, pk = ps[keep], pn[keep], pk[keep]
     if ps.size == 0:
         return
@@ -448,12 +512,12 @@ def _brackets_for_chunk(
     lo = t_grid[pk]
     hi = t_grid[pk + 1]
 
-    def gf(idx: I64, t: F64) -> F64:
-        e, a = geo.pairs(si[idx], ni[idx], t)
-        out: F64 = e - geo.threshold(ni[idx], a)
-        return out
+    def rate(idx: I64, t: F64) -> F64:
+        return geo.pairs(si[idx], ni[idx], t, rates=True, azimuth=False)[2]
 
-    t_peak, g_peak = _golden_max(gf, lo, hi, tol_s=1e-3)
+    t_peak = _illinois(rate, lo, hi, d0[keep], d1[keep], tol_s=1e-3)
+    e_peak, a_peak, _ = geo.pairs(si, ni, t_peak, azimuth=bool(geo.masked))
+    g_peak = e_peak - geo.threshold(ni, a_peak)
     up = g_peak >= 0.0
     if not up.any():
         return
@@ -466,6 +530,10 @@ def _brackets_for_chunk(
     cols["slo"].append(t_peak[up])
     cols["shi"].append(t_grid[pk[up] + 1])
     cols["sclip"].append(np.zeros(int(up.sum()), dtype=bool))
+    cols["grlo"].append(g[ps[up], pn[up], pk[up]])
+    cols["grhi"].append(g_peak[up])
+    cols["gslo"].append(g_peak[up])
+    cols["gshi"].append(g[ps[up], pn[up], pk[up] + 1])
 
 
 def look_angles(
