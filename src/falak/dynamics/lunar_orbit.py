@@ -40,6 +40,7 @@ __all__ = [
     "GM_SUN_KM3_S2",
     "ForceModel",
     "Trajectory",
+    "elements_frame_to_icrf",
     "elements_to_state",
     "propagate",
     "right_hand_side",
@@ -163,6 +164,26 @@ def elements_to_state(
         math.radians(raan_deg), math.radians(i_deg), math.radians(argp_deg)
     )
     return rot @ r_pf, rot @ v_pf
+
+
+def elements_frame_to_icrf(frame: str, epoch: datetime) -> NDArray[np.float64]:
+    """Return the rotation taking vectors in an element frame to Moon-centred ICRF axes.
+
+    ``frame`` is ``"ICRF"`` (identity) or ``"MOON_PA"``: the Moon's principal-axis frame frozen
+    at ``epoch`` (inertial; its equator is the lunar equator, so i = 90° is a lunar-polar orbit
+    and Ω is counted from the PA x axis at the epoch).
+    """
+    name = frame.strip().upper().replace("-", "_")
+    if name == "ICRF":
+        return np.eye(3)
+    if name == "MOON_PA":
+        from falak.dynamics.moonframes import icrf_to_moon_pa
+
+        if epoch.tzinfo is None:
+            raise InputError(f"epoch {epoch.isoformat()} has no time zone; give UTC, e.g. '...Z'")
+        rot: NDArray[np.float64] = icrf_to_moon_pa(utc_times(epoch, 0.0))[0].T
+        return rot
+    raise InputError(f"element frame {frame!r} is unknown; use ICRF or MOON_PA")
 
 
 def _perifocal_to_inertial(raan: float, inc: float, argp: float) -> NDArray[np.float64]:
