@@ -1,0 +1,29 @@
+"""CCSDS codecs, one module per standard.
+
+- :mod:`falak.ccsds.spacepacket`: CCSDS 133.0-B-2 Space Packet Protocol (split, header fields,
+  encode).
+"""
+
+from __future__ import annotations
+
+from falak.ccsds.spacepacket import (
+    IDLE_APID,
+    PRIMARY_HEADER_BYTES,
+    PacketSplitter,
+    SkippedRange,
+    SplitResult,
+    encode_packet,
+    primary_header_fields,
+    split_packets,
+)
+
+__all__ = [
+    "IDLE_APID",
+    "PRIMARY_HEADER_BYTES",
+    "PacketSplitter",
+    "SkippedRange",
+    "SplitResult",
+    "encode_packet",
+    "primary_header_fields",
+    "split_packets",
+]
