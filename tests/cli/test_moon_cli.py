@@ -16,18 +16,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    try:
-        from falak.cli.app import app
-    except ModuleNotFoundError as error:
-        # While sibling command groups are still being written in parallel, app.py may import a
-        # module that does not exist yet; test this group through its own register() then.
-        if not (error.name or "").startswith("falak.cli.") or error.name == "falak.cli.moon":
-            raise
-        from falak.cli import moon
+    from falak.cli.app import app
 
-        app = typer.Typer()
-        app.callback()(lambda: None)
-        moon.register(app)
     return app
 
 
