@@ -106,3 +106,22 @@ def test_time_outside_kernel_span_is_refused() -> None:
     with pytest.raises(InputError, match="outside the Moon kernels"):
         moonframes.check_time_span(np.array(["2028-01-01", "2060-01-01"], dtype="datetime64[ns]"))
     moonframes.check_time_span(datetime(2028, 1, 1, tzinfo=UTC))  # inside: no error
+
+
+def test_sub_earth_point_librates_within_published_amplitudes() -> None:
+    # Gorkavyi et al. 2023 (AMT 16:1527), REFERENCES.md: libration amplitudes 6.68° in latitude,
+    # 7.9° in longitude. The Sun perturbs the lunar orbit (inclination 4.99–5.30°, eccentricity
+    # 0.026–0.077), so one year's extremes of the geocentric sub-Earth point lie within ~0.2° of
+    # those amplitudes: |lat| reaches 6.5–6.9° and |lon| 7.5–8.2° in 2028.
+    ts = moonframes.timescale()
+    eph = moonframes.ephemeris()
+    t = ts.utc(2028, 1, np.arange(0, 366 * 24) / 24.0)
+    earth_icrf = (eph["earth"] - eph["moon"]).at(t).position.km.T
+    earth_me = np.einsum("nij,nj->ni", moonframes.icrf_to_moon_me(t), earth_icrf)
+    lat = np.degrees(np.arcsin(earth_me[:, 2] / np.linalg.norm(earth_me, axis=1)))
+    lon = np.degrees(np.arctan2(earth_me[:, 1], earth_me[:, 0]))
+    assert 6.5 < np.abs(lat).max() < 6.9
+    assert 7.5 < np.abs(lon).max() < 8.2
+    # Both signs are reached within the year (the libration is an oscillation about 0, 0).
+    assert lat.min() < -6.5 < 6.5 < lat.max()
+    assert lon.min() < -7.5 < 7.5 < lon.max()

@@ -180,9 +180,18 @@ def as_time(times: Any) -> Time:
 
 
 def _times_as_datetime64(t: Time) -> NDArray[np.datetime64]:
-    """Return the UTC epochs of a skyfield ``Time`` as ``datetime64[ns]`` (loops in Python)."""
-    utc = np.atleast_1d(np.asarray(t.utc_datetime()))
-    return np.array([np.datetime64(d.replace(tzinfo=None), "ns") for d in utc])
+    """Return the UTC epochs of a skyfield ``Time`` as ``datetime64[ns]`` (vectorised).
+
+    A leap second (23:59:60.x) becomes the first instant of the next day, as datetime64 has none.
+    """
+    year, month, day, hour, minute, second = (np.atleast_1d(np.asarray(c)) for c in t.utc)
+    months = (year.astype(np.int64) - 1970) * 12 + (month.astype(np.int64) - 1)
+    days = months.astype("datetime64[M]").astype("datetime64[D]") + (day.astype(np.int64) - 1)
+    ns = (hour.astype(np.int64) * 60 + minute.astype(np.int64)) * 60 * 10**9 + np.round(
+        second * 1e9
+    ).astype(np.int64)
+    result: NDArray[np.datetime64] = days.astype("datetime64[ns]") + ns.astype("timedelta64[ns]")
+    return result
 
 
 def disk_fraction_above_horizon(
