@@ -154,3 +154,39 @@ def test_convert_xtce_to_yaml_and_back(app: typer.Typer, testdata: Path, tmp_pat
     result = runner.invoke(app, ["mdb", "convert", str(yml), str(xml)])
     assert result.exit_code == 0, result.output
     assert load_xtce(xml) == load_xtce(original) == load_yaml(yml)
+
+
+# ---------------------------------------------------------------------------------------------
+# The examples in docs/mdb-yaml.md run as written
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "mdb-yaml.md"
+
+
+def _blocks(lang: str) -> list[str]:
+    text = DOC.read_text()
+    return [b.split("\n```", 1)[0] for b in text.split(f"```{lang}\n")[1:]]
+
+
+def test_doc_console_examples(app: typer.Typer, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    repo = DOC.parents[1]
+    bad_yaml = next(b for b in _blocks("yaml") if b.startswith("name: X\n"))
+    (tmp_path / "bad.yaml").write_text(bad_yaml + "\n")
+    for block in _blocks("console"):
+        command, *expected = block.splitlines()
+        assert command.startswith("$ falak ")
+        args = command.split()[2:]
+        cwd = tmp_path if "bad.yaml" in args else repo
+        monkeypatch.chdir(cwd)
+        result = runner.invoke(app, args)
+        assert result.output.splitlines() == expected
+        assert result.exit_code == (1 if "bad.yaml" in args else 0)
+
+
+def test_doc_worked_example_loads_and_round_trips() -> None:
+    from falak.mdb.native import dump_yaml, loads_yaml
+
+    example = next(b for b in _blocks("yaml") if "name: DEMOSAT" in b)
+    mdb = loads_yaml(example, file="docs/mdb-yaml.md")
+    # 8 header + 6 housekeeping/event + 2 payload parameters, counted in the example
+    assert repr(mdb) == "<MissionDatabase '/DEMOSAT': 16 parameters, 4 containers, 2 commands>"
+    assert loads_yaml(dump_yaml(mdb)) == mdb
