@@ -272,3 +272,20 @@ def test_bad_windows() -> None:
         find_passes(_css(), STATIONS["Karachi"], START, START)
     with pytest.raises(InputError, match="min_elevation_deg 95 is outside"):
         find_passes(_css(), STATIONS["Karachi"], START, START + timedelta(days=1), 95.0)
+
+
+def test_rise_and_set_straddle_the_limit_within_a_millisecond() -> None:
+    """Independent check of the root finder: 1 ms before a rise the satellite is below the
+    limit and 1 ms after it above (mirrored at set), from look_angles at those instants."""
+    tles = [_css(), *_variants()]
+    st = STATIONS["Jiamusi"]
+    passes = find_passes(tles, st, START, START + timedelta(days=1))
+    by_norad = {t.norad: t for t in tles}
+    ms = timedelta(milliseconds=1)
+    for p in passes:
+        times = [p.rise - ms, p.rise + ms, p.set - ms, p.set + ms]
+        _, el, _ = look_angles(by_norad[p.norad], st, times)
+        below = el[0] < st.min_elevation_deg
+        assert below.tolist() == [True, False, False, True], p
+        assert p.max_elevation_deg >= st.min_elevation_deg
+    assert len(passes) > 10
