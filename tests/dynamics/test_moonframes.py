@@ -125,3 +125,21 @@ def test_sub_earth_point_librates_within_published_amplitudes() -> None:
     # Both signs are reached within the year (the libration is an oscillation about 0, 0).
     assert lat.min() < -6.5 < 6.5 < lat.max()
     assert lon.min() < -7.5 < 7.5 < lon.max()
+
+
+@pytest.mark.parametrize(("center", "target"), [(0, 3), (3, 301), (3, 399), (0, 10)])
+def test_compiled_chebyshev_matches_jplephem(center: int, target: int) -> None:
+    # Same DE421 coefficients, two evaluators: round-off only. Positions are ≤ 1.0e9 km
+    # (1 mm = 1e-12 relative); jplephem's velocities are km/day, ours km/s.
+    ts = moonframes.timescale()
+    t = ts.utc(1950, 1, np.linspace(1.0, 36500.0, 997))
+    segment = moonframes.ephemeris().spk[center, target]
+    ref_position, ref_velocity = segment.compute_and_differentiate(t.whole, t.tdb_fraction)
+    position, velocity = moonframes.spk_segment(center, target).compute_and_differentiate(
+        t.whole, t.tdb_fraction
+    )
+    np.testing.assert_allclose(position, ref_position, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(velocity, ref_velocity / 86_400.0, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(
+        moonframes.spk_segment(center, target).compute(t.whole, t.tdb_fraction), position
+    )
