@@ -1,0 +1,114 @@
+"""UDP telemetry link: each datagram holds one or more CCSDS space packets.
+
+The link binds ``host:port``, drains every datagram waiting in the socket (up to
+``max_batch`` at a time) and passes them on as one batch: a datagram holding exactly one
+packet is accepted in a vectorised check, any other is split on its own (CCSDS 133.0-B-2
+length fields; garbage and truncation counted by reason).
+"""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+
+from falak.links.base import Link, split_datagrams
+
+__all__ = ["UdpLink"]
+
+_MAX_DATAGRAM = 65_535
+
+
+class UdpLink(Link):
+    """Receive CCSDS packets in UDP datagrams sent to ``host:port`` (port 0: any free port).
+
+    ``recv_buffer_bytes`` sizes the kernel receive buffer so bursts are not lost while the
+    thread hands a batch on.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        host: str = "0.0.0.0",
+        port: int = 10015,
+        *,
+        prefix_bytes: int = 0,
+        lenient_version: bool = False,
+        max_batch: int = 1024,
+        recv_buffer_bytes: int = 8 << 20,
+        rate_window_s: float = 5.0,
+    ) -> None:
+        super().__init__(
+            name,
+            prefix_bytes=prefix_bytes,
+            lenient_version=lenient_version,
+            rate_window_s=rate_window_s,
+        )
+        self.host = host
+        self.max_batch = max_batch
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer_bytes)
+        self._sock.bind((host, port))
+        self.port = int(self._sock.getsockname()[1])
+        self.state = "bound"
+
+    @property
+    def url(self) -> str:
+        return f"udp://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        sock = self._sock
+        sock.settimeout(0.1)
+        buf = bytearray(_MAX_DATAGRAM * 4)
+        view = memoryview(buf)
+        self.state = "listening"
+        try:
+            while not self._stop.is_set():
+                starts: list[int] = []
+                sizes: list[int] = []
+                at = 0
+                try:
+                    nbytes = sock.recv_into(view[at:], _MAX_DATAGRAM)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    if self._stop.is_set():
+                        break
+                    raise
+                starts.append(at)
+                sizes.append(nbytes)
+                at += nbytes
+                sock.setblocking(False)
+                try:
+                    while len(starts) < self.max_batch:
+                        if len(buf) - at < _MAX_DATAGRAM:
+                            buf.extend(bytes(len(buf)))
+                            view.release()
+                            view = memoryview(buf)
+                        try:
+                            nbytes = sock.recv_into(view[at:], _MAX_DATAGRAM)
+                        except (BlockingIOError, InterruptedError):
+                            break
+                        starts.append(at)
+                        sizes.append(nbytes)
+                        at += nbytes
+                finally:
+                    sock.settimeout(0.1)
+                data = np.frombuffer(bytes(view[:at]), dtype=np.uint8)
+                offs, lens, skipped = split_datagrams(
+                    data,
+                    np.asarray(starts, dtype=np.int64),
+                    np.asarray(sizes, dtype=np.int64),
+                    prefix_bytes=self.prefix_bytes,
+                    lenient_version=self.lenient_version,
+                )
+                self._emit(data, offs, lens, skipped)
+        finally:
+            view.release()
+            self.state = "stopped"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and close the socket."""
+        super().stop(timeout)
+        self._sock.close()
+        self.state = "closed"
