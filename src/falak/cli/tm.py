@@ -110,10 +110,10 @@ def decode_command(
         merged = merge_results(results)
         write_table(results_table(merged, raw=raw), out)
     except FalakError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except OSError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
     summary = RichTable(title=f"{packets.name}: {len(data):,} bytes", show_header=True)
