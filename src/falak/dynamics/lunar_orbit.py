@@ -318,9 +318,11 @@ def _rhs(
         ay = m[1] * bx + m[4] * by + m[7] * bz
         az = m[2] * bx + m[5] * by + m[8] * bz
     d = np.empty(3)
-    for gmb, tab in ((gm_earth, earth_tab), (gm_sun, sun_tab)):
+    for body in range(2):
+        gmb = gm_earth if body == 0 else gm_sun
         if gmb == 0.0:
             continue
+        tab = earth_tab if body == 0 else sun_tab
         _lagrange4(tab, t0, h, t, d)
         dx, dy, dz = d[0] - x, d[1] - yy, d[2] - z
         q = dx * dx + dy * dy + dz * dz
@@ -417,14 +419,26 @@ def _dop853(
             rejected = False
             while True:
                 K[0] = fcur
-                for st in range(1, nstage):
-                    for i in range(n):
-                        acc = 0.0
-                        for q in range(st):
-                            acc += A[st, q] * K[q, i]
-                        ytmp[i] = y[i] + h_try * acc
+                # One call site for the right-hand side keeps numba's compile time down: stages
+                # 1..nstage−1 at t + C·h, then stage nstage is the new state at t + h (FSAL).
+                for st in range(1, nstage + 1):
+                    if st < nstage:
+                        for i in range(n):
+                            acc = 0.0
+                            for q in range(st):
+                                acc += A[st, q] * K[q, i]
+                            ytmp[i] = y[i] + h_try * acc
+                        tt = t + C[st] * h_try
+                    else:
+                        for i in range(n):
+                            acc = 0.0
+                            for q in range(nstage):
+                                acc += B[q] * K[q, i]
+                            ytmp[i] = y[i] + h_try * acc
+                            ynew[i] = ytmp[i]
+                        tt = t + h_try
                     _rhs(
-                        t + C[st] * h_try,
+                        tt,
                         ytmp,
                         c,
                         s,
@@ -441,30 +455,7 @@ def _dop853(
                         scratch,
                         K[st],
                     )
-                for i in range(n):
-                    acc = 0.0
-                    for q in range(nstage):
-                        acc += B[q] * K[q, i]
-                    ynew[i] = y[i] + h_try * acc
-                _rhs(
-                    t + h_try,
-                    ynew,
-                    c,
-                    s,
-                    f,
-                    gm,
-                    radius,
-                    t0,
-                    h_tab,
-                    rot_tab,
-                    earth_tab,
-                    sun_tab,
-                    gm_earth,
-                    gm_sun,
-                    scratch,
-                    fnew,
-                )
-                K[nstage] = fnew
+                fnew[:] = K[nstage]
                 n_rhs += nstage
                 err5 = 0.0
                 err3 = 0.0
