@@ -139,6 +139,19 @@ def test_passes_match_skyfield_for_verification_satellites() -> None:
         assert _compare([tle], stations, start, 2.0) > 10
 
 
+def test_molniya_passes_report_the_highest_of_two_maxima() -> None:
+    """SGP4-VER 08195 (Molniya 2-14, 12 h, e = 0.68): passes last up to 11 h and can peak
+    twice; the reported maximum is the higher one, as skyfield's highest culmination.
+
+    Jiamusi is left out on purpose: there skyfield merges two passes whose set and rise fall
+    between two maxima (its find_events brackets one set/rise per pair of maxima).
+    """
+    stations = [replace(STATIONS[n], min_elevation_deg=5.0) for n in ("Kashi", "Neuquén")]
+    (tle,) = _verification({"08195"})
+    start = tle.epoch.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert _compare([tle], stations, start, 3.0) == 13
+
+
 def test_window_edges_clip_passes_in_progress() -> None:
     """A window opening or closing mid-pass reports it with the edge as rise or set, flagged."""
     st = STATIONS["Islamabad"]

@@ -355,6 +355,8 @@ def find_passes(
             "grhi",
             "gslo",
             "gshi",
+            "clo",
+            "chi",
         ]
     }
     for s0 in range(0, len(tle_list), sats_per_chunk):
@@ -399,18 +401,23 @@ def find_passes(
     rise_s = np.where(rclip, 0.0, roots[:k])
     set_s = np.where(sclip, duration_s, roots[k:])
 
-    # Culmination: root of the analytic elevation rate between rise and set; an edge when
-    # the elevation is monotonic inside the pass (clipped passes, masks).
-    el_r, az_rise, d_r = geo.pairs(si, ni, rise_s, rates=True)
-    el_s, az_set, d_s = geo.pairs(si, ni, set_s, rates=True)
+    # Culmination: root of the analytic elevation rate around the highest grid point of the
+    # pass (so a pass with two maxima reports the higher); an edge of the pass when the
+    # elevation is monotonic there (clipped passes, masks).
+    el_r, az_rise, _ = geo.pairs(si, ni, rise_s)
+    el_s, az_set, _ = geo.pairs(si, ni, set_s)
+    clo = np.maximum(np.concatenate(cols["clo"]), rise_s)
+    chi = np.minimum(np.concatenate(cols["chi"]), set_s)
+    _, _, d_lo = geo.pairs(si, ni, clo, rates=True, azimuth=False)
+    _, _, d_hi = geo.pairs(si, ni, chi, rates=True, azimuth=False)
     t_culm = np.where(el_r >= el_s, rise_s, set_s)
-    w = np.flatnonzero((d_r > 0.0) & (d_s < 0.0))
+    w = np.flatnonzero((d_lo > 0.0) & (d_hi < 0.0))
     if w.size:
 
         def rate(i: I64, t: F64) -> F64:
             return geo.pairs(si[w[i]], ni[w[i]], t, rates=True, azimuth=False)[2]
 
-        t_culm[w] = _illinois(rate, rise_s[w], set_s[w], d_r[w], d_s[w], tol_s=1e-3)
+        t_culm[w] = _illinois(rate, clo[w], chi[w], d_lo[w], d_hi[w], tol_s=1e-3)
     el_max = geo.pairs(si, ni, t_culm, azimuth=False)[0]
     edge_higher = np.maximum(el_r, el_s) > el_max
     t_culm = np.where(edge_higher, np.where(el_r >= el_s, rise_s, set_s), t_culm)
@@ -489,6 +496,18 @@ def _brackets_for_chunk(
     cols["grhi"].append(g[rs, rn, rk])
     cols["gslo"].append(g[rs, rn, sk])
     cols["gshi"].append(g[rs, rn, np.minimum(sk + 1, n_t - 1)])
+    # Highest grid point of each run: the culmination lies within one step of it.
+    lengths = sk - rk + 1
+    if lengths.size:
+        first = np.cumsum(lengths) - lengths
+        run_id = np.repeat(np.arange(lengths.size), lengths)
+        tk = np.repeat(rk, lengths) + (np.arange(int(lengths.sum())) - np.repeat(first, lengths))
+        vals = el[np.repeat(rs, lengths), np.repeat(rn, lengths), tk]
+        km = tk[np.lexsort((-vals, run_id))[first]]
+    else:
+        km = rk
+    cols["clo"].append(t_grid[np.maximum(km - 1, 0)])
+    cols["chi"].append(t_grid[np.minimum(km + 1, n_t - 1)])
 
     # 2. Short passes between grid points: elevation maxima (rate + → −) with no grid point up.
     peak = (el_dot[..., :-1] > 0.0) & (el_dot[..., 1:] <= 0.0)
@@ -534,6 +553,8 @@ def _brackets_for_chunk(
     cols["grhi"].append(g_peak[up])
     cols["gslo"].append(g_peak[up])
     cols["gshi"].append(g[ps[up], pn[up], pk[up] + 1])
+    cols["clo"].append(t_grid[pk[up]])
+    cols["chi"].append(t_grid[pk[up] + 1])
 
 
 def look_angles(
