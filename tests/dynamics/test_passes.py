@@ -302,3 +302,17 @@ def test_rise_and_set_straddle_the_limit_within_a_millisecond() -> None:
         assert below.tolist() == [True, False, False, True], p
         assert p.max_elevation_deg >= st.min_elevation_deg
     assert len(passes) > 10
+
+
+def test_chunking_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory chunks (satellites and stations split) give the same passes as one block."""
+    import falak.dynamics.passes as passes_module
+
+    tles = [_css(), *_variants()]
+    st = [STATIONS[n] for n in ("Islamabad", "Sanya", "Neuquén")]
+    stop = START + timedelta(hours=18)
+    whole = find_passes(tles, st, START, stop)
+    monkeypatch.setattr(passes_module, "_MAX_GRID_ELEMENTS", 300)  # < one station's grid
+    chunked = find_passes(tles, st, START, stop)
+    assert chunked == whole
+    assert len(whole) > 10

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sgp4
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from falak.dynamics.tle import (
     LINE1_FORMAT,
@@ -317,3 +319,25 @@ def test_omm_errors() -> None:
         parse_omm("<ndm><omm>")
     with pytest.raises(TleError, match=r"has no <omm> element \(root is <oem>\)"):
         parse_omm("<oem/>")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pos=st.integers(min_value=0, max_value=2 * 69),
+    char=st.sampled_from(list("0123456789 .-+ABCxyz\t")),
+    cut=st.integers(min_value=0, max_value=3),
+)
+def test_garbled_tle_gives_tle_error_or_parses(pos: int, char: str, cut: int) -> None:
+    """Any one-character change or truncation: either a valid element set or a TleError."""
+    text = f"{CSS_L1}\n{CSS_L2}"
+    text = text[:pos] + char + text[pos + 1 :]
+    if cut:
+        text = text[: -cut * 7]
+    try:
+        tles = parse_tle_text(text)
+    except TleError as exc:
+        message = str(exc)  # any other exception type fails the test
+    else:
+        message = tles[0].line1
+        assert len(tles) == 1
+    assert message
