@@ -180,3 +180,35 @@ def test_bogussat2_pus_header_without_concrete_container(testdata: Path) -> None
     assert partial.column("PUS_Data_Field_Header.Service").raw[0] == 0x10
     assert partial.column("CCSDS_Packet_ID.APID").raw[0] == 0x23
     assert partial.column("CCSDS_Packet_Sequence.Count").raw[0] == 0x56
+
+
+def test_green_book_include_condition_false(testdata: Path) -> None:
+    """CcsdsGreenBookTmTest case 1 (yamcs-xtce/TRUTH.md): 6 values, SecH raw 0, the
+    secondary header skipped; derived: PBATMTEMP is the polynomial's constant term and
+    PSWHLTIMFLG is TIMER_OFF."""
+    res = _one(testdata / YAMCS / "ccsds-green-book.xml", "18 01 00 00 00 00 00 00")
+    c = res.container("HealthSafety1")
+    assert len(c.columns) == 6
+    assert c.column("SecH").raw[0] == 0
+    assert c.column("ID").raw[0] == 24
+    assert c.column("PBATMTEMP").eng[0] == pytest.approx(-7459.23273708, abs=1e-8)
+    assert c.column("PSWHLTIMFLG").eng[0] == "TIMER_OFF"
+
+
+def test_green_book_absolute_times(testdata: Path) -> None:
+    """Case 2: with the secondary header, 8 values; Seconds (TAI epoch, 378691200 s = 4383
+    days) is 1970-01-01T00:00:00.000Z and MilliSeconds (scale 0.001, offset from Seconds)
+    1970-01-01T00:00:00.050Z, as Yamcs asserts."""
+    res = _one(
+        testdata / YAMCS / "ccsds-green-book.xml", "18 81 00 0C 16 92 5E 80 00 32 00 00 00 00"
+    )
+    c = res.container("HealthSafety1")
+    assert len(c.columns) == 8
+    assert c.column("Seconds").raw[0] == 378691200
+    assert c.column("Seconds").eng[0] == np.datetime64("1970-01-01T00:00:00.000", "ns")
+    assert c.column("MilliSeconds").eng[0] == np.datetime64("1970-01-01T00:00:00.050", "ns")
+    t = results_table(res.containers)
+    from falak.tm.tabular import format_column
+
+    i = t.names.index("MilliSeconds")
+    assert format_column(t.values[i], t.present[i]) == ["1970-01-01T00:00:00.050000Z"]

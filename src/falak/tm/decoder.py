@@ -979,8 +979,6 @@ class Decoder:
     def _absolute_time(
         self, st: _State, ptype: AbsoluteTimeType, raw: NDArray[Any]
     ) -> NDArray[np.datetime64]:
-        from falak import timecodes
-
         seconds = raw.astype(np.float64) * ptype.scale + ptype.offset
         if ptype.offset_from is not None:
             ref = ptype.offset_from
@@ -989,7 +987,7 @@ class Decoder:
                 return np.full(raw.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
             return base + (seconds * 1e9).astype("timedelta64[ns]")
         epoch = ptype.epoch.epoch if ptype.epoch is not None else "TAI"
-        return timecodes.epoch_seconds_to_datetime64(seconds, epoch)
+        return _epoch_seconds_to_datetime64(seconds, epoch)
 
     def _monitor(
         self,
@@ -1080,6 +1078,27 @@ class Decoder:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _epoch_seconds_to_datetime64(seconds: NDArray[np.float64], epoch: str) -> NDArray[Any]:
+    """UTC datetime64[ns] of ``seconds`` counted from an XTCE epoch.
+
+    TAI, GPS and J2000 count continuous (TAI) seconds, so leap seconds are applied; UNIX and
+    explicit dates count UTC days of 86,400 s.
+    """
+    from falak import timecodes
+
+    key = epoch.upper()
+    if key == "TAI":
+        return timecodes.tai_seconds_to_datetime64(seconds)
+    if key == "GPS":
+        return timecodes.tai_seconds_to_datetime64(seconds + timecodes.EPOCH_GPS_TAI_S)
+    if key == "J2000":
+        return timecodes.tai_seconds_to_datetime64(seconds + timecodes.EPOCH_J2000_TAI_S)
+    if key == "UNIX":
+        return timecodes.unix_to_datetime64(seconds)
+    start = np.datetime64(epoch.rstrip("Zz"), "ns")
+    return start + np.round(seconds * 1e9).astype("timedelta64[ns]")
 
 
 def _signed(u: NDArray[Any], nbits: int, encoding: str) -> NDArray[Any]:
