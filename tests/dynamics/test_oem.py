@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from falak.dynamics.oem import format_oem, parse_oem, read_oem, write_oem
 from falak.errors import InputError
@@ -134,3 +137,31 @@ def test_malformed_messages(text: str, message: str) -> None:
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"cannot read OEM file .*nope.oem: No such file"):
         read_oem(tmp_path / "nope.oem")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(SAMPLE)), st.integers(0, 40), st.text(max_size=20))
+def test_damaged_oem_gives_input_error_never_a_crash(pos: int, cut: int, insert: str) -> None:
+    # A valid OEM with a random span replaced by random text: parses or raises InputError.
+    with contextlib.suppress(InputError):
+        oem = parse_oem(SAMPLE[:pos] + insert + SAMPLE[pos + cut :])
+        assert oem.r_km.shape == oem.v_km_s.shape == (len(oem.times), 3)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(*[st.floats(-1e5, 1e5, allow_nan=False) for _ in range(6)]),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_round_trip_random_states(rows: list[tuple[float, ...]]) -> None:
+    data = np.array(rows)
+    times = np.datetime64("2028-01-01T00:00:00", "ns") + np.arange(len(rows)) * np.timedelta64(
+        1_000_001, "us"
+    )
+    oem = parse_oem(format_oem(times, data[:, :3], data[:, 3:], creation_date=CREATED))
+    np.testing.assert_array_equal(oem.times, times)
+    np.testing.assert_allclose(oem.r_km, data[:, :3], rtol=0, atol=5e-7)
+    np.testing.assert_allclose(oem.v_km_s, data[:, 3:], rtol=0, atol=5e-10)

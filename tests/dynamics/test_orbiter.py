@@ -179,3 +179,36 @@ def test_hermite_interpolation_is_accurate() -> None:
     # Cubic Hermite over 60 s of a 2 h orbit: error ~ r (ωh)⁴/384 ≈ 5 cm; allow 10 cm.
     assert np.max(np.linalg.norm(r - fine.r_km, axis=1)) < 1e-4
     assert np.max(np.linalg.norm(v - fine.v_km_s, axis=1)) < 1e-5
+
+
+def test_earth_shadow_during_the_2028_12_31_lunar_eclipse() -> None:
+    from skyfield import eclipselib
+
+    from falak.dynamics.moonframes import ephemeris
+
+    ts = timescale()
+    # Independent reference: skyfield's lunar-eclipse finder (DE421) gives the total eclipse
+    # of 2028-12-31 and its time of greatest eclipse.
+    t, kind, _ = eclipselib.lunar_eclipses(ts.utc(2028, 12, 30), ts.utc(2029, 1, 2), ephemeris())
+    assert [eclipselib.LUNAR_ECLIPSES[k] for k in kind] == ["Total"]
+    greatest = t[0].utc_datetime()
+    start = greatest - timedelta(hours=3)
+    r0, v0 = elements_to_state(MOON_RADIUS_KM + ALT_KM, 0.01, 85.0, 10.0, 250.0, 0.0)
+    tr = propagate(start, r0, v0, 6 * 3600.0, 60.0)
+    earth = [w for w in eclipses(tr) if w.fields["body"] == "earth"]
+    assert len(earth) == 1
+    w = earth[0]
+    umbra_start = datetime.fromisoformat(w.fields["umbra_start"])
+    umbra_stop = datetime.fromisoformat(w.fields["umbra_stop"])
+    assert w.start < umbra_start < greatest < umbra_stop < w.stop
+    at = np.array([(greatest - start).total_seconds()])
+    assert sun_fraction(tr, at)["earth"][0] == 0.0
+
+
+def test_tdb_oem_is_converted_to_utc(noon_midnight: Trajectory) -> None:
+    text = trajectory_to_oem(noon_midnight).replace("TIME_SYSTEM = UTC", "TIME_SYSTEM = TDB")
+    back = trajectory_from_oem(parse_oem(text))
+    # TDB − UTC in 2028 = 32.184 s + 37 leap seconds (IERS Bulletin C; none announced since
+    # 2017) ± 1.7 ms periodic: the same labels in TDB are 69.184 s earlier in UTC.
+    shift_s = (noon_midnight.times - back.times).astype("timedelta64[ns]").astype(float) * 1e-9
+    np.testing.assert_allclose(shift_s, 69.184, atol=2e-3)
