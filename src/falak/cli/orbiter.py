@@ -180,7 +180,16 @@ def _print_windows(title: str, windows: list[Window], columns: list[str]) -> Non
     Console().print(table)
 
 
-@group.command("propagate")
+@group.command(
+    "propagate",
+    help=(
+        "Propagate a lunar orbit from Keplerian elements and write it as a CCSDS "
+        "OEM.\n\nForce model: GRGM1200A to --degree (MOON_PA, R = 1738.0 km), Earth and "
+        "Sun point masses from DE421; integrator DOP853 (rtol 1e-11, atol 1e-9 km). "
+        "Errors (perilune below the 1737.4 km sphere, epoch outside 1900–2050, malformed "
+        "elements) print one line and exit with status 1."
+    ),
+)
 def propagate_command(
     elements: ElementsOpt = None,
     epoch: EpochOpt = None,
@@ -212,12 +221,7 @@ def propagate_command(
         ),
     ] = False,
 ) -> None:
-    """Propagate a lunar orbit from Keplerian elements and write it as a CCSDS OEM.
-
-    Force model: GRGM1200A to --degree (MOON_PA, R = 1738.0 km), Earth and Sun point masses from
-    DE421; integrator DOP853 (rtol 1e-11, atol 1e-9 km). Errors (perilune below the 1737.4 km
-    sphere, epoch outside 1900–2050, malformed elements) print one line and exit with status 1.
-    """
+    """Propagate a lunar orbit from Keplerian elements and write it as a CCSDS OEM."""
     import numpy as np
 
     from falak.dynamics.orbiter import trajectory_to_oem
@@ -250,7 +254,15 @@ def propagate_command(
         typer.echo(f"{key}: {value}")
 
 
-@group.command("contacts")
+@group.command(
+    "contacts",
+    help=(
+        "Find when Earth stations can talk to the orbiter.\n\nA contact needs the orbiter "
+        "above the station's horizon mask and minimum elevation (geometric, no "
+        "refraction) and not hidden behind the Moon (1737.4 km sphere). Sampled every 60 "
+        "s and refined to 10 ms."
+    ),
+)
 def contacts_command(
     station: Annotated[
         list[str] | None,
@@ -294,12 +306,7 @@ def contacts_command(
         ),
     ] = False,
 ) -> None:
-    """Find when Earth stations can talk to the orbiter.
-
-    A contact needs the orbiter above the station's horizon mask and minimum elevation
-    (geometric, no refraction) and not hidden behind the Moon (1737.4 km sphere). Sampled every
-    60 s and refined to 10 ms.
-    """
+    """Find when Earth stations can talk to the orbiter."""
     from falak.dynamics.orbiter import contacts
     from falak.dynamics.stations import get_station, load_stations, parse_site
     from falak.errors import FalakError, InputError
@@ -320,7 +327,15 @@ def contacts_command(
     _print_windows("Earth-station contacts", windows, ["station", "max_elevation_deg"])
 
 
-@group.command("imaging")
+@group.command(
+    "imaging",
+    help=(
+        "Find when a lunar surface target can be imaged.\n\nAn opportunity needs the "
+        "target within --max-off-nadir of the orbiter's nadir, above the target's "
+        "horizon, and the Sun's centre at least --min-sun-elevation above the target's "
+        "horizontal plane (geometric). Sampled every 5 s, refined to 10 ms."
+    ),
+)
 def imaging_command(
     target: Annotated[
         str,
@@ -356,8 +371,7 @@ def imaging_command(
         ),
     ] = False,
 ) -> None:
-    """Find when a lunar surface target can be imaged: within the off-nadir limit, in view and
-    lit with the Sun above the minimum elevation. Sampled every 5 s, refined to 10 ms."""
+    """Find when a lunar surface target can be imaged."""
     from falak.dynamics.orbiter import imaging_opportunities
     from falak.errors import FalakError, InputError
 
@@ -385,7 +399,10 @@ def imaging_command(
     _print_windows("Imaging opportunities", windows, ["min_off_nadir_deg", "sun_elevation_deg"])
 
 
-@group.command("eclipses")
+@group.command(
+    "eclipses",
+    help=("Find the orbiter's eclipses by the Moon and the Earth (conical umbra and penumbra)."),
+)
 def eclipses_command(
     elements: ElementsOpt = None,
     epoch: EpochOpt = None,
