@@ -788,3 +788,69 @@ def test_schema_accepts_dumps_of_xtce_files(testdata: Path, schema_validator, re
 
     text = dump_yaml(load_xtce(testdata / rel, validate=False))
     assert list(schema_validator.iter_errors(as_json(text))) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Garbage in: errors, never a crash
+
+_VOCAB_KEYS = [
+    "name", "types", "parameters", "containers", "commands", "systems", "kind", "encoding",
+    "calibrator", "polynomial", "spline", "contexts", "when", "default", "alarm", "warning",
+    "critical", "static", "enum", "label", "max", "members", "element_type", "dimensions",
+    "timecode", "cuc", "cds", "type", "derived", "function", "inputs", "base", "restriction",
+    "abstract", "entries", "parameter", "container", "argument", "fixed", "value", "repeat",
+    "count", "include_if", "arguments", "assign", "verifiers", "stage", "window", "levels",
+    "any", "not", "bits", "byte_order", "fixed_bits", "terminator", "size_bits_from", "slope",
+    "offset_from", "container_base", "as",
+]  # fmt: skip
+_VOCAB_VALUES = [
+    "uint8", "int12", "float32", "A == 1", "raw(P) == 2", "P", "A", "/X/P", "../P", "integer",
+    "enumerated", "array", "aggregate", "string", "absolute_time", "warning", "CRC-16-CCITT",
+    "numpy:multiply", "00", "ZZ", "arg(A) == 1", "P.m[-1]", "", "received", "a/b",
+]  # fmt: skip
+
+
+def _documents():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(
+        st.none(), st.booleans(), st.integers(-70, 70), st.floats(), st.sampled_from(_VOCAB_VALUES)
+    )
+    tree = st.recursive(
+        scalar,
+        lambda ch: st.one_of(
+            st.lists(ch, max_size=4), st.dictionaries(st.sampled_from(_VOCAB_KEYS), ch, max_size=5)
+        ),
+        max_leaves=25,
+    )
+    item = st.one_of(scalar, st.dictionaries(st.sampled_from(_VOCAB_KEYS), tree, max_size=6))
+    section = st.dictionaries(st.sampled_from(["A", "B", "P", "uint8"]), item, max_size=4)
+    keys = ("types", "argument_types", "parameters", "containers", "commands")
+    system = st.fixed_dictionaries({}, optional=dict.fromkeys(keys, section))
+    return st.builds(
+        lambda a, b: {"name": "X", **a, **({"systems": {"S": b}} if b else {})},
+        system,
+        st.one_of(st.none(), system),
+    )
+
+
+@pytest.mark.slow
+def test_random_documents_give_errors_or_round_trip() -> None:
+    import yaml
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_documents())
+    def check(doc: dict[str, object]) -> None:
+        text = yaml.safe_dump(doc, sort_keys=False)
+        errors: list[MdbError] = []
+        try:
+            m = loads_yaml(text)
+        except MdbErrors as exc:
+            errors = exc.errors
+        if errors:
+            assert all(e.file == "<string>" and e.message for e in errors)
+        else:
+            assert loads_yaml(dump_yaml(m)) == m
+
+    check()
