@@ -1,0 +1,74 @@
+"""Export archived parameters aligned by time, as a :class:`falak.tm.tabular.Table`.
+
+One row per distinct sample time across the chosen parameters; the first column is ``time``
+(``datetime64[ns]`` UTC, which the tabular writers print as ISO 8601 with ``Z``), then one
+column per parameter, named by its short name unless two chosen parameters share it (then the
+qualified name). A parameter with no sample at a row's time is masked (empty in CSV, null in
+Parquet); when a parameter has several samples at one time the last one (in time order) wins.
+Write the table with :func:`falak.tm.tabular.write_table` (CSV or Parquet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from falak.errors import InputError
+from falak.tm.tabular import Table
+
+if TYPE_CHECKING:
+    from falak.archive.base import Archive, ParameterSeries
+
+__all__ = ["align", "export_parameters"]
+
+
+def export_parameters(
+    archive: Archive,
+    names: Sequence[str],
+    start_ns: int | None = None,
+    stop_ns: int | None = None,
+    *,
+    raw: bool = False,
+) -> Table:
+    """Read ``names`` from ``archive`` over ``[start_ns, stop_ns)`` and align them by time."""
+    if not names:
+        raise InputError("export needs at least one parameter name")
+    series = [archive.read_parameter(n, start_ns, stop_ns) for n in names]
+    return align(series, raw=raw)
+
+
+def align(series: Sequence[ParameterSeries], *, raw: bool = False) -> Table:
+    """Align parameter series on the union of their times (see the module docstring)."""
+    keys = [s.name for s in series]
+    short = [k.rsplit("/", 1)[-1] for k in keys]
+    col_names = [s if short.count(s) == 1 else k for s, k in zip(short, keys, strict=True)]
+    times = [s.time_ns for s in series]
+    union = times[0] if times else np.zeros(0, dtype=np.int64)
+    if not (union.size < 2 or bool((np.diff(union) > 0).all())):
+        union = np.unique(union)
+    for t in times[1:]:
+        if not np.array_equal(t, union):
+            union = np.union1d(union, t)
+    n = int(union.size)
+    values: list[NDArray[Any]] = [union.astype("datetime64[ns]")]
+    present: list[NDArray[np.bool_]] = [np.ones(n, dtype=bool)]
+    for s, t in zip(series, times, strict=True):
+        v = s.raw if raw else s.eng
+        if t.size == n and np.array_equal(t, union):
+            values.append(v)
+            present.append(np.ones(n, dtype=bool))
+            continue
+        idx = np.searchsorted(union, t)
+        if v.dtype.kind == "O":
+            col: NDArray[Any] = np.full((n, *v.shape[1:]), None, dtype=object)
+        else:
+            col = np.zeros((n, *v.shape[1:]), dtype=v.dtype)
+        col[idx] = v  # later samples at the same time overwrite earlier ones
+        mask = np.zeros(n, dtype=bool)
+        mask[idx] = True
+        values.append(col)
+        present.append(mask)
+    return Table(["time", *col_names], values, present)

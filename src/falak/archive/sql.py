@@ -1,0 +1,904 @@
+"""The archive over SQL: one implementation shared by the SQLite and PostgreSQL backends.
+
+Two stores (two SQLite files, or two connections to one PostgreSQL database):
+
+* the **main store** holds raw packets (``packets``), bytes that were in no packet
+  (``rejected``), ``events``, ``alarms`` and ``commands``: written durably, never rewritten
+  (except a packet's decode status and a command's attributes);
+* the **parameter store** holds the parameter archive: ``segments`` (one row per parameter group
+  and time range, with the sample times) and ``segment_values`` (one row per segment and
+  parameter: raw, engineering, status and presence arrays encoded by
+  :mod:`falak.archive.segments`). Each row carries its time range, indexed, so a range read
+  touches only the segments it needs.
+
+Small writes (a live stream of a few packets per call) would leave many tiny segments, and
+reads would pay per segment. So segments are merged like an LSM tree: a segment's *level* is
+``floor(log8(n_samples))``; when the last 8 segments of a group share a level and a column
+signature (and together hold at most :data:`SEGMENT_SAMPLES`), they become one segment of the
+next level. Each sample is rewritten at most about 5 times however small the writes are.
+
+Subclasses supply the connection, the DDL dialect and transactions.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from falak.archive.base import (
+    AlarmRecord,
+    Archive,
+    Event,
+    PacketBatch,
+    PacketStats,
+    ParameterColumn,
+    ParameterSeries,
+)
+from falak.archive.segments import decode_array, describe, encode_array
+from falak.ccsds.spacepacket import PRIMARY_HEADER_BYTES, primary_header_fields
+from falak.errors import InputError
+
+SEGMENT_SAMPLES = 65_536
+"""Most samples in one segment; larger writes are split."""
+MERGE_FANOUT = 8
+"""Segments of one level merged at a time (and the base of the level logarithm)."""
+FORMAT_NAME = "falak-archive"
+FORMAT_VERSION = "1"
+
+MAIN_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS packets (
+    id {ID}, recv_time BIGINT NOT NULL, link TEXT NOT NULL, apid INTEGER NOT NULL,
+    seq_count INTEGER NOT NULL, status TEXT NOT NULL DEFAULT '', data {BLOB} NOT NULL);
+CREATE INDEX IF NOT EXISTS packets_recv_time ON packets (recv_time);
+CREATE TABLE IF NOT EXISTS rejected (
+    id {AUTOID}, recv_time BIGINT NOT NULL, link TEXT NOT NULL, reason TEXT NOT NULL,
+    n_bytes BIGINT NOT NULL, data {BLOB} NOT NULL);
+CREATE INDEX IF NOT EXISTS rejected_recv_time ON rejected (recv_time);
+CREATE TABLE IF NOT EXISTS events (
+    id {AUTOID}, time BIGINT NOT NULL, source TEXT NOT NULL, severity TEXT NOT NULL,
+    message TEXT NOT NULL, attrs TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_time ON events (time);
+CREATE TABLE IF NOT EXISTS alarms (
+    id {AUTOID}, time BIGINT NOT NULL, parameter TEXT NOT NULL, level TEXT NOT NULL,
+    value TEXT NOT NULL, state TEXT NOT NULL, user_name TEXT, comment_text TEXT);
+CREATE INDEX IF NOT EXISTS alarms_time ON alarms (time);
+CREATE TABLE IF NOT EXISTS commands (id {AUTOID}, time BIGINT NOT NULL, attrs TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS commands_time ON commands (time);
+"""
+
+PARAM_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+    id {AUTOID}, grp TEXT NOT NULL, t_start BIGINT NOT NULL, t_stop BIGINT NOT NULL,
+    n INTEGER NOT NULL, level INTEGER NOT NULL, signature TEXT NOT NULL, time {BLOB} NOT NULL);
+CREATE INDEX IF NOT EXISTS segments_grp ON segments (grp, id);
+CREATE INDEX IF NOT EXISTS segments_time ON segments (t_start);
+CREATE TABLE IF NOT EXISTS segment_values (
+    segment_id BIGINT NOT NULL, name TEXT NOT NULL, t_start BIGINT NOT NULL,
+    t_stop BIGINT NOT NULL, raw {BLOB} NOT NULL, eng {BLOB}, status {BLOB}, present {BLOB},
+    PRIMARY KEY (segment_id, name));
+CREATE INDEX IF NOT EXISTS segment_values_name ON segment_values (name, t_start);
+CREATE TABLE IF NOT EXISTS parameters (
+    name TEXT NOT NULL, grp TEXT NOT NULL, raw_empty {BLOB} NOT NULL, eng_empty {BLOB} NOT NULL,
+    PRIMARY KEY (name, grp));
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON attributes (events, commands)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, bytes | bytearray | memoryview):
+        return {"$bytes": bytes(v).hex()}
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    raise InputError(
+        f"cannot store a value of type {type(v).__name__} as a JSON attribute; "
+        "use numbers, strings, bytes, lists, dicts or datetimes"
+    )
+
+
+def _json_hook(d: dict[str, Any]) -> Any:
+    if len(d) == 1 and "$bytes" in d:
+        return bytes.fromhex(d["$bytes"])
+    return d
+
+
+def dumps(obj: Any) -> str:
+    """Encode attributes as JSON text (bytes as ``{"$bytes": hex}``)."""
+    return json.dumps(obj, default=_json_default, allow_nan=True)
+
+
+def loads(text: str) -> Any:
+    """Decode attributes written by :func:`dumps`."""
+    return json.loads(text, object_hook=_json_hook)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _as_bytes_array(data: bytes | bytearray | memoryview | NDArray[np.uint8]) -> NDArray[np.uint8]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return np.frombuffer(data, dtype=np.uint8)
+    arr = np.asarray(data)
+    if arr.dtype != np.uint8 or arr.ndim != 1:
+        raise InputError(f"packet data must be bytes or a 1-D uint8 array, got {arr.dtype}")
+    return arr
+
+
+def _range_sql(col: str, start_ns: int | None, stop_ns: int | None) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    args: list[Any] = []
+    if start_ns is not None:
+        parts.append(f"{col} >= ?")
+        args.append(int(start_ns))
+    if stop_ns is not None:
+        parts.append(f"{col} < ?")
+        args.append(int(stop_ns))
+    return (" AND ".join(parts) if parts else "1=1"), args
+
+
+def _level(n: int) -> int:
+    level = 0
+    while n >= MERGE_FANOUT:
+        n //= MERGE_FANOUT
+        level += 1
+    return level
+
+
+def concat_values(parts: list[NDArray[Any]]) -> NDArray[Any]:
+    """Concatenate arrays; fall back to an object array when dtypes or shapes differ."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    if all(p.dtype == first.dtype and p.shape[1:] == first.shape[1:] for p in parts):
+        return np.concatenate(parts)
+    out = np.empty(sum(p.shape[0] for p in parts), dtype=object)
+    at = 0
+    for p in parts:
+        for i in range(p.shape[0]):
+            out[at + i] = p[i]
+        at += p.shape[0]
+    return out
+
+
+def _same_bits(a: NDArray[Any], b: NDArray[Any]) -> bool:
+    if a is b:
+        return True
+    if a.dtype != b.dtype or a.shape != b.shape or a.dtype.kind == "O":
+        return False
+    return bool(
+        np.array_equal(
+            np.ascontiguousarray(a).view(np.uint8), np.ascontiguousarray(b).view(np.uint8)
+        )
+    )
+
+
+@dataclass
+class _Seg:
+    """A segment loaded whole (for merging and partial deletes)."""
+
+    id: int
+    time: NDArray[np.int64]
+    values: dict[
+        str, tuple[NDArray[Any], NDArray[Any], NDArray[np.uint8] | None, NDArray[np.bool_] | None]
+    ]
+
+
+class Store:
+    """One connection and the lock that serialises its use across threads."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.lock = threading.RLock()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class SqlArchive(Archive):
+    """:class:`Archive` over two SQL stores; subclasses give connections and dialect."""
+
+    #: DDL fragments: {ID} explicit integer key, {AUTOID} generated key, {BLOB} binary column
+    DIALECT: ClassVar[dict[str, str]] = {}
+    PLACEHOLDER = "?"
+
+    main: Store
+    params: Store
+    _closed: bool = False
+
+    # ---- dialect hooks
+
+    @abc.abstractmethod
+    def _transaction(self, store: Store) -> contextlib.AbstractContextManager[Any]:
+        """Context manager: a write transaction on ``store`` yielding a cursor (lock held)."""
+
+    @abc.abstractmethod
+    def _cursor(self, store: Store) -> Any:
+        """A cursor for reads outside a write transaction (lock held by the caller)."""
+
+    @abc.abstractmethod
+    def _lock_packets(self, cur: Any) -> None:
+        """Serialise packet-id allocation among writers (inside a write transaction)."""
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.PLACEHOLDER == "?" else sql.replace("?", self.PLACEHOLDER)
+
+    def _ddl(self, schema: str) -> list[str]:
+        text = schema
+        for key, value in self.DIALECT.items():
+            text = text.replace("{" + key + "}", value)
+        return [s.strip() for s in text.split(";") if s.strip()]
+
+    def _query(self, store: Store, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with store.lock:
+            self._check_open()
+            cur = self._cursor(store)
+            cur.execute(self._sql(sql), tuple(args))
+            rows = cur.fetchall()
+            cur.close()
+            return list(rows)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InputError(f"archive {self.location} is closed; open it again")
+
+    def _init_schema(self, store: Store, schema: str) -> None:
+        with self._transaction(store) as cur:
+            for stmt in self._ddl(schema):
+                cur.execute(stmt)
+            cur.execute(self._sql("SELECT value FROM meta WHERE key = ?"), ("format",))
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(
+                    self._sql("INSERT INTO meta (key, value) VALUES (?, ?), (?, ?)"),
+                    ("format", FORMAT_NAME, "version", FORMAT_VERSION),
+                )
+
+    def _check_format(self, store: Store, what: str) -> None:
+        from falak.archive.base import ArchiveError
+
+        rows = dict(self._query(store, "SELECT key, value FROM meta"))
+        if rows.get("format") != FORMAT_NAME or rows.get("version") != FORMAT_VERSION:
+            raise ArchiveError(
+                f"{what} is not a falak archive of format version {FORMAT_VERSION} "
+                f"(found format={rows.get('format')!r}, version={rows.get('version')!r}); "
+                "point at a falak archive or an empty location"
+            )
+
+    # ---- raw packets
+
+    def append_packets(
+        self,
+        data: bytes | NDArray[np.uint8],
+        offsets: NDArray[np.int64],
+        lengths: NDArray[np.int64],
+        *,
+        recv_time_ns: NDArray[np.int64],
+        link: str,
+    ) -> NDArray[np.int64]:
+        arr = _as_bytes_array(data)
+        off = np.asarray(offsets, dtype=np.int64).ravel()
+        ln = np.asarray(lengths, dtype=np.int64).ravel()
+        if off.shape != ln.shape:
+            raise InputError(f"offsets ({off.size}) and lengths ({ln.size}) must match in size")
+        n = int(off.size)
+        times = np.broadcast_to(np.asarray(recv_time_ns, dtype=np.int64), (n,))
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        if off.min() < 0 or ln.min() < 0 or int((off + ln).max()) > arr.size:
+            raise InputError(
+                f"packets must lie inside the data (0..{arr.size} bytes): "
+                f"offsets {off.min()}..{off.max()}, lengths {ln.min()}..{ln.max()}"
+            )
+        apid = np.full(n, -1, dtype=np.int64)
+        seq = np.full(n, -1, dtype=np.int64)
+        ok = ln >= PRIMARY_HEADER_BYTES
+        if ok.any():
+            fields = primary_header_fields(arr, off[ok])
+            apid[ok] = fields["apid"]
+            seq[ok] = fields["seq_count"]
+        buf = arr.tobytes()
+        blobs = [buf[o : o + k] for o, k in zip(off.tolist(), ln.tolist(), strict=True)]
+        with self._transaction(self.main) as cur:
+            self._lock_packets(cur)
+            cur.execute("SELECT COALESCE(MAX(id), 0) FROM packets")
+            base = int(cur.fetchone()[0])
+            ids = np.arange(base + 1, base + 1 + n, dtype=np.int64)
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO packets (id, recv_time, link, apid, seq_count, status, data) "
+                    "VALUES (?, ?, ?, ?, ?, '', ?)"
+                ),
+                list(
+                    zip(
+                        ids.tolist(),
+                        times.tolist(),
+                        [link] * n,
+                        apid.tolist(),
+                        seq.tolist(),
+                        blobs,
+                        strict=True,
+                    )
+                ),
+            )
+        return ids
+
+    def append_rejected(
+        self,
+        data: bytes | NDArray[np.uint8],
+        start: int,
+        stop: int,
+        *,
+        recv_time_ns: int,
+        link: str,
+        reason: str,
+    ) -> int:
+        arr = _as_bytes_array(data)
+        if not 0 <= start <= stop <= arr.size:
+            raise InputError(f"rejected range {start}..{stop} must lie inside 0..{arr.size}")
+        blob = arr[start:stop].tobytes()
+        with self._transaction(self.main) as cur:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO rejected (recv_time, link, reason, n_bytes, data) "
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id"
+                ),
+                (int(recv_time_ns), link, reason, len(blob), blob),
+            )
+            return int(cur.fetchone()[0])
+
+    def read_rejected(
+        self, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> list[tuple[int, int, str, str, bytes]]:
+        """Return ``(id, recv_time_ns, link, reason, bytes)`` of rejected byte ranges."""
+        where, args = _range_sql("recv_time", start_ns, stop_ns)
+        rows = self._query(
+            self.main,
+            f"SELECT id, recv_time, link, reason, data FROM rejected WHERE {where} ORDER BY id",
+            args,
+        )
+        return [(int(r[0]), int(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+
+    def set_packet_status(self, ids: NDArray[np.int64], reasons: Sequence[str] | str) -> None:
+        id_list = np.asarray(ids, dtype=np.int64).ravel().tolist()
+        reason_list = [reasons] * len(id_list) if isinstance(reasons, str) else list(reasons)
+        if len(reason_list) != len(id_list):
+            raise InputError(
+                f"set_packet_status needs one reason per id: {len(id_list)} ids, "
+                f"{len(reason_list)} reasons"
+            )
+        if not id_list:
+            return
+        with self._transaction(self.main) as cur:
+            cur.executemany(
+                self._sql("UPDATE packets SET status = ? WHERE id = ?"),
+                list(zip(reason_list, id_list, strict=True)),
+            )
+
+    def read_packets(
+        self,
+        start_ns: int | None = None,
+        stop_ns: int | None = None,
+        *,
+        apids: Collection[int] | None = None,
+        batch_size: int = 100_000,
+    ) -> Iterator[PacketBatch]:
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        where, args = _range_sql("recv_time", start_ns, stop_ns)
+        if apids is not None:
+            apid_list = sorted({int(a) for a in apids})
+            if not apid_list:
+                return
+            where += f" AND apid IN ({', '.join('?' * len(apid_list))})"
+            args += apid_list
+        last = 0
+        while True:
+            rows = self._query(
+                self.main,
+                "SELECT id, recv_time, link, apid, seq_count, status, data FROM packets "
+                f"WHERE id > ? AND {where} ORDER BY id LIMIT ?",
+                [last, *args, batch_size],
+            )
+            if not rows:
+                return
+            yield _packet_batch(rows)
+            last = int(rows[-1][0])
+            if len(rows) < batch_size:
+                return
+
+    def packet_stats(self) -> PacketStats:
+        n, t0, t1 = self._query(
+            self.main, "SELECT COUNT(*), MIN(recv_time), MAX(recv_time) FROM packets"
+        )[0]
+        by_apid = {
+            int(a): int(c)
+            for a, c in self._query(
+                self.main, "SELECT apid, COUNT(*) FROM packets GROUP BY apid ORDER BY apid"
+            )
+        }
+        rejected = {
+            r: (int(c), int(b))
+            for r, c, b in self._query(
+                self.main,
+                "SELECT reason, COUNT(*), SUM(n_bytes) FROM rejected "
+                "GROUP BY reason ORDER BY reason",
+            )
+        }
+        failed = {
+            s: int(c)
+            for s, c in self._query(
+                self.main,
+                "SELECT status, COUNT(*) FROM packets WHERE status <> '' "
+                "GROUP BY status ORDER BY status",
+            )
+        }
+        return PacketStats(
+            n_packets=int(n),
+            by_apid=by_apid,
+            first_recv_ns=None if t0 is None else int(t0),
+            last_recv_ns=None if t1 is None else int(t1),
+            rejected=rejected,
+            failed=failed,
+        )
+
+    # ---- parameters
+
+    def write_parameters(
+        self, group: str, time_ns: NDArray[np.int64], columns: Mapping[str, ParameterColumn]
+    ) -> None:
+        t = np.asarray(time_ns)
+        if t.dtype.kind == "M":
+            t = t.astype("datetime64[ns]").astype(np.int64)
+        t = t.astype(np.int64, copy=False).ravel()
+        n = int(t.size)
+        cols: dict[str, ParameterColumn] = {}
+        for name, col in columns.items():
+            raw = np.asarray(col.raw)
+            eng = np.asarray(col.eng)
+            status = None if col.status is None else np.asarray(col.status, dtype=np.uint8)
+            present = None if col.present is None else np.asarray(col.present, dtype=bool)
+            for what, a in (("raw", raw), ("eng", eng), ("status", status), ("present", present)):
+                if a is not None and (a.ndim == 0 or a.shape[0] != n):
+                    raise InputError(
+                        f"parameter {name}: {what} has {a.shape[0] if a.ndim else 0} samples "
+                        f"but there are {n} times; give one value per time"
+                    )
+            cols[name] = ParameterColumn(raw, eng, status, present)
+        order = None
+        if n > 1 and bool((np.diff(t) < 0).any()):
+            order = np.argsort(t, kind="stable")
+            t = t[order]
+        with self._transaction(self.params) as cur:
+            for name, col in cols.items():
+                self._upsert_parameter(cur, name, group, col)
+            if n == 0:
+                return
+            for lo in range(0, n, SEGMENT_SAMPLES):
+                hi = min(n, lo + SEGMENT_SAMPLES)
+                sel: Any = slice(lo, hi) if order is None else order[lo:hi]
+                values = {
+                    name: (
+                        col.raw[sel],
+                        col.eng[sel],
+                        None if col.status is None else col.status[sel],
+                        None if col.present is None else col.present[sel],
+                    )
+                    for name, col in cols.items()
+                }
+                self._insert_segment(cur, group, t[lo:hi], values)
+            self._merge_tail(cur, group)
+
+    def _upsert_parameter(self, cur: Any, name: str, group: str, col: ParameterColumn) -> None:
+        cur.execute(
+            self._sql(
+                "INSERT INTO parameters (name, grp, raw_empty, eng_empty) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name, grp) DO UPDATE SET raw_empty = excluded.raw_empty, "
+                "eng_empty = excluded.eng_empty"
+            ),
+            (name, group, encode_array(col.raw[:0]), encode_array(col.eng[:0])),
+        )
+
+    def _insert_segment(
+        self,
+        cur: Any,
+        group: str,
+        t: NDArray[np.int64],
+        values: Mapping[
+            str,
+            tuple[NDArray[Any], NDArray[Any], NDArray[np.uint8] | None, NDArray[np.bool_] | None],
+        ],
+    ) -> None:
+        t0, t1, n = int(t[0]), int(t[-1]), int(t.size)
+        signature = json.dumps(
+            sorted((name, describe(v[0]), describe(v[1])) for name, v in values.items())
+        )
+        cur.execute(
+            self._sql(
+                "INSERT INTO segments (grp, t_start, t_stop, n, level, signature, time) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+            ),
+            (group, t0, t1, n, _level(n), signature, encode_array(t)),
+        )
+        seg_id = int(cur.fetchone()[0])
+        rows = []
+        for name, (raw, eng, status, present) in values.items():
+            rows.append(
+                (
+                    seg_id,
+                    name,
+                    t0,
+                    t1,
+                    encode_array(raw),
+                    None if _same_bits(raw, eng) else encode_array(eng),
+                    None if status is None else encode_array(status),
+                    None if present is None or bool(present.all()) else encode_array(present),
+                )
+            )
+        if rows:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO segment_values "
+                    "(segment_id, name, t_start, t_stop, raw, eng, status, present) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                rows,
+            )
+
+    def _load_segments(self, cur: Any, ids: list[int]) -> list[_Seg]:
+        marks = ", ".join("?" * len(ids))
+        cur.execute(self._sql(f"SELECT id, time FROM segments WHERE id IN ({marks})"), ids)
+        segs = {int(i): _Seg(int(i), decode_array(tb), {}) for i, tb in cur.fetchall()}
+        cur.execute(
+            self._sql(
+                "SELECT segment_id, name, raw, eng, status, present FROM segment_values "
+                f"WHERE segment_id IN ({marks})"
+            ),
+            ids,
+        )
+        for sid, name, rb, eb, sb, pb in cur.fetchall():
+            raw = decode_array(rb)
+            segs[int(sid)].values[name] = (
+                raw,
+                raw if eb is None else decode_array(eb),
+                None if sb is None else decode_array(sb),
+                None if pb is None else decode_array(pb),
+            )
+        return [segs[i] for i in ids]
+
+    def _delete_segments(self, cur: Any, ids: list[int]) -> None:
+        marks = ", ".join("?" * len(ids))
+        cur.execute(self._sql(f"DELETE FROM segment_values WHERE segment_id IN ({marks})"), ids)
+        cur.execute(self._sql(f"DELETE FROM segments WHERE id IN ({marks})"), ids)
+
+    def _rewrite(
+        self, cur: Any, group: str, segs: list[_Seg], keep: list[NDArray[np.bool_]] | None
+    ) -> None:
+        """Replace ``segs`` by one segment of their (kept) samples, sorted by time."""
+        masks: list[NDArray[np.bool_] | None] = [None] * len(segs) if keep is None else [*keep]
+        times = [s.time if k is None else s.time[k] for s, k in zip(segs, masks, strict=True)]
+        t = np.concatenate(times)
+        self._delete_segments(cur, [s.id for s in segs])
+        if t.size == 0:
+            return
+        order = np.argsort(t, kind="stable") if bool((np.diff(t) < 0).any()) else None
+        names = list(segs[0].values)
+        values = {}
+        for name in names:
+            parts: list[list[Any]] = [[], [], [], []]
+            any_status = any(s.values[name][2] is not None for s in segs)
+            any_present = any(s.values[name][3] is not None for s in segs)
+            for s, k in zip(segs, masks, strict=True):
+                raw, eng, status, present = s.values[name]
+                m = s.time.size
+                if status is None and any_status:
+                    status = np.zeros(m, dtype=np.uint8)
+                if present is None and any_present:
+                    present = np.ones(m, dtype=bool)
+                for j, a in enumerate((raw, eng, status, present)):
+                    if a is not None:
+                        parts[j].append(a if k is None else a[k])
+            merged = [concat_values(p) if p else None for p in parts]
+            if order is not None:
+                merged = [None if a is None else a[order] for a in merged]
+            values[name] = (merged[0], merged[1], merged[2], merged[3])
+        self._insert_segment(cur, group, t if order is None else t[order], values)  # type: ignore[arg-type]
+
+    def _merge_tail(self, cur: Any, group: str) -> None:
+        while True:
+            cur.execute(
+                self._sql(
+                    "SELECT id, n, level, signature FROM segments WHERE grp = ? "
+                    "ORDER BY id DESC LIMIT ?"
+                ),
+                (group, MERGE_FANOUT),
+            )
+            tail = cur.fetchall()
+            if len(tail) < MERGE_FANOUT:
+                return
+            levels = {int(r[2]) for r in tail}
+            sigs = {r[3] for r in tail}
+            total = sum(int(r[1]) for r in tail)
+            if len(levels) != 1 or len(sigs) != 1 or total > SEGMENT_SAMPLES:
+                return
+            ids = sorted(int(r[0]) for r in tail)
+            self._rewrite(cur, group, self._load_segments(cur, ids), None)
+
+    def _resolve(self, name: str) -> str:
+        rows = self._query(self.params, "SELECT 1 FROM parameters WHERE name = ? LIMIT 1", [name])
+        if rows:
+            return name
+        names = self.parameter_names()
+        hits = [k for k in names if k.rsplit("/", 1)[-1] == name]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise InputError(
+                f"parameter name {name!r} is ambiguous in {self.location}: "
+                f"{', '.join(hits)}; give the qualified name"
+            )
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise InputError(
+            f"no parameter {name!r} in the archive {self.location}; "
+            f"archived parameters: {shown or '(none)'}"
+        )
+
+    def read_parameter(
+        self, name: str, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> ParameterSeries:
+        key = self._resolve(name)
+        conds = ["v.name = ?"]
+        args: list[Any] = [key]
+        if start_ns is not None:
+            conds.append("v.t_stop >= ?")
+            args.append(int(start_ns))
+        if stop_ns is not None:
+            conds.append("v.t_start < ?")
+            args.append(int(stop_ns))
+        rows = self._query(
+            self.params,
+            "SELECT s.time, v.raw, v.eng, v.status, v.present FROM segment_values v "
+            f"JOIN segments s ON s.id = v.segment_id WHERE {' AND '.join(conds)} "
+            "ORDER BY v.t_start, v.segment_id",
+            args,
+        )
+        times: list[NDArray[np.int64]] = []
+        raws: list[NDArray[Any]] = []
+        engs: list[NDArray[Any]] = []
+        stats: list[NDArray[np.uint8]] = []
+        for tb, rb, eb, sb, pb in rows:
+            t = decode_array(tb)
+            lo = 0 if start_ns is None else int(np.searchsorted(t, start_ns, side="left"))
+            hi = t.size if stop_ns is None else int(np.searchsorted(t, stop_ns, side="left"))
+            if hi <= lo:
+                continue
+            raw = decode_array(rb)
+            eng = raw if eb is None else decode_array(eb)
+            status = np.zeros(t.size, dtype=np.uint8) if sb is None else decode_array(sb)
+            sel: Any = slice(lo, hi)
+            if pb is not None:
+                present = decode_array(pb)
+                idx = np.flatnonzero(present[lo:hi]) + lo
+                if idx.size == 0:
+                    continue
+                if idx.size < hi - lo:
+                    sel = idx
+            times.append(t[sel])
+            raws.append(raw[sel])
+            engs.append(eng[sel])
+            stats.append(status[sel])
+        if not times:
+            raw0, eng0 = self._empty(key)
+            return ParameterSeries(
+                np.zeros(0, dtype=np.int64), raw0, eng0, np.zeros(0, dtype=np.uint8), key
+            )
+        t_all = np.concatenate(times)
+        out = [concat_values(raws), concat_values(engs), np.concatenate(stats)]
+        if t_all.size > 1 and bool((np.diff(t_all) < 0).any()):
+            order = np.argsort(t_all, kind="stable")
+            t_all = t_all[order]
+            out = [a[order] for a in out]
+        out = [a if a.flags.writeable else a.copy() for a in out]
+        if not t_all.flags.writeable:
+            t_all = t_all.copy()
+        return ParameterSeries(t_all, out[0], out[1], out[2], key)
+
+    def _empty(self, key: str) -> tuple[NDArray[Any], NDArray[Any]]:
+        rows = self._query(
+            self.params,
+            "SELECT raw_empty, eng_empty FROM parameters WHERE name = ? ORDER BY grp LIMIT 1",
+            [key],
+        )
+        return decode_array(rows[0][0]).copy(), decode_array(rows[0][1]).copy()
+
+    def parameter_names(self) -> list[str]:
+        return [
+            r[0]
+            for r in self._query(self.params, "SELECT DISTINCT name FROM parameters ORDER BY name")
+        ]
+
+    def parameter_groups(self) -> dict[str, list[str]]:
+        """Return the parameters archived under each group (container qualified name)."""
+        out: dict[str, list[str]] = {}
+        for name, grp in self._query(
+            self.params, "SELECT name, grp FROM parameters ORDER BY grp, name"
+        ):
+            out.setdefault(grp, []).append(name)
+        return out
+
+    def delete_parameters(self, start_ns: int | None = None, stop_ns: int | None = None) -> int:
+        with self._transaction(self.params) as cur:
+            if start_ns is None and stop_ns is None:
+                cur.execute("SELECT COALESCE(SUM(n), 0) FROM segments")
+                total = int(cur.fetchone()[0])
+                cur.execute("DELETE FROM segment_values")
+                cur.execute("DELETE FROM segments")
+                return total
+            conds, args = [], []
+            if start_ns is not None:
+                conds.append("t_stop >= ?")
+                args.append(int(start_ns))
+            if stop_ns is not None:
+                conds.append("t_start < ?")
+                args.append(int(stop_ns))
+            cur.execute(
+                self._sql(
+                    "SELECT id, grp, t_start, t_stop, n FROM segments "
+                    f"WHERE {' AND '.join(conds)} ORDER BY id"
+                ),
+                args,
+            )
+            removed = 0
+            whole: list[int] = []
+            for sid, grp, t0, t1, n in cur.fetchall():
+                inside = (start_ns is None or t0 >= start_ns) and (stop_ns is None or t1 < stop_ns)
+                if inside:
+                    whole.append(int(sid))
+                    removed += int(n)
+                    continue
+                seg = self._load_segments(cur, [int(sid)])[0]
+                drop = np.ones(seg.time.size, dtype=bool)
+                if start_ns is not None:
+                    drop &= seg.time >= start_ns
+                if stop_ns is not None:
+                    drop &= seg.time < stop_ns
+                removed += int(drop.sum())
+                self._rewrite(cur, grp, [seg], [~drop])
+            for lo in range(0, len(whole), 500):
+                self._delete_segments(cur, whole[lo : lo + 500])
+            return removed
+
+    # ---- events, alarms, commands
+
+    def append_event(
+        self, time_ns: int, source: str, severity: str, message: str, **attrs: Any
+    ) -> int:
+        with self._transaction(self.main) as cur:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO events (time, source, severity, message, attrs) "
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id"
+                ),
+                (int(time_ns), source, severity, message, dumps(attrs)),
+            )
+            return int(cur.fetchone()[0])
+
+    def read_events(self, start_ns: int | None = None, stop_ns: int | None = None) -> list[Event]:
+        where, args = _range_sql("time", start_ns, stop_ns)
+        rows = self._query(
+            self.main,
+            "SELECT id, time, source, severity, message, attrs FROM events "
+            f"WHERE {where} ORDER BY time, id",
+            args,
+        )
+        return [Event(int(i), int(t), s, sv, m, loads(a)) for i, t, s, sv, m, a in rows]
+
+    def append_alarm(self, record: AlarmRecord) -> int:
+        record.validate()
+        with self._transaction(self.main) as cur:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO alarms (time, parameter, level, value, state, user_name, "
+                    "comment_text) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                ),
+                (
+                    int(record.time_ns),
+                    record.parameter,
+                    record.level,
+                    str(record.value),
+                    record.state,
+                    record.user,
+                    record.comment,
+                ),
+            )
+            return int(cur.fetchone()[0])
+
+    def read_alarms(
+        self,
+        start_ns: int | None = None,
+        stop_ns: int | None = None,
+        parameter: str | None = None,
+    ) -> list[AlarmRecord]:
+        where, args = _range_sql("time", start_ns, stop_ns)
+        if parameter is not None:
+            where += " AND parameter = ?"
+            args.append(parameter)
+        rows = self._query(
+            self.main,
+            "SELECT time, parameter, level, value, state, user_name, comment_text FROM alarms "
+            f"WHERE {where} ORDER BY time, id",
+            args,
+        )
+        return [AlarmRecord(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def append_command(self, record: Mapping[str, Any]) -> int:
+        attrs = dict(record)
+        attrs.pop("id", None)
+        t = attrs.get("time_ns")
+        if t is None:
+            t = time.time_ns()
+            attrs["time_ns"] = t
+        with self._transaction(self.main) as cur:
+            cur.execute(
+                self._sql("INSERT INTO commands (time, attrs) VALUES (?, ?) RETURNING id"),
+                (int(t), dumps(attrs)),
+            )
+            return int(cur.fetchone()[0])
+
+    def update_command(self, command_id: int, **attrs: Any) -> None:
+        with self._transaction(self.main) as cur:
+            cur.execute(self._sql("SELECT attrs FROM commands WHERE id = ?"), (int(command_id),))
+            row = cur.fetchone()
+            if row is None:
+                raise InputError(f"no command with id {command_id} in {self.location}")
+            merged = loads(row[0])
+            attrs.pop("id", None)
+            merged.update(attrs)
+            cur.execute(
+                self._sql("UPDATE commands SET time = ?, attrs = ? WHERE id = ?"),
+                (int(merged["time_ns"]), dumps(merged), int(command_id)),
+            )
+
+    def read_commands(
+        self, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = _range_sql("time", start_ns, stop_ns)
+        rows = self._query(
+            self.main, f"SELECT id, attrs FROM commands WHERE {where} ORDER BY time, id", args
+        )
+        return [{"id": int(i), **loads(a)} for i, a in rows]
+
+
+def _packet_batch(rows: list[Any]) -> PacketBatch:
+    n = len(rows)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    recv = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
+    links = np.empty(n, dtype=object)
+    links[:] = [r[2] for r in rows]
+    apids = np.fromiter((r[3] for r in rows), dtype=np.int64, count=n)
+    seqs = np.fromiter((r[4] for r in rows), dtype=np.int64, count=n)
+    status = np.empty(n, dtype=object)
+    status[:] = [r[5] for r in rows]
+    blobs = [r[6] for r in rows]
+    lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=n)
+    offsets = np.zeros(n, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    data = np.frombuffer(bytearray().join(blobs), dtype=np.uint8)
+    return PacketBatch(ids, recv, links, data, offsets, lengths, status, apids, seqs)

@@ -1,0 +1,117 @@
+"""SQLite-only behaviour: WAL readers beside a writer process, location errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from falak.archive import ArchiveError, SqliteArchive, open_archive
+from falak.archive.sqlite import MAIN_FILE
+from falak.errors import InputError
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from falak.archive import open_archive
+    from falak.ccsds.spacepacket import encode_packet
+
+    pkt = encode_packet(42, bytes(1486))  # 1,492-byte packets
+    data = pkt * 20
+    offsets = np.arange(20, dtype=np.int64) * len(pkt)
+    lengths = np.full(20, len(pkt), dtype=np.int64)
+    with open_archive(sys.argv[1]) as arc:
+        print("ready", flush=True)
+        for k in range(int(sys.argv[2])):
+            arc.append_packets(data, offsets, lengths, recv_time_ns=np.full(20, k), link="udp")
+            time.sleep(0.002)
+    """
+)
+
+
+def test_reader_beside_a_writer_process(tmp_path: Path) -> None:
+    loc = tmp_path / "arc"
+    open_archive(loc).close()
+    batches = 30
+    seen = []
+    with (
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(loc), str(batches)],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as proc,
+        open_archive(loc, create=False) as reader,
+    ):
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        while proc.poll() is None:
+            seen.append(reader.packet_stats().n_packets)  # WAL: never blocked by the writer
+            time.sleep(0.01)
+        assert proc.wait() == 0
+        final = reader.packet_stats()
+        assert final.n_packets == 20 * batches
+        assert final.by_apid == {42: 20 * batches}
+        ids = np.concatenate([b.ids for b in reader.read_packets()])
+        assert ids.tolist() == list(range(1, 20 * batches + 1))
+    # counts only grow, in whole batches (a reader never sees half a transaction)
+    assert seen == sorted(seen)
+    assert all(n % 20 == 0 for n in seen)
+
+
+def test_wal_mode_is_on(tmp_path: Path) -> None:
+    with SqliteArchive(tmp_path / "a") as arc:
+        assert isinstance(arc, SqliteArchive)
+        for store in (arc.main, arc.params):
+            assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert arc.main.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert arc.params.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_location_errors(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing"
+    with pytest.raises(InputError, match=r"no falak archive at .*nothing \(no archive.sqlite"):
+        open_archive(missing, create=False)
+    assert not missing.exists()
+    afile = tmp_path / "file.txt"
+    afile.write_text("hello")
+    with pytest.raises(InputError, match=r"file.txt is a file; an embedded falak archive is a dir"):
+        open_archive(str(afile))
+    with pytest.raises(InputError, match=r"unknown scheme 'mysql'; give a directory path"):
+        open_archive("mysql://host/db")
+    with pytest.raises(InputError, match="names no directory"):
+        open_archive("sqlite:///")
+    with pytest.raises(InputError, match="synchronous='SOMETIMES' is not a SQLite level"):
+        open_archive(tmp_path / "x", synchronous="SOMETIMES")
+
+
+def test_sqlite_url_form(tmp_path: Path) -> None:
+    with open_archive(f"sqlite://{tmp_path}/u") as arc:
+        assert arc.location == str(tmp_path / "u")
+    assert (tmp_path / "u" / MAIN_FILE).is_file()
+    with open_archive(tmp_path / "u", create=False) as arc:
+        assert repr(arc) == f"SqliteArchive('{tmp_path}/u')"
+
+
+def test_corrupt_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / MAIN_FILE).write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ArchiveError, match=r"does not hold a readable falak archive \(SQLite: "):
+        open_archive(bad)
+    other = tmp_path / "other"
+    other.mkdir()
+    import sqlite3
+
+    con = sqlite3.connect(other / MAIN_FILE)
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT INTO meta VALUES ('format', 'someone-else'), ('version', '9')")
+    con.commit()
+    con.close()
+    with pytest.raises(ArchiveError, match=r"not a falak archive of format version 1 \(found "):
+        open_archive(other)
