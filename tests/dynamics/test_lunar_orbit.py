@@ -132,3 +132,30 @@ def test_agrees_with_scipy_dop853_after_7_days() -> None:
     # Issue acceptance bound: 10 m after 7 days against scipy's DOP853 (rtol 1e-12, atol 1e-9).
     diff_km = np.linalg.norm(sol.y[:3].T - tr.r_km, axis=1)
     assert diff_km.max() < 0.010
+
+
+def test_right_hand_side_matches_direct_evaluation() -> None:
+    """The tabulated frame and third bodies agree with skyfield/DE421 evaluated directly."""
+    from falak.dynamics.gravity import acceleration_pa
+    from falak.dynamics.lunar_orbit import GM_EARTH_KM3_S2, GM_SUN_KM3_S2, utc_times
+    from falak.dynamics.moonframes import ephemeris, icrf_to_moon_pa, timescale
+
+    fun = right_hand_side(EPOCH, 2 * DAY_S)
+    y = np.array([1200.0, -900.0, 1100.0, 0.3, 1.2, -0.8])
+    t_s = 1234.567  # TDB seconds after the epoch, between table nodes
+    t0 = utc_times(EPOCH, 0.0)
+    t = timescale().tdb_jd(t0.whole, t0.tdb_fraction + t_s / 86400.0)
+    rot = icrf_to_moon_pa(t)[0]
+    expected = rot.T @ acceleration_pa(load_grgm1200a(8), rot @ y[:3])
+    eph = ephemeris()
+    for name, gm in (("earth", GM_EARTH_KM3_S2), ("sun", GM_SUN_KM3_S2)):
+        d = (eph[name] - eph["moon"]).at(t).position.km
+        expected += gm * ((d - y[:3]) / np.linalg.norm(d - y[:3]) ** 3 - d / np.linalg.norm(d) ** 3)
+    got = fun(t_s, y)
+    np.testing.assert_array_equal(got[:3], y[3:])
+    # 600 s tables with 4-point Lagrange: rotation error ~1e-13 rad, Earth position ~1e-7 km;
+    # both ≪ 1e-12 of the 1.3e-3 km/s² total.
+    assert np.linalg.norm(got[3:] - expected) < 1e-12 * np.linalg.norm(expected)
+    # Third bodies matter at this level: without them the difference is far larger.
+    alone = rot.T @ acceleration_pa(load_grgm1200a(8), rot @ y[:3])
+    assert np.linalg.norm(got[3:] - alone) > 1e-9 * np.linalg.norm(expected)

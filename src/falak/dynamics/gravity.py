@@ -19,6 +19,7 @@ it is compiled with numba and evaluated point by point inside the orbit integrat
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ def load_grgm1200a(degree: int = 8) -> GravityField:
         return read_sha_table(path, degree)
 
 
+@functools.lru_cache(maxsize=8)
 def recursion_factors(degree: int) -> NDArray[np.float64]:
     """Precompute the normalised Cunningham recursion factors up to ``degree + 1``.
 
@@ -156,6 +158,7 @@ def recursion_factors(degree: int) -> NDArray[np.float64]:
                 f[6, n, m] = 0.5 * math.sqrt(
                     k * (2 * n + 1) * (n - m + 2) * (n - m + 1) / (2 * n + 3)
                 )
+    f.setflags(write=False)  # cached and shared between calls
     return f
 
 

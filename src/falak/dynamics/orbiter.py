@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from falak.dynamics.lunar_orbit import Trajectory, utc_times
+from falak.dynamics.lunar_orbit import Trajectory, _tdb_seconds, utc_times
 from falak.dynamics.oem import OemEphemeris, format_oem
 from falak.errors import InputError
 
@@ -132,7 +132,9 @@ def trajectory_from_oem(oem: OemEphemeris) -> Trajectory:
         raise InputError("the OEM needs at least two states to interpolate between")
     epoch = times[0].astype("datetime64[us]").astype(datetime).replace(tzinfo=UTC)
     t_s = (times - times[0]).astype("timedelta64[ns]").astype(np.float64) * 1e-9
-    return Trajectory(epoch, t_s, t_s.copy(), oem.r_km.copy(), oem.v_km_s.copy(), {"source": "OEM"})
+    tdb_s = _tdb_seconds(utc_times(epoch, t_s), utc_times(epoch, 0.0))
+    meta = {"source": "OEM", "object_id": oem.metadata.get("OBJECT_ID", "")}
+    return Trajectory(epoch, t_s, tdb_s, oem.r_km.copy(), oem.v_km_s.copy(), meta)
 
 
 def interpolate_state(traj: Trajectory, t_s: F64) -> tuple[F64, F64]:
