@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from falak.errors import MdbError, MdbErrors
 from falak.mdb import load
@@ -743,3 +747,30 @@ def test_bogussat2_alarms_calibrators_and_enum_ranges(testdata: Path) -> None:
             SplineCalibrator(((0.0, 10.0), (10.0, 15.0), (20.0, 20.0)), 0),
         ),
     )
+
+
+_ATTR = re.compile(r'(\w+)="([^"]*)"')
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_garbage_in_gives_mdb_errors_never_a_crash(
+    testdata: Path, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    text = (testdata / YAMCS / "ccsds-green-book.xml").read_text(encoding="utf-8")
+    spots = list(_ATTR.finditer(text))
+    spot = spots[data.draw(st.integers(0, len(spots) - 1), label="attribute")]
+    junk = data.draw(
+        st.one_of(
+            st.text(st.characters(blacklist_categories=("Cs",)), max_size=6),
+            st.sampled_from(["-1", "0", "x", "1e999", "true", "99999999999999999999", "/", ".."]),
+        ),
+        label="value",
+    )
+    mutated = text[: spot.start(2)] + junk + text[spot.end(2) :]
+    if data.draw(st.booleans(), label="truncate"):
+        mutated = mutated[: data.draw(st.integers(0, len(mutated)), label="length")]
+    path = tmp_path_factory.mktemp("garbage") / "db.xml"
+    path.write_text(mutated, encoding="utf-8")
+    with contextlib.suppress(MdbError):  # a refusal is fine; any other exception is a bug
+        load_xtce(path, validate=False)

@@ -440,28 +440,40 @@ class _Loader:
                 ss.long_description = _text(child)
             elif tag == "AncillaryDataSet":
                 ss.ancillary = _ancillary(child)
-        for t_el, xp in rec.types:
-            t = self.data_type(t_el, rec.qname, xp, argument=False)
-            if t is not None:
-                ss.types[t.name] = t
-        for t_el, xp in rec.arg_types:
-            t = self.data_type(t_el, rec.qname, xp, argument=True)
-            if t is not None:
-                ss.argument_types[t.name] = t
-        for p_el, xp in rec.parameters:
-            p = self.parameter(p_el, rec.qname, xp)
-            ss.parameters[p.name] = p
-        for c_el, xp in rec.containers:
-            c = self.container(c_el, rec.qname, xp)
-            ss.containers[c.name] = c
-        for m_el, xp in rec.commands:
-            m = self.command(m_el, rec.qname, xp)
-            ss.commands[m.name] = m
+        q = rec.qname
+        self._build_all(rec.types, ss.types, lambda e, x: self.data_type(e, q, x, argument=False))
+        self._build_all(
+            rec.arg_types, ss.argument_types, lambda e, x: self.data_type(e, q, x, argument=True)
+        )
+        self._build_all(rec.parameters, ss.parameters, lambda e, x: self.parameter(e, q, x))
+        self._build_all(rec.containers, ss.containers, lambda e, x: self.container(e, q, x))
+        self._build_all(rec.commands, ss.commands, lambda e, x: self.command(e, q, x))
         for sub in rec.subs:
             s = self.build(sub)
             ss.subsystems[s.name] = s
         rec.model = ss
         return ss
+
+    def _build_all(
+        self,
+        items: list[tuple[_Element, str]],
+        out: dict[str, Any],
+        make: Callable[[_Element, str], Any],
+    ) -> None:
+        """Build each item; a malformed attribute value becomes an error, not a crash."""
+        for el, xp in items:
+            try:
+                obj = make(el, xp)
+            except (ValueError, TypeError, KeyError) as exc:
+                self.error(
+                    el,
+                    f"{_local(el.tag)} {el.get('name')!r} has a malformed value ({exc})",
+                    "write integers, numbers, booleans (true/false) and hex strings as XTCE "
+                    "defines them",
+                )
+                continue
+            if obj is not None:
+                out[obj.name] = obj
 
     # -- parameters ----------------------------------------------------------------------------
 
