@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -117,6 +118,9 @@ _Loader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+# YAML 1.2 also reads 1e-3 (no dot) as a number
+_FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.?[0-9]*[eE][-+]?[0-9]+$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -2044,6 +2048,10 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
         return True
 
 
+# quote text that a YAML 1.2 reader would take for a number
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
 def _repr_flow(dumper: yaml.SafeDumper, data: _FlowList) -> yaml.SequenceNode:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
 
@@ -2051,9 +2059,49 @@ def _repr_flow(dumper: yaml.SafeDumper, data: _FlowList) -> yaml.SequenceNode:
 _Dumper.add_representer(_FlowList, _repr_flow)
 
 
+class _FlowDict(dict[str, Any]):
+    """A mapping written in flow style ({a: 1})."""
+
+
+def _repr_flow_dict(dumper: yaml.SafeDumper, data: _FlowDict) -> yaml.MappingNode:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+
+
+_Dumper.add_representer(_FlowDict, _repr_flow_dict)
+
+_FLOW_CHARS = 72  # an item shorter than this on one line is written inline
+
+
+def _inline_len(x: Any) -> float:
+    """Roughly how many characters ``x`` takes written inline (inf for multi-line text)."""
+    if isinstance(x, dict):
+        return 2 + sum(len(str(k)) + 4 + _inline_len(v) for k, v in x.items())
+    if isinstance(x, list):
+        return 2 + sum(2 + _inline_len(v) for v in x)
+    if isinstance(x, str):
+        return float("inf") if "\n" in x else len(x) + 2
+    return len(str(x))
+
+
+def _flow(x: Any) -> Any:
+    """Write short mappings and lists inline, as a person would, bottom up."""
+    if isinstance(x, dict):
+        x = type(x)((k, _flow(v)) for k, v in x.items()) if type(x) is dict else x
+        if type(x) is dict and x and _inline_len(x) <= _FLOW_CHARS:
+            return _FlowDict(x)
+        return x
+    if isinstance(x, list):
+        if type(x) is list:
+            x = [_flow(v) for v in x]
+            if x and _inline_len(x) <= _FLOW_CHARS:
+                return _FlowList(x)
+        return x
+    return x
+
+
 def _num(x: float) -> int | float:
     """Write whole floats as integers (0.0 -> 0); the loader reads both back as floats."""
-    if x == int(x) and abs(x) < 2**53 and str(x) not in ("-0.0",):
+    if math.isfinite(x) and x == int(x) and abs(x) < 2**53 and str(x) != "-0.0":
         return int(x)
     return x
 
@@ -2549,25 +2597,29 @@ class _Writer:
         if ss.ancillary:
             out["ancillary"] = self.pairs(ss.ancillary)
         types = {
-            n: self.data_type(t, scope, False)
+            n: _flow(self.data_type(t, scope, False))
             for n, t in ss.types.items()
             if qualify(scope, n) not in self.omit_types
         }
         if types:
             out["types"] = types
         atypes = {
-            n: self.data_type(t, scope, True)
+            n: _flow(self.data_type(t, scope, True))
             for n, t in ss.argument_types.items()
             if qualify(scope, n) not in self.omit_argument_types
         }
         if atypes:
             out["argument_types"] = atypes
         if ss.parameters:
-            out["parameters"] = {n: self.parameter(p, scope) for n, p in ss.parameters.items()}
+            out["parameters"] = {
+                n: _flow(self.parameter(p, scope)) for n, p in ss.parameters.items()
+            }
         if ss.containers:
-            out["containers"] = {n: self.container(c, scope) for n, c in ss.containers.items()}
+            out["containers"] = {
+                n: _flow(self.container(c, scope)) for n, c in ss.containers.items()
+            }
         if ss.commands:
-            out["commands"] = {n: self.command(c, scope) for n, c in ss.commands.items()}
+            out["commands"] = {n: _flow(self.command(c, scope)) for n, c in ss.commands.items()}
         if ss.subsystems:
             out["systems"] = {n: self.system(s, False) for n, s in ss.subsystems.items()}
         return out
