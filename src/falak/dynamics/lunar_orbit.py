@@ -56,6 +56,7 @@ GM_EARTH_KM3_S2 = 398600.435436
 GM_SUN_KM3_S2 = 132712440041.9394
 
 _TABLE_STEP_S = 600.0
+_MAX_OUTPUT_STATES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -624,6 +625,11 @@ def propagate(
     check_time_span(epoch)
     check_time_span(epoch + timedelta(seconds=duration_s))
     n_out = math.floor(duration_s / step_s + 1e-9) + 1
+    if n_out > _MAX_OUTPUT_STATES:
+        raise InputError(
+            f"{n_out} output states requested (duration {duration_s:g} s / step {step_s:g} s); "
+            f"at most {_MAX_OUTPUT_STATES:,} — use a longer step"
+        )
     t_utc: NDArray[np.float64] = step_s * np.arange(n_out, dtype=np.float64)
     t_sky = utc_times(epoch, t_utc)
     tdb_s = _tdb_seconds(t_sky, utc_times(epoch, 0.0))
