@@ -249,7 +249,10 @@ types:
          size_range: [1, 100]}
   Str2: {kind: string, encoding: {size_bits_from: {parameter: raw(LEN), slope: 8, intercept: -8}}}
   StrInt: {kind: integer, encoding: {as: string, fixed_bits: 32}}
-  Bin: {kind: binary, encoding: {fixed_bits: 128}, unit: bytes}
+  Bin: {kind: binary, encoding: {fixed_bits: 128}, unit: bytes, size_range: [16, 16]}
+  F32: {kind: float, encoding: float32, size_bits: 32, initial_value: 0}
+  Unit: {kind: enumerated, encoding: uint8, enum: {1: ONE}, unit: things, initial_value: ONE}
+  B2: {kind: boolean, encoding: {bits: 8}, unit: flag, initial_value: "True", zero_string: no}
   BinL: {kind: binary, encoding: {leading_size_bits: 16}}
   T2: {kind: absolute_time, encoding: uint32, scale: 0.5, offset: 3, epoch: "2000-01-01T12:00:00",
        offset_from: "T[-1]"}
@@ -307,7 +310,8 @@ commands:
     container_base: /SINK/HDR
     container_restriction: "arg(A) == 1"
     verifiers:
-      - {stage: queued, window: [0.5, 1.5], condition: "SW == A"}
+      - {stage: queued, window: [0.5, 1.5], condition: ["SW == A", 'NOTYPE == "two words"',
+                                                       "NOTYPE != ''", 'NOTYPE >= " x"']}
       - {stage: failed, container: BODY}
 systems:
   SUB:
@@ -390,6 +394,17 @@ def test_kitchen_sink_loads() -> None:
     assert m.commands["/SINK/BASE"].arguments[0].initial_value == "0x10"
     assert m.commands["/SINK/BASE"].arguments[1].type is None
     assert cmd.verifiers[1] == Verifier("failed", container="/SINK/BODY")
+    assert cmd.verifiers[0].condition == AllOf(
+        (
+            Comparison(ParameterRef("/SINK/SW"), "==", "A"),
+            Comparison(ParameterRef("/SINK/NOTYPE"), "==", "two words"),
+            Comparison(ParameterRef("/SINK/NOTYPE"), "!=", ""),
+            Comparison(ParameterRef("/SINK/NOTYPE"), ">=", " x"),
+        )
+    )
+    b2 = t["/SINK/B2"]
+    assert isinstance(b2, BooleanType)
+    assert (b2.zero_string, b2.one_string, b2.initial_value) == ("no", "True", "True")
 
 
 def test_kitchen_sink_round_trip() -> None:
