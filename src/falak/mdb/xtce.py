@@ -120,6 +120,10 @@ UNSUPPORTED_ELEMENTS: dict[str, str] = {
     "BinaryEncoding": "the command container size is not checked",
 }
 
+#: Largest polynomial-calibrator exponent accepted (XTCE sets no limit; this keeps a typo
+#: such as exponent="1e9" from allocating a billion coefficients).
+_MAX_EXPONENT = 64
+
 #: Yamcs's placeholder reference that means "no dynamic value" (XTCE 1.2 makes the
 #: ``DynamicValue`` of a variable-size string mandatory even when a terminator sizes it).
 _YAMCS_IGNORE = "_yamcs_ignore"
@@ -464,7 +468,7 @@ class _Loader:
         for el, xp in items:
             try:
                 obj = make(el, xp)
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
                 self.error(
                     el,
                     f"{_local(el.tag)} {el.get('name')!r} has a malformed value ({exc})",
@@ -858,6 +862,8 @@ class _Loader:
                 terms: dict[int, float] = {}
                 for t in c:
                     e = int(float(t.get("exponent", "0")))
+                    if not 0 <= e <= _MAX_EXPONENT:
+                        raise ValueError(f"polynomial exponent {e} is outside 0..{_MAX_EXPONENT}")
                     terms[e] = terms.get(e, 0.0) + _float(t.get("coefficient"))
                 n = max(terms) + 1 if terms else 0
                 return PolynomialCalibrator(tuple(terms.get(i, 0.0) for i in range(n)))
