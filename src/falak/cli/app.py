@@ -28,6 +28,8 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.passes",
     "falak.cli.moon",
     "falak.cli.orbiter",
+    "falak.cli.run",
+    "falak.cli.archive",
 )
 
 for _name in GROUP_MODULES:

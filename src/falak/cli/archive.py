@@ -1,0 +1,382 @@
+"""``falak archive``: ingest packet files, export parameters, replay, statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from falak.archive import Archive
+    from falak.mdb.model import MissionDatabase
+
+archive_app = typer.Typer(
+    help="Telemetry archive: ingest CCSDS packet files, export parameters by time, replay "
+    "raw packets to rebuild parameters, statistics. ARCHIVE is a directory (SQLite, created "
+    "on ingest) or postgresql://user@host:port/db.",
+    no_args_is_help=True,
+)
+
+_CHUNK_PACKETS = 20_000
+
+ArchiveOpt = Annotated[
+    str,
+    typer.Option(
+        "--archive",
+        help="Archive: a directory (embedded SQLite) or postgresql://user@host:port/db.",
+    ),
+]
+MdbOpt = Annotated[
+    Path, typer.Option("--mdb", help="Mission database: XTCE (.xml) or falak YAML (.yaml).")
+]
+ContainerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--container",
+        help="Root container to decode from, for MDBs with several (e.g. CCSDSTelemetryPacket).",
+    ),
+]
+StartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--start",
+        help="Start of the time range (inclusive), ISO 8601, e.g. 2026-11-25T10:00:00Z; "
+        "a time without zone is UTC.",
+    ),
+]
+StopOpt = Annotated[
+    str | None,
+    typer.Option("--stop", help="End of the time range (exclusive), ISO 8601 like --start."),
+]
+
+
+def parse_time_ns(text: str | None, option: str) -> int | None:
+    """ISO 8601 text to ns since the Unix epoch (UTC); no zone means UTC; None stays None."""
+    import re
+
+    import numpy as np
+
+    from falak.errors import InputError
+
+    if text is None:
+        return None
+    s = text.strip()
+    bad = InputError(f"{option} {text!r} is not an ISO 8601 time; write e.g. 2026-11-25T10:00:00Z")
+    if not re.search(r"[+-]\d\d:?\d\d$", s) or re.fullmatch(r"\d{4}-\d\d-\d\d", s):
+        try:  # UTC ("Z" or no zone): numpy keeps nanoseconds
+            return int(np.datetime64(s.removesuffix("Z").removesuffix("z"), "ns").astype(np.int64))
+        except ValueError:
+            raise bad from None
+    try:
+        t = dt.datetime.fromisoformat(s)
+    except ValueError:
+        raise bad from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def iso_ns(t_ns: int | None) -> str:
+    """ns since the epoch to ISO 8601 UTC with nanoseconds and ``Z`` (``-`` for None)."""
+    if t_ns is None:
+        return "-"
+    import numpy as np
+
+    return str(np.datetime_as_string(np.datetime64(int(t_ns), "ns"), unit="ns")) + "Z"
+
+
+def root_container(db: MissionDatabase, container: str | None) -> str | None:
+    """Check that ``container`` is a root container (one without a base) and qualify it."""
+    from falak.errors import InputError
+
+    if container is None:
+        return None
+    c = db.container(container)
+    if c.base is not None:
+        raise InputError(
+            f"--container {container} extends {c.base}; give a root container (one without "
+            "a base), e.g. " + ", ".join(r.qualified_name for r in db.root_containers()[:3])
+        )
+    return c.qualified_name
+
+
+def _fail(console: Console, exc: BaseException) -> None:
+    """Print ``error: ...`` on one line (never wrapped) and exit 1."""
+    text = " ".join(str(exc).split())
+    typer.echo(f"error: {text}", err=True)
+    raise typer.Exit(1) from None
+
+
+def _open(location: str, *, create: bool) -> Archive:
+    from falak.archive import open_archive
+
+    return open_archive(location, create=create)
+
+
+def ingest_command(
+    mdb: MdbOpt,
+    packets: Annotated[
+        Path, typer.Option("--packets", help="File of CCSDS space packets, back to back.")
+    ],
+    archive: ArchiveOpt,
+    container: ContainerOpt = None,
+    prefix_bytes: Annotated[
+        int,
+        typer.Option(
+            "--prefix-bytes", min=0, help="Non-CCSDS bytes before every packet (SUDA files: 4)."
+        ),
+    ] = 0,
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="Accept packet version numbers other than 0.")
+    ] = False,
+) -> None:
+    """Ingest a packet file: raw packets first (durable), then decoded parameters, alarms.
+
+    Reception times are the ingest times (ns, strictly increasing); each packet's parameters
+    are stamped with its first absolute-time parameter (on-board time) when it has one, else
+    with its reception time.
+    """
+    import time
+
+    import numpy as np
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table as RichTable
+
+    from falak.ccsds.spacepacket import split_packets
+    from falak.errors import FalakError
+    from falak.links.base import ReceivedBatch, RejectedRange
+    from falak.mdb import load
+    from falak.processor import Processor
+
+    console = Console(stderr=True)
+    try:
+        db = load(mdb)
+        root = root_container(db, container)
+        data = np.fromfile(packets, dtype=np.uint8)
+        split = split_packets(data, prefix_bytes=prefix_bytes, lenient_version=lenient)
+        store = _open(archive, create=True)
+    except (FalakError, OSError) as exc:
+        _fail(console, exc)
+    link = f"file:{packets.name}"
+    n = split.n_packets
+    last_ns = 0
+    try:
+        proc = Processor(db, store, root=root)
+        t0 = time.time_ns()
+        rejected = [RejectedRange(r.start, r.stop, r.reason, t0) for r in split.skipped]
+        if rejected:
+            empty = np.zeros(0, np.int64)
+            proc.process([ReceivedBatch(link, data, empty, empty, empty, rejected)])
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"ingesting {packets.name}", total=n)
+            for start in range(0, n, _CHUNK_PACKETS):
+                sl = slice(start, start + _CHUNK_PACKETS)
+                k = int(split.offsets[sl].size)
+                first = max(time.time_ns(), last_ns + 1)
+                recv = first + np.arange(k, dtype=np.int64)
+                last_ns = int(recv[-1])
+                batch = ReceivedBatch(link, data, split.offsets[sl], split.lengths[sl], recv)
+                proc.process([batch])
+                bar.advance(task, k)
+        stats = proc.stats()
+    except (FalakError, OSError) as exc:
+        store.close()
+        _fail(console, exc)
+    store.close()
+    summary = RichTable(title=f"{packets.name} → {archive}")
+    summary.add_column("what")
+    summary.add_column("count", justify="right")
+    summary.add_column("bytes", justify="right")
+    summary.add_row(
+        "packets archived", f"{stats.packets_archived:,}", f"{int(split.lengths.sum()):,}"
+    )
+    summary.add_row("packets decoded", f"{stats.decoded:,}", "")
+    for reason, count in sorted(stats.failed.items()):
+        summary.add_row(f"packets not decoded: {reason}", f"{count:,}", "")
+    counts, nbytes = split.rejected_counts(), split.rejected_bytes()
+    for reason in sorted(counts):
+        if counts[reason]:
+            summary.add_row(
+                f"rejected bytes: {reason}", f"{counts[reason]:,}", f"{nbytes[reason]:,}"
+            )
+    summary.add_row("parameter samples written", f"{stats.samples_written:,}", "")
+    summary.add_row("alarm changes", f"{len(proc.alarms.records):,}", "")
+    Console().print(summary)
+
+
+def export_command(
+    archive: ArchiveOpt,
+    parameters: Annotated[
+        str,
+        typer.Option(
+            "--parameters",
+            help="Comma-separated parameter names (short or qualified), e.g. BATT_V,MODE.",
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output .csv or .parquet: one row per distinct time, first column 'time' "
+            "(ISO 8601 UTC with ns in CSV, timestamp[ns] in Parquet), then one column per "
+            "parameter (empty where it has no sample at that time).",
+        ),
+    ],
+    start: StartOpt = None,
+    stop: StopOpt = None,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw", help="Raw values (uncalibrated numbers, enumeration codes)."),
+    ] = False,
+    with_raw: Annotated[
+        bool,
+        typer.Option(
+            "--with-raw",
+            help="Engineering values AND raw values side by side: a column NAME.raw after "
+            "each column NAME.",
+        ),
+    ] = False,
+) -> None:
+    """Export parameters aligned by time to CSV or Parquet (engineering values by default)."""
+    import numpy as np
+    from rich.console import Console
+
+    from falak.errors import FalakError, InputError
+    from falak.tm.tabular import Table, write_table
+
+    console = Console(stderr=True)
+    try:
+        if out.suffix.lower() not in (".csv", ".parquet"):
+            raise InputError(f"--out {out} must end in .csv or .parquet")
+        if raw and with_raw:
+            raise InputError("give --raw (raw values only) or --with-raw (both), not both")
+        names = [n.strip() for n in parameters.split(",") if n.strip()]
+        if not names:
+            raise InputError("--parameters is empty; give names such as BATT_V,MODE")
+        start_ns, stop_ns = parse_time_ns(start, "--start"), parse_time_ns(stop, "--stop")
+        store = _open(archive, create=False)
+        try:
+            table = store.export(names, start_ns, stop_ns, raw=raw)
+            if with_raw:
+                raws = store.export(names, start_ns, stop_ns, raw=True)
+                names_out = ["time"]
+                values: list[Any] = [table.values[0]]
+                present = [table.present[0]]
+                for i in range(1, len(table.names)):
+                    names_out += [table.names[i], table.names[i] + ".raw"]
+                    values += [table.values[i], raws.values[i]]
+                    present += [table.present[i], raws.present[i]]
+                table = Table(names_out, values, present)
+        finally:
+            store.close()
+        if out.suffix.lower() == ".csv":
+            t = table.values[0].astype("datetime64[ns]")
+            text = np.array([s + "Z" for s in np.datetime_as_string(t, unit="ns")], dtype=object)
+            table = Table(table.names, [text, *table.values[1:]], table.present)
+        write_table(table, out)
+    except (FalakError, OSError) as exc:
+        _fail(console, exc)
+    Console().print(f"wrote {len(table):,} rows × {len(table.names) - 1} parameters to {out}")
+
+
+def replay_command(
+    archive: ArchiveOpt,
+    mdb: MdbOpt,
+    start: StartOpt = None,
+    stop: StopOpt = None,
+    container: ContainerOpt = None,
+) -> None:
+    """Rebuild the parameter archive from the raw packets (e.g. with a new MDB version).
+
+    The range selects packets by reception time and deletes parameter samples by their own
+    time; without a range everything is rebuilt.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from falak.errors import FalakError
+    from falak.mdb import load
+    from falak.processor import replay
+
+    console = Console(stderr=True)
+    try:
+        db = load(mdb)
+        root = root_container(db, container)
+        start_ns, stop_ns = parse_time_ns(start, "--start"), parse_time_ns(stop, "--stop")
+        store = _open(archive, create=False)
+    except (FalakError, OSError) as exc:
+        _fail(console, exc)
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("replaying", total=None)
+
+            def progress(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            res = replay(
+                store, db, root=root, start_ns=start_ns, stop_ns=stop_ns, progress=progress
+            )
+    except (FalakError, OSError) as exc:
+        store.close()
+        _fail(console, exc)
+    store.close()
+    failed = ", ".join(f"{k} {v:,}" for k, v in sorted(res.failed.items())) or "none"
+    Console().print(
+        f"replayed {res.packets:,} packets: {res.decoded:,} decoded, not decoded: {failed}; "
+        f"{res.samples_deleted:,} old samples deleted, "
+        f"{res.samples_written:,} parameter samples written"
+    )
+
+
+def stats_command(archive: ArchiveOpt) -> None:
+    """Show what the archive holds: packets by APID, time span, rejected bytes, failures."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    from falak.errors import FalakError
+
+    console = Console(stderr=True)
+    try:
+        store = _open(archive, create=False)
+        try:
+            st = store.packet_stats()
+            n_params = len(store.parameter_names())
+        finally:
+            store.close()
+    except (FalakError, OSError) as exc:
+        _fail(console, exc)
+    out = Console()
+    out.print(f"archive {archive}: {st.n_packets:,} packets, {n_params:,} parameters")
+    out.print(f"received from {iso_ns(st.first_recv_ns)} to {iso_ns(st.last_recv_ns)}")
+    by_apid = RichTable(title="packets by APID")
+    by_apid.add_column("APID", justify="right")
+    by_apid.add_column("packets", justify="right")
+    for apid, count in sorted(st.by_apid.items()):
+        by_apid.add_row(str(apid), f"{count:,}")
+    out.print(by_apid)
+    rej = RichTable(title="rejected")
+    rej.add_column("what")
+    rej.add_column("count", justify="right")
+    rej.add_column("bytes", justify="right")
+    for reason, (count, nbytes) in sorted(st.rejected.items()):
+        rej.add_row(f"bytes in no packet: {reason}", f"{count:,}", f"{nbytes:,}")
+    for reason, count in sorted(st.failed.items()):
+        rej.add_row(f"packets not decoded: {reason}", f"{count:,}", "")
+    if not st.rejected and not st.failed:
+        rej.add_row("nothing rejected", "0", "0")
+    out.print(rej)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``archive`` group to the ``falak`` command."""
+    archive_app.command("ingest")(ingest_command)
+    archive_app.command("export")(export_command)
+    archive_app.command("replay")(replay_command)
+    archive_app.command("stats")(stats_command)
+    app.add_typer(archive_app, name="archive")
