@@ -1,4 +1,8 @@
-"""Every ```python block in docs/*.md runs (yamcs runs its example scripts in CI too)."""
+"""Every ```python block in docs/*.md runs (yamcs runs its example scripts in CI too).
+
+Examples run from the repository root, as a user following the docs in a checkout would,
+with ``TESTDATA`` set to the shared test data folder.
+"""
 
 from __future__ import annotations
 

@@ -36,9 +36,7 @@ def decode_command(
     ],
     raw: Annotated[
         bool,
-        typer.Option(
-            "--raw", help="Write raw values (enumeration codes, uncalibrated numbers)."
-        ),
+        typer.Option("--raw", help="Write raw values (enumeration codes, uncalibrated numbers)."),
     ] = False,
     container: Annotated[
         str | None,
@@ -127,7 +125,7 @@ def decode_command(
         summary.add_row(f"  into {r.container}", f"{len(r):,}", "")
     counts = split.rejected_counts()
     nbytes = split.rejected_bytes()
-    for reason in sorted(counts):
+    for reason in sorted(r for r, c in counts.items() if c):
         summary.add_row(f"rejected bytes: {reason}", f"{counts[reason]:,}", f"{nbytes[reason]:,}")
     for reason, count in sorted(failed.items()):
         summary.add_row(f"packets not decoded: {reason}", f"{count:,}", "")
