@@ -869,3 +869,54 @@ def test_random_documents_give_errors_or_round_trip() -> None:
             assert loads_yaml(dump_yaml(m)) == m
 
     check()
+
+
+# ---------------------------------------------------------------------------------------------
+# TESTSAT packets go through falak's encoder and decoder
+
+
+@pytest.mark.slow  # the decoder's first use compiles its numba kernels
+def test_testsat_packets_encode_and_decode(testsat) -> None:  # type: ignore[no-untyped-def]
+    if importlib.util.find_spec("falak.tm.decoder") is None:
+        pytest.skip("falak.tm.decoder is not there yet")
+    from falak.tm.decoder import decode_stream
+    from falak.tm.encoder import ContainerEncoder
+
+    enc = ContainerEncoder(testsat)
+    header = {"CCSDS_VERSION": 0, "CCSDS_TYPE": 0, "CCSDS_SEC_HDR_FLAG": 1,
+              "CCSDS_SEQ_FLAGS": 3, "CCSDS_SEQ_COUNT": 5, "OBT": 1000.5}  # fmt: skip
+
+    def packet(name: str, values: dict[str, object]) -> bytes:
+        # CCSDS 133.0-B-2 §4.1.3.5: the length field is the data field's length minus one
+        n = len(enc.encode(name, {**header, "CCSDS_LENGTH": 0, **values}))
+        return enc.encode(name, {**header, "CCSDS_LENGTH": n - 7, **values})
+
+    hk_values = {"BATT_V": 7400, "BATT_I": -200, "TEMP_BATT": 1500, "TEMP_OBC": 2500,
+                 "MODE": 1, "HEATER": 1, "HK_SPARE": 0, "SW_VERSION": "v1.2"}  # fmt: skip
+    ev_values = {"EVENT_ID": 42, "EVENT_SEVERITY": 2, "EVENT_MESSAGE": "battery low"}
+    sci_values = {"INTEGRATION_MS": 100, "SAMPLE_COUNT": 3, "SPECTRUM": [1, 2, 3]}
+    data = packet("HK", hk_values) + packet("EVENT", ev_values) + packet("SCIENCE", sci_values)
+    result, split = decode_stream(testsat, data)
+    assert split.skipped == []
+    hk, ev, sci = result.containers
+    assert (hk.container, ev.container, sci.container) == (
+        "/TESTSAT/HK",
+        "/TESTSAT/EVENT",
+        "/TESTSAT/PAYLOAD/SCIENCE",
+    )
+    col = hk.columns
+    # engineering values by hand from mdb.yaml: 7400 counts * 1 mV; -200 * 0.5 mA; the spline
+    # (1000, -20) .. (2000, 15) at 1500 gives -2.5 degC, (2000, 15) .. (3000, 45) at 2500, 30
+    assert col["/TESTSAT/BATT_V"].eng[0] == pytest.approx(7.4, abs=1e-12)
+    assert col["/TESTSAT/BATT_I"].eng[0] == pytest.approx(-0.1, abs=1e-12)
+    assert col["/TESTSAT/TEMP_BATT"].eng[0] == pytest.approx(-2.5, abs=1e-12)
+    assert col["/TESTSAT/TEMP_OBC"].eng[0] == pytest.approx(30.0, abs=1e-12)
+    assert col["/TESTSAT/BATT_P"].eng[0] == pytest.approx(7.4 * -0.1, abs=1e-12)
+    assert col["/TESTSAT/MODE"].eng[0] == "SAFE"
+    # SAFE is a WARNING by the enumeration alarm; 7.4 V is inside SAFE mode's warning range
+    assert col["/TESTSAT/MODE"].monitoring[0] == AlarmLevel.WARNING
+    assert col["/TESTSAT/BATT_V"].monitoring[0] == AlarmLevel.NORMAL
+    assert col["/TESTSAT/SW_VERSION"].eng[0] == "v1.2"
+    assert ev.columns["/TESTSAT/EVENT_MESSAGE"].eng[0] == "battery low"
+    assert ev.columns["/TESTSAT/EVENT_SEVERITY"].eng[0] == "ERROR"
+    assert list(sci.columns["/TESTSAT/PAYLOAD/SPECTRUM"].eng[0]) == [1, 2, 3]
