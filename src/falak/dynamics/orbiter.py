@@ -49,6 +49,7 @@ EARTH_RADIUS_KM = 6378.137
 SUN_RADIUS_KM = 696000.0
 
 F64 = NDArray[np.float64]
+_CHUNK = 50_000  # grid points evaluated per vectorised call
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,10 @@ def _find_windows(
     """Return [(start, stop)] in seconds where ``condition`` holds; edges bisected to tol_s."""
     n = max(2, math.ceil((t_stop - t_start) / step_s) + 1)
     grid = np.linspace(t_start, t_stop, n)
-    ok = np.asarray(condition(grid), dtype=bool)
+    # Evaluate in chunks so that a long span at a fine step stays within memory.
+    ok = np.concatenate(
+        [np.asarray(condition(grid[i : i + _CHUNK]), dtype=bool) for i in range(0, n, _CHUNK)]
+    )
     change = np.nonzero(ok[1:] != ok[:-1])[0]
     lo = grid[change].copy()
     hi = grid[change + 1].copy()
