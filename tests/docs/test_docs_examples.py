@@ -25,7 +25,7 @@ def _examples() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("where", "code"), _examples(), ids=[w for w, _ in _examples()])
 def test_docs_example_runs(
-    where: str, code: str, testdata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    where: str, code: str, testdata: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(DOCS.parent)
     exec(compile(code, where, "exec"), {"TESTDATA": str(testdata), "__name__": "__docs__"})
