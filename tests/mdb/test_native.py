@@ -415,6 +415,32 @@ def test_kitchen_sink_round_trip() -> None:
     assert dump_yaml(loads_yaml(text)) == text
 
 
+def test_anchors_and_merge_keys() -> None:
+    m = loads_yaml(
+        textwrap.dedent(
+            """\
+            name: X
+            types:
+              V: &volt {kind: float, encoding: uint16, unit: V, alarm: &lim {warning: [1, 2]}}
+              MV: {<<: *volt, unit: mV}
+              B:
+                <<: [*volt, {description: merged}]
+                encoding: uint8
+                alarm: {<<: *lim, critical: [0, 3]}
+            parameters: {A: MV, B: B}
+            """
+        )
+    )
+    v, mv, b = (m.types[f"/X/{n}"] for n in ("V", "MV", "B"))
+    assert isinstance(mv, FloatType)
+    assert isinstance(b, FloatType)
+    assert (mv.unit, mv.encoding, mv.alarm) == ("mV", v.encoding, v.alarm)
+    assert (b.unit, b.description, b.encoding) == ("V", "merged", IntegerEncoding(8))
+    assert b.alarm is not None
+    assert b.alarm.static is not None
+    assert (b.alarm.static.warning, b.alarm.static.critical) == (Range(1, 2), Range(0, 3))
+
+
 def test_builtin_type_names() -> None:
     assert builtin_type("int12") == IntegerType(
         "int12", encoding=IntegerEncoding(12, "twosComplement")

@@ -127,6 +127,7 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
 
 # ---------------------------------------------------------------------------------------------
 # Built-in compact types: uint1..uint64, int2..int64, float16/32/64, with "le" for little-endian
@@ -337,7 +338,16 @@ class _Ctx:
             return None
         out: list[tuple[str, Node, Node]] = []
         seen: dict[str, int] = {}
+        merged = self._merged(node, what, depth=0)
+        own = {str(k.value) for k, _v in node.value if isinstance(k, ScalarNode)}
+        for key, k, v in merged:
+            if key not in own and key not in seen:
+                seen[key] = k.start_mark.line + 1
+                out.append((key, k, v))
+        seen = {}
         for k, v in node.value:
+            if k.tag == _MERGE:
+                continue
             if not isinstance(k, ScalarNode):
                 self.err(k, f"{what} has a key that is not a plain name", "use a plain name")
                 continue
@@ -351,6 +361,33 @@ class _Ctx:
                 continue
             seen[key] = k.start_mark.line + 1
             out.append((key, k, v))
+        return out
+
+    def _merged(self, node: MappingNode, what: str, depth: int) -> list[tuple[str, Node, Node]]:
+        """The pairs a YAML merge key (``<<: *base``) brings in, first source first."""
+        out: list[tuple[str, Node, Node]] = []
+        for k, v in node.value:
+            if k.tag != _MERGE:
+                continue
+            sources = v.value if isinstance(v, SequenceNode) else [v]
+            for src in sources:
+                if not isinstance(src, MappingNode) or depth > 32:
+                    self.err(
+                        src,
+                        f"{what}: '<<' must merge a mapping or a list of mappings",
+                        "write <<: *anchor where the anchor names a mapping",
+                    )
+                    continue
+                inner = self._merged(src, what, depth + 1)
+                own = [
+                    (str(kk.value), kk, vv)
+                    for kk, vv in src.value
+                    if kk.tag != _MERGE and isinstance(kk, ScalarNode)
+                ]
+                names = {n for n, _k, _v in own}
+                for item in [*(i for i in inner if i[0] not in names), *own]:
+                    if item[0] not in {n for n, _k, _v in out}:
+                        out.append(item)
         return out
 
     def fields(
@@ -1122,8 +1159,8 @@ class _Builder:
                 "write - when: 'MODE == SAFE' followed by its settings",
             )
             return None
-        for k, v in node.value:
-            if isinstance(k, ScalarNode) and k.value == "when":
+        for key, _k, v in self.ctx.mapping(node, f"context {user}") or []:
+            if key == "when":
                 return self.condition(v, scope, f"{user} (context)")
         self.ctx.err(node, f"context {user} has no when:", "add when: 'NAME == VALUE'")
         return None
