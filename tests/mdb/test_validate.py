@@ -341,3 +341,25 @@ def test_member_paths_in_references() -> None:
         "container /S/D restriction refers to member 'x' of '/S/Q', which is not an aggregate "
         "there",
     ]
+
+
+def test_argument_sized_by_a_later_argument() -> None:
+    arr = ArrayType(
+        "A", "/S/u8", (Dimension(dynamic_size=DynamicValue(ParameterRef("n", argument=True))),)
+    )
+    good = MetaCommand(
+        "G",
+        "/S/G",
+        arguments=(Argument("n", "/S/u8"), Argument("data", "/S/A")),
+        entries=(ArgumentEntry("n"), ArgumentEntry("data")),
+    )
+    bad = MetaCommand(
+        "B",
+        "/S/B",
+        arguments=(Argument("n", "/S/u8"), Argument("data", "/S/A")),
+        entries=(ArgumentEntry("data"), ArgumentEntry("n")),
+    )
+    assert messages(db(commands=[good, bad], argument_types={"u8": U8, "A": arr})) == [
+        "command /S/B: the size of argument 'data' is read from argument 'n', which is not "
+        "encoded before it"
+    ]

@@ -781,8 +781,39 @@ class _Checker:
             out.append(enc.dynamic_size.ref)
         if isinstance(t, ArrayType):
             out.extend(d.dynamic_size.ref for d in t.dimensions if d.dynamic_size is not None)
-            out.extend(self.dynamic_refs_of(self.mdb.types.get(t.element_type), depth + 1))
+            elem = self.mdb.types.get(t.element_type) or self.mdb.argument_types.get(t.element_type)
+            out.extend(self.dynamic_refs_of(elem, depth + 1))
         return out
+
+    def check_argument_sizes_in_order(self, cmd: MetaCommand) -> None:
+        """Arguments sized by another argument must come after it in the encoded command."""
+        chain = self.command_chain(cmd.qualified_name)
+        if not chain or chain[-1] is not cmd:
+            return
+        types = {a.name: a.type for c in chain for a in c.arguments}
+        seen: set[str] = set()
+        for c in chain:
+            own = c is cmd
+            for e in c.entries:
+                if not isinstance(e, ArgumentEntry):
+                    continue
+                tq = types.get(e.argument)
+                t = self.lookup_type(tq, arg=True) if tq else None
+                for ref in self.dynamic_refs_of(t):
+                    if (
+                        own
+                        and ref.argument
+                        and ref.parameter in types
+                        and (ref.parameter not in seen)
+                    ):
+                        self.err(
+                            cmd.source,
+                            f"command {cmd.qualified_name}: the size of argument "
+                            f"{e.argument!r} is read from argument {ref.parameter!r}, "
+                            "which is not encoded before it",
+                            f"put {ref.parameter!r} earlier in the command's entries",
+                        )
+                seen.add(e.argument)
 
     def is_integer_valued(self, ref: ParameterRef) -> bool:
         t = self.resolve_ref_type(ref)
@@ -906,6 +937,7 @@ class _Checker:
                         "assign one of: " + (", ".join(sorted(base_args)) or "(none)"),
                     )
             self.check_entries(cmd.entries, src, what, command=cmd)
+            self.check_argument_sizes_in_order(cmd)
             arg_names = self.command_args(cmd)
             for ver in cmd.verifiers:
                 vwhat = f"{what} verifier {ver.stage!r}"
