@@ -155,6 +155,8 @@ class _Geometry:
         starts = np.concatenate([[0], cuts])
         ends = np.concatenate([cuts, [k]])
         for a, b in zip(starts, ends, strict=True):
+            if a == b:  # no points at all
+                continue
             idx = order[a:b]
             sat = self.tles[int(s_sorted[a])].satrec
             err, rr, vv = sat.sgp4_array(jd[idx], np.ascontiguousarray(fr[idx]))
@@ -357,6 +359,8 @@ def find_passes(
             "gshi",
             "clo",
             "chi",
+            "dclo",
+            "dchi",
         ]
     }
     for s0 in range(0, len(tle_list), sats_per_chunk):
@@ -406,10 +410,16 @@ def find_passes(
     # elevation is monotonic there (clipped passes, masks).
     el_r, az_rise, _ = geo.pairs(si, ni, rise_s)
     el_s, az_set, _ = geo.pairs(si, ni, set_s)
-    clo = np.maximum(np.concatenate(cols["clo"]), rise_s)
-    chi = np.minimum(np.concatenate(cols["chi"]), set_s)
-    _, _, d_lo = geo.pairs(si, ni, clo, rates=True, azimuth=False)
-    _, _, d_hi = geo.pairs(si, ni, chi, rates=True, azimuth=False)
+    # Brackets come from the grid with their elevation rates; ends outside the pass move to
+    # its rise or set, where the rate is computed afresh.
+    clo, chi = np.concatenate(cols["clo"]), np.concatenate(cols["chi"])
+    d_lo, d_hi = np.concatenate(cols["dclo"]), np.concatenate(cols["dchi"])
+    moved = np.flatnonzero(clo < rise_s)
+    clo[moved] = rise_s[moved]
+    d_lo[moved] = geo.pairs(si[moved], ni[moved], clo[moved], rates=True, azimuth=False)[2]
+    moved = np.flatnonzero(chi > set_s)
+    chi[moved] = set_s[moved]
+    d_hi[moved] = geo.pairs(si[moved], ni[moved], chi[moved], rates=True, azimuth=False)[2]
     t_culm = np.where(el_r >= el_s, rise_s, set_s)
     w = np.flatnonzero((d_lo > 0.0) & (d_hi < 0.0))
     if w.size:
@@ -496,7 +506,8 @@ def _brackets_for_chunk(
     cols["grhi"].append(g[rs, rn, rk])
     cols["gslo"].append(g[rs, rn, sk])
     cols["gshi"].append(g[rs, rn, np.minimum(sk + 1, n_t - 1)])
-    # Highest grid point of each run: the culmination lies within one step of it.
+    # Highest grid point of each run: the culmination lies within one step of it, on the side
+    # the elevation rate there points to.
     lengths = sk - rk + 1
     if lengths.size:
         first = np.cumsum(lengths) - lengths
@@ -506,8 +517,11 @@ def _brackets_for_chunk(
         km = tk[np.lexsort((-vals, run_id))[first]]
     else:
         km = rk
-    cols["clo"].append(t_grid[np.maximum(km - 1, 0)])
-    cols["chi"].append(t_grid[np.minimum(km + 1, n_t - 1)])
+    c_lo = np.clip(np.where(el_dot[rs, rn, km] > 0.0, km, km - 1), 0, n_t - 2)
+    cols["clo"].append(t_grid[c_lo])
+    cols["chi"].append(t_grid[c_lo + 1])
+    cols["dclo"].append(el_dot[rs, rn, c_lo])
+    cols["dchi"].append(el_dot[rs, rn, c_lo + 1])
 
     # 2. Short passes between grid points: elevation maxima (rate + → −) with no grid point up.
     peak = (el_dot[..., :-1] > 0.0) & (el_dot[..., 1:] <= 0.0)
@@ -555,6 +569,8 @@ def _brackets_for_chunk(
     cols["gshi"].append(g[ps[up], pn[up], pk[up] + 1])
     cols["clo"].append(t_grid[pk[up]])
     cols["chi"].append(t_grid[pk[up] + 1])
+    cols["dclo"].append(d0[keep][up])
+    cols["dchi"].append(d1[keep][up])
 
 
 def look_angles(
