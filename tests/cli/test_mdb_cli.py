@@ -190,3 +190,10 @@ def test_doc_worked_example_loads_and_round_trips() -> None:
     # 8 header + 6 housekeeping/event + 2 payload parameters, counted in the example
     assert repr(mdb) == "<MissionDatabase '/DEMOSAT': 16 parameters, 4 containers, 2 commands>"
     assert loads_yaml(dump_yaml(mdb)) == mdb
+
+
+def test_doc_python_example(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(DOC.parents[1])
+    (block,) = _blocks("python")
+    exec(compile(block, str(DOC), "exec"), {})  # the example as a reader would run it
+    assert capsys.readouterr().out == "/TESTSAT/Voltage\n"
