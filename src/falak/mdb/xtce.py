@@ -124,6 +124,8 @@ UNSUPPORTED_ELEMENTS: dict[str, str] = {
 #: such as exponent="1e9" from allocating a billion coefficients).
 _MAX_EXPONENT = 64
 
+_MISS = object()
+
 #: Yamcs's placeholder reference that means "no dynamic value" (XTCE 1.2 makes the
 #: ``DynamicValue`` of a variable-size string mandatory even when a terminator sizes it).
 _YAMCS_IGNORE = "_yamcs_ignore"
@@ -355,18 +357,21 @@ class _Loader:
 
     def lookup(self, kind: str, ref: str, ss: str) -> str | None:
         """Qualified name of ``ref`` seen from space system ``ss``, or None."""
-        key = (kind, ss, ref)
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
         table = self.names[kind]
+        simple = "/" not in ref and ref != "." and ref != ".."
+        if simple:
+            q = ss + "/" + ref
+            if q in table:  # the common case: defined in the same space system
+                return q
+        key = (kind, ss, ref)
+        cached = self._cache.get(key, _MISS)
+        if cached is not _MISS:
+            return cast("str | None", cached)
         found: str | None = None
         if ref.startswith("/"):
             q = _normalize(ref)
             found = q if q in table else None
         else:
-            simple = "/" not in ref and ref not in (".", "..")
             base: str | None = ss
             while base is not None:
                 q = base + "/" + ref if simple else _normalize(base + "/" + ref)
@@ -381,7 +386,7 @@ class _Loader:
         if ref is None:
             self.error(el, f"{what} has no reference", f"give the {_KINDS[kind]}'s name")
             return None
-        found = self._cache.get((kind, ss, ref)) or self.lookup(kind, ref, ss)
+        found = self.lookup(kind, ref, ss)
         if found is None:
             self._unresolved(kind, ref, ss, el, what)
         return found
@@ -482,18 +487,17 @@ class _Loader:
     # -- parameters ----------------------------------------------------------------------------
 
     def parameter(self, el: _Element, ss: str, xp: str) -> Parameter:
-        name = cast(str, el.get("name"))
+        name = el.get("name")
         tref = el.get("parameterTypeRef")
-        tq = (
-            None
-            if tref is None
-            else self._cache.get(("type", ss, tref))  # hit: skip formatting the message
-            or self.resolve("type", tref, ss, el, f"parameter {name!r}")
-        )
+        tq = None
+        if tref is not None:  # look up first: the message is formatted only on a miss
+            tq = self.lookup("type", tref, ss) or self.resolve(
+                "type", tref, ss, el, f"parameter {name!r}"
+            )
         long_d: str | None = None
         aliases: tuple[tuple[str, str], ...] = ()
         anc: tuple[tuple[str, str], ...] = ()
-        data_source: str = "telemetered"
+        data_source: DataSource = "telemetered"
         read_only = False
         for c in el if len(el) else ():
             tag = _local(c.tag)
@@ -517,7 +521,7 @@ class _Loader:
             name=name,
             qualified_name=ss + "/" + name,
             type=tq,
-            data_source=cast(DataSource, data_source),
+            data_source=data_source,
             read_only=read_only,
             description=el.get("shortDescription"),
             long_description=long_d,
@@ -531,7 +535,7 @@ class _Loader:
     def data_type(self, el: _Element, ss: str, xp: str, *, argument: bool) -> DataType | None:
         tag = _local(el.tag)
         kind = tag.removesuffix("ParameterType").removesuffix("ArgumentType")
-        name = cast(str, el.get("name"))
+        name = el.get("name")
         tkind = "argtype" if argument else "type"
         kids: dict[str, _Element] = {}
         for c in el:
@@ -604,8 +608,8 @@ class _Loader:
                 mx = e.get("maxValue")
                 values.append(
                     EnumValue(
-                        value=int(cast(str, e.get("value"))),
-                        label=cast(str, e.get("label")),
+                        value=int(e.get("value")),
+                        label=e.get("label"),
                         max_value=None if mx is None else int(mx),
                         description=e.get("shortDescription"),
                     )
@@ -757,7 +761,7 @@ class _Loader:
         for c in el:
             ctag = _local(c.tag)
             if ctag == "ByteOrderList":
-                order = tuple(int(cast(str, b.get("byteSignificance"))) for b in c)
+                order = tuple(int(b.get("byteSignificance")) for b in c)
             elif ctag == "DefaultCalibrator":
                 default_cal = self.calibrator(c, ss, what)
             elif ctag == "ContextCalibratorList":
@@ -1011,12 +1015,12 @@ class _Loader:
         self, el: _Element, ss: str, what: str, arguments: set[str] | None = None
     ) -> tuple[Entry, ...]:
         out: list[Entry] = []
-        cache = self._cache
+        lookup = self.lookup
         for e in el:
             tag = _local(e.tag)
             if tag == "ParameterRefEntry" and not len(e):  # the common case, made fast
                 ref = e.get("parameterRef")
-                q = cache.get(("parameter", ss, ref)) or self.resolve(
+                q = (ref is not None and lookup("parameter", ref, ss)) or self.resolve(
                     "parameter", ref, ss, e, f"entry of {what}"
                 )
                 out.append(ParameterEntry(q or ""))
@@ -1088,7 +1092,7 @@ class _Loader:
         return tuple(out)
 
     def container(self, el: _Element, ss: str, xp: str) -> SequenceContainer:
-        name = cast(str, el.get("name"))
+        name = el.get("name")
         what = f"container {name!r}"
         entries: tuple[Entry, ...] = ()
         base: str | None = None
@@ -1159,7 +1163,7 @@ class _Loader:
         return out
 
     def command(self, el: _Element, ss: str, xp: str) -> MetaCommand:
-        name = cast(str, el.get("name"))
+        name = el.get("name")
         qname = ss + "/" + name
         what = f"command {name!r}"
         kw: dict[str, Any] = {}
