@@ -50,12 +50,14 @@ class Alarm:
     level: AlarmLevel
     """Level of the latest value (NORMAL once returned to normal)."""
     max_level: AlarmLevel
-    """Most severe level since the alarm triggered (or since the last acknowledgement)."""
+    """Most severe level since the alarm triggered."""
     trigger_time_ns: int
     value: Any
     time_ns: int
     """Time of the latest change."""
     acknowledged: bool = False
+    ack_level: AlarmLevel = AlarmLevel.NORMAL
+    """Most severe level when acknowledged: worse than this needs a new acknowledgement."""
     ack_user: str | None = None
     ack_comment: str | None = None
     ack_time_ns: int | None = None
@@ -151,10 +153,12 @@ class AlarmManager:
                 return
             was_normal = alarm.level == AlarmLevel.NORMAL
             alarm.level, alarm.value, alarm.time_ns = level, value, t
-            if level > alarm.max_level:
-                alarm.max_level = level
-                if alarm.acknowledged:
-                    alarm.acknowledged = False  # escalation needs a new acknowledgement
+            escalated = level > alarm.max_level or (
+                alarm.acknowledged and level > alarm.ack_level
+            )
+            alarm.max_level = max(alarm.max_level, level)
+            if escalated:
+                alarm.acknowledged = False  # escalation needs a new acknowledgement
                 self._record(alarm, "triggered")
             elif was_normal:
                 self._record(alarm, "triggered")
@@ -182,7 +186,7 @@ class AlarmManager:
             t = self.clock()
             alarm.acknowledged = True
             alarm.ack_user, alarm.ack_comment, alarm.ack_time_ns = user, comment, t
-            alarm.max_level = max(alarm.level, AlarmLevel.WATCH)
+            alarm.ack_level = alarm.max_level
             self._record(alarm, "acknowledged", user, comment, t)
             if alarm.level == AlarmLevel.NORMAL and not alarm.shelved:
                 self._remove(alarm, t, user, "acknowledged and back to normal")
