@@ -235,6 +235,29 @@ def _illinois(
     return x
 
 
+def _hermite_root(a: F64, b: F64, fa: F64, fb: F64, da: F64, db: F64, x0: F64) -> F64:
+    """Root in [a, b] of the cubic Hermite interpolant of f (values and slopes at the ends).
+
+    A few Newton steps on the cubic itself (no function evaluations), started at ``x0``.
+    """
+    h = b - a
+    m0, m1 = da * h, db * h
+    tau = np.clip((x0 - a) / h, 0.0, 1.0)
+    for _ in range(6):
+        t2, t3 = tau * tau, tau * tau * tau
+        p = (
+            (2 * t3 - 3 * t2 + 1) * fa
+            + (t3 - 2 * t2 + tau) * m0
+            + (-2 * t3 + 3 * t2) * fb
+            + (t3 - t2) * m1
+        )
+        dp = (6 * t2 - 6 * tau) * fa + (3 * t2 - 4 * tau + 1) * m0
+        dp += (-6 * t2 + 6 * tau) * fb + (3 * t2 - 2 * tau) * m1
+        tau = np.clip(tau - p / dp, 0.0, 1.0)
+    out: F64 = a + tau * h
+    return out
+
+
 def _newton_bracketed(
     f: Callable[[I64, F64], tuple[F64, F64]],
     a: F64,
@@ -242,15 +265,21 @@ def _newton_bracketed(
     fa: F64,
     fb: F64,
     tol_s: float = _ROOT_TOL_S,
+    da: F64 | None = None,
+    db: F64 | None = None,
 ) -> F64:
     """Vectorised safeguarded Newton for f(i, t) = 0 inside brackets [a, b] of sign change.
 
-    ``f`` returns the value and its time derivative. The first try is the regula-falsi point;
-    a Newton step leaving the bracket, or every sixth step, is replaced by bisection.
+    ``f`` returns the value and its time derivative. The first try is the root of the cubic
+    Hermite interpolant when the end derivatives ``da``, ``db`` are known, else the
+    regula-falsi point; a Newton step leaving the bracket, or every sixth step, is replaced
+    by bisection.
     """
     a, b, fa = a.copy(), b.copy(), fa.copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         x = (a * fb - b * fa) / (fb - fa)
+        if da is not None and db is not None:
+            x = _hermite_root(a, b, fa, fb, da, db, x)
     x = np.where(np.isfinite(x) & (x > a) & (x < b), x, 0.5 * (a + b))
     active = np.arange(len(a))
     for it in range(100):
@@ -361,6 +390,10 @@ def find_passes(
             "chi",
             "dclo",
             "dchi",
+            "drlo",
+            "drhi",
+            "dslo",
+            "dshi",
         ]
     }
     for s0 in range(0, len(tle_list), sats_per_chunk):
@@ -400,7 +433,11 @@ def find_passes(
             el, az, el_dot = geo.pairs(sw[i], nw[i], t, rates=True, azimuth=bool(geo.masked))
             return el - geo.threshold(nw[i], az), el_dot
 
-        roots[w] = _newton_bracketed(g_and_rate, lo[w], hi[w], g_lo[w], g_hi[w])
+        d_lo = np.concatenate([np.concatenate(cols[k]) for k in ("drlo", "dslo")])
+        d_hi = np.concatenate([np.concatenate(cols[k]) for k in ("drhi", "dshi")])
+        roots[w] = _newton_bracketed(
+            g_and_rate, lo[w], hi[w], g_lo[w], g_hi[w], da=d_lo[w], db=d_hi[w]
+        )
     k = len(si)
     rise_s = np.where(rclip, 0.0, roots[:k])
     set_s = np.where(sclip, duration_s, roots[k:])
@@ -506,6 +543,10 @@ def _brackets_for_chunk(
     cols["grhi"].append(g[rs, rn, rk])
     cols["gslo"].append(g[rs, rn, sk])
     cols["gshi"].append(g[rs, rn, np.minimum(sk + 1, n_t - 1)])
+    cols["drlo"].append(el_dot[rs, rn, np.maximum(rk - 1, 0)])
+    cols["drhi"].append(el_dot[rs, rn, rk])
+    cols["dslo"].append(el_dot[rs, rn, sk])
+    cols["dshi"].append(el_dot[rs, rn, np.minimum(sk + 1, n_t - 1)])
     # Highest grid point of each run: the culmination lies within one step of it, on the side
     # the elevation rate there points to.
     lengths = sk - rk + 1
@@ -567,6 +608,10 @@ def _brackets_for_chunk(
     cols["grhi"].append(g_peak[up])
     cols["gslo"].append(g_peak[up])
     cols["gshi"].append(g[ps[up], pn[up], pk[up] + 1])
+    cols["drlo"].append(d0[keep][up])
+    cols["drhi"].append(np.zeros(int(up.sum())))
+    cols["dslo"].append(np.zeros(int(up.sum())))
+    cols["dshi"].append(d1[keep][up])
     cols["clo"].append(t_grid[pk[up]])
     cols["chi"].append(t_grid[pk[up] + 1])
     cols["dclo"].append(d0[keep][up])
