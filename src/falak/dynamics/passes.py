@@ -11,15 +11,17 @@ Method (all satellites × stations × times as arrays, no Python loop over minut
    points bracket rises and sets. Passes too short to catch a grid point are found from the
    elevation maxima: a sign change of the elevation rate from + to − brackets every maximum;
    maxima whose tangent-line bound can reach the limit are refined, and become passes if they do.
-3. **Refinement**, vectorised over all brackets: Illinois regula falsi on (elevation − limit) for
-   rises and sets (to 0.1 ms) and on the analytic elevation rate for culminations (to 1 ms).
+3. **Refinement**, vectorised over all brackets: safeguarded Newton on (elevation − limit) with
+   the analytic rate, started at the root of the cubic Hermite interpolant of the grid values
+   and rates, for rises and sets (to 0.1 ms; about 3 evaluations each); Illinois regula falsi
+   on the elevation rate for culminations (to 1 ms), within a step of the highest grid point.
 
 Passes already in progress at the window start get ``rise`` = window start and
 ``rise_clipped=True``; those still in progress at the window end get ``set`` = window stop and
 ``set_clipped=True``; their culmination is the highest point inside the window (which may be an
-edge). When a pass has two elevation maxima (rare outside high orbits), the one found by the
-root search is reported. With an azimuth mask, a pass shorter than one grid step is found
-only if the elevation maximum itself clears the mask. Epochs where SGP4
+edge). When a pass has two elevation maxima (long passes of high orbits, e.g. Molniya), the
+one next to the highest grid point is reported. With an azimuth mask, a pass shorter than one
+grid step is found only if the elevation maximum itself clears the mask. Epochs where SGP4
 fails (decay) count as below the horizon.
 
 Time scale: UTC in and out; Earth rotation uses UT1 = UTC + ``ut1_minus_utc_s`` (default 0,
