@@ -19,9 +19,12 @@ from falak.mdb.model import (
     ArrayType,
     BinaryEncoding,
     BinaryType,
+    CdsTimeCode,
     Comparison,
     ContainerEntry,
     ContextCalibrator,
+    CucTimeCode,
+    Derivation,
     Dimension,
     DynamicValue,
     EnumeratedType,
@@ -264,6 +267,10 @@ def _hand_built() -> MissionDatabase:
         "t": AbsoluteTimeType(
             "t", IntegerEncoding(32), scale=0.5, offset=3.0, epoch=TimeEpoch("J2000")
         ),
+        # fields XTCE has no element for travel as falak:* ancillary items
+        "cuc": AbsoluteTimeType("cuc", timecode=CucTimeCode(4, 2), epoch=TimeEpoch("TAI")),
+        "cds": AbsoluteTimeType("cds", timecode=CdsTimeCode(2, 2), ancillary=(("k", "v"),)),
+        "blob": BinaryType("blob", BinaryEncoding(leading_size_bits=16)),
         "dt": RelativeTimeType("dt", FloatEncoding(32), scale=1e-3),
         "agg": AggregateType("agg", (Member("a", f"{r}/i", "first"), Member("b", f"{r}/f"))),
         "arr": ArrayType(
@@ -277,7 +284,14 @@ def _hand_built() -> MissionDatabase:
         for name, t in (("mode", "mode_t"), ("n", "i"), ("x", "f"), ("arr", "arr"))
     }
     params["d"] = Parameter(
-        "d", f"{r}/d", f"{r}/f", data_source="derived", read_only=True, aliases=(("ops", "D"),)
+        "d",
+        f"{r}/d",
+        f"{r}/f",
+        data_source="derived",
+        read_only=True,
+        derivation=Derivation("falak.science.demo:double", (f"{r}/x", f"{r}/n")),
+        expected_period_s=0.25,
+        aliases=(("ops", "D"),),
     )
     containers = {
         "hdr": SequenceContainer(
@@ -301,6 +315,9 @@ def _hand_built() -> MissionDatabase:
             ),
             base=f"{r}/hdr",
             restriction=Comparison(ParameterRef(f"{r}/mode"), "!=", "SAFE"),
+            expected_period_s=2.0,
+            crc="CRC-16-CCITT",
+            ancillary=(("Yamcs", "UseAsArchivingPartition"),),
         ),
     }
     commands = {
@@ -317,6 +334,7 @@ def _hand_built() -> MissionDatabase:
             f"{r}/go",
             (Argument("speed", f"{r}/f", "1.5", "how fast"),),
             (ArgumentEntry("speed", location=Location(0)),),
+            crc="CRC-16-CCITT",
             base=f"{r}/base",
             argument_assignments=(("opcode", "7"),),
             significance=Significance.DISTRESS,

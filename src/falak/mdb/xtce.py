@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from falak.errors import MdbError, MdbErrors
 from falak.mdb.model import (
@@ -44,13 +44,16 @@ from falak.mdb.model import (
     BinaryType,
     BooleanType,
     Calibrator,
+    CdsTimeCode,
     Comparison,
     Condition,
     ContainerEntry,
     ContextCalibrator,
+    CucTimeCode,
     DataEncoding,
     DataSource,
     DataType,
+    Derivation,
     Dimension,
     DynamicValue,
     Entry,
@@ -125,6 +128,10 @@ UNSUPPORTED_ELEMENTS: dict[str, str] = {
 _MAX_EXPONENT = 64
 
 _MISS = object()
+
+#: Prefix of the ancillary items that carry falak fields XTCE has no element for
+#: (derivations, expected periods, CRCs, CCSDS time codes, leading-size binaries).
+_FALAK = "falak:"
 
 #: Yamcs's placeholder reference that means "no dynamic value" (XTCE 1.2 makes the
 #: ``DynamicValue`` of a variable-size string mandatory even when a terminator sizes it).
@@ -517,12 +524,23 @@ class _Loader:
                 "use telemetered, derived, constant, local or ground",
             )
             data_source = "telemetered"
+        derivation: Derivation | None = None
+        period: float | None = None
+        if anc:
+            anc, extra = _split_falak(anc)
+            if "falak:derivation" in extra:
+                function, *inputs = extra["falak:derivation"].split()
+                derivation = Derivation(function, tuple(inputs))
+            if "falak:expected_period_s" in extra:
+                period = float(extra["falak:expected_period_s"])
         return Parameter(
             name=name,
             qualified_name=ss + "/" + name,
             type=tq,
             data_source=data_source,
             read_only=read_only,
+            derivation=derivation,
+            expected_period_s=period,
             description=el.get("shortDescription"),
             long_description=long_d,
             aliases=aliases,
@@ -540,11 +558,14 @@ class _Loader:
         kids: dict[str, _Element] = {}
         for c in el:
             kids.setdefault(_local(c.tag), c)
+        anc, extra = _split_falak(
+            _ancillary(kids["AncillaryDataSet"]) if "AncillaryDataSet" in kids else ()
+        )
         common: dict[str, Any] = {
             "name": name,
             "description": el.get("shortDescription"),
             "long_description": _text(kids.get("LongDescription")),
-            "ancillary": _ancillary(kids["AncillaryDataSet"]) if "AncillaryDataSet" in kids else (),
+            "ancillary": anc,
             "source": self.src(el, xp),
         }
         what = f"type {name!r}"
@@ -638,6 +659,8 @@ class _Loader:
                 **common,
             )
         if kind == "Binary":
+            if "falak:leading_size_bits" in extra and isinstance(encoding, BinaryEncoding):
+                encoding = BinaryEncoding(leading_size_bits=int(extra["falak:leading_size_bits"]))
             return BinaryType(encoding=encoding, unit=unit, **common)
         if kind in ("AbsoluteTime", "RelativeTime"):
             scale, offset = 1.0, 0.0
@@ -662,6 +685,7 @@ class _Loader:
                     offset_from = pr
             return AbsoluteTimeType(
                 encoding=encoding,
+                timecode=_timecode(extra["falak:timecode"]) if "falak:timecode" in extra else None,
                 scale=scale,
                 offset=offset,
                 epoch=epoch,
@@ -1117,6 +1141,8 @@ class _Loader:
                         size = v if isinstance(v, int) else None
             elif tag in ("AliasSet", "DefaultRateInStream"):
                 self.skip(c)
+        anc, extra = _split_falak(anc)
+        period = extra.get("falak:expected_period_s")
         return SequenceContainer(
             name=name,
             qualified_name=ss + "/" + name,
@@ -1125,6 +1151,8 @@ class _Loader:
             restriction=restriction,
             abstract=_bool(el.get("abstract"), False),
             size_bits=size,
+            expected_period_s=None if period is None else float(period),
+            crc=_crc(extra.get("falak:crc")),
             description=el.get("shortDescription"),
             long_description=long_d,
             ancillary=anc,
@@ -1172,7 +1200,8 @@ class _Loader:
             if tag == "LongDescription":
                 kw["long_description"] = _text(c)
             elif tag == "AncillaryDataSet":
-                kw["ancillary"] = _ancillary(c)
+                kw["ancillary"], extra = _split_falak(_ancillary(c))
+                kw["crc"] = _crc(extra.get("falak:crc"))
             elif tag == "BaseMetaCommand":
                 kw["base"] = self.resolve(
                     "command", c.get("metaCommandRef"), ss, c, f"base of {what}"
@@ -1312,6 +1341,58 @@ def _xpath(el: _Element) -> str:
 
 def _ancillary(el: _Element) -> tuple[tuple[str, str], ...]:
     return tuple((a.get("name", ""), (a.text or "").strip()) for a in el)
+
+
+def _split_falak(
+    items: tuple[tuple[str, str], ...],
+) -> tuple[tuple[tuple[str, str], ...], dict[str, str]]:
+    """Separate falak's own ``falak:*`` ancillary items (fields XTCE has no element for)."""
+    if not any(n.startswith(_FALAK) for n, _ in items):
+        return items, {}
+    return (
+        tuple((n, v) for n, v in items if not n.startswith(_FALAK)),
+        {n: v for n, v in items if n.startswith(_FALAK)},
+    )
+
+
+def _crc(text: str | None) -> Literal["CRC-16-CCITT"] | None:
+    if text is None:
+        return None
+    if text != "CRC-16-CCITT":
+        raise ValueError(f"falak:crc {text!r} is not CRC-16-CCITT")
+    return "CRC-16-CCITT"
+
+
+def _timecode(text: str) -> CucTimeCode | CdsTimeCode:
+    """``CUC coarse fine`` or ``CDS day submillis`` (byte counts), as the export writes it."""
+    kind, a, b = text.split()
+    if kind == "CUC":
+        return CucTimeCode(int(a), int(b))
+    if kind == "CDS":
+        return CdsTimeCode(int(a), int(b))
+    raise ValueError(f"falak:timecode {text!r} is neither CUC nor CDS")
+
+
+def _falak_items(obj: Any) -> list[tuple[str, str]]:
+    """Model fields XTCE has no element for, as ``falak:*`` ancillary items."""
+    out: list[tuple[str, str]] = []
+    if isinstance(obj, Parameter) and obj.derivation is not None:
+        text = " ".join((obj.derivation.function, *obj.derivation.inputs))
+        out.append(("falak:derivation", text))
+    if isinstance(obj, Parameter | SequenceContainer) and obj.expected_period_s is not None:
+        out.append(("falak:expected_period_s", repr(float(obj.expected_period_s))))
+    if isinstance(obj, SequenceContainer | MetaCommand) and obj.crc is not None:
+        out.append(("falak:crc", obj.crc))
+    if isinstance(obj, AbsoluteTimeType) and obj.timecode is not None:
+        tc = obj.timecode
+        if isinstance(tc, CucTimeCode):
+            out.append(("falak:timecode", f"CUC {tc.coarse_bytes} {tc.fine_bytes}"))
+        else:
+            out.append(("falak:timecode", f"CDS {tc.day_bytes} {tc.submillis_bytes}"))
+    enc = getattr(obj, "encoding", None)
+    if isinstance(enc, BinaryEncoding) and enc.leading_size_bits is not None:
+        out.append(("falak:leading_size_bits", str(enc.leading_size_bits)))
+    return out
 
 
 def _aliases(el: _Element) -> tuple[tuple[str, str], ...]:
@@ -1516,7 +1597,7 @@ class _Writer:
             s = self.sub(el, "AliasSet")
             for nsp, alias in al:
                 self.sub(s, "Alias", {"nameSpace": nsp, "alias": alias})
-        anc = getattr(obj, "ancillary", ())
+        anc = [*getattr(obj, "ancillary", ()), *_falak_items(obj)]
         if anc:
             s = self.sub(el, "AncillaryDataSet")
             for name, value in anc:
