@@ -30,6 +30,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.orbiter",
     "falak.cli.run",
     "falak.cli.archive",
+    "falak.cli.terrain",
 )
 
 for _name in GROUP_MODULES:

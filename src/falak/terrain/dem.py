@@ -50,6 +50,7 @@ __all__ = [
     "read_dem",
     "read_window",
     "write_dem",
+    "write_layer",
     "xy_to_latlon",
 ]
 
@@ -444,3 +445,36 @@ def fill_holes(
             filled[up, cols] + filled[down, cols] + filled[rows, left] + filled[rows, right]
         )
     return filled.astype(np.float32), holes
+
+
+def write_layer(
+    path: str | Path, data: NDArray[Any], transform: Affine, *, nodata: float | None = None
+) -> Path:
+    """Write one derived map (slope, cost, lit share, a mask...) as a single-band GeoTIFF.
+
+    Same grid and projection as the DEM it came from. Booleans are written as uint8 (0/1);
+    float maps keep ``inf`` (impassable cost) and NaN as they are.
+    """
+    import rasterio
+    from rasterio.crs import CRS
+
+    path = Path(path)
+    array = np.asarray(data)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8)
+    ny, nx = array.shape
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": nx,
+        "height": ny,
+        "count": 1,
+        "dtype": array.dtype.name,
+        "crs": CRS.from_proj4(LOLA_SOUTH_POLE_PROJ4),
+        "transform": transform,
+        "compress": "deflate",
+    }
+    if nodata is not None:
+        profile["nodata"] = nodata
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(array, 1)
+    return path

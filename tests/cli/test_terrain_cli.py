@@ -1,0 +1,66 @@
+"""``falak terrain``: synth, hazards, horizons, illumination from the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+from typer.testing import CliRunner
+
+from falak.cli.app import app
+from falak.terrain.dem import read_dem
+
+runner = CliRunner()
+
+
+def test_help_explains_units_and_formats():
+    result = runner.invoke(app, ["terrain", "--help"])
+    assert result.exit_code == 0
+    assert "stereographic" in result.output
+    result = runner.invoke(app, ["terrain", "hazards", "--help"])
+    assert "--clearance-m" in result.output
+
+
+def test_synth_then_hazards(tmp_path):
+    dem_path = tmp_path / "dem.tif"
+    result = runner.invoke(
+        app,
+        ["terrain", "synth", "--out", str(dem_path), "--size", "64", "--resolution-m", "2",
+         "--seed", "4", "--center", "-89.8,45"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "64x64 cells at 2 m" in result.output
+    dem = read_dem(dem_path)
+    assert dem.rocks is not None
+    out = tmp_path / "hz"
+    result = runner.invoke(
+        app,
+        ["terrain", "hazards", "--dem", str(dem_path), "--out-dir", str(out),
+         "--clearance-m", "0.2", "--max-slope-deg", "15"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "impassable" in result.output
+    for name in ("slope_deg", "roughness_m", "step_m", "rock", "impassable", "cost"):
+        with rasterio.open(out / f"{name}.tif") as src:
+            assert src.shape == (64, 64)
+            assert src.transform == dem.transform
+    for name in ("hillshade", "slope", "hazards", "cost"):
+        assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    with rasterio.open(out / "cost.tif") as cost, rasterio.open(out / "impassable.tif") as bad:
+        assert (np.isinf(cost.read(1)) == (bad.read(1) == 1)).all()
+
+
+def test_bad_dem_is_one_line_error(tmp_path):
+    path = tmp_path / "nope.tif"
+    path.write_text("not a tiff")
+    result = runner.invoke(app, ["terrain", "hazards", "--dem", str(path), "--out-dir", "x"])
+    assert result.exit_code == 1
+    assert "error:" in result.output
+    assert "cannot read as a raster" in result.output
+
+
+def test_bad_center_is_one_line_error(tmp_path):
+    result = runner.invoke(
+        app, ["terrain", "synth", "--out", str(tmp_path / "a.tif"), "--center", "south"]
+    )
+    assert result.exit_code == 1
+    assert "--center 'south' must be LAT,LON" in result.output
