@@ -316,3 +316,18 @@ def test_chunking_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> No
     chunked = find_passes(tles, st, START, stop)
     assert chunked == whole
     assert len(whole) > 10
+
+
+def test_decaying_satellite_counts_failed_epochs_as_below() -> None:
+    """SGP4-VER 28872 (sub-orbital, SGP4 error 6 from 51 min after epoch, AIAA 2006-6753):
+    no exception; every reported pass has valid SGP4 positions at rise, culmination, set."""
+    (tle,) = _verification({"28872"})
+    start = tle.epoch - timedelta(minutes=5)
+    stations = list(STATIONS.values())
+    passes = find_passes(tle, stations, start, start + timedelta(hours=3))
+    assert passes
+    by_name = {s.name: s for s in stations}
+    for p in passes:
+        _, el, _ = look_angles(tle, by_name[p.station], [p.rise, p.culminate, p.set])
+        assert np.isfinite(el).all()
+        assert p.rise < p.culminate < p.set
