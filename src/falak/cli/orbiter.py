@@ -383,7 +383,7 @@ def imaging_command(
             raise InputError(
                 f"--target {target!r} must be LAT,LON in degrees (MOON_ME), e.g. -89.5,0"
             ) from None
-        traj = _trajectory(elements, epoch, frame, oem, days, 10.0, degree, third_bodies)
+        traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies)
         windows = imaging_opportunities(
             traj,
             lat,

@@ -212,16 +212,59 @@ def _span(traj: Trajectory, start: datetime | None, stop: datetime | None) -> tu
     return t0, t1
 
 
-def _bodies(traj: Trajectory, t_s: F64) -> tuple[Any, F64, F64]:
-    """Skyfield times, and the Earth and Sun from the Moon (ICRF km, (N, 3)) at ``t_s``."""
-    from falak.dynamics.moonframes import ephemeris
+_SKY_STEP_S = 300.0
 
-    t = utc_times(traj.epoch, t_s)
-    eph = ephemeris()
-    moon = eph["moon"]
-    earth = np.atleast_2d((eph["earth"] - moon).at(t).position.km.T)
-    sun = np.atleast_2d((eph["sun"] - moon).at(t).position.km.T)
-    return t, earth, sun
+
+@dataclass(frozen=True)
+class _Sky:
+    """Slowly varying geometry tabulated every 300 s (UTC seconds since the trajectory epoch).
+
+    Rows hold ICRF → MOON_ME and GCRS → ITRS rotations (row-major, 9 columns) and the Earth and
+    the Sun from the Moon (ICRF km). Interpolated with 4-point Lagrange polynomials: errors
+    ≲ 1e-8 rad for the Earth's rotation (0.022 rad per step), far less for the rest.
+    """
+
+    t0: float
+    h: float
+    me: F64
+    itrs: F64
+    earth: F64
+    sun: F64
+
+    @classmethod
+    def build(cls, traj: Trajectory, step_s: float = _SKY_STEP_S) -> _Sky:
+        from skyfield.framelib import itrs
+
+        from falak.dynamics.moonframes import ephemeris, icrf_to_moon_me
+
+        t0 = float(traj.t_s[0]) - 2 * step_s
+        n = math.ceil((float(traj.t_s[-1]) - t0) / step_s) + 4
+        grid = t0 + step_s * np.arange(n)
+        t = utc_times(traj.epoch, grid)
+        eph = ephemeris()
+        moon = eph["moon"]
+        earth = np.ascontiguousarray((eph["earth"] - moon).at(t).position.km.T)
+        sun = np.ascontiguousarray((eph["sun"] - moon).at(t).position.km.T)
+        me = icrf_to_moon_me(t).reshape(n, 9)
+        rot = np.moveaxis(np.asarray(itrs.rotation_at(t)), -1, 0).reshape(n, 9)
+        return cls(t0, step_s, me, rot, earth, sun)
+
+    def interp(self, tab: F64, t_s: F64) -> F64:
+        """Interpolate rows of ``tab`` at ``t_s`` (4-point Lagrange), shape (N, columns)."""
+        x = (np.asarray(t_s, dtype=float) - self.t0) / self.h
+        k = np.clip(np.floor(x).astype(np.int64), 1, tab.shape[0] - 3)
+        u = (x - k)[:, None]
+        out: F64 = (
+            -u * (u - 1) * (u - 2) / 6 * tab[k - 1]
+            + (u + 1) * (u - 1) * (u - 2) / 2 * tab[k]
+            - (u + 1) * u * (u - 2) / 2 * tab[k + 1]
+            + (u + 1) * u * (u - 1) / 6 * tab[k + 2]
+        )
+        return out
+
+    def bodies(self, t_s: F64) -> tuple[F64, F64]:
+        """The Earth and the Sun from the Moon, ICRF km, each (N, 3)."""
+        return self.interp(self.earth, t_s), self.interp(self.sun, t_s)
 
 
 def _to_datetime(traj: Trajectory, t_s: float) -> datetime:
@@ -271,7 +314,7 @@ def sun_fraction(traj: Trajectory, t_s: F64) -> dict[str, F64]:
 
     t_s = np.atleast_1d(np.asarray(t_s, dtype=float))
     r, _ = interpolate_state(traj, t_s)
-    _, earth, sun = _bodies(traj, t_s)
+    earth, sun = _Sky.build(traj).bodies(t_s)
     f_moon, _, _ = _lit_fraction(sun - r, -r, MOON_RADIUS_KM)
     f_earth, _, _ = _lit_fraction(sun - r, earth - r, EARTH_RADIUS_KM)
     return {"moon": f_moon, "earth": f_earth, "total": f_moon * f_earth}
@@ -294,12 +337,13 @@ def eclipses(
     from falak.dynamics.moonframes import MOON_RADIUS_KM
 
     t0, t1 = _span(traj, start, stop)
+    sky = _Sky.build(traj)
     out: list[Window] = []
     for body, radius in (("moon", MOON_RADIUS_KM), ("earth", EARTH_RADIUS_KM)):
 
         def margins(t_s: F64, body: str = body, radius: float = radius) -> tuple[F64, F64, F64]:
             r, _ = interpolate_state(traj, t_s)
-            _, earth, sun = _bodies(traj, t_s)
+            earth, sun = sky.bodies(t_s)
             centre = -r if body == "moon" else earth - r
             return _lit_fraction(sun - r, centre, radius)
 
@@ -330,19 +374,16 @@ def _iso(t: datetime) -> str:
 # --------------------------------------------------------------------------- contacts
 
 
-def _station_geometry(traj: Trajectory, station: Station, t_s: F64) -> tuple[F64, F64, F64, F64]:
+def _station_geometry(
+    traj: Trajectory, sky: _Sky, station: Station, t_s: F64
+) -> tuple[F64, F64, F64, F64]:
     """Azimuth, elevation (deg), range (km) of the orbiter from ``station`` and the Moon-limb
     margin (km; < 0 when the Moon hides the orbiter) at ``t_s``."""
-    from skyfield.framelib import itrs
-
     from falak.dynamics.moonframes import MOON_RADIUS_KM
 
     r, _ = interpolate_state(traj, t_s)
-    t, earth, _ = _bodies(traj, t_s)
-    rot = np.asarray(itrs.rotation_at(t))  # GCRS → ITRS, (3, 3, N) or (3, 3)
-    if rot.ndim == 2:
-        rot = rot[:, :, None]
-    rot = np.moveaxis(rot, -1, 0)  # (N, 3, 3)
+    earth, _ = sky.bodies(t_s)
+    rot = sky.interp(sky.itrs, t_s).reshape(-1, 3, 3)  # GCRS → ITRS
     station_gcrs = np.einsum("nji,j->ni", rot, station.itrs_km)  # Rᵀ · itrs
     sat_from_earth = r - earth
     rel_gcrs = sat_from_earth - station_gcrs
@@ -384,17 +425,18 @@ def contacts(
     else:
         station_list = list(stations)
     t0, t1 = _span(traj, start, stop)
+    sky = _Sky.build(traj)
     out: list[Window] = []
     for st in station_list:
 
         def visible(t_s: F64, st: Station = st) -> NDArray[np.bool_]:
-            az, el, _, margin = _station_geometry(traj, st, t_s)
+            az, el, _, margin = _station_geometry(traj, sky, st, t_s)
             ok: NDArray[np.bool_] = (el >= st.min_elevation_at(az)) & (margin > 0.0)
             return ok
 
         for a, b in _find_windows(visible, t0, t1, step_s, tol_s):
             probe = np.linspace(a, b, max(3, min(200, math.ceil((b - a) / step_s) + 1)))
-            _, el, rng, _ = _station_geometry(traj, st, probe)
+            _, el, rng, _ = _station_geometry(traj, sky, st, probe)
             fields = {
                 "station": st.name,
                 "max_elevation_deg": round(float(el.max()), 4),
@@ -408,15 +450,14 @@ def contacts(
 # --------------------------------------------------------------------------- imaging
 
 
-def _target_geometry(traj: Trajectory, target_me_km: F64, t_s: F64) -> tuple[F64, F64, F64]:
+def _target_geometry(
+    traj: Trajectory, sky: _Sky, target_me_km: F64, t_s: F64
+) -> tuple[F64, F64, F64]:
     """Off-nadir angle of the target, the orbiter's elevation seen from the target, and the
     Sun's (geometric) elevation at the target, degrees."""
-    from falak.dynamics.moonframes import icrf_to_moon_me
-
     r, _ = interpolate_state(traj, t_s)
-    t, _, sun = _bodies(traj, t_s)
-    rot = icrf_to_moon_me(t)  # (N, 3, 3), ICRF → ME
-    target = np.einsum("nji,j->ni", rot, target_me_km)  # ICRF
+    _, sun = sky.bodies(t_s)
+    target = _target_icrf(sky, target_me_km, t_s)
     up = target / np.linalg.norm(target, axis=1)[:, None]
     los = target - r
     los_n = np.linalg.norm(los, axis=1)
@@ -469,9 +510,10 @@ def imaging_opportunities(
         [math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)]
     )
     t0, t1 = _span(traj, start, stop)
+    sky = _Sky.build(traj)
 
     def ok(t_s: F64) -> NDArray[np.bool_]:
-        off, sat_el, sun_el = _target_geometry(traj, target, t_s)
+        off, sat_el, sun_el = _target_geometry(traj, sky, target, t_s)
         good: NDArray[np.bool_] = (
             (off <= max_off_nadir_deg) & (sat_el > 0.0) & (sun_el >= min_sun_elevation_deg)
         )
@@ -480,23 +522,21 @@ def imaging_opportunities(
     out: list[Window] = []
     for a, b in _find_windows(ok, t0, t1, step_s, tol_s):
         probe = np.linspace(a, b, 101)
-        off, _, sun_el = _target_geometry(traj, target, probe)
+        off, _, sun_el = _target_geometry(traj, sky, target, probe)
         r, _ = interpolate_state(traj, probe)
         k = int(np.argmin(off))
         fields = {
             "min_off_nadir_deg": round(float(off[k]), 4),
             "sun_elevation_deg": round(float(sun_el[k]), 4),
             "min_range_km": round(
-                float(np.linalg.norm(r - _target_icrf(traj, target, probe), axis=1).min()), 3
+                float(np.linalg.norm(r - _target_icrf(sky, target, probe), axis=1).min()), 3
             ),
         }
         out.append(Window(_to_datetime(traj, a), _to_datetime(traj, b), fields))
     return out
 
 
-def _target_icrf(traj: Trajectory, target_me_km: F64, t_s: F64) -> F64:
-    from falak.dynamics.moonframes import icrf_to_moon_me
-
-    rot = icrf_to_moon_me(utc_times(traj.epoch, t_s))
+def _target_icrf(sky: _Sky, target_me_km: F64, t_s: F64) -> F64:
+    rot = sky.interp(sky.me, t_s).reshape(-1, 3, 3)  # ICRF → MOON_ME
     out: F64 = np.einsum("nji,j->ni", rot, target_me_km)
     return out
