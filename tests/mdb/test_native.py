@@ -603,6 +603,22 @@ def test_semantic_errors_from_validate_carry_lines() -> None:
     ]
 
 
+def test_broken_item_gives_no_follow_on_errors() -> None:
+    # only the bad kind is reported, not the parameter and argument that use the type
+    errs = errors_of(
+        """\
+        name: X
+        types:
+          T: {kind: integr}
+        parameters:
+          P: T
+        commands:
+          K: {arguments: {A: T}}
+        """
+    )
+    assert [(e.line, e.message) for e in errs] == [(3, "unknown kind 'integr' for type T")]
+
+
 def test_unresolved_names_reported_once() -> None:
     # the loader reports the unknown base; validate() must not repeat it
     errs = errors_of(

@@ -1931,30 +1931,40 @@ class _Builder:
             self.taint(n0, k)
             if t is not None:
                 ss.types[name] = t
+            else:  # reported; references to it are not reported again
+                self.missing.add(qualify(sd.qn, name))
         for name, k, v in section("argument_types"):
             n0 = len(ctx.errors)
             t = self.data_type(name, k, v, sd.qn, arg=True)
             self.taint(n0, k)
             if t is not None:
                 ss.argument_types[name] = t
+            else:  # reported; references to it are not reported again
+                self.missing.add(qualify(sd.qn, name))
         for name, k, v in section("parameters"):
             n0 = len(ctx.errors)
             p = self.parameter(name, k, v, sd.qn)
             self.taint(n0, k)
             if p is not None:
                 ss.parameters[name] = p
+            else:  # reported; references to it are not reported again
+                self.missing.add(qualify(sd.qn, name))
         for name, k, v in section("containers"):
             n0 = len(ctx.errors)
             c = self.container(name, k, v, sd.qn)
             self.taint(n0, k)
             if c is not None:
                 ss.containers[name] = c
+            else:  # reported; references to it are not reported again
+                self.missing.add(qualify(sd.qn, name))
         for name, k, v in section("commands"):
             n0 = len(ctx.errors)
             cmd = self.command(name, k, v, sd.qn)
             self.taint(n0, k)
             if cmd is not None:
                 ss.commands[name] = cmd
+            else:  # reported; references to it are not reported again
+                self.missing.add(qualify(sd.qn, name))
         for sub in sd.subs:
             ss.subsystems[sub.name] = self.build(sub)
         self.systems[sd.qn] = ss
@@ -1978,6 +1988,8 @@ class _Builder:
             if t.name.startswith("__copy__:"):
                 if n in ss.types:
                     ss.argument_types.setdefault(n, ss.types[n])
+                else:  # the type itself had errors
+                    self.missing.add(q)
             else:
                 ss.argument_types.setdefault(n, t)
 
