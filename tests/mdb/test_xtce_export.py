@@ -342,6 +342,14 @@ def _hand_built() -> MissionDatabase:
             verifiers=(
                 Verifier("accepted", 0.0, 2.5, condition=Comparison(mode, "==", "A")),
                 Verifier("complete", 1.0, 90.0, container=f"{r}/pkt"),
+                Verifier(
+                    "complete",
+                    0.0,
+                    60.0,
+                    container=f"{r}/pkt",
+                    condition=Comparison(ParameterRef(f"{r}/n"), "==", "3"),
+                    fail_condition=Not(AnyOf((Comparison(mode, "==", "SAFE"),))),
+                ),
             ),
             container_name=f"{r}/go_c",
             container_base=f"{r}/base_c",
@@ -398,5 +406,22 @@ def test_round_trip_hand_built_model(tmp_path: Path) -> None:
     assert again.argument_types == mdb.argument_types
     assert again.parameters == mdb.parameters
     assert again.containers == mdb.containers
+    assert again.commands == mdb.commands
+    assert again == mdb
+
+
+def test_round_trip_native_yaml_mission(tmp_path: Path) -> None:
+    # a model made by the native YAML loader (testsat ships with falak): verifiers that
+    # wait for a container AND a condition, per-stage fail conditions and command entries
+    # without a container name all travel through XTCE (as falak:* ancillary items)
+    from importlib import resources
+
+    from falak.mdb import load
+
+    path = resources.files("falak.missions") / "testsat" / "mdb.yaml"
+    if not path.is_file():
+        pytest.skip("falak/missions/testsat/mdb.yaml is not there")
+    mdb = load(str(path))
+    again = _round_trip(mdb, tmp_path)
     assert again.commands == mdb.commands
     assert again == mdb

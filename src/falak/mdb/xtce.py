@@ -22,10 +22,11 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
+import json
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -1195,6 +1196,8 @@ class _Loader:
         qname = ss + "/" + name
         what = f"command {name!r}"
         kw: dict[str, Any] = {}
+        anonymous = False
+        extra: dict[str, str] = {}
         for c in el:
             tag = _local(c.tag)
             if tag == "LongDescription":
@@ -1202,6 +1205,7 @@ class _Loader:
             elif tag == "AncillaryDataSet":
                 kw["ancillary"], extra = _split_falak(_ancillary(c))
                 kw["crc"] = _crc(extra.get("falak:crc"))
+                anonymous = "falak:anonymous_container" in extra
             elif tag == "BaseMetaCommand":
                 kw["base"] = self.resolve(
                     "command", c.get("metaCommandRef"), ss, c, f"base of {what}"
@@ -1253,6 +1257,10 @@ class _Loader:
                 kw["verifiers"] = tuple(self.verifier(v, ss, what) for v in c)
             elif tag in UNSUPPORTED_ELEMENTS:
                 self.skip(c)
+        if anonymous:  # the model had entries but no container name; the export made one up
+            kw["container_name"] = None
+        if "verifiers" in kw and any(k.startswith("falak:verifier.") for k in extra):
+            kw["verifiers"] = _verifier_extras(kw["verifiers"], extra)
         return MetaCommand(
             name=name,
             qualified_name=qname,
@@ -1381,6 +1389,14 @@ def _falak_items(obj: Any) -> list[tuple[str, str]]:
         out.append(("falak:derivation", text))
     if isinstance(obj, Parameter | SequenceContainer) and obj.expected_period_s is not None:
         out.append(("falak:expected_period_s", repr(float(obj.expected_period_s))))
+    if isinstance(obj, MetaCommand) and obj.container_name is None and obj.entries:
+        out.append(("falak:anonymous_container", "true"))
+    if isinstance(obj, MetaCommand):
+        for key, ver in _verifier_keys(obj.verifiers):
+            if ver.container is not None and ver.condition is not None:
+                out.append((f"{key}.container", ver.container))
+            if ver.fail_condition is not None:
+                out.append((f"{key}.fail_condition", json.dumps(_cond_json(ver.fail_condition))))
     if isinstance(obj, SequenceContainer | MetaCommand) and obj.crc is not None:
         out.append(("falak:crc", obj.crc))
     if isinstance(obj, AbsoluteTimeType) and obj.timecode is not None:
@@ -1393,6 +1409,72 @@ def _falak_items(obj: Any) -> list[tuple[str, str]]:
     if isinstance(enc, BinaryEncoding) and enc.leading_size_bits is not None:
         out.append(("falak:leading_size_bits", str(enc.leading_size_bits)))
     return out
+
+
+def _verifier_keys(verifiers: Iterable[Verifier]) -> list[tuple[str, Verifier]]:
+    """``falak:verifier.<stage>.<n>`` for each verifier, in the order the export writes them."""
+    seen: dict[str, int] = {}
+    out = []
+    for v in sorted(verifiers, key=_verifier_rank):
+        n = seen.get(v.stage, 0)
+        seen[v.stage] = n + 1
+        out.append((f"falak:verifier.{v.stage}.{n}", v))
+    return out
+
+
+def _verifier_extras(
+    verifiers: tuple[Verifier, ...], extra: dict[str, str]
+) -> tuple[Verifier, ...]:
+    """Put back what XTCE verifiers cannot hold: a container next to a condition, and a
+    per-stage fail condition."""
+    out = []
+    for key, v in _verifier_keys(verifiers):
+        if f"{key}.container" in extra:
+            v = replace(v, container=extra[f"{key}.container"])
+        if f"{key}.fail_condition" in extra:
+            v = replace(
+                v, fail_condition=_cond_from_json(json.loads(extra[f"{key}.fail_condition"]))
+            )
+        out.append(v)
+    return tuple(out)
+
+
+def _cond_json(cond: Condition) -> Any:
+    """A condition as JSON (qualified names), for ``falak:*`` ancillary items."""
+    if isinstance(cond, Comparison):
+        r = cond.ref
+        return {
+            "ref": r.parameter,
+            "member": list(r.member),
+            "calibrated": r.calibrated,
+            "instance": r.instance,
+            "argument": r.argument,
+            "op": cond.operator,
+            "value": cond.value,
+        }
+    if isinstance(cond, Not):
+        return {"not": _cond_json(cond.condition)}
+    key = "all" if isinstance(cond, AllOf) else "any"
+    return {key: [_cond_json(c) for c in cond.conditions]}
+
+
+def _cond_from_json(obj: Any) -> Condition:
+    if "not" in obj:
+        return Not(_cond_from_json(obj["not"]))
+    if "all" in obj:
+        return AllOf(tuple(_cond_from_json(c) for c in obj["all"]))
+    if "any" in obj:
+        return AnyOf(tuple(_cond_from_json(c) for c in obj["any"]))
+    ref = ParameterRef(
+        str(obj["ref"]),
+        tuple(obj["member"]),
+        bool(obj["calibrated"]),
+        int(obj["instance"]),
+        bool(obj["argument"]),
+    )
+    if obj["op"] not in _NEGATE:
+        raise ValueError(f"comparison operator {obj['op']!r} is not known")
+    return Comparison(ref, obj["op"], str(obj["value"]))
 
 
 def _aliases(el: _Element) -> tuple[tuple[str, str], ...]:
@@ -2039,12 +2121,12 @@ class _Writer:
             vs = self.sub(el, "VerifierSet")
             for ver in sorted(m.verifiers, key=_verifier_rank):
                 ve = self.sub(vs, _STAGE_TAGS.get(ver.stage, "CompleteVerifier"))
-                if ver.container is not None:
+                if ver.condition is not None:  # a container as well goes in falak:* items
+                    self.condition(ve, ver.condition)
+                elif ver.container is not None:
                     self.sub(
                         ve, "ContainerRef", {"containerRef": self.rel("container", ver.container)}
                     )
-                elif ver.condition is not None:
-                    self.condition(ve, ver.condition)
                 window = {
                     "timeToStartChecking": _seconds(ver.window_start_s),
                     "timeToStopChecking": _seconds(ver.window_stop_s),
