@@ -12,9 +12,24 @@ builds the model and resolves each reference to a qualified name (XTCE name rule
 and then its ancestors). Unresolved references are collected and raised together as
 :class:`falak.errors.MdbErrors`, each naming the file, line, XPath and a fix.
 
-Elements the model cannot carry (algorithms, streams, ``ParameterToSetList``, math-operation
-calibrators, container aliases, command-container sizes) are skipped; see
-``UNSUPPORTED_ELEMENTS``; ``load_xtce(path, skipped=notes)`` lists where a file uses them.
+Mapping notes:
+
+* Aggregate members in references (``Hdr/APID`` or Yamcs's ``Hdr.APID``) become
+  ``ParameterRef(parameter="/.../Hdr", member=("APID",))``; ``ArgumentInstanceRef`` becomes a
+  ``ParameterRef`` with ``argument=True`` and the argument's short name.
+* Array dimensions ``StartingIndex``..``EndingIndex`` become an element count
+  (``end - start + 1``, folded into ``DynamicValue.intercept``); XTCE 1.1 arrays declared with
+  ``numberOfDimensions`` only get ``dimensions=()`` and take their sizes from the
+  ``ArrayParameterRefEntry`` (``ParameterEntry.dimensions``).
+* A ``CommandContainer`` is kept on its ``MetaCommand`` (``entries``, ``container_name``,
+  ``container_base``, ``container_restriction``); free-standing ones from a
+  ``CommandContainerSet`` become sequence containers.
+* Model fields XTCE has no element for (derivations, expected periods, CRCs, CCSDS time codes,
+  leading-size binaries, verifier fail conditions) are exported as ``falak:*`` ancillary data
+  and read back from it.
+* Elements the model cannot carry (algorithms, streams, ``ParameterToSetList``, math-operation
+  calibrators, container aliases, command-container sizes) are skipped; see
+  ``UNSUPPORTED_ELEMENTS``; ``load_xtce(path, skipped=notes)`` lists where a file uses them.
 """
 
 from __future__ import annotations
