@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import textwrap
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -439,6 +440,17 @@ def test_anchors_and_merge_keys() -> None:
     assert b.alarm is not None
     assert b.alarm.static is not None
     assert (b.alarm.static.warning, b.alarm.static.critical) == (Range(1, 2), Range(0, 3))
+
+
+def test_dump_refuses_to_lose_information() -> None:
+    m = loads_yaml("name: X\nparameters: {P: uint8}\n")
+    p = m.parameters["/X/P"]
+    # a name YAML cannot carry (XTCE forbids '.', but a model built in code may have it)
+    m.root.parameters["P"] = replace(p, name="P.x", qualified_name="/X/P.x")
+    m.index()
+    with pytest.raises(MdbError) as info:
+        dump_yaml(m)
+    assert info.value.message.startswith("cannot write this database as YAML without loss: ")
 
 
 def test_builtin_type_names() -> None:

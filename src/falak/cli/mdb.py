@@ -389,6 +389,8 @@ def convert_command(
     ],
 ) -> None:
     """Convert a mission database between falak YAML and XTCE (by the output's extension)."""
+    from falak.errors import FalakError
+
     db = _load(source)
     suffix = target.suffix.lower()
     try:
@@ -412,6 +414,9 @@ def convert_command(
             raise typer.Exit(1)
     except OSError as exc:
         typer.echo(f"error: cannot write {target}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    except FalakError as exc:
+        _report(exc)
         raise typer.Exit(1) from None
     typer.echo(f"wrote {target}: {_summary(db)}")
 

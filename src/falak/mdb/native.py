@@ -2692,9 +2692,38 @@ def dump_yaml(mdb: MissionDatabase) -> str:
 
     Built-in types (``uint16``) and argument types identical to a parameter type are left for
     the loader to recreate; if the compact text would not read back equal, every type is
-    written out.
+    written out. Raises :class:`falak.errors.MdbError` naming the first item that YAML cannot
+    carry (a name with '/' or '.', for instance) rather than writing a lossy file.
     """
     text = _render(mdb, compact=True)
     if _parse(text, "<dump>").mdb == mdb:
         return text
-    return _render(mdb, compact=False)
+    text = _render(mdb, compact=False)
+    back = _parse(text, "<dump>")
+    if back.mdb == mdb:
+        return text
+    raise MdbError(
+        "cannot write this database as YAML without loss: " + _first_difference(mdb, back),
+        file=mdb.source_file,
+        fix="rename the item (names may not contain '/' or '.'), or report it as a falak bug "
+        "with the database attached",
+    )
+
+
+def _first_difference(mdb: MissionDatabase, back: _Parsed) -> str:
+    """Name the first item that differs after a YAML round trip."""
+    if back.mdb is None or back.errors:
+        return (
+            "the YAML does not read back ("
+            + (str(back.errors[0]) if back.errors else "no database")
+            + ")"
+        )
+    for what in ("types", "argument_types", "parameters", "containers", "commands"):
+        a, b = getattr(mdb, what), getattr(back.mdb, what)
+        for qn in a:
+            if a[qn] != b.get(qn):
+                return f"{what[:-1].replace('_', ' ')} {qn} changes"
+        for qn in b:
+            if qn not in a:
+                return f"{what[:-1].replace('_', ' ')} {qn} appears"
+    return "the space-system tree changes"
