@@ -132,3 +132,19 @@ def test_high_degree_stays_finite() -> None:
     central = field.gm_km3_s2 / r[0] ** 2
     assert np.all(np.isfinite(acc))
     assert abs(np.linalg.norm(acc) - central) < 0.01 * central
+
+
+def test_reads_only_the_lines_needed(tmp_path: Path) -> None:
+    # Lines past degree 2 are garbage: reading degree 2 must not touch them.
+    path = tmp_path / "short.tab"
+    path.write_text(
+        "1738.0, 4902.8, 0.0, 3, 3, 1, 0.0, 0.0\n"
+        "1, 0, 0.0, 0.0, 0, 0\n1, 1, 0.0, 0.0, 0, 0\n"
+        "2, 0, -9.0e-05, 0.0, 0, 0\n2, 1, 1.0e-11, 2.0e-9, 0, 0\n2, 2, 3.4e-05, 9.0e-10, 0, 0\n"
+        "garbage that a whole-file reader would choke on\n"
+    )
+    field = read_sha_table(path, 2)
+    assert field.c[2, 2] == 3.4e-05
+    assert field.s[2, 1] == 2.0e-9
+    with pytest.raises(InputError, match=r"short\.tab:7: expected 'n, m, C, S"):
+        read_sha_table(path, 3)

@@ -249,3 +249,11 @@ def test_contact_edges_against_skyfield(noon_midnight: Trajectory) -> None:
     on_elevation = np.abs(el - station.min_elevation_deg) < 1e-3
     on_limb = np.abs(limb_km) < 0.1
     assert np.all(on_elevation | on_limb), (el, limb_km)
+
+
+def test_oem_with_a_gap_is_refused(noon_midnight: Trajectory) -> None:
+    lines = trajectory_to_oem(noon_midnight).splitlines()
+    first_data = next(i for i, line in enumerate(lines) if line.startswith("2028-"))
+    del lines[first_data + 10 : first_data + 40]  # 30 states × 30 s = a 930 s gap
+    with pytest.raises(InputError, match=r"OEM states 10 and 11 are 930 s apart"):
+        trajectory_from_oem(parse_oem("\n".join(lines)))

@@ -49,6 +49,7 @@ EARTH_RADIUS_KM = 6378.137
 SUN_RADIUS_KM = 696000.0
 
 F64 = NDArray[np.float64]
+_MAX_OEM_GAP_S = 600.0  # Hermite error ~1 km at perilune of a 12 h orbit; 60 s: ~cm
 _CHUNK = 50_000  # grid points evaluated per vectorised call
 
 
@@ -133,6 +134,14 @@ def trajectory_from_oem(oem: OemEphemeris) -> Trajectory:
         raise InputError("the OEM needs at least two states to interpolate between")
     epoch = times[0].astype("datetime64[us]").astype(datetime).replace(tzinfo=UTC)
     t_s = (times - times[0]).astype("timedelta64[ns]").astype(np.float64) * 1e-9
+    gap = float(np.max(np.diff(t_s)))
+    if gap > _MAX_OEM_GAP_S:
+        k = int(np.argmax(np.diff(t_s)))
+        raise InputError(
+            f"OEM states {k + 1} and {k + 2} are {gap:.0f} s apart; falak interpolates between "
+            f"states (cubic Hermite) and needs ≤ {_MAX_OEM_GAP_S:.0f} s spacing (60 s keeps a "
+            "low lunar orbit to centimetres)"
+        )
     tdb_s = _tdb_seconds(utc_times(epoch, t_s), utc_times(epoch, 0.0))
     meta = {"source": "OEM", "object_id": oem.metadata.get("OBJECT_ID", "")}
     return Trajectory(epoch, t_s, tdb_s, oem.r_km.copy(), oem.v_km_s.copy(), meta)
