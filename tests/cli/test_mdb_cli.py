@@ -140,6 +140,18 @@ def test_convert_yaml_round_trip(app: typer.Typer, tmp_path: Path) -> None:
     assert "give a .yaml, .yml or .xml file name" in result.stderr
 
 
+def test_convert_testsat_to_xtce_and_back(app: typer.Typer, tmp_path: Path) -> None:
+    if importlib.util.find_spec("falak.mdb.xtce") is None:
+        pytest.skip("falak.mdb.xtce is not there yet")
+    xml = tmp_path / "testsat.xml"
+    result = runner.invoke(app, ["mdb", "convert", str(TESTSAT), str(xml)])
+    assert result.exit_code == 0, result.output
+    back = tmp_path / "back.yaml"
+    result = runner.invoke(app, ["mdb", "convert", str(xml), str(back)])
+    assert result.exit_code == 0, result.output
+    assert load_yaml(back) == load_yaml(TESTSAT)
+
+
 def test_convert_xtce_to_yaml_and_back(app: typer.Typer, testdata: Path, tmp_path: Path) -> None:
     if importlib.util.find_spec("falak.mdb.xtce") is None:
         pytest.skip("falak.mdb.xtce is not there yet")
