@@ -280,10 +280,22 @@ def _omm_xml(kvn: str) -> str:
     )
 
 
-@pytest.mark.parametrize("form", ["kvn", "xml"])
+def _omm_json(kvn: str) -> str:
+    import json
+
+    fields = {
+        k.strip(): v.split("[")[0].strip()
+        for k, v in (line.split("=", 1) for line in kvn.splitlines() if "=" in line)
+    }
+    fields["NORAD_CAT_ID"] = int(fields["NORAD_CAT_ID"])  # CelesTrak writes numbers bare
+    fields["MEAN_MOTION"] = float(fields["MEAN_MOTION"])
+    return json.dumps([fields])
+
+
+@pytest.mark.parametrize("form", ["kvn", "xml", "json"])
 def test_omm_propagates_like_the_same_tle(form: str) -> None:
     """OMM and TLE with the same elements agree to 1 cm over a day (epoch rounded to 1 µs)."""
-    text = CSS_OMM_KVN if form == "kvn" else _omm_xml(CSS_OMM_KVN)
+    text = {"kvn": CSS_OMM_KVN, "xml": _omm_xml(CSS_OMM_KVN), "json": _omm_json(CSS_OMM_KVN)}[form]
     (omm,) = parse_omm(text)
     (tle,) = parse_tle_text(f"{CSS_L1}\n{CSS_L2}")
     assert (omm.name, omm.norad) == ("CSS (TIANHE)", 48274)
@@ -319,6 +331,10 @@ def test_omm_errors() -> None:
         parse_omm("<ndm><omm>")
     with pytest.raises(TleError, match=r"has no <omm> element \(root is <oem>\)"):
         parse_omm("<oem/>")
+    with pytest.raises(TleError, match=r"OMM JSON is not valid JSON"):
+        parse_omm("[{")
+    with pytest.raises(TleError, match=r"OMM JSON must be an object or a list of objects"):
+        parse_omm("[1, 2]")
 
 
 @settings(max_examples=300, deadline=None)

@@ -42,7 +42,7 @@ def _load_elements(path: Path) -> list[Tle]:
     from falak.dynamics.tle import read_omm_file, read_tle_file
 
     head = path.read_text(encoding="utf-8", errors="replace")[:4096] if path.is_file() else ""
-    if head.lstrip().startswith("<") or "CCSDS_OMM_VERS" in head:
+    if head.lstrip()[:1] in ("<", "[", "{") or "CCSDS_OMM_VERS" in head:
         return read_omm_file(path)
     return read_tle_file(path)
 
@@ -88,7 +88,7 @@ def passes_command(
         typer.Option(
             "--tle",
             help="Element sets: a TLE file (2- or 3-line sets, checksums checked) or a CCSDS "
-            "OMM file (KVN or XML, CCSDS 502.0-B-2).",
+            "OMM file (KVN or XML, CCSDS 502.0-B-2; or CelesTrak's OMM JSON).",
         ),
     ],
     start: Annotated[

@@ -526,18 +526,47 @@ def _parse_omm_xml(text: str, file: str | None) -> list[Tle]:
 
 
 def parse_omm(text: str, file: str | None = None) -> list[Tle]:
-    """Parse CCSDS 502.0-B-2 OMMs (KVN or XML, one or many) into :class:`Tle` objects.
+    """Parse CCSDS 502.0-B-2 OMMs (KVN or XML, one or many; also CelesTrak's JSON form).
 
     The ``satrec`` is built from the OMM values directly; ``line1``/``line2`` are the same
     elements exported to TLE form (rounded to TLE columns) for display and interchange.
     """
-    if text.lstrip().startswith("<"):
+    head = text.lstrip()[:1]
+    if head == "<":
         return _parse_omm_xml(text, file)
+    if head in ("[", "{"):
+        return _parse_omm_json(text, file)
     return _parse_omm_kvn(text, file)
 
 
+def _parse_omm_json(text: str, file: str | None) -> list[Tle]:
+    """OMM as JSON: one object or a list of objects keyed by the OMM keywords (CelesTrak)."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TleError(f"OMM JSON is not valid JSON: {exc}", file=file) from None
+    items = doc if isinstance(doc, list) else [doc]
+    if not all(isinstance(item, dict) for item in items):
+        raise TleError(
+            "OMM JSON must be an object or a list of objects keyed by OMM keywords "
+            "(OBJECT_NAME, EPOCH, MEAN_MOTION, ...)",
+            file=file,
+        )
+    return [
+        _omm_to_tle(
+            {str(k): "" if v is None else str(v) for k, v in item.items()},
+            f"OMM #{k} in the JSON",
+            file,
+            None,
+        )
+        for k, item in enumerate(items, start=1)
+    ]
+
+
 def read_omm_file(path: str | Path) -> list[Tle]:
-    """Read an OMM file (KVN or XML); see :func:`parse_omm`."""
+    """Read an OMM file (KVN, XML or JSON); see :func:`parse_omm`."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8", errors="replace")
