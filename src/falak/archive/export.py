@@ -46,22 +46,27 @@ def align(series: Sequence[ParameterSeries], *, raw: bool = False) -> Table:
     short = [k.rsplit("/", 1)[-1] for k in keys]
     col_names = [s if short.count(s) == 1 else k for s, k in zip(short, keys, strict=True)]
     times = [s.time_ns for s in series]
-    union = times[0] if times else np.zeros(0, dtype=np.int64)
-    if not (union.size < 2 or bool((np.diff(union) > 0).all())):
-        union = np.unique(union)
-    for t in times[1:]:
-        if not np.array_equal(t, union):
-            union = np.union1d(union, t)
+    union = np.zeros(0, dtype=np.int64)
+    merged: list[NDArray[np.int64]] = []
+    for t in times:
+        if any(t is m or np.array_equal(t, m) for m in merged):
+            continue  # parameters of one group share their times: merge them once
+        merged.append(t)
+        union = _union_sorted(union, t)
     n = int(union.size)
     values: list[NDArray[Any]] = [union.astype("datetime64[ns]")]
     present: list[NDArray[np.bool_]] = [np.ones(n, dtype=bool)]
+    positions: list[tuple[NDArray[np.int64], NDArray[np.intp]]] = []
     for s, t in zip(series, times, strict=True):
         v = s.raw if raw else s.eng
         if t.size == n and np.array_equal(t, union):
             values.append(v)
             present.append(np.ones(n, dtype=bool))
             continue
-        idx = np.searchsorted(union, t)
+        idx = next((i for m, i in positions if t is m or np.array_equal(t, m)), None)
+        if idx is None:
+            idx = np.searchsorted(union, t)
+            positions.append((t, idx))
         if v.dtype.kind == "O":
             col: NDArray[Any] = np.full((n, *v.shape[1:]), None, dtype=object)
         else:
@@ -72,3 +77,15 @@ def align(series: Sequence[ParameterSeries], *, raw: bool = False) -> Table:
         values.append(col)
         present.append(mask)
     return Table(["time", *col_names], values, present)
+
+
+def _union_sorted(a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Distinct values of two sorted arrays, sorted (timsort merges the two runs in O(n))."""
+    c = np.concatenate([a, b])
+    c.sort(kind="stable")
+    if c.size == 0:
+        return c
+    keep = np.empty(c.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(c[1:], c[:-1], out=keep[1:])
+    return c[keep]

@@ -321,11 +321,8 @@ class SqlArchive(Archive):
             cur.execute("SELECT COALESCE(MAX(id), 0) FROM packets")
             base = int(cur.fetchone()[0])
             ids = np.arange(base + 1, base + 1 + n, dtype=np.int64)
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO packets (id, recv_time, link, apid, seq_count, status, data) "
-                    "VALUES (?, ?, ?, ?, ?, '', ?)"
-                ),
+            self._insert_packets(
+                cur,
                 list(
                     zip(
                         ids.tolist(),
@@ -339,6 +336,16 @@ class SqlArchive(Archive):
                 ),
             )
         return ids
+
+    def _insert_packets(self, cur: Any, rows: list[tuple[int, int, str, int, int, bytes]]) -> None:
+        """Insert ``(id, recv_time, link, apid, seq_count, data)`` rows (status '')."""
+        cur.executemany(
+            self._sql(
+                "INSERT INTO packets (id, recv_time, link, apid, seq_count, status, data) "
+                "VALUES (?, ?, ?, ?, ?, '', ?)"
+            ),
+            rows,
+        )
 
     def append_rejected(
         self,
