@@ -135,7 +135,7 @@ def trajectory_from_oem(oem: OemEphemeris) -> Trajectory:
     epoch = times[0].astype("datetime64[us]").astype(datetime).replace(tzinfo=UTC)
     t_s = (times - times[0]).astype("timedelta64[ns]").astype(np.float64) * 1e-9
     gap = float(np.max(np.diff(t_s)))
-    if gap > _MAX_OEM_GAP_S:
+    if gap > _MAX_OEM_GAP_S + 1e-3:  # 1 ms: OEM epochs are printed to the microsecond
         k = int(np.argmax(np.diff(t_s)))
         raise InputError(
             f"OEM states {k + 1} and {k + 2} are {gap:.0f} s apart; falak interpolates between "
