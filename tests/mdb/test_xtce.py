@@ -774,3 +774,20 @@ def test_garbage_in_gives_mdb_errors_never_a_crash(
     path.write_text(mutated, encoding="utf-8")
     with contextlib.suppress(MdbError):  # a refusal is fine; any other exception is a bug
         load_xtce(path, validate=False)
+
+
+def test_namespace_free_xtce_and_missing_file(tmp_path: Path) -> None:
+    # some tools write XTCE without a namespace; the element names decide
+    p = _write(
+        tmp_path,
+        """<SpaceSystem name="Bare"><TelemetryMetaData><ParameterTypeSet>
+        <IntegerParameterType name="u8"><IntegerDataEncoding sizeInBits="8"/></IntegerParameterType>
+        </ParameterTypeSet><ParameterSet><Parameter name="p" parameterTypeRef="u8"/></ParameterSet>
+        </TelemetryMetaData></SpaceSystem>""",
+    )
+    assert load_xtce(p).parameters["/Bare/p"].type == "/Bare/u8"
+    missing = tmp_path / "nope.xml"
+    with pytest.raises(MdbError) as info:
+        load_xtce(missing)
+    assert str(info.value).startswith(f"{missing}: cannot read file: ")
+    assert str(info.value).endswith("; fix: check the path")
