@@ -45,6 +45,7 @@ class SourceLocation:
 
 
 def _src() -> SourceLocation | None:
+    """A ``source`` field: not compared (an export re-imports equal) and not in ``repr``."""
     return field(default=None, compare=False, repr=False)
 
 
@@ -339,7 +340,7 @@ class IntegerType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -357,7 +358,7 @@ class FloatType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ class EnumeratedType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -399,7 +400,7 @@ class BooleanType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -414,7 +415,7 @@ class StringType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -429,7 +430,7 @@ class BinaryType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -452,7 +453,7 @@ class AbsoluteTimeType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -467,7 +468,7 @@ class RelativeTimeType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -488,7 +489,7 @@ class AggregateType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -513,7 +514,7 @@ class ArrayType:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 DataType: TypeAlias = (
@@ -560,7 +561,7 @@ class Parameter:
     long_description: str | None = None
     aliases: tuple[tuple[str, str], ...] = ()
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,7 +650,7 @@ class SequenceContainer:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -717,7 +718,7 @@ class MetaCommand:
     description: str | None = None
     long_description: str | None = None
     ancillary: tuple[tuple[str, str], ...] = ()
-    source: SourceLocation | None = _src()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
     #: XTCE ``CommandContainer``: its qualified name (other command containers may extend
     #: it), the qualified container it extends (a command container or a telemetry
     #: ``SequenceContainer`` such as a shared header) and the restriction on that base.
