@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,7 +60,7 @@ def _verification(norads: set[str]) -> list[Tle]:
 
 def _skyfield_passes(
     tle: Tle, station: Station, start: datetime, stop: datetime
-) -> tuple[list[tuple[datetime | None, datetime | None, float]], object]:
+) -> tuple[list[tuple[datetime | None, datetime | None, float]], Callable[[datetime], float]]:
     """Group skyfield find_events output into (rise, set, max_elevation) per pass."""
     from skyfield.api import EarthSatellite, load, wgs84
 
@@ -85,7 +86,11 @@ def _skyfield_passes(
             rise, top, seen = None, -90.0, False
     if seen:
         out.append((rise, None, top))
-    return out, ts.from_datetime(start).dut1
+
+    def altitude_at(when: datetime) -> float:
+        return float((sat - topo).at(ts.from_datetime(when)).altaz()[0].degrees)
+
+    return out, altitude_at
 
 
 def _compare(tles: list[Tle], stations: list[Station], start: datetime, days: float) -> int:
@@ -98,7 +103,7 @@ def _compare(tles: list[Tle], stations: list[Station], start: datetime, days: fl
     for tle in tles:
         for st in stations:
             mine = [p for p in ours if p.norad == tle.norad and p.station == st.name]
-            ref, _ = _skyfield_passes(tle, st, start, stop)
+            ref, altitude_at = _skyfield_passes(tle, st, start, stop)
             assert len(mine) == len(ref), (tle.name, st.name, mine, ref)
             for p, (r_rise, r_set, r_max) in zip(mine, ref, strict=True):
                 # skyfield locates events to ≤ 0.14 s (REFERENCES.md); ours to 0.1 ms.
@@ -117,6 +122,9 @@ def _compare(tles: list[Tle], stations: list[Station], start: datetime, days: fl
                     # skyfield's culmination is within 0.5 s of the peak, where elevation is
                     # flat to ~1e-4°; 0.01° is the acceptance figure.
                     assert abs(p.max_elevation_deg - r_max) < 0.01
+                    # skyfield's own altitude at our culmination instant: same to 1e-4°
+                    # (its float Julian dates carry ~50 µs of rounding).
+                    assert abs(altitude_at(p.culminate) - p.max_elevation_deg) < 1e-4
                 assert p.rise <= p.culminate <= p.set
                 compared += 1
     return compared
