@@ -139,17 +139,21 @@ def run_command(
     files = [lk for lk in links if isinstance(lk, FileLink)]
     try:
         proc.start()
-        live_on = status and console.is_terminal
-        with Live(_status(proc), console=console, refresh_per_second=2, transient=False) as live:
-            if not live_on:
-                live.stop()
+        live = None
+        if status and console.is_terminal:
+            live = Live(_status(proc), console=console, refresh_per_second=2)
+            live.start()
+        try:
             while not stop.wait(0.25):
-                if live_on:
+                if live is not None:
                     live.update(_status(proc))
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     break
                 if until_done and files and all(f.done.is_set() for f in files):
                     break
+        finally:
+            if live is not None:
+                live.stop()
     finally:
         proc.stop()
         st = proc.stats()
@@ -158,7 +162,7 @@ def run_command(
             log_fh.close()
         for s, h in old.items():
             signal.signal(s, h)
-    Console().print(
+    typer.echo(
         f"stopped: {st.packets_archived:,} packets archived, {st.decoded:,} decoded, "
         f"{sum(st.failed.values()):,} not decoded, {st.active_alarms} active alarms, "
         f"{st.errors} processing errors"
