@@ -23,12 +23,15 @@ class MdbError(FalakError):
         line: int | None = None,
         xpath: str | None = None,
         fix: str | None = None,
+        severity: str = "error",
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
         self.xpath = xpath
         self.fix = fix
+        #: "error" stops a load; "warning" (legal but doubtful, decoded best-effort) does not
+        self.severity = severity
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -38,7 +41,7 @@ class MdbError(FalakError):
             if self.line is not None:
                 where += f":{self.line}"
             where += ": "
-        text = where + self.message
+        text = where + ("warning: " if self.severity == "warning" else "") + self.message
         if self.xpath:
             text += f" (at {self.xpath})"
         if self.fix:
@@ -57,6 +60,7 @@ class MdbErrors(MdbError):
         self.line = errors[0].line if errors else None
         self.xpath = None
         self.fix = None
+        self.severity = "error"
 
 
 class DecodeError(FalakError):

@@ -88,14 +88,15 @@ def test_check_xtce(app: typer.Typer, testdata: Path) -> None:
     result = runner.invoke(app, ["mdb", "check", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{path}: OK, ")
-    # BogusSAT-1 carries deliberate errors (yamcs-xtce/TRUTH.md): each is one line with a line
+    # BogusSAT-1 carries deliberate oddities (legal XTCE): it loads, each is a warning line
     bogus = testdata / "yamcs-xtce" / "BogusSAT-1.xml"
     result = runner.invoke(app, ["mdb", "check", str(bogus)])
-    assert result.exit_code == 1
+    assert result.exit_code == 0
     lines = result.stderr.splitlines()
-    assert lines[-1].endswith("errors")
-    assert all(line.startswith(f"{bogus}:") for line in lines[:-1])
+    assert len(lines) == 3
+    assert all(line.startswith(f"{bogus}:") and ": warning: " in line for line in lines)
     assert any("spline order 2" in line for line in lines)
+    assert result.stdout.rstrip().endswith("(3 warnings)")
 
 
 def test_show_tree(app: typer.Typer) -> None:

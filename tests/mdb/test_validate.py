@@ -198,14 +198,16 @@ def test_alarm_ranges_must_nest() -> None:
 
 
 def test_bad_spline_and_empty_polynomial() -> None:
-    s = FloatType("F", IntegerEncoding(8), calibrator=SplineCalibrator(((0, 0), (2, 1), (2, 3))))
+    s = FloatType("F", IntegerEncoding(8), calibrator=SplineCalibrator(((0, 0), (3, 1), (2, 3))))
+    step = FloatType("H", IntegerEncoding(8), calibrator=SplineCalibrator(((0, 0), (2, 1), (2, 3))))
     p = FloatType("G", IntegerEncoding(8), calibrator=PolynomialCalibrator(()))
-    errs = validate(db(types={"F": s, "G": p}))
-    assert [e.message for e in errs] == [
-        "type /S/F: spline points are not in ascending raw order (2 then 2)",
-        "type /S/G: polynomial calibrator without coefficients",
+    errs = validate(db(types={"F": s, "G": p, "H": step}))
+    assert [(e.severity, e.message) for e in errs] == [
+        ("error", "type /S/F: spline points are not in ascending raw order (3 then 2)"),
+        ("warning", "type /S/G: polynomial calibrator without coefficients (decoded as 0)"),
+        ("warning", "type /S/H: spline has a vertical step at raw 2"),
     ]
-    assert errs[0].fix == "sort the [raw, eng] points by raw value, each raw value once"
+    assert errs[0].fix == "sort the [raw, eng] points by raw value"
 
 
 def test_dynamic_size_must_come_earlier_and_be_integer() -> None:
@@ -363,3 +365,19 @@ def test_argument_sized_by_a_later_argument() -> None:
         "command /S/B: the size of argument 'data' is read from argument 'n', which is not "
         "encoded before it"
     ]
+
+
+def test_legal_but_doubtful_xtce_loads_with_warnings(testdata: Path) -> None:
+    """BogusSAT-1 (Yamcs XmlLoaderTest) holds a spline of order 2, a spline with a vertical
+    step and a polynomial without terms: legal XTCE, so it loads; each is a warning naming
+    the line, and decoding uses linear interpolation / the value 0."""
+    from falak.mdb import load
+
+    mdb = load(testdata / "yamcs-xtce" / "BogusSAT-1.xml")
+    text = [str(w) for w in mdb.warnings]
+    assert len(text) == 3
+    assert all(w.severity == "warning" for w in mdb.warnings)
+    assert "BogusSAT-1.xml:372: warning: type" in text[0]
+    assert "spline order 2 is decoded as linear" in text[0]
+    assert "vertical step at raw 1" in text[1]
+    assert "polynomial calibrator without coefficients (decoded as 0)" in text[2]

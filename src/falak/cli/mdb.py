@@ -29,7 +29,8 @@ def _error_line(e: MdbError) -> str:
     where = e.file or "<input>"
     if e.line is not None:
         where += f":{e.line}"
-    text = f"{where}: {e.message}"
+    kind = "warning: " if e.severity == "warning" else ""
+    text = f"{where}: {kind}{e.message}"
     if e.xpath:
         text += f" (at {e.xpath})"
     if e.fix:
@@ -92,7 +93,10 @@ def check_command(
     ``file:line: message (fix: ...)``).
     """
     db = _load(path)
-    typer.echo(f"{path}: OK, {db.root.name}: {_summary(db)}")
+    for w in db.warnings:
+        typer.echo(_error_line(w), err=True)
+    note = f" ({len(db.warnings)} warnings)" if db.warnings else ""
+    typer.echo(f"{path}: OK, {db.root.name}: {_summary(db)}{note}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from falak.errors import MdbError
 
 _T = TypeVar("_T")
 
@@ -781,6 +784,9 @@ class MissionDatabase:
         self.parameters: dict[str, Parameter] = {}
         self.containers: dict[str, SequenceContainer] = {}
         self.commands: dict[str, MetaCommand] = {}
+        #: doubtful but legal definitions found by validation (``MdbError``, severity
+        #: "warning"); they do not stop a load
+        self.warnings: list[MdbError] = []
         self.index()
 
     def index(self) -> None:

@@ -2049,16 +2049,17 @@ def loads_yaml(text: str, file: str = "<string>") -> MissionDatabase:
     """
     parsed = _parse(text, file)
     errors = list(parsed.errors)
+    warnings: list[MdbError] = []
     if parsed.mdb is not None:
         # items whose definition already has an error get no follow-on semantic errors
-        errors += [
-            e
-            for e in validate(parsed.mdb, known_missing=parsed.missing)
-            if e.line not in parsed.tainted_lines
-        ]
+        for e in validate(parsed.mdb, known_missing=parsed.missing):
+            if e.line in parsed.tainted_lines:
+                continue
+            (warnings if e.severity == "warning" else errors).append(e)
     if errors or parsed.mdb is None:
         errors.sort(key=lambda e: e.line or 0)
         raise MdbErrors(errors)
+    parsed.mdb.warnings = warnings
     return parsed.mdb
 
 

@@ -125,7 +125,9 @@ class _Checker:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def err(self, src: SourceLocation | None, message: str, fix: str) -> None:
+    def err(
+        self, src: SourceLocation | None, message: str, fix: str, severity: str = "error"
+    ) -> None:
         self.errors.append(
             MdbError(
                 message,
@@ -133,8 +135,13 @@ class _Checker:
                 line=src.line if src else None,
                 xpath=src.xpath if src else None,
                 fix=fix,
+                severity=severity,
             )
         )
+
+    def warn(self, src: SourceLocation | None, message: str, fix: str) -> None:
+        """Legal XTCE that falak decodes only best-effort: reported, but the load goes on."""
+        self.err(src, message, fix, severity="warning")
 
     def missing(self, name: str) -> bool:
         return name in self.known_missing
@@ -376,9 +383,9 @@ class _Checker:
     def check_calibrator(self, cal: Calibrator, src: SourceLocation | None, what: str) -> None:
         if isinstance(cal, PolynomialCalibrator):
             if not cal.coefficients:
-                self.err(
+                self.warn(
                     src,
-                    f"{what}: polynomial calibrator without coefficients",
+                    f"{what}: polynomial calibrator without coefficients (decoded as 0)",
                     "give [c0, c1, ...] with eng = c0 + c1*raw + ...",
                 )
         elif isinstance(cal, SplineCalibrator):
@@ -391,18 +398,25 @@ class _Checker:
                     f"give at least {need} [raw, eng] points",
                 )
             for a, b in itertools.pairwise(raws):
-                if not b > a:
+                if b < a:
                     self.err(
                         src,
                         f"{what}: spline points are not in ascending raw order ({a:g} then {b:g})",
-                        "sort the [raw, eng] points by raw value, each raw value once",
+                        "sort the [raw, eng] points by raw value",
+                    )
+                    break
+                if b == a:  # a vertical step: legal XTCE, the later point wins from there on
+                    self.warn(
+                        src,
+                        f"{what}: spline has a vertical step at raw {a:g}",
+                        "give each raw value once unless a jump is meant",
                     )
                     break
             if cal.order not in (0, 1):
-                self.err(
+                self.warn(
                     src,
-                    f"{what}: spline order {cal.order}",
-                    "use order 0 (steps) or 1 (linear); higher orders are not decoded",
+                    f"{what}: spline order {cal.order} is decoded as linear (order 1)",
+                    "use order 0 (steps) or 1 (linear)",
                 )
         elif isinstance(cal, ContextCalibrator):
             for cond, sub in cal.contexts:

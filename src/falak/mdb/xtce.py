@@ -1618,9 +1618,11 @@ def _run_validate(mdb: MissionDatabase) -> None:
         return
     mod = importlib.import_module("falak.mdb.validate")
     validate = cast(Callable[[MissionDatabase], list[MdbError]], mod.validate)
-    errors = validate(mdb)
+    found = validate(mdb)
+    errors = [e for e in found if getattr(e, "severity", "error") == "error"]
     if errors:
-        raise MdbErrors(list(errors))
+        raise MdbErrors(errors)
+    mdb.warnings = [e for e in found if e not in errors]
 
 
 # =============================================================================================

@@ -27,6 +27,8 @@ ConditionEvaluator = Callable[[Condition], NDArray[np.bool_]]
 def polynomial(coefficients: tuple[float, ...], raw: NDArray[np.generic]) -> NDArray[np.float64]:
     """Evaluate ``c0 + c1*x + c2*x**2 + ...`` by Horner's rule, in float64."""
     x = np.asarray(raw, dtype=np.float64)
+    if not coefficients:  # XTCE allows a polynomial without terms: the value is 0
+        return np.zeros(x.shape)
     if len(coefficients) == 2:  # the common linear case, one fused pass
         return coefficients[0] + coefficients[1] * x
     out = np.full(x.shape, float(coefficients[-1]) if coefficients else 0.0)
@@ -44,7 +46,7 @@ def spline(cal: SplineCalibrator, raw: NDArray[np.generic]) -> NDArray[np.float6
     if cal.order == 0:
         idx = np.searchsorted(xs, x, side="right") - 1
         out = ys[np.clip(idx, 0, len(ys) - 1)]
-    else:
+    else:  # orders above 1 are decoded as linear (validation warns)
         out = np.interp(x, xs, ys)
         if cal.extrapolate and len(xs) >= 2:
             lo = x < xs[0]

@@ -978,14 +978,15 @@ class Decoder:
 
     def _absolute_time(
         self, st: _State, ptype: AbsoluteTimeType, raw: NDArray[Any]
-    ) -> NDArray[np.datetime64]:
+    ) -> NDArray[Any]:
         seconds = raw.astype(np.float64) * ptype.scale + ptype.offset
         if ptype.offset_from is not None:
             ref = ptype.offset_from
             base = self._ref_values(st, ref.parameter, ref.member, True)
             if base is None or base.dtype.kind != "M":
                 return np.full(raw.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-            return base + (seconds * 1e9).astype("timedelta64[ns]")
+            shifted: NDArray[Any] = base + (seconds * 1e9).astype("timedelta64[ns]")
+            return shifted
         epoch = ptype.epoch.epoch if ptype.epoch is not None else "TAI"
         return _epoch_seconds_to_datetime64(seconds, epoch)
 
