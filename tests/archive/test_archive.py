@@ -528,6 +528,24 @@ def test_reopen_after_close(backend: Backend) -> None:
         assert more.min() > ids.max()
 
 
+def test_missing_archive_not_created(backend: Backend) -> None:
+    with pytest.raises(InputError, match="no falak archive"):
+        backend.open(create=False)
+    with backend.open() as arc:  # still creatable afterwards
+        assert arc.packet_stats().n_packets == 0
+
+
+def test_unreachable_postgres() -> None:
+    from falak.archive import ArchiveError, open_archive
+
+    # port 1 on localhost: nothing listens there, the connection is refused at once
+    with pytest.raises(ArchiveError, match=r"cannot connect to the PostgreSQL archive .*:1/x: "):
+        open_archive("postgresql://falak:secret@127.0.0.1:1/x", connect_timeout_s=2)
+    with pytest.raises(ArchiveError) as info:
+        open_archive("postgresql://falak:secret@127.0.0.1:1/x", connect_timeout_s=2)
+    assert "secret" not in str(info.value)  # the password is not echoed
+
+
 def test_time_helpers() -> None:
     import datetime as dt
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from falak.archive.base import ArchiveError
 from falak.archive.sql import MAIN_SCHEMA, PARAM_SCHEMA, SqlArchive, Store
+from falak.errors import InputError
 
 __all__ = ["PostgresArchive"]
 
@@ -76,7 +77,7 @@ class PostgresArchive(SqlArchive):
                     "WHERE table_schema = current_schema() AND table_name = 'meta'",
                 )[0]
                 if int(row[0]) == 0:
-                    raise ArchiveError(
+                    raise InputError(
                         f"no falak archive in the PostgreSQL database {self.location}; "
                         "open it with create=True to create one"
                     )
