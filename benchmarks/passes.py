@@ -179,9 +179,12 @@ wall-clock time; same run). Satellite/station pairs with a
 different number of events: {mismatched}; largest rise/set time difference: {max_dt:.3f} s;
 over skyfield's {n_culm} culminations, falak's maximum elevation minus skyfield's altitude at
 skyfield's culmination instant lies in [{lower:.6f}, {max_del:.5f}]° (falak finds the peak
-itself, skyfield stops within ~0.5 s of it; the small negative end is skyfield's float time
-rounding, ~50 µs), and skyfield's altitude at falak's culmination instant equals falak's
-maximum elevation to {same_t:.6f}°.
+itself, skyfield stops within ~0.5 s of it; the small negative end comes from the UT1
+difference below), and skyfield's altitude at falak's culmination instant equals falak's
+maximum elevation to {same_t:.6f}° (falak holds UT1−UTC at its value at the start of the
+window; skyfield's drifts by milliseconds over the week, a few metres of Earth rotation).
+So skyfield's own maximum elevations are low by up to {max_del:.3f}° on near-zenith passes,
+where the elevation peaks sharply; falak's are the peak.
 (skyfield refines events until its bracket is under half a second; falak to 0.1 ms, and
 `tests/dynamics/test_passes.py` checks that falak's rise/set straddle the limit within ±1 ms).
 
