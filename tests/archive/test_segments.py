@@ -60,6 +60,29 @@ def test_fixed_dtype_round_trip(arr: np.ndarray) -> None:
     _same(decode_array(encode_array(arr)), arr)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.one_of(
+        st.integers(min_value=-(2**63), max_value=2**63 - 1).map(lambda s: [s]),  # constant step
+        st.lists(st.integers(min_value=0, max_value=2**32 - 1), min_size=1, max_size=4),
+        st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), min_size=1, max_size=4),
+    ),
+    st.integers(min_value=0, max_value=100),
+)
+def test_time_arrays_round_trip(start: int, steps: list[int], n: int) -> None:
+    # sample times: regular, irregular increasing, or anything (int64 wrap-around included)
+    deltas = np.array([steps[i % len(steps)] for i in range(n)], dtype=np.int64)
+    arr = np.empty(n + 1, dtype=np.int64)
+    arr[0] = start
+    arr[1:] = deltas
+    arr = np.cumsum(arr, dtype=np.int64)
+    blob = encode_array(arr)
+    _same(decode_array(blob), arr)
+    if n >= 16 and len(set(steps)) == 1:
+        assert len(blob) <= 96  # a regular series is stored as start and step only
+
+
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
