@@ -163,5 +163,6 @@ def test_round_trip_random_states(rows: list[tuple[float, ...]]) -> None:
     )
     oem = parse_oem(format_oem(times, data[:, :3], data[:, 3:], creation_date=CREATED))
     np.testing.assert_array_equal(oem.times, times)
-    np.testing.assert_allclose(oem.r_km, data[:, :3], rtol=0, atol=5e-7)
-    np.testing.assert_allclose(oem.v_km_s, data[:, 3:], rtol=0, atol=5e-10)
+    # Half a unit of the last printed decimal, plus float64 rounding of the value (rtol 1e-15).
+    np.testing.assert_allclose(oem.r_km, data[:, :3], rtol=1e-15, atol=5e-7)
+    np.testing.assert_allclose(oem.v_km_s, data[:, 3:], rtol=1e-15, atol=5e-10)
