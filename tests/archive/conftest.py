@@ -82,7 +82,9 @@ def pg_server() -> Iterator[PgServer]:
     try:
         yield PgServer(port, bindir, data)
     finally:
-        subprocess.run(_as_postgres([*ctl, "-m", "fast", "stop"]), check=False, capture_output=True)
+        subprocess.run(
+            _as_postgres([*ctl, "-m", "immediate", "stop"]), check=False, capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -303,6 +303,48 @@ def test_range_reads_across_segments(archive: Archive) -> None:
     assert len(archive.read_parameter("/G/x", T0 - 100, T0)) == 0
 
 
+def test_small_writes_are_merged(archive: Archive) -> None:
+    # a live stream writes a sample or two per call; segments must not pile up
+    for k in range(300):
+        t = np.array([T0 + k], dtype=np.int64)
+        archive.write_parameters(
+            "/L/c", t, {"/L/v": ParameterColumn(np.array([k]), np.array([k * 0.5]))}
+        )
+    segments, samples = archive.segment_stats()["/L/c"]  # type: ignore[attr-defined]
+    assert samples == 300
+    # 300 = 4·64 + 5·8 + 4·1: one segment per digit of 300 in base 8 (LSM merging, fan-out 8)
+    assert segments == 4 + 5 + 4
+    s = archive.read_parameter("/L/v", T0 + 100, T0 + 200)
+    assert s.raw.tolist() == list(range(100, 200))
+
+
+def test_two_writers_get_increasing_ids(backend: Backend) -> None:
+    import threading
+
+    pkts = _packets(4)
+    data, offsets, lengths = _buffer(pkts)
+    with backend.open() as a1, backend.open() as a2:
+        got: list[np.ndarray] = []
+
+        def write(arc: Archive) -> None:
+            for _ in range(15):
+                got.append(
+                    arc.append_packets(
+                        data, offsets, lengths, recv_time_ns=np.full(4, T0), link="x"
+                    )
+                )
+
+        threads = [threading.Thread(target=write, args=(a,)) for a in (a1, a2, a1)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        ids = np.concatenate(got)
+        assert sorted(ids.tolist()) == list(range(1, 181))  # none lost, none repeated
+        assert all((np.diff(g) == 1).all() for g in got)  # each batch is contiguous
+        assert a2.packet_stats().n_packets == 180
+
+
 def test_unsorted_and_overlapping_writes(archive: Archive) -> None:
     t = T0 + np.array([5, 1, 3], dtype=np.int64)
     archive.write_parameters(

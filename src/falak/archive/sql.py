@@ -750,6 +750,13 @@ class SqlArchive(Archive):
             out.setdefault(grp, []).append(name)
         return out
 
+    def segment_stats(self) -> dict[str, tuple[int, int]]:
+        """Return ``{group: (segments, samples)}`` of the parameter archive."""
+        rows = self._query(
+            self.params, "SELECT grp, COUNT(*), SUM(n) FROM segments GROUP BY grp ORDER BY grp"
+        )
+        return {g: (int(c), int(n)) for g, c, n in rows}
+
     def delete_parameters(self, start_ns: int | None = None, stop_ns: int | None = None) -> int:
         with self._transaction(self.params) as cur:
             if start_ns is None and stop_ns is None:
