@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,15 +97,7 @@ def test_decode_of_encode_is_identity(data: st.DataObject) -> None:
             entries.append(FixedValueEntry(8 - bits % 8))  # strings start on a byte boundary
             bits += 8 - bits % 8
         name = f"F{i}"
-        b.types[f"{name}_T"] = type(ptype)(
-            f"{name}_T",
-            **{k: getattr(ptype, k) for k in ("encoding",)},
-            **({"signed": ptype.signed} if isinstance(ptype, IntegerType) else {}),
-            **({"size_bits": ptype.size_bits} if isinstance(ptype, FloatType) else {}),
-        )
-        b.params[name] = __import__("falak.mdb.model", fromlist=["Parameter"]).Parameter(
-            name, f"/T/{name}", f"/T/{name}_T"
-        )
+        b.param(name, dataclasses.replace(ptype, name=f"{name}_T"))
         entries.append(ParameterEntry(f"/T/{name}"))
         enc = ptype.encoding
         bits += (
@@ -157,3 +151,91 @@ def test_garbage_never_crashes_split_and_decode(garbage: bytes, lenient: bool) -
     assert covered == len(garbage)
     res = Decoder(mdb).decode(garbage, split.offsets, split.lengths)
     assert res.n_decoded + sum(res.failed_counts().values()) == split.n_packets
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, 2, 7]),  # enumeration codes
+            st.booleans(),
+            st.integers(0, 2**32 - 1),  # CUC coarse seconds
+            st.integers(0, 2**16 - 1),  # CUC fine (1/65536 s)
+            st.integers(0, 65535),  # CDS day
+            st.integers(0, 86_399_999),  # CDS ms of day
+            st.integers(-2048, 2047),  # aggregate member a (int12)
+            st.floats(width=32, allow_nan=False),  # aggregate member b
+            st.lists(st.integers(0, 255), min_size=3, max_size=3),  # fixed array
+            st.lists(st.integers(-(2**15), 2**15 - 1), max_size=6),  # counted array
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_structured_types_round_trip(rows: list[tuple]) -> None:
+    """Enumerations, booleans, CCSDS CUC and CDS times, aggregates, fixed and counted arrays."""
+    from falak.mdb.model import (
+        AbsoluteTimeType,
+        AggregateType,
+        ArrayType,
+        BooleanType,
+        CdsTimeCode,
+        CucTimeCode,
+        Dimension,
+        DynamicValue,
+        EnumeratedType,
+        EnumValue,
+        Member,
+        ParameterRef,
+    )
+
+    b = Builder()
+    labels = (EnumValue(0, "OFF"), EnumValue(1, "ON"), EnumValue(2, "AUTO"), EnumValue(7, "FAULT"))
+    b.param("MODE", EnumeratedType("MODE_T", IntegerEncoding(3), values=labels))
+    b.param("FLAG", BooleanType("FLAG_T", IntegerEncoding(1)))
+    b.param("PAD", IntegerType("PAD_T", IntegerEncoding(4), signed=False))
+    b.param("CUC", AbsoluteTimeType("CUC_T", timecode=CucTimeCode(4, 2)))
+    b.param("CDS", AbsoluteTimeType("CDS_T", timecode=CdsTimeCode(2, 0)))
+    b.types["A_T"] = IntegerType("A_T", IntegerEncoding(12, "twosComplement"))
+    b.types["B_T"] = FloatType("B_T", FloatEncoding(32), size_bits=32)
+    agg = AggregateType("AGG_T", (Member("a", "/T/A_T"), Member("b", "/T/B_T")))
+    b.param("AGG", agg)
+    b.types["U8_T"] = IntegerType("U8_T", IntegerEncoding(8), signed=False)
+    b.types["I16_T"] = IntegerType("I16_T", IntegerEncoding(16, "twosComplement"))
+    b.param("FIX", ArrayType("FIX_T", "/T/U8_T", (Dimension(size=3),)))
+    b.param("N", IntegerType("N_T", IntegerEncoding(8), signed=False))
+    count = DynamicValue(ParameterRef("/T/N", calibrated=False))
+    b.param("VAR", ArrayType("VAR_T", "/T/I16_T", (Dimension(dynamic_size=count),)))
+    names = ("MODE", "FLAG", "PAD", "CUC", "CDS", "AGG", "FIX", "N", "VAR")
+    b.container("P", tuple(ParameterEntry(f"/T/{n}") for n in names))
+    mdb = b.build()
+    enc = ContainerEncoder(mdb)
+    packets = []
+    for mode, flag, coarse, fine, day, ms, a, bb, fix, var in rows:
+        values = {
+            "MODE": mode,
+            "FLAG": int(flag),
+            "PAD": 0,
+            "CUC": coarse + fine / 65536,
+            "CDS": day * 86400 + ms / 1000,
+            "AGG": {"a": a, "b": bb},
+            "FIX": fix,
+            "N": len(var),
+            "VAR": var,
+        }
+        packets.append(enc.encode("P", values))
+    lengths = np.array([len(p) for p in packets])
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    res = Decoder(mdb, "P").decode(b"".join(packets), offsets, lengths)
+    assert res.failed_counts() == {}
+    c = res.container("P")
+    for k, (mode, flag, coarse, fine, day, ms, a, bb, fix, var) in enumerate(rows):
+        assert c.column("MODE").raw[k] == mode
+        assert c.column("MODE").eng[k] == {0: "OFF", 1: "ON", 2: "AUTO", 7: "FAULT"}[mode]
+        assert bool(c.column("FLAG").eng[k]) is flag
+        assert c.column("CUC").raw[k] == coarse + fine / 65536
+        assert c.column("CDS").raw[k] == day * 86400 + ms / 1000
+        assert c.column("AGG.a").raw[k] == a
+        assert c.column("AGG.b").raw[k] == np.float32(bb)
+        assert c.column("FIX").raw[k].tolist() == fix
+        assert list(c.column("VAR").raw[k]) == var

@@ -263,14 +263,16 @@ def _write_timecode(w: BitWriter, tc: CucTimeCode | CdsTimeCode, seconds: float)
         w.write(coarse, 8 * tc.coarse_bytes)
         w.write(fine, 8 * tc.fine_bytes)
         return
-    days = math.floor(seconds / 86400.0)
-    rest = seconds - days * 86400.0
-    ms = math.floor(rest * 1e3)
+    # whole microseconds first, so that float seconds like 86400.002 keep their milliseconds
+    total_us = round(seconds * 1e6)
+    days, rest_us = divmod(total_us, 86_400_000_000)
+    ms, sub_us = divmod(rest_us, 1000)
     w.write(days, 8 * tc.day_bytes)
     w.write(ms, 32)
-    if tc.submillis_bytes:
-        scale = 1e6 if tc.submillis_bytes == 2 else 1e12
-        w.write(round((rest - ms / 1e3) * scale), 8 * tc.submillis_bytes)
+    if tc.submillis_bytes == 2:
+        w.write(sub_us, 16)
+    elif tc.submillis_bytes == 4:
+        w.write(sub_us * 1_000_000, 32)
 
 
 def _flatten(value: Any) -> list[Any]:
