@@ -184,6 +184,7 @@ def ingest_command(
                 batch = ReceivedBatch(link, data, split.offsets[sl], split.lengths[sl], recv)
                 proc.process([batch])
                 bar.advance(task, k)
+        proc.flush()
         stats = proc.stats()
     except (FalakError, OSError) as exc:
         store.close()

@@ -17,6 +17,8 @@ from falak.links.base import Link, split_datagrams
 __all__ = ["UdpLink"]
 
 _MAX_DATAGRAM = 65_535
+_BUFFER_BYTES = 4 << 20
+"""Datagrams drained in one go share this buffer (at least 64 of the largest size)."""
 
 
 class UdpLink(Link):
@@ -59,7 +61,7 @@ class UdpLink(Link):
     def _run(self) -> None:
         sock = self._sock
         sock.settimeout(0.1)
-        buf = bytearray(_MAX_DATAGRAM * 4)
+        buf = bytearray(_BUFFER_BYTES)
         view = memoryview(buf)
         self.state = "listening"
         try:
@@ -80,11 +82,7 @@ class UdpLink(Link):
                 at += nbytes
                 sock.setblocking(False)
                 try:
-                    while len(starts) < self.max_batch:
-                        if len(buf) - at < _MAX_DATAGRAM:
-                            buf.extend(bytes(len(buf)))
-                            view.release()
-                            view = memoryview(buf)
+                    while len(starts) < self.max_batch and len(buf) - at >= _MAX_DATAGRAM:
                         try:
                             nbytes = sock.recv_into(view[at:], _MAX_DATAGRAM)
                         except (BlockingIOError, InterruptedError):

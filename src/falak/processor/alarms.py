@@ -153,9 +153,7 @@ class AlarmManager:
                 return
             was_normal = alarm.level == AlarmLevel.NORMAL
             alarm.level, alarm.value, alarm.time_ns = level, value, t
-            escalated = level > alarm.max_level or (
-                alarm.acknowledged and level > alarm.ack_level
-            )
+            escalated = level > alarm.max_level or (alarm.acknowledged and level > alarm.ack_level)
             alarm.max_level = max(alarm.max_level, level)
             if escalated:
                 alarm.acknowledged = False  # escalation needs a new acknowledgement

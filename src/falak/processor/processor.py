@@ -10,7 +10,8 @@ stays low at moderate rates and per-batch costs are shared at high rates), then:
 2. decodes them in one batch (calibration, limits), marking packets that failed by reason;
 3. feeds monitoring levels to the :class:`~falak.processor.alarms.AlarmManager`;
 4. publishes each parameter's values (:class:`ParameterValues`) on the bus;
-5. writes the parameters to the parameter archive (one group per container).
+5. writes the parameters to the parameter archive (one group per container), buffered for up
+   to ``parameter_flush_s`` (the parameter archive is derived data: replay rebuilds it).
 
 Generation time of a packet: the value of the first absolute-time (``datetime64``) column
 of its decoded container (e.g. a secondary-header on-board time), else its reception time.
@@ -113,8 +114,90 @@ class ChainStats:
     max_latency_ms: float = 0.0
 
 
+class _ParameterBuffer:
+    """Decoded columns waiting to be written to the parameter archive, per container.
+
+    Writing costs a fixed amount per parameter and call, so samples of several processing
+    batches are written together (every ``flush_s`` seconds or ``max_samples`` rows).
+    """
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[tuple[NDArray[np.int64], dict[str, ParameterColumn]]]] = {}
+        self.rows = 0
+        self.since = 0.0
+
+    def add(self, group: str, t: NDArray[np.int64], cols: dict[str, ParameterColumn]) -> None:
+        if not self.parts:
+            self.since = time.monotonic()
+        self.parts.setdefault(group, []).append((t, cols))
+        self.rows += int(t.size)
+
+    def flush(self, archive: Archive) -> int:
+        """Write everything buffered; return the samples (rows x parameters) written."""
+        written = 0
+        for group, parts in self.parts.items():
+            if len(parts) == 1:
+                t, cols = parts[0]
+            else:
+                t = np.concatenate([p[0] for p in parts])
+                keys = list(dict.fromkeys(k for _, c in parts for k in c))
+                cols = {k: _join([(c.get(k), tt.size) for tt, c in parts]) for k in keys}
+            archive.write_parameters(group, t, cols)
+            written += int(t.size) * len(cols)
+        self.parts.clear()
+        self.rows = 0
+        return written
+
+
+def _join(parts: list[tuple[ParameterColumn | None, int]]) -> ParameterColumn:
+    """Concatenate one parameter's columns; a part without it counts as absent."""
+    first = next(c for c, _ in parts if c is not None)
+
+    def cat(get: Callable[[ParameterColumn], NDArray[Any]]) -> NDArray[Any]:
+        arrays = [get(c) if c is not None else None for c, _ in parts]
+        ref = get(first)
+        same = all(
+            a is not None and a.dtype == ref.dtype and a.shape[1:] == ref.shape[1:] for a in arrays
+        )
+        if same:
+            return np.concatenate(arrays)  # type: ignore[arg-type]
+        out = np.empty(sum(n for _, n in parts), dtype=object)
+        at = 0
+        for a, (_, n) in zip(arrays, parts, strict=True):
+            if a is not None:
+                for i in range(n):
+                    out[at + i] = a[i]
+            at += n
+        return out
+
+    status = None
+    if any(c is not None and c.status is not None for c, _ in parts):
+        status = np.concatenate(
+            [
+                c.status if c is not None and c.status is not None else np.zeros(n, np.uint8)
+                for c, n in parts
+            ]
+        )
+    present = None
+    if any(c is None or c.present is not None for c, _ in parts):
+        present = np.concatenate(
+            [
+                (c.present if c.present is not None else np.ones(n, bool))
+                if c is not None
+                else np.zeros(n, bool)
+                for c, n in parts
+            ]
+        )
+    return ParameterColumn(cat(lambda c: c.raw), cat(lambda c: c.eng), status, present)
+
+
 class Chain:
-    """Decode → alarms → bus → parameter archive, for packets already in the raw archive."""
+    """Decode → alarms → bus → parameter archive, for packets already in the raw archive.
+
+    Parameter samples are buffered and written every ``parameter_flush_s`` seconds (or at
+    ``parameter_max_rows`` rows, or on :meth:`flush`): the parameter archive is derived data
+    that replay rebuilds, and writing it costs a fixed amount per parameter and call.
+    """
 
     def __init__(
         self,
@@ -127,9 +210,14 @@ class Chain:
         staleness: StalenessMonitor | None = None,
         write_parameters: bool = True,
         mark_status: bool = True,
+        parameter_flush_s: float = 1.0,
+        parameter_max_rows: int = 100_000,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.mdb = mdb
+        self.parameter_flush_s = parameter_flush_s
+        self.parameter_max_rows = parameter_max_rows
+        self._buffer = _ParameterBuffer()
         self.archive = archive
         self.decoder = Decoder(mdb, root)
         self.bus = bus
@@ -228,8 +316,20 @@ class Chain:
                     k: ParameterColumn(c.raw, c.eng, c.monitoring, c.present)
                     for k, c in cres.columns.items()
                 }
-                self.archive.write_parameters(cres.container, t, cols)
-                st.samples_written += len(cres) * len(cols)
+                self._buffer.add(cres.container, t, cols)
+            self.flush(force=False)
+
+    def flush(self, *, force: bool = True) -> None:
+        """Write the buffered parameter samples (when due, or now with ``force``)."""
+        buf = self._buffer
+        if self.archive is None or not buf.parts:
+            return
+        if (
+            force
+            or buf.rows >= self.parameter_max_rows
+            or time.monotonic() - buf.since >= self.parameter_flush_s
+        ):
+            self.stats.samples_written += buf.flush(self.archive)
 
     def _publish_staleness(self, rec: Staleness) -> None:
         if self.bus is not None:
@@ -290,6 +390,9 @@ class Processor:
         Called as ``on_commit(link_name, ids)`` after each durable raw-archive commit.
     staleness_tolerance
         A parameter expires after this many expected periods without a value.
+    parameter_flush_s
+        Parameter samples are written to the parameter archive at least this often (s);
+        :meth:`stop` writes the rest.
     """
 
     def __init__(
@@ -305,6 +408,7 @@ class Processor:
         on_commit: CommitCallback | None = None,
         staleness_tolerance: float = 1.5,
         write_parameters: bool = True,
+        parameter_flush_s: float = 1.0,
         max_queued_batches: int = 10_000,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -327,6 +431,7 @@ class Processor:
             alarms=self.alarms,
             staleness=self.staleness,
             write_parameters=write_parameters,
+            parameter_flush_s=parameter_flush_s,
             clock=clock,
         )
         self.batch_max_packets = batch_max_packets
@@ -465,6 +570,7 @@ class Processor:
                 rest.append(item)
         if rest:
             self._safe(self.process, rest)
+        self._safe(self.chain.flush)
 
     def _safe(self, fn: Callable[..., object], *args: Any) -> None:
         try:
@@ -479,6 +585,7 @@ class Processor:
         now = self.clock()
         self.alarms.tick(now)
         self.chain.check_staleness(now)
+        self.chain.flush(force=False)
 
     def process(self, batches: Sequence[ReceivedBatch]) -> NDArray[np.int64]:
         """Run received batches through the whole chain now (the worker calls this; so can
@@ -525,6 +632,11 @@ class Processor:
                 self.on_commit(name, got)
         self.chain.run(data, offsets, lengths, recv, ids)
         return ids
+
+    def flush(self) -> None:
+        """Write buffered parameter samples now (callers of :meth:`process` without a
+        worker call this at the end)."""
+        self.chain.flush()
 
     # -- status --------------------------------------------------------------------------
 

@@ -73,6 +73,7 @@ def replay(
         done += len(batch)
         if progress is not None:
             progress(done, total)
+    chain.flush()
     out.packets = chain.stats.packets
     out.decoded = chain.stats.decoded
     out.failed = dict(chain.stats.failed)
