@@ -1,0 +1,241 @@
+"""``falak campaign``: plan, check, replan and draw Tiangong payload campaigns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+group = typer.Typer(
+    name="campaign",
+    help=(
+        "Tiangong payload campaigns: plan with CP-SAT, check any plan independently, replan "
+        "after an event, generate synthetic campaigns, draw Gantt charts. Campaign files are "
+        "YAML (schema: falak/planning/campaign_schema.json); plans are JSON with ISO 8601 UTC "
+        "times; durations are minutes on a 5-minute grid."
+    ),
+    no_args_is_help=True,
+)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code=2)
+
+
+def _load(campaign: Path) -> tuple[Any, Any]:
+    from falak.errors import FalakError
+    from falak.planning.campaign import load_campaign
+    from falak.planning.orbit_env import build_environment
+
+    try:
+        with _console().status("reading the campaign, computing eclipses and contacts"):
+            c = load_campaign(campaign)
+            env = build_environment(c)
+    except FalakError as exc:
+        _fail(f"error: {exc}")
+    return c, env
+
+
+def _read_plan(path: Path, c: Any) -> Any:
+    from falak.errors import FalakError
+    from falak.planning.campaign import plan_from_json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return plan_from_json(data, c, file=str(path))
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"error: cannot read plan {path}: {exc}")
+    except FalakError as exc:
+        _fail(f"error: {exc}")
+
+
+def _write_plan(plan: Any, c: Any, env: Any, out: Path) -> None:
+    from falak.planning.campaign import plan_to_json
+
+    data = plan_to_json(plan, c)
+    data["environment"] = env.to_json()
+    data["start"] = c.start.isoformat().replace("+00:00", "Z")
+    data["crew_names"] = [p.name for p in c.crew]
+    data["rack_names"] = [r.name for r in c.racks]
+    out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def plan_cmd(
+    campaign: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Plan JSON file to write.")],
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Solver time limit, seconds.")
+    ] = 30.0,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic",
+            help="One worker and a fixed seed: the same plan on every run (slower).",
+        ),
+    ] = False,
+) -> None:
+    """Plan a campaign: maximise priority-weighted science, then punctuality.
+
+    Writes PLAN.json with status (OPTIMAL, FEASIBLE or INFEASIBLE), objective, proven bound,
+    gap and the activities (experiment, session, kind, crew, rack, start, end in UTC). An
+    infeasible campaign exits 1 and prints which rules conflict.
+    """
+    from falak.errors import PlanInfeasible
+    from falak.planning.solver import SolveOptions, solve
+
+    c, env = _load(campaign)
+    console = _console()
+    best: list[float] = [0.0]
+
+    def progress(t_s: float, value: float) -> None:
+        best[0] = value
+
+    try:
+        with console.status(f"solving {len(c.occurrences())} session occurrences (CP-SAT)"):
+            plan = solve(
+                c,
+                env,
+                SolveOptions(time_limit_s=time_limit, deterministic=deterministic),
+                on_solution=progress,
+            )
+    except PlanInfeasible as exc:
+        out.write_text(
+            json.dumps(
+                {
+                    "status": "INFEASIBLE",
+                    "objective": None,
+                    "bound": None,
+                    "activities": [],
+                    "conflicts": exc.conflicts,
+                },
+                indent=1,
+                ensure_ascii=False,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        typer.echo("INFEASIBLE: the campaign cannot be planned; these rules conflict:")
+        for line in exc.conflicts:
+            typer.echo(f"  - {line}")
+        raise typer.Exit(code=1) from None
+    _write_plan(plan, c, env, out)
+    n_occ = len(plan.occurrences())
+    typer.echo(
+        f"{plan.status}: objective {plan.objective:g} (bound {plan.bound:g}, gap "
+        f"{100 * plan.gap:.1f}%), {n_occ} of {len(c.occurrences())} sessions, "
+        f"{len(plan.activities)} activities, lateness {plan.lateness_min} min -> {out}"
+    )
+
+
+def check_cmd(
+    campaign: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
+    plan: Annotated[Path, typer.Argument(help="Plan JSON file (from any planner).")],
+) -> None:
+    """Check a plan against every rule of its campaign; exit 1 listing every violation."""
+    from falak.planning.checker import check_plan
+
+    c, env = _load(campaign)
+    p = _read_plan(plan, c)
+    violations = check_plan(c, env, p)
+    if violations:
+        typer.echo(f"INVALID: {len(violations)} violation(s)")
+        for v in violations:
+            typer.echo(f"  - {v}")
+        raise typer.Exit(code=1)
+    typer.echo(f"VALID: {len(p.activities)} activities satisfy every rule")
+
+
+def generate_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Campaign YAML file to write.")],
+    days: Annotated[int, typer.Option("--days", min=1, max=366, help="Length, days.")] = 7,
+    experiments: Annotated[
+        int, typer.Option("--experiments", min=1, help="Number of experiments.")
+    ] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Write a synthetic campaign sized from published Tiangong facts (for tests/benchmarks)."""
+    import yaml
+
+    from falak.planning.generator import generate_campaign
+
+    data = generate_campaign(days=days, experiments=experiments, seed=seed)
+    out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    n = sum(s.get("repetitions", 1) for e in data["experiments"] for s in e["sessions"])
+    typer.echo(f"{experiments} experiments, {n} session occurrences over {days} days -> {out}")
+
+
+def replan_cmd(
+    campaign: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
+    plan: Annotated[Path, typer.Argument(help="The current plan JSON.")],
+    now: Annotated[str, typer.Option("--now", help="Time now, ISO 8601 UTC.")],
+    event: Annotated[Path, typer.Option("--event", help="Event YAML (see docs/station.md).")],
+    out: Annotated[Path, typer.Option("--out", help="New plan JSON file to write.")],
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds.")] = 30.0,
+) -> None:
+    """Repair a plan after an event, keeping everything still valid in place.
+
+    Events: session-failed (experiment, session, repetition), rack-down (rack, start, end),
+    cold-storage-outage (temperature_c, start, end), crew-unavailable (crew, start, end).
+    Activities before --now are frozen.
+    """
+    import yaml
+
+    from falak.errors import FalakError, PlanInfeasible
+    from falak.planning.replan import replan
+    from falak.timecodes import parse_utc
+
+    c, env = _load(campaign)
+    p = _read_plan(plan, c)
+    try:
+        ev = yaml.safe_load(event.read_text(encoding="utf-8"))
+        t_now = parse_utc(now)
+        with _console().status("replanning"):
+            result = replan(c, env, p, t_now, ev, time_limit_s=time_limit)
+    except PlanInfeasible as exc:
+        typer.echo("INFEASIBLE: cannot repair the plan; these rules conflict:")
+        for line in exc.conflicts:
+            typer.echo(f"  - {line}")
+        raise typer.Exit(code=1) from None
+    except (FalakError, OSError, yaml.YAMLError) as exc:
+        _fail(f"error: {exc}")
+    _write_plan(result.plan, result.campaign, env, out)
+    typer.echo(f"{result.plan.status}: objective {result.plan.objective:g} -> {out}")
+    for line in result.changes:
+        typer.echo(f"  - {line}")
+
+
+def gantt_cmd(
+    plan: Annotated[Path, typer.Argument(help="Plan JSON file (from falak campaign plan).")],
+    out: Annotated[Path, typer.Option("--out", help="Output: .html (self-contained SVG) or .png.")],
+) -> None:
+    """Draw a plan: crew and rack rows, with contact windows and eclipses as bands."""
+    from falak.errors import FalakError
+    from falak.planning.gantt import write_gantt
+
+    try:
+        data = json.loads(plan.read_text(encoding="utf-8"))
+        write_gantt(data, out)
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"error: cannot read plan {plan}: {exc}")
+    except FalakError as exc:
+        _fail(f"error: {exc}")
+    typer.echo(f"Gantt chart -> {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``campaign`` group to the falak app."""
+    group.command(name="plan")(plan_cmd)
+    group.command(name="check")(check_cmd)
+    group.command(name="generate")(generate_cmd)
+    group.command(name="replan")(replan_cmd)
+    group.command(name="gantt")(gantt_cmd)
+    app.add_typer(group, name="campaign")
