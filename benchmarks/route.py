@@ -1,0 +1,80 @@
+"""Benchmark: exact least-cost route on a 2000² cost grid, falak vs scikit-image.
+
+Peer: ``skimage.graph.route_through_array(cost, start, end, fully_connected=True,
+geometric=True)`` (MCP_Geometric, Cython, binary heap). Both use the same graph: 8 neighbours,
+corner cutting allowed (``corner_cutting=True`` on falak's side, as scikit-image does), edge
+cost = step length × mean of the two cells' costs, impassable (inf) cells excluded. The path
+costs must agree to 1e-9 (relative) or the script fails.
+
+Grids:
+
+* ``terrain``: the rover cost map of a synthetic south-pole DEM (2000² cells at 2 m, seed 1;
+  ``falak.terrain.hazards`` with a 20° slope limit; ~11 % impassable) — the real use;
+* ``uniform``: costs uniform in [1, 3) with no obstacles — A*'s worst case (its heuristic uses
+  the smallest cost, 1, so it prunes little).
+
+Run: ``.venv/bin/python benchmarks/route.py`` (about 3 minutes; making the DEM takes most).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numpy.typing import NDArray
+
+SIZE = 2000
+REPEATS = 3
+
+
+def _terrain() -> tuple[NDArray[np.float64], float]:
+    from falak.terrain import Rover, hazards, synthesize
+
+    dem = synthesize(SIZE, 2.0, seed=1)
+    return hazards(dem, Rover(max_slope_deg=20.0)).cost.astype(np.float64), dem.resolution_m
+
+
+def _uniform() -> tuple[NDArray[np.float64], float]:
+    return 1.0 + 2.0 * np.random.default_rng(0).random((SIZE, SIZE)), 1.0
+
+
+def _corner(cost: NDArray[np.float64], r0: int, c0: int) -> tuple[int, int]:
+    rr, cc = np.nonzero(np.isfinite(cost[r0 : r0 + 50, c0 : c0 + 50]))
+    return r0 + int(rr[0]), c0 + int(cc[0])
+
+
+def main() -> None:
+    from skimage.graph import route_through_array
+
+    from falak.planning.route import shortest_path
+
+    shortest_path(np.ones((4, 4)), (0, 0), (3, 3))  # compile (numba cache) outside the timing
+    rows = []
+    for name, make in (("terrain", _terrain), ("uniform", _uniform)):
+        cost, res = make()
+        start = _corner(cost, 20, 20)
+        goal = _corner(cost, SIZE - 60, SIZE - 60)
+        ours = []
+        for _ in range(REPEATS):
+            t0 = time.perf_counter()
+            route = shortest_path(cost, start, goal, 1.0, corner_cutting=True)
+            ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        _, peer_cost = route_through_array(cost, start, goal, fully_connected=True, geometric=True)
+        peer = time.perf_counter() - t0
+        if abs(route.cost - float(peer_cost)) > 1e-9 * abs(route.cost):
+            raise SystemExit(f"{name}: costs differ: falak {route.cost!r}, skimage {peer_cost!r}")
+        rows.append((name, start, goal, route.cost, min(ours), peer, peer / min(ours)))
+        del res
+    print(f"grid {SIZE}x{SIZE}, 8-connected, corner cutting on both sides, best of {REPEATS}")
+    print(f"{'grid':8} {'start':>12} {'goal':>12} {'path cost':>12} {'falak s':>8} "
+          f"{'skimage s':>9} {'ratio':>6}")  # fmt: skip
+    for name, start, goal, cost_value, t_ours, t_peer, ratio in rows:
+        print(
+            f"{name:8} {start!s:>12} {goal!s:>12} {cost_value:12.4f} {t_ours:8.3f} "
+            f"{t_peer:9.3f} {ratio:5.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

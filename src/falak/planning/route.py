@@ -1,0 +1,424 @@
+"""Exact least-cost routes on a rover cost grid: A*/Dijkstra (numba) and Held–Karp ordering.
+
+The graph
+---------
+Every cell with a finite cost is a node; a cell with ``inf`` or NaN cost (a hazard, or no
+data) is not on the graph and is never entered. Each node links to its 8 neighbours; a move
+from cell *a* to cell *b* of length ``L`` (``1`` or ``√2`` cells) costs::
+
+    w(a, b) = resolution_m · L · (cost[a] + cost[b]) / 2
+
+the trapezoidal integral of the cost along the segment (the same definition as scikit-image's
+``MCP_Geometric`` / ``route_through_array(..., geometric=True)``, so costs can be compared).
+With ``corner_cutting=False`` (the default) a diagonal move is allowed only if both cells it
+passes between are on the graph too, so a route never grazes a hazard's corner.
+The graph is undirected (``w(a, b) = w(b, a)``).
+
+The search
+----------
+:func:`shortest_path` runs A* with the heuristic ``h(v) = c_min · resolution_m · d₈(v, goal)``,
+``d₈ = max(|Δr|, |Δc|) + (√2 − 1) · min(|Δr|, |Δc|)`` (the octile distance, in cells) and
+``c_min`` the smallest finite cost on the grid.
+
+*Admissible:* any 8-connected path from v to the goal has a total length (in cells, counting
+1 per straight and √2 per diagonal step) of at least d₈ — d₈ is exactly the length of the best
+unobstructed path, which uses min(|Δr|,|Δc|) diagonals and the rest straight steps — and every
+step of length L costs ``resolution_m · L · (cost[a] + cost[b]) / 2 ≥ resolution_m · L · c_min``.
+So the cost of any path from v to the goal is ≥ h(v): h never overestimates.
+*Consistent:* d₈ is a metric (a norm of the offset), so ``d₈(u) ≤ L(u, v) + d₈(v)`` and
+``h(u) ≤ w(u, v) + h(v)``: keys f = g + h never decrease along an edge. The heuristic is scaled
+by ``1 − 1e−12`` so floating-point rounding cannot break that. With several targets
+(:func:`path_costs`) h = 0 and the search is Dijkstra.
+
+The priority queue is a ring of buckets (Dial 1969) of width Δ = ¼ of the lightest edge
+(``resolution_m · c_min``), each a doubly linked list, so a push, a decrease-key and a pop cost
+O(1) instead of a heap's O(log N); the ring has room for the largest key step
+(2√2 · resolution_m · c_max). Nodes inside one bucket are expanded in any order; a node whose g
+improves after it was expanded is queued again (label correcting), and the search stops when
+the floor k·Δ of the current bucket reaches the target's g. Exactness: every queued node x has
+f(x) ≥ k·Δ, and by admissibility any path to the target through x costs ≥ f(x), so no queued
+node can improve a target whose g ≤ k·Δ; and no cheaper path can hide outside the queue,
+because every improvement of a g re-queues its node. (For Dijkstra, Δ below the lightest edge
+means a relaxation never lands in the bucket being emptied, so nothing is ever re-expanded.)
+
+Waypoint order
+--------------
+:func:`held_karp` finds the exact cheapest order of up to :data:`MAX_UNORDERED` unordered
+waypoints between a fixed start and goal by dynamic programming over subsets (Held 1962,
+Bellman 1962) on the matrix of pairwise optimal path costs: O(2ⁿ n²) time. More waypoints are
+refused with an :class:`~falak.errors.InputError` (no heuristic order is substituted silently).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from falak.errors import InputError, PlanInfeasible
+
+__all__ = [
+    "MAX_UNORDERED",
+    "GridRoute",
+    "held_karp",
+    "path_costs",
+    "route_cost",
+    "shortest_path",
+]
+
+#: Most unordered waypoints ordered exactly by :func:`held_karp` (2¹² · 12² ≈ 0.6 M steps).
+MAX_UNORDERED = 12
+_SQRT2 = math.sqrt(2.0)
+
+
+@dataclass
+class GridRoute:
+    """A route on the grid: cell rows and columns from start to goal, and its total cost."""
+
+    rows: NDArray[np.intp]
+    cols: NDArray[np.intp]
+    cost: float
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def length_cells(self) -> float:
+        """Length in cells (1 per straight step, √2 per diagonal)."""
+        dr = np.abs(np.diff(self.rows))
+        dc = np.abs(np.diff(self.cols))
+        return float(np.sum(np.where((dr + dc) == 2, _SQRT2, 1.0) * ((dr + dc) > 0)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_astar(
+    cost: Any,
+    resolution_m: float,
+    source: int,
+    targets: Any,
+    h_scale: float,
+    corner_cutting: bool,
+    delta: float,
+    n_buckets: int,
+) -> tuple[Any, Any]:
+    """A* (``h_scale`` > 0, one target) or Dijkstra (``h_scale`` = 0) on a bucket queue.
+
+    ``cost`` is the grid padded with one ring of ``inf``; indices are flat in that padded grid.
+    Keys are f = g + h in buckets of width ``delta``; a node whose g improves after it was
+    expanded is queued again, and the search stops once the current bucket's floor reaches the
+    largest target distance, so the result is exact (see the module text). Returns
+    (distance, predecessor) per padded flat index (``inf`` / −1 where not reached).
+    """
+    ny, nx = cost.shape
+    n = ny * nx
+    flat = cost.ravel()
+    offsets = np.array([-nx - 1, -nx, -nx + 1, -1, 1, nx - 1, nx, nx + 1], dtype=np.int64)
+    step_dr = np.array([-1, -1, -1, 0, 0, 1, 1, 1], dtype=np.int64)
+    step_dc = np.array([-1, 0, 1, -1, 1, -1, 0, 1], dtype=np.int64)
+    half = 0.5 * resolution_m
+    weight = np.array([_SQRT2, 1.0, _SQRT2, 1.0, 1.0, _SQRT2, 1.0, _SQRT2]) * half
+    dist = np.full(n, np.inf)
+    pred = np.full(n, -1, dtype=np.int32)
+    nxt = np.empty(n, dtype=np.int32)
+    prv = np.empty(n, dtype=np.int32)
+    where = np.full(n, -1, dtype=np.int32)  # bucket slot while queued, else −1
+    head = np.full(n_buckets, -1, dtype=np.int32)
+    gr = targets[0] // nx
+    gc = targets[0] % nx
+    diag = _SQRT2 - 1.0
+    sr = source // nx
+    sc = source % nx
+    ar0 = abs(sr - gr)
+    ac0 = abs(sc - gc)
+    k = int(h_scale * (max(ar0, ac0) + diag * min(ar0, ac0)) / delta)  # bucket of f(source)
+    dist[source] = 0.0
+    nxt[source] = -1
+    prv[source] = -1
+    head[k % n_buckets] = source
+    where[source] = k % n_buckets
+    queued = 1
+    while queued > 0:
+        bound = 0.0
+        for t in targets:
+            bound = max(bound, dist[t])
+        if k * delta >= bound:
+            break  # every queued key ≥ k·delta ≥ each target's distance: all final
+        b = k % n_buckets
+        while head[b] >= 0:
+            u = head[b]
+            head[b] = nxt[u]
+            if nxt[u] >= 0:
+                prv[nxt[u]] = -1
+            where[u] = -1
+            queued -= 1
+            cu = flat[u]
+            du = dist[u]
+            ur = u // nx
+            uc = u - ur * nx
+            for d in range(8):
+                v = u + offsets[d]
+                cv = flat[v]
+                if not (cv < np.inf):  # inf (hazard, border) or NaN: not on the graph
+                    continue
+                diagonal = d != 1 and d != 3 and d != 4 and d != 6
+                if (
+                    diagonal
+                    and not corner_cutting
+                    and not (flat[u + step_dc[d]] < np.inf and flat[u + step_dr[d] * nx] < np.inf)
+                ):
+                    continue
+                alt = du + weight[d] * (cu + cv)
+                if alt < dist[v]:
+                    wv = where[v]
+                    if wv >= 0:  # unlink from its old bucket
+                        if prv[v] >= 0:
+                            nxt[prv[v]] = nxt[v]
+                        else:
+                            head[wv] = nxt[v]
+                        if nxt[v] >= 0:
+                            prv[nxt[v]] = prv[v]
+                    else:
+                        queued += 1
+                    dist[v] = alt
+                    pred[v] = u
+                    key = alt
+                    if h_scale > 0.0:
+                        ar = abs(ur + step_dr[d] - gr)
+                        ac = abs(uc + step_dc[d] - gc)
+                        key += h_scale * (max(ar, ac) + diag * min(ar, ac))
+                    slot = int(key / delta) % n_buckets
+                    nxt[v] = head[slot]
+                    prv[v] = -1
+                    if head[slot] >= 0:
+                        prv[head[slot]] = v
+                    head[slot] = v
+                    where[v] = slot
+        k += 1
+    return dist, pred
+
+
+#: Widest cost range (max/min finite cost) the bucket ring handles.
+MAX_COST_RATIO = 1e6
+
+
+def _run(
+    grid: NDArray[np.float64],
+    resolution_m: float,
+    source_rc: tuple[int, int],
+    targets_rc: list[tuple[int, int]],
+    corner_cutting: bool,
+) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+    """Search on the padded grid; return (ny, nx) distances and padded flat predecessors."""
+    ny, nx = grid.shape
+    padded = np.full((ny + 2, nx + 2), np.inf)
+    padded[1:-1, 1:-1] = grid
+    finite = grid[np.isfinite(grid)]
+    c_min, c_max = float(finite.min()), float(finite.max())
+    if c_max / c_min > MAX_COST_RATIO:
+        raise InputError(
+            f"cost range {c_min:g} … {c_max:g} is wider than {MAX_COST_RATIO:g}:1; rescale "
+            "the costs or mark the worst cells impassable (inf)"
+        )
+    w = nx + 2
+    source = (source_rc[0] + 1) * w + source_rc[1] + 1
+    targets = np.array([(r + 1) * w + c + 1 for r, c in targets_rc], dtype=np.int64)
+    # Lightest edge: a straight step between two c_min cells. Buckets are a quarter of it
+    # (fewer re-expansions under A*), and 1e−9 narrower so that rounding can never put a
+    # Dijkstra relaxation back into the bucket being emptied.
+    w_min = resolution_m * c_min
+    delta = 0.25 * w_min * (1.0 - 1e-9)
+    h_scale = c_min * resolution_m * (1.0 - 1e-12) if len(targets_rc) == 1 else 0.0
+    # A key grows by at most w + h drop ≤ 2·√2·resolution·c_max per relaxation.
+    n_buckets = int(2.0 * _SQRT2 * resolution_m * c_max / delta) + 2
+    dist_p, pred_p = _bucket_astar(
+        padded, float(resolution_m), source, targets, h_scale, corner_cutting, delta, n_buckets
+    )
+    dist = dist_p.reshape(ny + 2, nx + 2)[1:-1, 1:-1]
+    return dist, pred_p
+
+
+def _as_cost(cost: ArrayLike) -> NDArray[np.float64]:
+    grid = np.ascontiguousarray(cost, dtype=np.float64)
+    if grid.ndim != 2 or min(grid.shape) < 1:
+        raise InputError(f"cost must be a 2-D grid, got shape {grid.shape}")
+    finite = grid[np.isfinite(grid)]
+    if finite.size and float(finite.min()) <= 0.0:
+        raise InputError(
+            f"cost must be positive where finite (got {float(finite.min()):g}); use inf "
+            "(or NaN) for impassable cells"
+        )
+    return grid
+
+
+def _check_cell(grid: NDArray[np.float64], rc: tuple[int, int], name: str) -> None:
+    ny, nx = grid.shape
+    r, c = int(rc[0]), int(rc[1])
+    if not (0 <= r < ny and 0 <= c < nx):
+        raise InputError(
+            f"{name} cell (row {r}, col {c}) is outside the {ny}x{nx} grid; rows 0…{ny - 1}, "
+            f"columns 0…{nx - 1}"
+        )
+    if not np.isfinite(grid[r, c]):
+        raise PlanInfeasible(
+            f"{name} cell (row {r}, col {c}) is impassable (cost {grid[r, c]})",
+            [f"{name} in a hazard"],
+        )
+
+
+def _unwind(
+    pred: NDArray[np.int32], target_rc: tuple[int, int], nx: int
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Walk padded predecessors back from ``target_rc``; return unpadded rows and cols."""
+    w = nx + 2
+    cells = [(target_rc[0] + 1) * w + target_rc[1] + 1]
+    while pred[cells[-1]] >= 0:
+        cells.append(int(pred[cells[-1]]))
+    flat = np.array(cells[::-1], dtype=np.intp)
+    return flat // w - 1, flat % w - 1
+
+
+def shortest_path(
+    cost: ArrayLike,
+    start_rc: tuple[int, int],
+    goal_rc: tuple[int, int],
+    resolution_m: float = 1.0,
+    *,
+    corner_cutting: bool = False,
+) -> GridRoute:
+    """Return the least-cost 8-connected route between two cells (A*, exact; module text).
+
+    Parameters
+    ----------
+    cost
+        (ny, nx) positive cost per metre (dimensionless multiplier); ``inf``/NaN = impassable.
+    start_rc, goal_rc
+        (row, col) of the start and goal cells.
+    resolution_m
+        Cell size, metres; the route cost is in cost-weighted metres.
+    corner_cutting
+        Allow diagonal moves between two impassable cells (scikit-image does; a rover should not).
+
+    Raises
+    ------
+    InputError
+        A cell is outside the grid, or the cost is malformed.
+    PlanInfeasible
+        Start or goal is impassable, or no route connects them.
+    """
+    grid = _as_cost(cost)
+    _check_cell(grid, start_rc, "start")
+    _check_cell(grid, goal_rc, "goal")
+    s_rc = (int(start_rc[0]), int(start_rc[1]))
+    g_rc = (int(goal_rc[0]), int(goal_rc[1]))
+    dist, pred = _run(grid, float(resolution_m), s_rc, [g_rc], corner_cutting)
+    if not np.isfinite(dist[g_rc]):
+        raise PlanInfeasible(
+            f"no route from cell {tuple(start_rc)} to cell {tuple(goal_rc)}: impassable cells "
+            "cut them apart",
+            ["goal cut off"],
+        )
+    rows, cols = _unwind(pred, g_rc, grid.shape[1])
+    return GridRoute(rows=rows, cols=cols, cost=float(dist[g_rc]))
+
+
+def route_cost(
+    cost: ArrayLike, rows: ArrayLike, cols: ArrayLike, resolution_m: float = 1.0
+) -> float:
+    """Cost of a given cell sequence under the module's edge definition (for checks)."""
+    grid = np.asarray(cost, dtype=np.float64)
+    r = np.asarray(rows, dtype=np.intp)
+    c = np.asarray(cols, dtype=np.intp)
+    dr, dc = np.abs(np.diff(r)), np.abs(np.diff(c))
+    if np.any(np.maximum(dr, dc) > 1):
+        raise InputError("route cells must be 8-neighbours one after another")
+    step = np.where(dr + dc == 2, _SQRT2, np.where(dr + dc == 1, 1.0, 0.0))
+    values = grid[r, c]
+    return float(np.sum(resolution_m * step * 0.5 * (values[:-1] + values[1:])))
+
+
+def path_costs(
+    cost: ArrayLike,
+    points_rc: list[tuple[int, int]],
+    resolution_m: float = 1.0,
+    *,
+    corner_cutting: bool = False,
+) -> tuple[NDArray[np.float64], dict[tuple[int, int], GridRoute]]:
+    """Optimal cost between every pair of points (n Dijkstra runs) and the routes themselves.
+
+    Returns the (n, n) cost matrix (``inf`` where two points are cut apart) and a dict
+    ``(i, j) → GridRoute`` for i ≠ j with a finite cost.
+    """
+    grid = _as_cost(cost)
+    for i, rc in enumerate(points_rc):
+        _check_cell(grid, rc, f"point {i}")
+    n = len(points_rc)
+    matrix = np.zeros((n, n))
+    routes: dict[tuple[int, int], GridRoute] = {}
+    cells = [(int(r), int(c)) for r, c in points_rc]
+    for i in range(n):
+        dist, pred = _run(grid, float(resolution_m), cells[i], cells, corner_cutting)
+        for j in range(n):
+            matrix[i, j] = dist[cells[j]]
+            if i != j and np.isfinite(dist[cells[j]]):
+                rows, cols = _unwind(pred, cells[j], grid.shape[1])
+                routes[(i, j)] = GridRoute(rows, cols, float(dist[cells[j]]))
+    return matrix, routes
+
+
+def held_karp(matrix: ArrayLike) -> tuple[list[int], float]:
+    """Exact cheapest path from node 0 to node n−1 visiting all others once (Held–Karp).
+
+    ``matrix[i, j]`` is the cost from i to j (``inf`` = no path). Returns the visiting order
+    (starting with 0, ending with n−1) and its cost; raises
+    :class:`~falak.errors.PlanInfeasible` if no order has a finite cost and
+    :class:`~falak.errors.InputError` for more than :data:`MAX_UNORDERED` intermediate nodes.
+    """
+    d = np.asarray(matrix, dtype=np.float64)
+    n = d.shape[0]
+    if d.shape != (n, n) or n < 2:
+        raise InputError(f"held_karp needs a square matrix of at least 2 nodes, got {d.shape}")
+    m = n - 2  # intermediate nodes 1..n-2
+    if m > MAX_UNORDERED:
+        raise InputError(
+            f"{m} unordered waypoints: exact ordering is limited to {MAX_UNORDERED} "
+            "(O(2ⁿ n²)); give them in order, or split the traverse into legs"
+        )
+    if m == 0:
+        if not np.isfinite(d[0, 1]):
+            raise PlanInfeasible("no route from start to goal", ["goal cut off"])
+        return [0, 1], float(d[0, 1])
+    inner = d[1 : n - 1, 1 : n - 1]
+    full = (1 << m) - 1
+    # best[S, j]: cheapest path from 0 through exactly set S, ending at inner node j (j ∈ S).
+    best = np.full((1 << m, m), np.inf)
+    parent = np.full((1 << m, m), -1, dtype=np.int64)
+    for j in range(m):
+        best[1 << j, j] = d[0, j + 1]
+    for subset in range(1, 1 << m):
+        members = [j for j in range(m) if subset >> j & 1]
+        if len(members) < 2:
+            continue
+        for j in members:
+            prev = subset & ~(1 << j)
+            candidates = best[prev, :] + inner[:, j]
+            k = int(np.argmin(candidates))
+            if candidates[k] < best[subset, j]:
+                best[subset, j] = candidates[k]
+                parent[subset, j] = k
+    totals = best[full, :] + d[1 : n - 1, n - 1]
+    last = int(np.argmin(totals))
+    total = float(totals[last])
+    if not np.isfinite(total):
+        raise PlanInfeasible(
+            "no order of the waypoints connects start to goal: some are cut off",
+            ["waypoint cut off"],
+        )
+    order = []
+    subset, j = full, last
+    while j >= 0:
+        order.append(j + 1)
+        subset, j = subset & ~(1 << j), int(parent[subset, j])
+    return [0, *order[::-1], n - 1], total
