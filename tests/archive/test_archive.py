@@ -148,7 +148,7 @@ def test_rejected_status_and_stats(archive: Archive) -> None:
     assert stats.failed == {"no_container": 2, "too_short": 1}
     (batch,) = archive.read_packets()
     assert batch.status.tolist()[:6] == ["no_container", "", "", "", "too_short", "no_container"]
-    rejected = archive.read_rejected()  # type: ignore[attr-defined]
+    rejected = archive.read_rejected()
     assert [r[4] for r in rejected] == [garbage[:11], garbage[11:], garbage[3:5]]
     archive.set_packet_status(ids[[0]], [""])  # decoded after an MDB fix: good again
     assert archive.packet_stats().failed == {"no_container": 1, "too_short": 1}
@@ -310,7 +310,7 @@ def test_small_writes_are_merged(archive: Archive) -> None:
         archive.write_parameters(
             "/L/c", t, {"/L/v": ParameterColumn(np.array([k]), np.array([k * 0.5]))}
         )
-    segments, samples = archive.segment_stats()["/L/c"]  # type: ignore[attr-defined]
+    segments, samples = archive.segment_stats()["/L/c"]
     assert samples == 300
     # 300 = 4·64 + 5·8 + 4·1: one segment per digit of 300 in base 8 (LSM merging, fan-out 8)
     assert segments == 4 + 5 + 4
@@ -384,7 +384,7 @@ def test_multi_group_parameter(archive: Archive) -> None:
     s = archive.read_parameter("/M/apid")
     assert s.raw.tolist() == [1, 2, 1, 2, 1]
     assert s.raw.dtype == np.uint16
-    groups = archive.parameter_groups()  # type: ignore[attr-defined]
+    groups = archive.parameter_groups()
     assert groups == {"/M/hk": ["/M/apid", "/M/temp"], "/M/sci": ["/M/apid"]}
 
 

@@ -267,6 +267,12 @@ class Archive(abc.ABC):
         """Store bytes ``data[start:stop]`` that were in no packet, with the reason; return id."""
 
     @abc.abstractmethod
+    def read_rejected(
+        self, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> list[tuple[int, int, str, str, bytes]]:
+        """Return ``(id, recv_time_ns, link, reason, bytes)`` of archived rejected byte ranges."""
+
+    @abc.abstractmethod
     def set_packet_status(self, ids: NDArray[np.int64], reasons: Sequence[str]) -> None:
         """Mark packets (e.g. ``"no_container"`` after decoding); ``""`` marks them good."""
 
@@ -302,6 +308,14 @@ class Archive(abc.ABC):
     @abc.abstractmethod
     def parameter_names(self) -> list[str]:
         """Return the qualified names (column keys) of every archived parameter, sorted."""
+
+    @abc.abstractmethod
+    def parameter_groups(self) -> dict[str, list[str]]:
+        """Return the parameters archived under each group (container qualified name)."""
+
+    @abc.abstractmethod
+    def segment_stats(self) -> dict[str, tuple[int, int]]:
+        """Return ``{group: (segments, samples)}`` of the parameter archive."""
 
     @abc.abstractmethod
     def delete_parameters(self, start_ns: int | None = None, stop_ns: int | None = None) -> int:

@@ -314,8 +314,9 @@ class SqlArchive(Archive):
             fields = primary_header_fields(arr, off[ok])
             apid[ok] = fields["apid"]
             seq[ok] = fields["seq_count"]
-        buf = arr.tobytes()
-        blobs = [buf[o : o + k] for o, k in zip(off.tolist(), ln.tolist(), strict=True)]
+        lo = int(off.min())  # copy only the span the packets cover, not a whole file buffer
+        buf = arr[lo : int((off + ln).max())].tobytes()
+        blobs = [buf[o : o + k] for o, k in zip((off - lo).tolist(), ln.tolist(), strict=True)]
         with self._transaction(self.main) as cur:
             self._lock_packets(cur)
             cur.execute("SELECT COALESCE(MAX(id), 0) FROM packets")
