@@ -303,7 +303,12 @@ class Archive(abc.ABC):
     def read_parameter(
         self, name: str, start_ns: int | None = None, stop_ns: int | None = None
     ) -> ParameterSeries:
-        """Return one parameter's present samples in ``[start_ns, stop_ns)``, all groups."""
+        """Return one parameter's present samples in ``[start_ns, stop_ns)``, all groups.
+
+        ``name`` is a qualified name (column key) or a short name that only one archived
+        parameter has (two such: :class:`~falak.errors.InputError`). A name never archived gives
+        an empty series (float64); :meth:`parameter_names` lists what is archived.
+        """
 
     @abc.abstractmethod
     def parameter_names(self) -> list[str]:
