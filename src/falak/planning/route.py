@@ -126,6 +126,8 @@ def _bucket_astar(
     prv = np.empty(n, dtype=np.int32)
     where = np.full(n, -1, dtype=np.int32)  # bucket slot while queued, else −1
     head = np.full(n_buckets, -1, dtype=np.int32)
+    mask = n_buckets - 1  # n_buckets is a power of two
+    inv_delta = 1.0 / delta
     gr = targets[0] // nx
     gc = targets[0] % nx
     diag = _SQRT2 - 1.0
@@ -133,12 +135,12 @@ def _bucket_astar(
     sc = source % nx
     ar0 = abs(sr - gr)
     ac0 = abs(sc - gc)
-    k = int(h_scale * (max(ar0, ac0) + diag * min(ar0, ac0)) / delta)  # bucket of f(source)
+    k = int(h_scale * (max(ar0, ac0) + diag * min(ar0, ac0)) * inv_delta)  # bucket of f(source)
     dist[source] = 0.0
     nxt[source] = -1
     prv[source] = -1
-    head[k % n_buckets] = source
-    where[source] = k % n_buckets
+    head[k & mask] = source
+    where[source] = k & mask
     queued = 1
     while queued > 0:
         bound = 0.0
@@ -146,7 +148,7 @@ def _bucket_astar(
             bound = max(bound, dist[t])
         if k * delta >= bound:
             break  # every queued key ≥ k·delta ≥ each target's distance: all final
-        b = k % n_buckets
+        b = k & mask
         while head[b] >= 0:
             u = head[b]
             head[b] = nxt[u]
@@ -189,7 +191,7 @@ def _bucket_astar(
                         ar = abs(ur + step_dr[d] - gr)
                         ac = abs(uc + step_dc[d] - gc)
                         key += h_scale * (max(ar, ac) + diag * min(ar, ac))
-                    slot = int(key / delta) % n_buckets
+                    slot = int(key * inv_delta) & mask
                     nxt[v] = head[slot]
                     prv[v] = -1
                     if head[slot] >= 0:
@@ -198,6 +200,29 @@ def _bucket_astar(
                     where[v] = slot
         k += 1
     return dist, pred
+
+
+@numba.njit(cache=True, nogil=True)
+def _pad(grid: Any) -> tuple[Any, float, float]:
+    """Copy ``grid`` inside a ring of ``inf`` (NaN → inf); return it and the finite min, max."""
+    ny, nx = grid.shape
+    out = np.empty((ny + 2, nx + 2))
+    out[0, :] = np.inf
+    out[-1, :] = np.inf
+    out[:, 0] = np.inf
+    out[:, -1] = np.inf
+    lo = np.inf
+    hi = -np.inf
+    for r in range(ny):
+        for c in range(nx):
+            v = grid[r, c]
+            if v < np.inf:  # finite (NaN and inf fail)
+                lo = min(lo, v)
+                hi = max(hi, v)
+            else:
+                v = np.inf
+            out[r + 1, c + 1] = v
+    return out, lo, hi
 
 
 #: Widest cost range (max/min finite cost) the bucket ring handles.
@@ -213,10 +238,12 @@ def _run(
 ) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
     """Search on the padded grid; return (ny, nx) distances and padded flat predecessors."""
     ny, nx = grid.shape
-    padded = np.full((ny + 2, nx + 2), np.inf)
-    padded[1:-1, 1:-1] = grid
-    finite = grid[np.isfinite(grid)]
-    c_min, c_max = float(finite.min()), float(finite.max())
+    padded, c_min, c_max = _pad(grid)
+    if c_min <= 0.0:
+        raise InputError(
+            f"cost must be positive where finite (got {c_min:g}); use inf (or NaN) for "
+            "impassable cells"
+        )
     if c_max / c_min > MAX_COST_RATIO:
         raise InputError(
             f"cost range {c_min:g} … {c_max:g} is wider than {MAX_COST_RATIO:g}:1; rescale "
@@ -232,7 +259,7 @@ def _run(
     delta = 0.25 * w_min * (1.0 - 1e-9)
     h_scale = c_min * resolution_m * (1.0 - 1e-12) if len(targets_rc) == 1 else 0.0
     # A key grows by at most w + h drop ≤ 2·√2·resolution·c_max per relaxation.
-    n_buckets = int(2.0 * _SQRT2 * resolution_m * c_max / delta) + 2
+    n_buckets = 1 << (int(2.0 * _SQRT2 * resolution_m * c_max / delta) + 2).bit_length()
     dist_p, pred_p = _bucket_astar(
         padded, float(resolution_m), source, targets, h_scale, corner_cutting, delta, n_buckets
     )
@@ -240,16 +267,12 @@ def _run(
     return dist, pred_p
 
 
-def _as_cost(cost: ArrayLike) -> NDArray[np.float64]:
-    grid = np.ascontiguousarray(cost, dtype=np.float64)
+def _as_cost(cost: ArrayLike) -> NDArray[Any]:
+    grid = np.asarray(cost)
     if grid.ndim != 2 or min(grid.shape) < 1:
         raise InputError(f"cost must be a 2-D grid, got shape {grid.shape}")
-    finite = grid[np.isfinite(grid)]
-    if finite.size and float(finite.min()) <= 0.0:
-        raise InputError(
-            f"cost must be positive where finite (got {float(finite.min()):g}); use inf "
-            "(or NaN) for impassable cells"
-        )
+    if grid.dtype != np.float32:
+        grid = np.ascontiguousarray(grid, dtype=np.float64)
     return grid
 
 
