@@ -312,7 +312,7 @@ def build_model(
                     ]
                 )
             store = next(cs for cs in c.cold_storage if cs.temperature_c == sp.temperature_c)
-            for out in store.outages:
+            for out in () if fixed is not None and key in fixed else store.outages:
                 ol = lit(
                     f"cold storage outage {sp.temperature_c}",
                     f"no transfer into the {sp.temperature_c} °C store during its outage",
@@ -402,7 +402,9 @@ def build_model(
         # aboard and unavailability: a crew member's whole occurrence (prep to transfer) lies
         # inside the stay and before or after each unavailable period (linear constraints, so
         # they may overlap the crew-day blocks without making the model infeasible)
-        for o in occs.values():
+        for okey, o in occs.items():
+            if fixed is not None and okey in fixed:
+                continue  # a fixed placement was validated when it was made
             x = o.crew[p.name]
             last = o.end
             if o.transfer is not None and o.sess.sample is not None:

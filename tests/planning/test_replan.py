@@ -1,0 +1,127 @@
+"""Replanning keeps every untouched, still-valid occurrence in place; the result is valid."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from falak.errors import InputError
+from falak.planning.campaign import Campaign, Plan, parse_campaign
+from falak.planning.checker import check_plan
+from falak.planning.generator import generate_campaign
+from falak.planning.orbit_env import Environment, build_environment
+from falak.planning.replan import replan
+from falak.planning.solver import SolveOptions, placements_of, solve
+
+
+@pytest.fixture(scope="module")
+def planned() -> tuple[Campaign, Environment, Plan]:
+    c = parse_campaign(generate_campaign(days=3, experiments=8, seed=4, orbit=False))
+    env = build_environment(c)
+    return c, env, solve(c, env, SolveOptions(time_limit_s=5, deterministic=True))
+
+
+def _busiest(plan: Plan, attr: str) -> str:
+    counts: dict[str, int] = {}
+    for a in plan.activities:
+        for v in a.crew if attr == "crew" else [a.rack] if a.rack else []:
+            counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=lambda k: counts[k])
+
+
+def _events(c: Campaign, plan: Plan) -> list[dict[str, Any]]:
+    later = sorted(
+        (a for a in plan.activities if a.kind == "run" and a.start_min >= 1440),
+        key=lambda a: a.start_min,
+    )
+    return [
+        {
+            "type": "rack-down",
+            "rack": _busiest(plan, "rack"),
+            "start": "2023-09-09T00:00:00Z",
+            "end": "2023-09-10T00:00:00Z",
+        },
+        {
+            "type": "crew-unavailable",
+            "crew": _busiest(plan, "crew"),
+            "start": "2023-09-09T00:00:00Z",
+        },
+        {
+            "type": "cold-storage-outage",
+            "temperature_c": -80,
+            "start": "2023-09-09T00:00:00Z",
+            "end": "2023-09-11T00:00:00Z",
+        },
+        {
+            "type": "session-failed",
+            "experiment": later[0].experiment,
+            "session": later[0].session,
+            "repetition": later[0].repetition,
+        },
+    ]
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_replan_keeps_untouched_and_is_valid(
+    planned: tuple[Campaign, Environment, Plan], which: int
+) -> None:
+    c, env, plan = planned
+    event = _events(c, plan)[which]
+    now = c.start + dt.timedelta(days=1)
+    result = replan(c, env, plan, now, event, time_limit_s=5, deterministic=True)
+    assert check_plan(result.campaign, env, result.plan) == []
+    old = placements_of(c, plan)
+    new = placements_of(result.campaign, result.plan)
+    # everything that started before now is unchanged (frozen), unless the event aborted it
+    for k, p in old.items():
+        if p.start * c.step_min < 24 * 60 and k in new and event["type"] != "session-failed":
+            assert new[k] == p
+    # an occurrence the old plan had and the event does not touch stays exactly in place
+    touched = {
+        tuple(x.split(" moved ")[0].rsplit(" #", 1)) for x in result.changes if " moved " in x
+    }
+    if event["type"] != "session-failed":
+        for k, p in old.items():
+            label = (f"{k[0]}/{k[1]}", str(k[2] + 1))
+            if label not in touched and k in new:
+                assert new[k] == p
+        assert result.kept + result.moved + result.dropped == len(old)
+    assert result.changes
+
+
+def test_rack_down_moves_everything_off_the_rack(
+    planned: tuple[Campaign, Environment, Plan],
+) -> None:
+    c, env, plan = planned
+    rack = _busiest(plan, "rack")
+    event = {
+        "type": "rack-down",
+        "rack": rack,
+        "start": "2023-09-09T00:00:00Z",
+        "end": "2023-09-11T00:00:00Z",
+    }
+    result = replan(
+        c, env, plan, c.start + dt.timedelta(days=1), event, time_limit_s=5, deterministic=True
+    )
+    assert not [a for a in result.plan.activities if a.rack == rack and a.end_min > 1440]
+
+
+def test_bad_event_is_refused(planned: tuple[Campaign, Environment, Plan]) -> None:
+    c, env, plan = planned
+    with pytest.raises(InputError, match="type one of session-failed, rack-down"):
+        replan(c, env, plan, c.start, {"type": "meteor"})
+    with pytest.raises(InputError, match="rack-down: unknown rack 'R99'"):
+        replan(
+            c,
+            env,
+            plan,
+            c.start,
+            {
+                "type": "rack-down",
+                "rack": "R99",
+                "start": "2023-09-09T00:00:00Z",
+                "end": "2023-09-10T00:00:00Z",
+            },
+        )
