@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -222,6 +223,11 @@ class SqlArchive(Archive):
     main: Store
     params: Store
     _closed: bool = False
+
+    @functools.cached_property
+    def _known_parameters(self) -> set[tuple[str, str, str, str]]:
+        """(name, group, raw dtype, eng dtype) rows this process has committed."""
+        return set()
 
     # ---- dialect hooks
 
@@ -494,9 +500,23 @@ class SqlArchive(Archive):
         if n > 1 and bool((np.diff(t) < 0).any()):
             order = np.argsort(t, kind="stable")
             t = t[order]
+        new_rows: set[tuple[str, str, str, str]] = set()
+        with self.params.lock:  # the cache is updated only once the rows are committed
+            self._write_segments(group, t, order, cols, new_rows)
+            self._known_parameters.update(new_rows)
+
+    def _write_segments(
+        self,
+        group: str,
+        t: NDArray[np.int64],
+        order: NDArray[np.intp] | None,
+        cols: dict[str, ParameterColumn],
+        new_rows: set[tuple[str, str, str, str]],
+    ) -> None:
+        n = int(t.size)
         with self._transaction(self.params) as cur:
             for name, col in cols.items():
-                self._upsert_parameter(cur, name, group, col)
+                self._upsert_parameter(cur, name, group, col, new_rows)
             if n == 0:
                 return
             for lo in range(0, n, SEGMENT_SAMPLES):
@@ -514,7 +534,18 @@ class SqlArchive(Archive):
                 self._insert_segment(cur, group, t[lo:hi], values)
             self._merge_tail(cur, group)
 
-    def _upsert_parameter(self, cur: Any, name: str, group: str, col: ParameterColumn) -> None:
+    def _upsert_parameter(
+        self,
+        cur: Any,
+        name: str,
+        group: str,
+        col: ParameterColumn,
+        new_rows: set[tuple[str, str, str, str]],
+    ) -> None:
+        key = (name, group, describe(col.raw), describe(col.eng))
+        if key in self._known_parameters:  # live streams write the same columns many times
+            return
+        new_rows.add(key)
         cur.execute(
             self._sql(
                 "INSERT INTO parameters (name, grp, raw_empty, eng_empty) VALUES (?, ?, ?, ?) "
