@@ -64,3 +64,46 @@ def test_bad_center_is_one_line_error(tmp_path):
     )
     assert result.exit_code == 1
     assert "--center 'south' must be LAT,LON" in result.output
+
+
+def test_horizons_then_illumination(tmp_path):
+    dem_path = tmp_path / "dem.tif"
+    assert runner.invoke(
+        app,
+        ["terrain", "synth", "--out", str(dem_path), "--size", "48", "--resolution-m", "20",
+         "--seed", "1"],
+    ).exit_code == 0  # fmt: skip
+    hz_path = tmp_path / "h.npz"
+    result = runner.invoke(
+        app, ["terrain", "horizons", "--dem", str(dem_path), "--azimuths", "36", "--out",
+              str(hz_path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "36 azimuths × 48x48 cells" in result.output
+    out = tmp_path / "light"
+    result = runner.invoke(
+        app,
+        ["terrain", "illumination", "--dem", str(dem_path), "--horizons", str(hz_path),
+         "--start", "2028-01-01T00:00Z", "--stop", "2028-01-15T00:00Z", "--step-hours", "12",
+         "--out-dir", str(out), "--relay"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "29 epochs" in result.output
+    for name in ("lit_percent", "earth_percent", "longest_dark_h", "psr", "relay_percent"):
+        with rasterio.open(out / f"{name}.tif") as src:
+            values = src.read(1)
+        assert values.shape == (48, 48)
+        assert (out / f"{name}.png").exists()
+    with rasterio.open(out / "lit_percent.tif") as src:
+        lit = src.read(1)
+    assert ((lit >= 0) & (lit <= 100)).all()
+
+
+def test_illumination_rejects_bad_period(tmp_path):
+    result = runner.invoke(
+        app,
+        ["terrain", "illumination", "--dem", "x.tif", "--horizons", "h.npz", "--start",
+         "2028-01-02", "--stop", "2028-01-01", "--step-hours", "1", "--out-dir", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "need --stop ≥ --start" in result.output
