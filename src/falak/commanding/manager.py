@@ -1,0 +1,630 @@
+"""The command manager: issue, hold, arm, release and verify commands; keep their history.
+
+A command's path::
+
+    issue ─▶ privileges ─▶ encode (MDB) ─▶ queue ─▶ time tag ─▶ queue state ─▶ arming
+          ─▶ transmission constraints ─▶ release (uplink, sequence count) ─▶ verifiers
+
+* ``issue`` checks the user's privilege on the queue and encodes the arguments at once
+  (a bad argument raises :class:`~falak.errors.CommandRejected` naming it); a dry run stops
+  there and returns the record with the bytes.
+* A scheduler thread moves queued commands on: it waits for the time tag (``release_at``,
+  UTC), for a blocked queue to be enabled (an operator may :meth:`CommandManager.release` one
+  command), for a critical command to be armed and confirmed within the policy's windows,
+  and for the transmission constraints to hold on the latest live values (up to their
+  timeouts). A disabled queue rejects what it holds.
+* On release the packet gets the next sequence count of its APID and goes to the uplink
+  (which may add a light-time delay); the verifiers of the MDB command start, with windows
+  counted from the release time.
+* A watcher thread reads the bus (every parameter value the processor publishes): it keeps
+  the latest value of every parameter (for constraints) and feeds each received packet's
+  values to the running verifications. The values of one packet arrive as one message per
+  parameter, so a packet is evaluated once it has *settled* (``settle_s`` after its first
+  value arrived), with all its values together.
+
+Every step is written to the command history (:class:`~falak.commanding.history.
+CommandHistory`, in the archive when one is given) and every action is audited with its
+user. Threads, not asyncio, like the processor: a server calls these methods from its
+request handlers (they only take a lock) and waits with :meth:`CommandManager.wait` in a
+worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from falak.archive import Archive
+from falak.bus import Bus, Subscription, SubscriptionClosed
+from falak.commanding.history import CommandHistory
+from falak.commanding.queue import (
+    FINAL_STATES,
+    CommandQueue,
+    CommandState,
+    CriticalPolicy,
+    QueueState,
+    TransmissionConstraint,
+)
+from falak.errors import CommandRejected, InputError
+from falak.links.tc import TcUplink
+from falak.mdb.model import Condition, MetaCommand, MissionDatabase
+from falak.processor.processor import ParameterValues
+from falak.tc.encoder import CommandEncoder, EncodedCommand, set_sequence_count
+from falak.tc.verification import Value, Verification, evaluate, parse_condition
+
+__all__ = ["DEFAULT_QUEUE", "CommandManager"]
+
+DEFAULT_QUEUE = "default"
+
+
+@dataclass
+class _Pending:
+    id: int
+    cmd: MetaCommand
+    encoded: EncodedCommand
+    user: str
+    roles: frozenset[str]
+    queue: str
+    issued_ns: int
+    release_at_ns: int | None = None
+    needs_arming: bool = False
+    armed_by: str | None = None
+    armed_ns: int | None = None
+    confirmed_by: str | None = None
+    forced_by: str | None = None
+    constraints_since_ns: int | None = None
+
+
+def _to_ns(t: datetime) -> int:
+    if t.tzinfo is None:
+        raise InputError(
+            f"release time {t.isoformat()} has no time zone; give a UTC time "
+            "(e.g. 2026-11-25T12:00:00Z or datetime(..., tzinfo=timezone.utc))"
+        )
+    return round(t.timestamp() * 1e9)
+
+
+class CommandManager:
+    """Issue and verify the commands of ``mdb`` (see the module doc).
+
+    Parameters
+    ----------
+    mdb
+        The mission database (commands, verifiers).
+    bus
+        Where the processor publishes parameter values (verifiers, constraints); None:
+        verifiers can only time out.
+    archive
+        Command history and audit events go there (None: in memory only).
+    uplink
+        Where released packets go (None: only dry runs are possible).
+    queues
+        Command queues; default: one enabled queue ``"default"`` open to everyone.
+    critical
+        Arming policy for critical commands.
+    constraints
+        Transmission constraints (more with :meth:`add_constraint`).
+    settle_s
+        How long a packet's values are gathered from the bus before it is evaluated (s).
+    """
+
+    def __init__(
+        self,
+        mdb: MissionDatabase,
+        *,
+        bus: Bus | None = None,
+        archive: Archive | None = None,
+        uplink: TcUplink | None = None,
+        queues: Iterable[CommandQueue] | None = None,
+        critical: CriticalPolicy | None = None,
+        constraints: Iterable[TransmissionConstraint] = (),
+        settle_s: float = 0.02,
+    ) -> None:
+        self.mdb = mdb
+        self.bus = bus
+        self.uplink = uplink
+        self.encoder = CommandEncoder(mdb)
+        self.history = CommandHistory(archive)
+        qs = list(queues) if queues is not None else [CommandQueue(DEFAULT_QUEUE)]
+        self.queues: dict[str, CommandQueue] = {q.name: q for q in qs}
+        self.critical = critical or CriticalPolicy()
+        self.constraints: list[TransmissionConstraint] = list(constraints)
+        self.settle_ns = round(settle_s * 1e9)
+        self.latest: dict[str, Value] = {}
+        """Latest value of every parameter seen on the bus, by qualified name."""
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._pending: dict[int, _Pending] = {}
+        self._active: dict[int, Verification] = {}
+        self._seq: dict[int, int] = {}
+        self._packets: dict[tuple[str, int], tuple[int, dict[str, Value]]] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._sub: Subscription | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<CommandManager {len(self._pending)} queued, {len(self._active)} verifying, "
+            f"queues {', '.join(f'{q.name}={q.state.value}' for q in self.queues.values())}>"
+        )
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the scheduler and (with a bus) the watcher thread."""
+        if self._threads:
+            return
+        self._stop.clear()
+        if self.bus is not None:
+            self._sub = self.bus.subscribe(maxsize=100_000)
+            self._threads.append(
+                threading.Thread(target=self._watch, name="falak-cmd-watch", daemon=True)
+            )
+        self._threads.append(
+            threading.Thread(target=self._schedule, name="falak-cmd-sched", daemon=True)
+        )
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        """Stop the threads; queued commands are cancelled, running verifiers cancelled."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._sub is not None:
+            self._sub.close()
+        for t in self._threads:
+            t.join(5.0)
+        self._threads = []
+        now = time.time_ns()
+        with self._lock:
+            for cid in list(self._pending):
+                self._finish_pending(cid, CommandState.CANCELLED, "command manager stopped")
+            for cid, v in list(self._active.items()):
+                for r in v.cancel(now, "command manager stopped"):
+                    self.history.set_verifier(
+                        cid, r.stage, outcome=r.outcome.value, time_ns=r.time_ns, message=r.message
+                    )
+                self.history.update(cid, state=CommandState.FAILED.value, reason="stopped")
+                del self._active[cid]
+
+    def __enter__(self) -> CommandManager:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- configuration -------------------------------------------------------------------
+
+    def queue(self, name: str) -> CommandQueue:
+        """A queue by name (``InputError`` lists the queues)."""
+        q = self.queues.get(name)
+        if q is None:
+            raise InputError(f"no command queue {name!r}; queues: {', '.join(self.queues)}")
+        return q
+
+    def set_queue_state(self, name: str, state: QueueState | str, *, user: str) -> None:
+        """Enable, block or disable a queue (audited)."""
+        q = self.queue(name)
+        new = QueueState(state)
+        with self._cond:
+            old, q.state = q.state, new
+            self.history.audit(user, "queue", f"queue {name}: {old.value} -> {new.value}")
+            self._cond.notify_all()
+
+    def add_constraint(
+        self,
+        condition: str | Condition,
+        *,
+        timeout_s: float = 0.0,
+        commands: Iterable[str] = (),
+        user: str = "system",
+    ) -> TransmissionConstraint:
+        """Add a transmission constraint (text like ``"MODE == SAFE and BATT_V > 7"``)."""
+        text = condition if isinstance(condition, str) else repr(condition)
+        cond = parse_condition(condition, self.mdb) if isinstance(condition, str) else condition
+        names = frozenset(self.mdb.command(c).qualified_name for c in commands)
+        tc = TransmissionConstraint(cond, float(timeout_s), names, text)
+        with self._cond:
+            self.constraints.append(tc)
+            self.history.audit(user, "constraint", f"transmission constraint added: {text}")
+        return tc
+
+    # -- issuing -------------------------------------------------------------------------
+
+    def encode(self, command: str, args: Mapping[str, Any] | None = None) -> EncodedCommand:
+        """Encode without queueing or sending (raises :class:`CommandRejected`)."""
+        return self.encoder.encode(command, args or {})
+
+    def issue(
+        self,
+        command: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        user: str,
+        roles: Iterable[str] = (),
+        queue: str = DEFAULT_QUEUE,
+        release_at: datetime | None = None,
+        dry_run: bool = False,
+        origin: str = "api",
+    ) -> dict[str, Any]:
+        """Put a command into a queue (or, with ``dry_run``, only encode it).
+
+        Returns the history record (its ``id`` names the command in the other methods).
+        Raises :class:`CommandRejected` for a missing privilege, a bad argument or a
+        disabled queue; the rejection is recorded and audited.
+        """
+        role_set = frozenset(roles)
+        q = self.queue(queue)
+        cmd = self.mdb.command(command)
+        base: dict[str, Any] = {
+            "command": cmd.qualified_name,
+            "user": user,
+            "roles": sorted(role_set),
+            "queue": q.name,
+            "origin": origin,
+            "significance": cmd.significance.name.lower(),
+            "requested_arguments": dict(args or {}),
+            "release_at_ns": None if release_at is None else _to_ns(release_at),
+            "dry_run": dry_run,
+        }
+        if not q.permits(user, role_set):
+            msg = (
+                f"{cmd.name}: user {user} (roles {', '.join(sorted(role_set)) or 'none'}) may "
+                f"not use queue {q.name}; allowed: {q.describe_privileges()}"
+            )
+            self._reject_new(base, user, msg)
+        try:
+            enc = self.encoder.encode(cmd, args or {})
+        except CommandRejected as exc:
+            self._reject_new(base, user, str(exc), argument=exc.argument)
+        base.update(
+            arguments=enc.arguments,
+            raw=enc.raw,
+            binary=enc.binary.hex(),
+            apid=enc.apid,
+            size_bytes=len(enc.binary),
+        )
+        if dry_run:
+            base["state"] = "dry_run"
+            cid = self.history.create(base)
+            self.history.audit(user, "dry_run", f"{cmd.name} encoded (dry run)", cid)
+            return self.history.get(cid)
+        if q.state is QueueState.DISABLED:
+            self._reject_new(base, user, f"{cmd.name}: queue {q.name} is disabled")
+        with self._cond:
+            base["state"] = CommandState.QUEUED.value
+            cid = self.history.create(base)
+            now = time.time_ns()
+            self._pending[cid] = _Pending(
+                cid,
+                cmd,
+                enc,
+                user,
+                role_set,
+                q.name,
+                now,
+                base["release_at_ns"],
+                self.critical.needs_arming(cmd.significance),
+            )
+            self.history.audit(user, "issue", f"{cmd.name} queued in {q.name}", cid)
+            self._cond.notify_all()
+            return self.history.get(cid)
+
+    def _reject_new(self, base: dict[str, Any], user: str, msg: str, **extra: Any) -> None:
+        base.update(state=CommandState.REJECTED.value, reason=msg, **extra)
+        cid = self.history.create(base)
+        self.history.audit(user, "reject", msg, cid, severity="warning")
+        raise CommandRejected(msg, argument=extra.get("argument"))
+
+    # -- operator actions on queued commands ---------------------------------------------
+
+    def _queued(self, command_id: int, action: str, user: str) -> _Pending:
+        pc = self._pending.get(command_id)
+        if pc is None:
+            state = self.history.get(command_id).get("state")
+            msg = f"cannot {action} command {command_id}: it is {state}, not queued"
+            self.history.audit(user, action, msg, command_id, severity="warning")
+            raise CommandRejected(msg)
+        return pc
+
+    def arm(self, command_id: int, *, user: str, roles: Iterable[str] = ()) -> None:
+        """Arm a queued critical command (the first of two steps; then :meth:`confirm`).
+
+        A user without an arming role is refused (:class:`CommandRejected`, audited); the
+        command keeps waiting for an authorised user until its arming window passes.
+        """
+        with self._cond:
+            pc = self._queued(command_id, "arm", user)
+            if not pc.needs_arming:
+                msg = f"{pc.cmd.name} is not critical and needs no arming"
+                self.history.audit(user, "arm", msg, command_id, severity="warning")
+                raise CommandRejected(msg)
+            if not self.critical.may_arm(roles):
+                msg = (
+                    f"{pc.cmd.name}: user {user} (roles {', '.join(sorted(roles)) or 'none'}) may "
+                    f"not arm critical commands; arming roles: "
+                    f"{', '.join(sorted(self.critical.arm_roles))}"
+                )
+                self.history.audit(user, "arm_refused", msg, command_id, severity="warning")
+                raise CommandRejected(msg)
+            pc.armed_by, pc.armed_ns = user, time.time_ns()
+            self.history.update(command_id, state=CommandState.ARMED.value, armed_by=user)
+            self.history.audit(
+                user,
+                "arm",
+                f"{pc.cmd.name} armed; confirm within {self.critical.confirm_window_s:g} s",
+                command_id,
+            )
+            self._cond.notify_all()
+
+    def confirm(self, command_id: int, *, user: str, roles: Iterable[str] = ()) -> None:
+        """Confirm an armed critical command within the confirmation window (else it is
+        rejected); it is then released when its queue and constraints allow."""
+        with self._cond:
+            pc = self._queued(command_id, "confirm", user)
+            if pc.armed_ns is None:
+                msg = f"{pc.cmd.name}: confirm needs arming first"
+                self.history.audit(user, "confirm", msg, command_id, severity="warning")
+                raise CommandRejected(msg)
+            if not self.critical.may_arm(roles):
+                msg = f"{pc.cmd.name}: user {user} may not confirm critical commands"
+                self.history.audit(user, "confirm_refused", msg, command_id, severity="warning")
+                raise CommandRejected(msg)
+            late_s = (time.time_ns() - pc.armed_ns) / 1e9
+            if late_s > self.critical.confirm_window_s:
+                msg = (
+                    f"{pc.cmd.name}: confirmed {late_s:.2f} s after arming; the limit is "
+                    f"{self.critical.confirm_window_s:g} s"
+                )
+                self.history.audit(user, "confirm", msg, command_id, severity="warning")
+                self._finish_pending(command_id, CommandState.REJECTED, msg, user=user)
+                raise CommandRejected(msg)
+            pc.confirmed_by = user
+            self.history.update(command_id, confirmed_by=user)
+            self.history.audit(user, "confirm", f"{pc.cmd.name} confirmed", command_id)
+            self._cond.notify_all()
+
+    def release(self, command_id: int, *, user: str, roles: Iterable[str] = ()) -> None:
+        """Let one command out of a blocked queue now (time tag, arming and constraints
+        still apply). A critical command not armed and confirmed is rejected."""
+        with self._cond:
+            pc = self._queued(command_id, "release", user)
+            if pc.needs_arming and pc.confirmed_by is None:
+                msg = f"{pc.cmd.name} is critical: release refused without arming and confirmation"
+                self.history.audit(user, "release", msg, command_id, severity="warning")
+                self._finish_pending(command_id, CommandState.REJECTED, msg, user=user)
+                raise CommandRejected(msg)
+            q = self.queue(pc.queue)
+            if not (q.permits(user, roles)):
+                msg = f"{pc.cmd.name}: user {user} may not release from queue {q.name}"
+                self.history.audit(user, "release", msg, command_id, severity="warning")
+                raise CommandRejected(msg)
+            pc.forced_by = user
+            self.history.audit(user, "release", f"{pc.cmd.name} released by operator", command_id)
+            self._cond.notify_all()
+
+    def cancel(self, command_id: int, *, user: str) -> None:
+        """Withdraw a queued command (audited)."""
+        with self._cond:
+            pc = self._queued(command_id, "cancel", user)
+            self._finish_pending(
+                command_id, CommandState.CANCELLED, f"{pc.cmd.name} cancelled by {user}", user=user
+            )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, command_id: int) -> dict[str, Any]:
+        """The history record of a command."""
+        return self.history.get(command_id)
+
+    def wait(self, command_id: int, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Wait until the command reaches a final state (or ``timeout_s``); return its record."""
+        end = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                rec = self.history.get(command_id)
+                left = end - time.monotonic()
+                if rec.get("state") in FINAL_STATES or left <= 0:
+                    return rec
+                self._cond.wait(min(left, 0.1))
+
+    # -- scheduler -----------------------------------------------------------------------
+
+    def _finish_pending(
+        self, command_id: int, state: CommandState, reason: str, *, user: str = "system"
+    ) -> None:
+        self._pending.pop(command_id, None)
+        self.history.update(command_id, state=state.value, reason=reason)
+        if user == "system":
+            action = "reject" if state is CommandState.REJECTED else state.value
+            self.history.audit(user, action, reason, command_id, severity="warning")
+        self._cond.notify_all()
+
+    def _schedule(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                now = time.time_ns()
+                wake = 0.05
+                for cid in list(self._pending):
+                    due = self._step(self._pending[cid], now)
+                    if due is not None:
+                        wake = min(wake, max(0.0, (due - now) / 1e9))
+                self._cond.wait(wake)
+
+    def _step(self, pc: _Pending, now: int) -> int | None:
+        """Move one queued command on; return when it next needs attention (ns) if soon."""
+        if pc.release_at_ns is not None and now < pc.release_at_ns:
+            return pc.release_at_ns
+        q = self.queues[pc.queue]
+        if q.state is QueueState.DISABLED:
+            self._finish_pending(pc.id, CommandState.REJECTED, f"queue {q.name} is disabled")
+            return None
+        if q.state is QueueState.BLOCKED and pc.forced_by is None:
+            return None
+        if pc.needs_arming:
+            if pc.armed_ns is None:
+                if now - pc.issued_ns > self.critical.arm_window_s * 1e9:
+                    msg = (
+                        f"{pc.cmd.name} is critical and was not armed within "
+                        f"{self.critical.arm_window_s:g} s"
+                    )
+                    self._finish_pending(pc.id, CommandState.REJECTED, msg)
+                return None
+            if pc.confirmed_by is None:
+                if now - pc.armed_ns > self.critical.confirm_window_s * 1e9:
+                    msg = (
+                        f"{pc.cmd.name} was armed but not confirmed within "
+                        f"{self.critical.confirm_window_s:g} s"
+                    )
+                    self._finish_pending(pc.id, CommandState.REJECTED, msg)
+                return None
+        pending = [
+            c
+            for c in self.constraints
+            if c.applies_to(pc.cmd.qualified_name)
+            and not evaluate(c.condition, self.latest, self.mdb)
+        ]
+        if pending:
+            if pc.constraints_since_ns is None:
+                pc.constraints_since_ns = now
+            waited = (now - pc.constraints_since_ns) / 1e9
+            limit = max(c.timeout_s for c in pending)
+            if waited >= limit:
+                text = "; ".join(c.text for c in pending)
+                msg = f"{pc.cmd.name}: transmission constraint not met within {limit:g} s: {text}"
+                self._finish_pending(pc.id, CommandState.REJECTED, msg)
+            return None
+        self._release(pc)
+        return None
+
+    def _release(self, pc: _Pending) -> None:
+        enc = pc.encoded
+        if self.uplink is None:
+            self._finish_pending(pc.id, CommandState.REJECTED, "no uplink configured")
+            return
+        data = enc.binary
+        seq = None
+        if enc.ccsds and enc.apid is not None:
+            seq = self._seq.get(enc.apid, 0)
+            self._seq[enc.apid] = (seq + 1) & 0x3FFF
+            data = set_sequence_count(data, seq, crc=enc.crc)
+        try:
+            release_ns = self.uplink.send(data)
+        except InputError as exc:
+            self._finish_pending(pc.id, CommandState.REJECTED, f"uplink refused: {exc}")
+            return
+        del self._pending[pc.id]
+        v = Verification(self.mdb, pc.cmd.verifiers, release_ns)
+        verifiers = {
+            s.stage: {
+                "outcome": "PENDING",
+                "window_s": [s.window_start_s, s.window_stop_s],
+                "container": s.container,
+            }
+            for s in pc.cmd.verifiers
+        }
+        state = CommandState.RELEASED if pc.cmd.verifiers else CommandState.COMPLETED
+        self.history.update(
+            pc.id,
+            state=state.value,
+            release_ns=release_ns,
+            binary=data.hex(),
+            seq_count=seq,
+            link=self.uplink.name,
+            link_url=self.uplink.url,
+            uplink_delay_s=self.uplink.delay_s,
+            verifiers=verifiers,
+        )
+        self.history.audit(
+            pc.forced_by or pc.user,
+            "release",
+            f"{pc.cmd.name} released to {self.uplink.name}",
+            pc.id,
+        )
+        if pc.cmd.verifiers:
+            self._active[pc.id] = v
+        self._cond.notify_all()
+
+    # -- watcher -------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        sub = self._sub
+        assert sub is not None
+        while not self._stop.is_set():
+            try:
+                first = sub.get(timeout=0.02)
+                batch = ([first] if first is not None else []) + sub.drain()
+            except SubscriptionClosed:
+                break
+            now = time.time_ns()
+            with self._cond:
+                for d in batch:
+                    if isinstance(d.payload, ParameterValues):
+                        self._gather(d.payload, now)
+                self._evaluate(now)
+
+    def _gather(self, pv: ParameterValues, now: int) -> None:
+        n = len(pv)
+        present = pv.present if pv.present is not None else np.ones(n, dtype=bool)
+        for i in np.flatnonzero(present):
+            recv = int(pv.recv_time_ns[i])
+            value = Value(pv.raw[i], pv.eng[i], recv)
+            prev = self.latest.get(pv.parameter)
+            if prev is None or prev.time_ns <= recv:
+                self.latest[pv.parameter] = value
+            key = (pv.container, recv)
+            entry = self._packets.get(key)
+            if entry is None:
+                entry = (now, {})
+                self._packets[key] = entry
+            entry[1][pv.parameter] = value
+
+    def _evaluate(self, now: int) -> None:
+        ready = sorted(
+            (k for k, (seen, _) in self._packets.items() if now - seen >= self.settle_ns),
+            key=lambda k: k[1],
+        )
+        for key in ready:
+            _seen, values = self._packets.pop(key)
+            container, recv = key
+            if not self._active:
+                continue
+            merged = {**self.latest, **values}
+            for cid, v in list(self._active.items()):
+                self._record(cid, v, v.observe(recv, merged, container))
+        # no window closes while values of a packet inside it may still be settling
+        horizon = now - 2 * self.settle_ns - 50_000_000
+        for cid, v in list(self._active.items()):
+            self._record(cid, v, v.tick(horizon))
+        if ready:
+            self._cond.notify_all()
+
+    def _record(self, cid: int, v: Verification, results: list[Any]) -> None:
+        for r in results:
+            self.history.set_verifier(
+                cid,
+                r.stage,
+                outcome=r.outcome.value,
+                time_ns=r.time_ns,
+                delay_s=(r.time_ns - v.release_ns) / 1e9,
+                message=r.message,
+            )
+        if results and v.done:
+            state = v.final_state or CommandState.FAILED.value
+            bad = [f"{s} {o.value}" for s, o in v.outcomes().items() if o.value not in ("OK",)]
+            self.history.update(
+                cid,
+                state=state,
+                reason="; ".join(bad) if bad else None,
+                completed_ns=max(r.time_ns for r in results),
+            )
+            self._active.pop(cid, None)
+            self._cond.notify_all()
