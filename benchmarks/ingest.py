@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 N_TYPES = 200
 N_PARAMS = 369
@@ -182,6 +183,56 @@ def run_rate(
     }
 
 
+def latency(rate: float = 200.0, seconds: float = 5.0) -> NDArray[np.float64]:
+    """Reception-to-subscriber latency (ms per sample) of TESTSAT HK parameters at ``rate``
+    packets/s, with the processor's default batching (20 ms)."""
+    import threading
+
+    import falak
+    from falak.archive import open_archive
+    from falak.links import UdpLink
+    from falak.mdb import load
+    from falak.processor import ParameterValues, Processor
+    from falak.tm.encoder import ContainerEncoder
+
+    db = load(Path(falak.__file__).parent / "missions" / "testsat" / "mdb.yaml")
+    enc = ContainerEncoder(db)
+    values = {"CCSDS_SEC_HDR_FLAG": 1, "CCSDS_SEQ_FLAGS": 3, "CCSDS_VERSION": 0,
+              "CCSDS_TYPE": 0, "CCSDS_SEQ_COUNT": 0, "CCSDS_LENGTH": 0, "OBT": 2e9,
+              "BATT_V": 7400, "BATT_I": 0, "TEMP_BATT": 1600, "TEMP_OBC": 1600, "MODE": 2,
+              "HEATER": 0, "HK_SPARE": 0, "SW_VERSION": "1"}  # fmt: skip
+    pkt = bytearray(enc.encode("HK", values))
+    pkt[4:6] = (len(pkt) - 7).to_bytes(2, "big")
+    lat: list[NDArray[np.float64]] = []
+    with tempfile.TemporaryDirectory() as tmp, open_archive(Path(tmp) / "a") as archive:
+        link = UdpLink("udp0", "127.0.0.1", 0)
+        proc = Processor(db, archive, links=[link])
+        sub = proc.subscribe(["BATT_V"], maxsize=1_000_000)
+        done = threading.Event()
+
+        def read() -> None:
+            while not done.is_set():
+                d = sub.get(timeout=0.1)
+                if d is not None and isinstance(d.payload, ParameterValues):
+                    lat.append((time.time_ns() - d.payload.recv_time_ns) / 1e6)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        proc.start()
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t0 = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            while time.perf_counter() - t0 < i / rate:
+                time.sleep(0.0005)
+            tx.sendto(bytes(pkt), ("127.0.0.1", link.port))
+        time.sleep(0.5)
+        proc.stop()
+        done.set()
+        reader.join()
+        tx.close()
+    return np.concatenate(lat)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -191,9 +242,15 @@ def main() -> None:
         "--param-flush", type=float, default=10.0, help="parameter archive write interval (s)"
     )
     ap.add_argument("--send", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--latency-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.send:
         send(int(args.send[0]), float(args.send[1]), float(args.send[2]))
+        return
+    if args.latency_only:
+        lat = latency()
+        print(f"median {np.median(lat):.1f} ms, p99 {np.percentile(lat, 99):.1f} ms, "
+              f"max {lat.max():.1f} ms over {lat.size} samples")  # fmt: skip
         return
     t = time.perf_counter()
     mdb = build_mdb()
@@ -233,6 +290,10 @@ def main() -> None:
             f"{'yes' if r['ok'] else 'no'} |"
         )
     print()
+    lat = latency()
+    print(f"latency, TESTSAT HK at 200 packets/s over UDP, reception to subscriber: "
+          f"{lat.size} samples, median {np.median(lat):.1f} ms, 99th percentile "
+          f"{np.percentile(lat, 99):.1f} ms, max {lat.max():.1f} ms")  # fmt: skip
     print(f"highest sustained rate without loss: {best:.0f} packets/s = "
           f"{best * N_PARAMS:,.0f} samples/s; ratio to the perftest2 target "
           f"({TARGET_PPS} packets/s): {best / TARGET_PPS:.2f}")  # fmt: skip

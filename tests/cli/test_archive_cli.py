@@ -169,6 +169,18 @@ def test_export_parquet_with_raw_and_time_range(tmp_path: Path, testdata: Path) 
     assert table.column("SRC_SEQ_CTR.raw").to_pylist() == list(range(2706, 2806))
     assert set(table.column("DOY").to_pylist()) == {23109.0}
     assert table.column("time").to_numpy().astype(np.int64).tolist() == t[100:200].tolist()
+    # replay rebuilds the parameter archive from the raw packets
+    res = runner.invoke(
+        app,
+        ["archive", "replay", "--archive", str(store), "--mdb",
+         str(d / "jpss1_geolocation_xtce_v1.xml")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "replayed 7,200 packets: 7,200 decoded, not decoded: none" in " ".join(
+        res.output.split()
+    )
+    with open_archive(store, create=False) as a:
+        assert a.read_parameter("SRC_SEQ_CTR").time_ns.tolist() == t.tolist()
 
 
 def test_errors_are_one_line_exit_1(tmp_path: Path) -> None:

@@ -471,9 +471,10 @@ class Processor:
         for link in self.links.values():
             link.start(self.submit)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the links, process what was received, and stop the worker (archive stays
-        open)."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the links, process what was received, write the buffered parameters, and
+        stop the worker (the archive stays open). ``timeout`` (s) bounds the wait; by default
+        it waits until everything is written."""
         for link in self.links.values():
             link.stop()
         if self._thread is not None:
