@@ -1,0 +1,269 @@
+"""Traverse planning: routes through waypoints on hazard maps, schedules replayed independently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import pytest
+from affine import Affine  # type: ignore[import-untyped]  # ships no type information
+from numpy.typing import NDArray
+
+from falak.errors import InputError, PlanInfeasible
+from falak.planning.route import route_cost, shortest_path
+from falak.planning.traverse import (
+    Battery,
+    TraverseRoute,
+    plan_route,
+    replay,
+    schedule_traverse,
+)
+from falak.terrain import Dem, Rover, hazards, synthesize
+
+DEPART = dt.datetime(2028, 1, 10, tzinfo=dt.UTC)
+# Relative tolerance on route costs: sums of ~10² float64 edge weights in another order.
+RTOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def terrain() -> tuple[Dem, object]:
+    dem = synthesize(100, 2.0, seed=3)
+    return dem, hazards(dem, Rover(max_slope_deg=12.0))
+
+
+def _flat(n: int = 100) -> tuple[Dem, object]:
+    dem = Dem(np.zeros((3, n), np.float32), Affine(2.0, 0, 1000.0, 0, -2.0, 5000.0))
+    return dem, hazards(dem, Rover())
+
+
+def _xy(dem: Dem, r: int, c: int) -> tuple[float, float]:
+    return float(dem.x_m[c]), float(dem.y_m[r])
+
+
+def _passable_cells(maps: object, k: int, seed: int) -> list[tuple[int, int]]:
+    rr, cc = np.nonzero(np.isfinite(maps.cost))  # type: ignore[attr-defined]
+    pick = np.random.default_rng(seed).choice(rr.size, k, replace=False)
+    return [(int(rr[i]), int(cc[i])) for i in pick]
+
+
+def test_ordered_waypoints_route_is_the_sum_of_optimal_legs(terrain) -> None:  # type: ignore[no-untyped-def]
+    dem, maps = terrain
+    cells = _passable_cells(maps, 4, 0)
+    points = [_xy(dem, r, c) for r, c in cells]
+    route = plan_route(dem, maps, points[0], points[-1], points[1:-1])
+    cost = maps.cost.astype(np.float64)
+    legs = [shortest_path(cost, a, b, 2.0).cost for a, b in itertools.pairwise(cells)]
+    assert route.cost == pytest.approx(sum(legs), rel=RTOL)
+    assert route_cost(cost, route.rows, route.cols, 2.0) == pytest.approx(route.cost, rel=RTOL)
+    for node, (r, c) in zip(route.waypoint_nodes, cells, strict=True):
+        assert (route.rows[node], route.cols[node]) == (r, c)
+    assert not np.any(maps.impassable[route.rows, route.cols])
+    assert route.max_slope_deg <= 12.0
+    assert route.distance_m[-1] == pytest.approx(route.length_m)
+
+
+def test_unordered_waypoints_match_brute_force_over_orders(terrain) -> None:  # type: ignore[no-untyped-def]
+    dem, maps = terrain
+    cells = _passable_cells(maps, 5, 1)
+    points = [_xy(dem, r, c) for r, c in cells]
+    start, goal, via = points[0], points[-1], points[1:-1]
+    best = min(
+        plan_route(dem, maps, start, goal, [via[i] for i in perm]).cost
+        for perm in itertools.permutations(range(len(via)))
+    )
+    route = plan_route(dem, maps, start, goal, via, unordered=True)
+    assert route.cost == pytest.approx(best, rel=RTOL)
+    assert sorted(route.order) == [0, 1, 2]
+    assert route.waypoint_xy[1:-1] == [via[i] for i in route.order]
+
+
+def test_bad_points_are_refused_with_the_reason(terrain) -> None:  # type: ignore[no-untyped-def]
+    dem, maps = terrain
+    ok = _xy(dem, *_passable_cells(maps, 1, 2)[0])
+    with pytest.raises(InputError, match=r"outside the DEM"):
+        plan_route(dem, maps, ok, (1e7, 0.0))
+    r, c = np.argwhere(maps.slope_deg > 12.0 + 1)[0]
+    steep = _xy(dem, int(r), int(c))
+    with pytest.raises(
+        PlanInfeasible, match=r"goal \(.*\) is inside a hazard: slope \d+° > 12° limit"
+    ):
+        plan_route(dem, maps, ok, steep)
+
+
+def test_cut_off_goal_names_the_slope_limit() -> None:
+    # A flat plain split by a 40°-steep ridge wall: only slopes separate the halves.
+    x = np.arange(60) * 2.0
+    height = np.where(
+        np.abs(x - 60) < 6, 60 - 6 * np.abs(x - 60) / 6 * 0 + 4 * (6 - np.abs(x - 60)), 0
+    )
+    dem = Dem(np.tile(height, (40, 1)).astype(np.float32), Affine(2.0, 0, 0, 0, -2.0, 100.0))
+    maps = hazards(dem, Rover(clearance_m=100.0, max_slope_deg=20.0))
+    with pytest.raises(PlanInfeasible, match=r"no path: the goal .* is cut off by slopes over 20°"):
+        plan_route(dem, maps, _xy(dem, 20, 2), _xy(dem, 20, 57))
+
+
+def test_nan_holes_are_never_driven_through() -> None:
+    dem, _ = _flat(30)
+    height = np.zeros((9, 30), np.float32)
+    height[1:, 14:16] = np.nan  # a hole from row 1 down: the route must go round by row 0
+    dem = Dem(height, dem.transform)
+    maps = hazards(dem, Rover())
+    route = plan_route(dem, maps, _xy(dem, 8, 2), _xy(dem, 8, 27))
+    assert not np.any(np.isnan(height[route.rows, route.cols]))
+    assert not np.any(maps.impassable[route.rows, route.cols])
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+def _times(hours: float, step_min: float = 10.0) -> NDArray[np.datetime64]:
+    n = int(hours * 60 / step_min) + 1
+    start = np.datetime64(DEPART.replace(tzinfo=None), "ns")
+    return start + np.arange(n) * np.timedelta64(int(step_min * 60), "s")
+
+
+def _line_route() -> TraverseRoute:
+    dem, maps = _flat(100)
+    return plan_route(dem, maps, _xy(dem, 1, 0), _xy(dem, 1, 99))
+
+
+def _check(route: TraverseRoute, times, sun, earth, **kw) -> bool:  # type: ignore[no-untyped-def]
+    """Plan; a plan must replay cleanly, an infeasible one must say why. True if planned."""
+    try:
+        plan = schedule_traverse(route, times, sun, earth, **kw)
+    except PlanInfeasible as exc:
+        conflicts = exc.conflicts
+    else:
+        report = replay(plan, route, times, sun, earth, **kw)
+        assert report.ok, report.violations
+        assert report.min_battery_wh >= kw.get("battery", Battery()).min_charge_wh - 1e-9
+        return True
+    assert conflicts  # an infeasible plan names what blocks it
+    return False
+
+
+def test_all_lit_traverse_takes_length_over_speed() -> None:
+    route = _line_route()  # 99 steps of 2 m = 198 m
+    times = _times(6)
+    sun = np.ones((times.size, len(route.rows)))
+    earth = np.ones_like(sun, dtype=bool)
+    plan = schedule_traverse(route, times, sun, earth, speed_m_s=0.1)
+    # 1980 s of driving; the rover stops at a cell edge at each 600 s step end, so the arrival
+    # is at most one cell's drive (20 s) per step later than 1980 s.
+    drive_s = sum(s.duration_s for s in plan.segments if s.kind == "drive")
+    assert drive_s == pytest.approx(1980.0, abs=1e-6)
+    assert 1980.0 <= plan.duration_s <= 1980.0 + 4 * 20.0
+    assert plan.depart == DEPART
+    assert plan.sunlit_fraction == pytest.approx(1.0)
+    assert plan.earth_visible_fraction == pytest.approx(1.0)
+    assert replay(plan, route, times, sun, earth).ok
+
+
+def test_teleoperated_rover_waits_for_earth_and_autonomous_does_not() -> None:
+    route = _line_route()
+    times = _times(12)
+    sun = np.ones((times.size, len(route.rows)))
+    earth = np.ones_like(sun, dtype=bool)
+    earth[
+        (times >= times[0] + np.timedelta64(20, "m")) & (times < times[0] + np.timedelta64(4, "h"))
+    ] = False
+    tele = schedule_traverse(route, times, sun, earth, teleoperated=True)
+    auto = schedule_traverse(route, times, sun, earth, teleoperated=False)
+    assert tele.arrive > DEPART + dt.timedelta(hours=4)  # waited out the loss of signal
+    assert auto.arrive < DEPART + dt.timedelta(hours=1)
+    assert tele.waits()
+    assert replay(tele, route, times, sun, earth, teleoperated=True).ok
+    # the autonomous plan, replayed as if teleoperated, is caught driving out of contact
+    report = replay(auto, route, times, sun, earth, teleoperated=True)
+    assert any("without the Earth in view" in v for v in report.violations)
+
+
+def test_battery_message_names_hours_of_darkness_and_place() -> None:
+    route = _line_route()
+    times = _times(24, 30.0)
+    sun = np.zeros((times.size, len(route.rows)))
+    earth = np.zeros_like(sun, dtype=bool)  # no contact either: the rover can only wait
+    battery = Battery(capacity_wh=150.0, idle_power_w=15.0)
+    with pytest.raises(
+        PlanInfeasible,
+        match=r"battery would be empty after 10\.0 h of darkness "
+        r"at \(1001\.0, 4997\.0\)",
+    ) as info:  # 150 Wh / 15 W = 10 h
+        schedule_traverse(route, times, sun, earth, battery=battery)
+    assert info.value.conflicts == ["battery"]
+
+
+def test_no_earth_window_and_short_window_messages() -> None:
+    route = _line_route()
+    times = _times(6)
+    sun = np.ones((times.size, len(route.rows)))
+    earth = np.zeros_like(sun, dtype=bool)
+    with pytest.raises(PlanInfeasible, match="no Earth window"):
+        schedule_traverse(route, times, sun, earth)
+    with pytest.raises(PlanInfeasible, match=r"not reached by \S+ \(end of the timeline\)"):
+        schedule_traverse(route, times[:3], sun[:3], ~earth[:3])
+
+
+def test_safe_haven_rule() -> None:
+    route = _line_route()
+    times = _times(6)
+    sun = np.zeros((times.size, len(route.rows)))
+    earth = np.zeros_like(sun, dtype=bool)
+    with pytest.raises(PlanInfeasible, match="no safe haven"):
+        schedule_traverse(route, times, sun, earth, haven_min_sun_fraction=0.5)
+
+
+def test_random_timelines_replay_clean() -> None:
+    """Shadows and loss of signal sweeping along the route: every plan replays cleanly."""
+    route = _line_route()
+    outcomes = []
+    for seed in range(16):
+        rng = np.random.default_rng(seed)
+        step = float(rng.choice([10.0, 30.0, 60.0]))
+        times = _times(72, step)
+        n_t, n_k = times.size, len(route.rows)
+        hours = (times - times[0]) / np.timedelta64(1, "h")
+        along = route.distance_m / route.length_m
+        period = rng.uniform(4, 30)
+        phase = hours[:, None] / period + rng.uniform(0.2, 1.5) * along[None, :] + rng.random()
+        sun = np.clip(0.5 + 1.5 * np.sin(2 * np.pi * phase), 0, 1)
+        earth = np.sin(2 * np.pi * (hours[:, None] / rng.uniform(3, 20) + rng.random())) > -0.3
+        earth = np.broadcast_to(earth, (n_t, n_k))
+        battery = Battery(
+            capacity_wh=float(rng.uniform(10, 80)), min_charge_wh=float(rng.uniform(0, 5))
+        )
+        outcomes.append(
+            _check(
+                route,
+                times,
+                sun,
+                earth,
+                battery=battery,
+                teleoperated=bool(seed % 2),
+                speed_m_s=float(rng.choice([0.05, 0.1, 0.2])),
+            )
+        )
+    assert sum(outcomes) >= 4  # the cases are not all infeasible (the check would be empty)
+
+
+def test_replay_catches_a_dead_battery() -> None:
+    route = _line_route()
+    times = _times(6)
+    sun = np.ones((times.size, len(route.rows)))
+    earth = np.ones_like(sun, dtype=bool)
+    plan = schedule_traverse(route, times, sun, earth, battery=Battery(capacity_wh=20.0))
+    dark = np.zeros_like(sun)
+    report = replay(plan, route, times, dark, earth, battery=Battery(capacity_wh=20.0))
+    assert any("battery at" in v for v in report.violations)
+
+
+def test_schedule_input_checks() -> None:
+    route = _line_route()
+    times = _times(2)
+    with pytest.raises(InputError, match=r"shape \(n_times, n_cells\)"):
+        schedule_traverse(route, times, np.ones((3, 3)), np.ones((3, 3), bool))
+    with pytest.raises(InputError, match="strictly increasing"):
+        schedule_traverse(
+            route, times[::-1], np.ones((times.size, 100)), np.ones((times.size, 100), bool)
+        )
