@@ -163,7 +163,11 @@ class UdpUplink(TcUplink):
         self.host = host
         self.port = int(port)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        super().__init__(name, delay_s=delay_s)
+        try:
+            super().__init__(name, delay_s=delay_s)
+        except InputError:
+            self._sock.close()
+            raise
 
     @property
     def url(self) -> str:
