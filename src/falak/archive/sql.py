@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import itertools
 import json
 import threading
 import time
@@ -717,7 +718,7 @@ class SqlArchive(Archive):
         times: list[NDArray[np.int64]] = []
         raws: list[NDArray[Any]] = []
         engs: list[NDArray[Any]] = []
-        stats: list[NDArray[np.uint8]] = []
+        stats: list[NDArray[np.uint8] | None] = []
         for tb, rb, eb, sb, pb in rows:
             t = decode_array(tb)
             lo = 0 if start_ns is None else int(np.searchsorted(t, start_ns, side="left"))
@@ -726,7 +727,6 @@ class SqlArchive(Archive):
                 continue
             raw = decode_array(rb)
             eng = raw if eb is None else decode_array(eb)
-            status = np.zeros(t.size, dtype=np.uint8) if sb is None else decode_array(sb)
             sel: Any = slice(lo, hi)
             if pb is not None:
                 present = decode_array(pb)
@@ -738,15 +738,26 @@ class SqlArchive(Archive):
             times.append(t[sel])
             raws.append(raw[sel])
             engs.append(eng[sel])
-            stats.append(status[sel])
+            stats.append(None if sb is None else decode_array(sb)[sel])
         if not times:
             raw0, eng0 = self._empty(key)
             return ParameterSeries(
                 np.zeros(0, dtype=np.int64), raw0, eng0, np.zeros(0, dtype=np.uint8), key
             )
         t_all = np.concatenate(times)
-        out = [concat_values(raws), concat_values(engs), np.concatenate(stats)]
-        if t_all.size > 1 and bool((np.diff(t_all) < 0).any()):
+        if all(st is None for st in stats):
+            status = np.zeros(t_all.size, dtype=np.uint8)  # no monitoring: NORMAL
+        else:
+            status = np.concatenate(
+                [
+                    np.zeros(t.size, np.uint8) if st is None else st
+                    for t, st in zip(times, stats, strict=True)
+                ]
+            )
+        out = [concat_values(raws), concat_values(engs), status]
+        # each segment is sorted; segments come by start time, so only their seams can be out
+        # of order (segments of several groups, or written out of order, overlap)
+        if any(int(a[-1]) > int(b[0]) for a, b in itertools.pairwise(times)):
             order = np.argsort(t_all, kind="stable")
             t_all = t_all[order]
             out = [a[order] for a in out]
