@@ -392,6 +392,8 @@ def cuc_to_seconds(raw: ArrayLike, coarse_bytes: int, fine_bytes: int) -> NDArra
     """Decode (N, coarse_bytes + fine_bytes) CUC T-fields to seconds since the code's epoch.
 
     Add :data:`EPOCH_TAI_S` (level 1) or the agency epoch in TAI seconds for TAI seconds.
+    float64 is exact to 53 significant bits, so a 4 + 3 octet code (56 bits) loses up to its
+    3 lowest bits (2^-21 s) in the upper half of its range.
     """
     _check_size("CUC coarse time", coarse_bytes, CUC_COARSE_BYTES, "§3.2.2")
     _check_size("CUC fine time", fine_bytes, CUC_FINE_BYTES, "§3.2.2")

@@ -34,7 +34,11 @@ field is trusted, as CCSDS 133.0-B-2 intends and as ccsdspy and space_packet_par
 header is accepted when its version is 0 (any version if ``lenient_version``), its length is at
 most ``max_packet_bytes`` and the packet fits in the input. One check guards against a damaged
 length field: if no confirmed chain (below, with any length allowed) starts right after the
-packet, and one starts inside the packet, the packet is dropped as ``garbage`` up to it.
+packet, the packet is dropped as ``garbage`` up to a confirmed chain starting inside it: when
+the header right after it is not acceptable (or overruns the input), a chain that does not
+lead back to the packet's end and whose APID recurs (that of the packet or of the chain's
+next headers); otherwise a chain whose first packet lies inside it and that runs on past
+its end.
 
 When a header is not acceptable the splitter resynchronises: it scans forward byte by byte for
 the nearest offset that starts a *confirmed chain*: 4 acceptable headers (the first with an
@@ -47,9 +51,9 @@ packets). The chain may end early exactly at the end of the input. The bytes ski
 of the input and nothing acceptable follows). A header that is rejected only for its version
 or its length is reported as one ``bad_version``/``bad_length`` unit, without resynchronising,
 when its length field points at the end of the input, at a header with the same type,
-secondary-header flag and APID (13 bits), or at a confirmed chain with none starting inside
-the unit. This is how a stream of version-1 packets read without ``lenient_version`` is counted
-packet by packet.
+secondary-header flag and APID and the next sequence count (27 bits), or at a confirmed chain
+while no confirmed chain starts inside the unit. This is how a stream of
+version-1 packets read without ``lenient_version`` is counted packet by packet.
 
 No splitter can be certain where packets start after damage (CCSDS packets carry no sync
 marker); these rules keep the damage local in the property tests
@@ -219,6 +223,8 @@ def _header_ok(
 
 _RESYNC_CHAIN = 4
 """Headers in a row that confirm a synchronisation point (the point itself and 3 successors)."""
+_RESYNC_MIN_BYTES = 8
+"""Shortest packet a confirming chain may hold (a data-length field of 0 is what zeros read as)."""
 
 
 @njit(cache=True)
@@ -266,6 +272,9 @@ def _chain_verdict(
                 return 0
         prev = hc
         total = ((np.int64(data[hc + 4]) << 8) | np.int64(data[hc + 5])) + 7
+        if total < _RESYNC_MIN_BYTES:
+            # zero-filled data reads as a run of 7-byte packets; real ones are rarely so short
+            return 0
         if hc + total > n:
             # a chain may not run through a header whose packet overruns the end of the data
             return 0 if final else 2
@@ -284,15 +293,53 @@ def _find_sync(
     apid_ok: Any,
     use_filter: bool,
     final: bool,
+    merge_at: Any,
+    strict: bool,
+    like: Any,
 ) -> tuple[Any, int]:
     """Return (q, status): status 1 = a confirmed chain starts at q, 0 = none before ``limit``
-    (q = limit), 2 = undecided at q until more data arrives."""
+    (q = limit), 2 = undecided at q until more data arrives.
+
+    A chain whose length fields lead to ``merge_at`` (the end of a unit already read while
+    locked; -1 for none) only re-explains that unit and is not a candidate: the unit wins.
+    With ``strict``, a candidate must also run on through acceptable headers past
+    ``merge_at`` and be confirmed there: it has to contradict the unit, not just sit in it.
+    With ``like`` >= 0 (the header of a packet read while locked), a candidate's type, flag
+    and APID must also recur: equal that header's or one of its own chain's next 3 headers'
+    (real streams repeat their few APIDs; a header read out of data does not).
+    """
     n = data.shape[0]
     q = start
     while q < limit:
         if n - q < prefix + 6:
             return q, (0 if final else 2)
         v = _chain_verdict(data, q, prefix, lenient, max_total, apid_ok, use_filter, final, False)
+        if v == 1 and merge_at >= 0:
+            c = q
+            valid = True
+            while c < merge_at and n - c >= prefix + 6:
+                hc = c + prefix
+                if strict and not _header_ok(data, hc, lenient, max_total, apid_ok, False):
+                    valid = False
+                    break
+                c = hc + ((np.int64(data[hc + 4]) << 8) | np.int64(data[hc + 5])) + 7
+            if c == merge_at or (strict and not valid):
+                v = 0
+            elif strict:
+                v = _chain_verdict(data, c, prefix, lenient, max_total, apid_ok, False, final, True)
+        if v == 1 and like >= 0:
+            hq = q + prefix
+            key = ((np.int64(data[hq]) & 0x1F) << 8) | np.int64(data[hq + 1])
+            seen = key == (((np.int64(data[like]) & 0x1F) << 8) | np.int64(data[like + 1]))
+            c = hq + ((np.int64(data[hq + 4]) << 8) | np.int64(data[hq + 5])) + 7
+            for _ in range(_RESYNC_CHAIN - 1):
+                if seen or n - c < prefix + 6:
+                    break
+                hc = c + prefix
+                seen = key == (((np.int64(data[hc]) & 0x1F) << 8) | np.int64(data[hc + 1]))
+                c = hc + ((np.int64(data[hc + 4]) << 8) | np.int64(data[hc + 5])) + 7
+            if not seen:
+                v = 0
         if v == 1:
             nested = _members_nested(data, q, prefix, lenient, max_total, apid_ok, final)
             v = 2 if nested == 2 else 1 - nested
@@ -319,7 +366,7 @@ def _members_nested(
     for _ in range(_RESYNC_CHAIN):
         if n - c < prefix + 6:
             break
-        nested = _has_nested(data, c, prefix, lenient, max_total, apid_ok, final)
+        nested, _ = _has_nested(data, c, prefix, lenient, max_total, apid_ok, final, False)
         if nested != 0:
             return nested
         hc = c + prefix
@@ -336,25 +383,57 @@ def _has_nested(
     max_total: int,
     apid_ok: Any,
     final: bool,
-) -> int:
-    """Return 1 if a confirmed chain starts inside the packet at ``q`` with its first packet
-    ending inside it too (so ``q`` would swallow a real packet), 0 if not, 2 if undecided.
+    locked: bool,
+) -> tuple[int, Any]:
+    """Return (1, r) if the packet at ``q`` swallows a packet starting at r that evidently
+    belongs to another chain, (0, -1) if it does not, (2, r) if undecided at r.
 
-    A false header whose length field happens to land on a real packet boundary starts a chain
-    that looks confirmed; the real packets it jumps over give it away.
+    For a resynchronisation candidate (``locked`` False): a false header whose length lands
+    on a real packet boundary b looks confirmed; the real packets it jumps over give it away:
+    a chain of acceptable headers starting inside it lands exactly on b.
+
+    For a packet read while locked: a chain starting inside it must run on through acceptable
+    headers past its end without landing on it, and be confirmed (4 headers) there.
     """
+    n = data.shape[0]
     hq = q + prefix
     end = hq + ((np.int64(data[hq + 4]) << 8) | np.int64(data[hq + 5])) + 7
     for r in range(q + 1, end - prefix - 6 + 1):
         hr = r + prefix
         if not _header_ok(data, hr, lenient, max_total, apid_ok, False):
             continue
-        if hr + ((np.int64(data[hr + 4]) << 8) | np.int64(data[hr + 5])) + 7 > end:
+        first = ((np.int64(data[hr + 4]) << 8) | np.int64(data[hr + 5])) + 7
+        c = hr + first
+        if c > end or first < _RESYNC_MIN_BYTES:
             continue
-        v = _chain_verdict(data, r, prefix, lenient, max_total, apid_ok, False, final, False)
+        valid = True
+        while c < end:
+            if n - c < prefix + 6:
+                valid = False
+                break
+            hc = c + prefix
+            if not _header_ok(data, hc, lenient, max_total, apid_ok, False):
+                valid = False
+                break
+            step = ((np.int64(data[hc + 4]) << 8) | np.int64(data[hc + 5])) + 7
+            c = hc + step
+            if c > n or step < _RESYNC_MIN_BYTES:
+                valid = False
+                break
+        if not valid:
+            if not final and (c > n or n - c < prefix + 6):
+                return 2, r
+            continue
+        if not locked:
+            if c == end:
+                return 1, r
+            continue
+        if c <= end:
+            continue
+        v = _chain_verdict(data, c, prefix, lenient, max_total, apid_ok, False, final, False)
         if v != 0:
-            return v
-    return 0
+            return v, r
+    return 0, -1
 
 
 @njit(cache=True)
@@ -419,16 +498,24 @@ def _scan(
                     resync = True
                     rs = p
                     q = p + 1
-                    overrun = True
+                    overrun = False  # a bad header is no truncated packet
                     forced = False
                     continue
                 linked = n - s < min_unit
                 if not linked:
-                    # the same type, flag and APID again: a run of such units (13 bits agree)
+                    # the next unit has the same type, flag and APID and the next sequence
+                    # count (CCSDS 133.0-B-2 §4.1.3.4.2.3): 27 bits agree, trust the link
                     hs = s + prefix
-                    linked = (data[hs] & 0x1F) == (data[h] & 0x1F) and data[hs + 1] == data[h + 1]
+                    count_h = ((np.int64(data[h + 2]) & 0x3F) << 8) | np.int64(data[h + 3])
+                    count_s = ((np.int64(data[hs + 2]) & 0x3F) << 8) | np.int64(data[hs + 3])
+                    linked = (
+                        (data[hs] & 0x1F) == (data[h] & 0x1F)
+                        and data[hs + 1] == data[h + 1]
+                        and count_s == ((count_h + 1) & 0x3FFF)
+                    )
                 if not linked and n - s >= min_unit:
-                    # or a confirmed chain follows, and none starts inside the unit
+                    # or a confirmed chain follows and none starts inside the unit (a bad
+                    # header is weak evidence: a chain inside wins even if it leads to s)
                     linked = (
                         _chain_verdict(
                             data, s, prefix, lenient, MAX_PACKET_BYTES, apid_ok, False, final, True
@@ -437,7 +524,18 @@ def _scan(
                     )
                     if linked:
                         _, st = _find_sync(
-                            data, p + 1, s, prefix, lenient, max_total, apid_ok, use_filter, final
+                            data,
+                            p + 1,
+                            s,
+                            prefix,
+                            lenient,
+                            max_total,
+                            apid_ok,
+                            use_filter,
+                            final,
+                            -1,
+                            False,
+                            -1,
                         )
                         if st == 2:
                             break
@@ -473,9 +571,33 @@ def _scan(
             if v == 2 and wait_confirm:
                 break
             if v == 0:
-                qq, st = _find_sync(
-                    data, p + 1, s, prefix, lenient, max_total, apid_ok, use_filter, final
-                )
+                # where does the chain after this packet break? right at s (then this
+                # length field is the suspect) or further on (then later damage is)
+                bad_next = False
+                if n - s >= min_unit:
+                    hs = s + prefix
+                    bad_next = not _header_ok(data, hs, lenient, MAX_PACKET_BYTES, apid_ok, False)
+                    if not bad_next:
+                        ts = ((np.int64(data[hs + 4]) << 8) | np.int64(data[hs + 5])) + 7
+                        bad_next = hs + ts > n
+                if bad_next:
+                    qq, st = _find_sync(
+                        data,
+                        p + 1,
+                        s,
+                        prefix,
+                        lenient,
+                        max_total,
+                        apid_ok,
+                        use_filter,
+                        final,
+                        s,
+                        False,
+                        h,
+                    )
+                else:
+                    # only drop this packet if it swallows a confirmed chain's first packet
+                    st, qq = _has_nested(data, p, prefix, lenient, max_total, apid_ok, final, True)
                 if st == 2:
                     break
                 if st == 1:
@@ -505,7 +627,9 @@ def _scan(
             p = s
         else:
             # ---- resynchronise: nearest confirmed chain at or after q
-            q, st = _find_sync(data, q, n, prefix, lenient, max_total, apid_ok, use_filter, final)
+            q, st = _find_sync(
+                data, q, n, prefix, lenient, max_total, apid_ok, use_filter, final, -1, False, -1
+            )
             if st == 2:
                 if q - rs < resync_limit:
                     # keep the whole unresolved stretch for the next call
