@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -54,7 +54,6 @@ from falak.commanding.queue import (
 from falak.errors import CommandRejected, InputError
 from falak.links.tc import TcUplink
 from falak.mdb.model import Condition, MetaCommand, MissionDatabase
-from falak.processor.processor import ParameterValues
 from falak.tc.encoder import CommandEncoder, EncodedCommand, set_sequence_count
 from falak.tc.verification import Value, Verification, evaluate, parse_condition
 
@@ -79,6 +78,22 @@ class _Pending:
     confirmed_by: str | None = None
     forced_by: str | None = None
     constraints_since_ns: int | None = None
+
+
+@runtime_checkable
+class SampleBatch(Protocol):
+    """What the watcher reads from the bus: the shape of the processor's
+    :class:`~falak.processor.processor.ParameterValues` (not imported: the processor sits in
+    a layer above commanding)."""
+
+    parameter: str
+    container: str
+    recv_time_ns: Any
+    raw: Any
+    eng: Any
+    present: Any
+
+    def __len__(self) -> int: ...
 
 
 def _to_ns(t: datetime) -> int:
@@ -567,11 +582,11 @@ class CommandManager:
             now = time.time_ns()
             with self._cond:
                 for d in batch:
-                    if isinstance(d.payload, ParameterValues):
+                    if isinstance(d.payload, SampleBatch):
                         self._gather(d.payload, now)
                 self._evaluate(now)
 
-    def _gather(self, pv: ParameterValues, now: int) -> None:
+    def _gather(self, pv: SampleBatch, now: int) -> None:
         n = len(pv)
         present = pv.present if pv.present is not None else np.ones(n, dtype=bool)
         for i in np.flatnonzero(present):
