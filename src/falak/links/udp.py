@@ -9,6 +9,7 @@ length fields; garbage and truncation counted by reason).
 from __future__ import annotations
 
 import socket
+import sys
 
 import numpy as np
 
@@ -17,6 +18,8 @@ from falak.links.base import Link, split_datagrams
 __all__ = ["UdpLink"]
 
 _MAX_DATAGRAM = 65_535
+_SO_RCVBUFFORCE = 33
+"""Linux ``SO_RCVBUFFORCE`` (asm-generic/socket.h); Python's socket module does not export it."""
 _BUFFER_BYTES = 4 << 20
 """Datagrams drained in one go share this buffer (at least 64 of the largest size)."""
 
@@ -25,7 +28,8 @@ class UdpLink(Link):
     """Receive CCSDS packets in UDP datagrams sent to ``host:port`` (port 0: any free port).
 
     ``recv_buffer_bytes`` sizes the kernel receive buffer so bursts are not lost while the
-    thread hands a batch on.
+    thread hands a batch on (SO_RCVBUFFORCE when permitted, else SO_RCVBUF, which the kernel
+    caps at ``net.core.rmem_max``).
     """
 
     def __init__(
@@ -37,7 +41,7 @@ class UdpLink(Link):
         prefix_bytes: int = 0,
         lenient_version: bool = False,
         max_batch: int = 1024,
-        recv_buffer_bytes: int = 8 << 20,
+        recv_buffer_bytes: int = 32 << 20,
         rate_window_s: float = 5.0,
     ) -> None:
         super().__init__(
@@ -49,7 +53,12 @@ class UdpLink(Link):
         self.host = host
         self.max_batch = max_batch
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer_bytes)
+        try:  # privileged, Linux only: beyond net.core.rmem_max
+            if not sys.platform.startswith("linux"):
+                raise OSError("SO_RCVBUFFORCE is Linux only")
+            self._sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, recv_buffer_bytes)
+        except OSError:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer_bytes)
         self._sock.bind((host, port))
         self.port = int(self._sock.getsockname()[1])
         self.state = "bound"
