@@ -85,10 +85,18 @@ class PostgresArchive(SqlArchive):
             self._init_schema(self.params, PARAM_SCHEMA)
             with self._transaction(self.params) as cur:
                 # segment arrays are dense binary: pglz compression costs much write time for
-                # little gain, so store them out of line uncompressed (also faster to read)
-                for table, cols in _EXTERNAL.items():
-                    for col in cols:
-                        cur.execute(f"ALTER TABLE {table} ALTER COLUMN {col} SET STORAGE EXTERNAL")
+                # little gain, so store them out of line uncompressed (also faster to read).
+                # Only once: ALTER TABLE takes an exclusive lock that would wait for writers.
+                cur.execute(
+                    "SELECT attstorage FROM pg_attribute "
+                    "WHERE attrelid = 'segment_values'::regclass AND attname = 'raw'"
+                )
+                if cur.fetchone()[0] not in ("e", b"e"):
+                    for table, cols in _EXTERNAL.items():
+                        for col in cols:
+                            cur.execute(
+                                f"ALTER TABLE {table} ALTER COLUMN {col} SET STORAGE EXTERNAL"
+                            )
             self._check_format(self.main, self.location)
         except BaseException:
             self.close()
