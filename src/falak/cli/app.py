@@ -32,6 +32,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.archive",
     "falak.cli.terrain",
     "falak.cli.campaign",
+    "falak.cli.command",
 )
 
 for _name in GROUP_MODULES:

@@ -114,7 +114,7 @@ class CommandManager:
         The mission database (commands, verifiers).
     bus
         Where the processor publishes parameter values (verifiers, constraints); None:
-        verifiers can only time out.
+        verifiers are not run (recorded as ``UNWATCHED``; the command stays ``released``).
     archive
         Command history and audit events go there (None: in memory only).
     uplink
@@ -546,6 +546,9 @@ class CommandManager:
             }
             for s in pc.cmd.verifiers
         }
+        if self.bus is None:
+            for entry in verifiers.values():
+                entry.update(outcome="UNWATCHED", message="no telemetry bus to watch")
         state = CommandState.RELEASED if pc.cmd.verifiers else CommandState.COMPLETED
         self.history.update(
             pc.id,
@@ -564,7 +567,7 @@ class CommandManager:
             f"{pc.cmd.name} released to {self.uplink.name}",
             pc.id,
         )
-        if pc.cmd.verifiers:
+        if pc.cmd.verifiers and self.bus is not None:
             self._active[pc.id] = v
         self._cond.notify_all()
 
