@@ -22,13 +22,27 @@ from __future__ import annotations
 
 from falak.terrain.dem import Dem, read_dem, read_window, write_dem
 from falak.terrain.hazards import HazardMaps, Rover, hazards
+from falak.terrain.horizons import Horizons, horizons, load_horizons
+from falak.terrain.illumination import (
+    IlluminationMaps,
+    Timeline,
+    illumination_maps,
+    illumination_timeline,
+)
 from falak.terrain.synth import synthesize
 
 __all__ = [
     "Dem",
     "HazardMaps",
+    "Horizons",
+    "IlluminationMaps",
     "Rover",
+    "Timeline",
     "hazards",
+    "horizons",
+    "illumination_maps",
+    "illumination_timeline",
+    "load_horizons",
     "read_dem",
     "read_window",
     "synthesize",

@@ -171,9 +171,9 @@ def _kernel_source(
     ny, nx = shapes[0, 0], shapes[0, 1]
     nsteps = inv_d_m.shape[0]
     first_drop = drop[0] if nsteps > 0 else 0.0
-    for a in range(sin_az.shape[0]):
-        sa, ca = sin_az[a], cos_az[a]
-        for r in numba.prange(r0, r1):
+    for r in numba.prange(r0, r1):
+        for a in range(sin_az.shape[0]):
+            sa, ca = sin_az[a], cos_az[a]
             for c in range(c0, c1):
                 h0 = flat[r * nx + c] + eye
                 best = -1e300
