@@ -31,6 +31,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.run",
     "falak.cli.archive",
     "falak.cli.terrain",
+    "falak.cli.traverse",
     "falak.cli.campaign",
     "falak.cli.command",
 )

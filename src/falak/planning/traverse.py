@@ -63,7 +63,11 @@ __all__ = [
     "TraverseRoute",
     "plan_route",
     "replay",
+    "route_png",
+    "route_timeline",
     "schedule_traverse",
+    "timeline_rows",
+    "to_geojson",
 ]
 
 _SQRT2 = math.sqrt(2.0)
@@ -699,3 +703,165 @@ def replay(
     if schedule.segments and node_at(position) != n_k - 1:
         violations.append(f"the rover ends {route.length_m - position:.1f} m short of the goal")
     return ReplayReport(violations=violations, min_battery_wh=float(low), dark_s=dark_s)
+
+
+def route_timeline(
+    dem: Dem,
+    horizons: Any,
+    route: TraverseRoute,
+    depart: _dt.datetime,
+    hours: float,
+    step_min: float = 30.0,
+) -> tuple[NDArray[np.datetime64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Times from ``depart`` over ``hours`` every ``step_min`` and the route cells' light/Earth.
+
+    Uses :func:`falak.terrain.illumination.illumination_timeline` for the route's cells.
+    """
+    from falak.terrain.illumination import illumination_timeline
+
+    if depart.tzinfo is None:
+        raise InputError(f"depart {depart!r} has no timezone; give a UTC-aware datetime")
+    if not (0 < step_min <= 120 and 0 < hours <= 24 * 60):
+        raise InputError(
+            f"step_min must be within 0 … 120 min and hours within 0 … 1440, got {step_min}, "
+            f"{hours}"
+        )
+    n = math.ceil(hours * 60.0 / step_min) + 1
+    start = np.datetime64(depart.astimezone(_dt.UTC).replace(tzinfo=None), "ns")
+    times = start + np.arange(n) * np.timedelta64(round(step_min * 60e9), "ns")
+    cells = np.column_stack([route.rows, route.cols]).astype(np.int64)
+    sun, earth = illumination_timeline(dem, horizons, cells, times)
+    return times, np.asarray(sun, dtype=np.float64), np.asarray(earth, dtype=np.bool_)
+
+
+def _iso(t: _dt.datetime) -> str:
+    return t.astimezone(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def timeline_rows(schedule: Schedule, route: TraverseRoute) -> list[dict[str, Any]]:
+    """The schedule as a list of drive/wait rows (times ISO 8601 UTC, places in projected m)."""
+    rows = []
+    for seg in schedule.segments:
+        rows.append(
+            {
+                "kind": seg.kind,
+                "start": _iso(seg.start),
+                "end": _iso(seg.end),
+                "duration_s": round(seg.duration_s, 3),
+                "from_xy_m": [float(route.x_m[seg.node_from]), float(route.y_m[seg.node_from])],
+                "to_xy_m": [float(route.x_m[seg.node_to]), float(route.y_m[seg.node_to])],
+                "distance_m": float(
+                    route.distance_m[seg.node_to] - route.distance_m[seg.node_from]
+                ),
+                "battery_start_wh": round(seg.battery_start_wh, 3),
+                "battery_end_wh": round(seg.battery_end_wh, 3),
+            }
+        )
+    return rows
+
+
+def to_geojson(route: TraverseRoute, schedule: Schedule | None = None) -> dict[str, Any]:
+    """A GeoJSON Feature: the route as a LineString in the DEM's projected metres.
+
+    Coordinates are LOLA south-polar stereographic metres (not WGS84 longitude/latitude as RFC
+    7946 expects; the ``crs_proj4`` property says so). Properties: ``length_m``, ``cost``,
+    ``max_slope_deg``, ``waypoints`` and, with a schedule, ``duration_s``, ``depart``,
+    ``arrive``, ``sunlit_fraction``, ``earth_visible_fraction``, ``min_battery_wh``, ``waits``
+    and ``timeline``.
+    """
+    from falak.terrain.dem import LOLA_SOUTH_POLE_PROJ4
+
+    coords = np.column_stack([route.x_m, route.y_m]).round(3).tolist()
+    waypoints = []
+    for i, (node, xy) in enumerate(zip(route.waypoint_nodes, route.waypoint_xy, strict=True)):
+        item: dict[str, Any] = {
+            "role": "start" if i == 0 else "goal" if i == len(route.waypoint_nodes) - 1 else "via",
+            "x_m": xy[0],
+            "y_m": xy[1],
+            "distance_m": float(route.distance_m[node]),
+        }
+        if schedule is not None:
+            item["arrive"] = _iso(schedule.waypoint_arrivals[i])
+        waypoints.append(item)
+    props: dict[str, Any] = {
+        "crs_proj4": LOLA_SOUTH_POLE_PROJ4,
+        "length_m": route.length_m,
+        "cost": route.cost,
+        "max_slope_deg": route.max_slope_deg,
+        "via_order": route.order,
+        "waypoints": waypoints,
+        "duration_s": None,
+        "depart": None,
+        "arrive": None,
+        "sunlit_fraction": None,
+        "earth_visible_fraction": None,
+    }
+    if schedule is not None:
+        props.update(
+            duration_s=schedule.duration_s,
+            depart=_iso(schedule.depart),
+            arrive=_iso(schedule.arrive),
+            sunlit_fraction=schedule.sunlit_fraction,
+            earth_visible_fraction=schedule.earth_visible_fraction,
+            min_battery_wh=schedule.min_battery_wh,
+            time_step_s=schedule.time_step_s,
+            waits=[r for r in timeline_rows(schedule, route) if r["kind"] == "wait"],
+            timeline=timeline_rows(schedule, route),
+        )
+    return {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": props,
+    }
+
+
+def route_png(
+    path: Any,
+    dem: Dem,
+    maps: HazardMaps,
+    route: TraverseRoute,
+    lit_fraction: NDArray[np.float64] | None = None,
+    schedule: Schedule | None = None,
+) -> Any:
+    """Write a PNG: hillshade, hazard cells, the route (coloured by lit fraction) and waits.
+
+    ``lit_fraction`` (n_cells,) is the mean sunlit share of each route cell over the traverse
+    window; without it the route is drawn in one colour.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    from falak.terrain.preview import hillshade
+
+    t = dem.transform
+    ny, nx = dem.shape
+    extent = (
+        float(t.c / 1e3), float((t.c + t.a * nx) / 1e3), float((t.f + t.e * ny) / 1e3),
+        float(t.f / 1e3),
+    )  # fmt: skip
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
+    ax.imshow(hillshade(dem.height_m, dem.resolution_m), cmap="gray", extent=extent)
+    hazard = np.ma.masked_equal(maps.impassable.astype(float), 0)
+    ax.imshow(hazard, cmap=ListedColormap(["#d62728"]), alpha=0.45, extent=extent)
+    x, y = route.x_m / 1e3, route.y_m / 1e3
+    if lit_fraction is not None:
+        points = ax.scatter(x, y, c=lit_fraction, cmap="plasma", vmin=0, vmax=1, s=4, zorder=3)
+        fig.colorbar(points, ax=ax, label="mean sunlit fraction over the window (0…1)")
+    else:
+        ax.plot(x, y, color="#1f77b4", lw=1.5, zorder=3)
+    wx = [p[0] / 1e3 for p in route.waypoint_xy]
+    wy = [p[1] / 1e3 for p in route.waypoint_xy]
+    ax.plot(wx, wy, "o", color="white", mec="black", ms=6, zorder=4, label="waypoints")
+    if schedule is not None and schedule.waits():
+        nodes = [s.node_from for s in schedule.waits()]
+        ax.plot(x[nodes], y[nodes], "s", color="cyan", mec="black", ms=5, zorder=5, label="waits")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel("x (km, polar stereographic)")
+    ax.set_ylabel("y (km)")
+    ax.set_title(f"Traverse: {route.length_m:.0f} m, hazards in red")
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,104 @@
+"""``falak traverse plan``: route and schedule from the command line, and its error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from falak.cli.app import app
+from falak.terrain import Rover, hazards, synthesize, write_dem
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def dem_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, object]:
+    dem = synthesize(100, 0.5, seed=2)  # 50 m square at 0.5 m: ~1.5 % hazard cells
+    path = tmp_path_factory.mktemp("traverse") / "dem.tif"
+    write_dem(dem, path)
+    return path, dem, hazards(dem, Rover(max_slope_deg=20.0))
+
+
+def _pt(dem, r: int, c: int) -> str:  # type: ignore[no-untyped-def]
+    return f"{dem.x_m[c]:.3f},{dem.y_m[r]:.3f}"
+
+
+def test_help_explains_units() -> None:
+    result = runner.invoke(app, ["traverse", "plan", "--help"])
+    assert result.exit_code == 0
+    assert "projected" in result.output
+    assert "--teleoperated" in result.output
+
+
+def test_route_only_writes_geojson(dem_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, dem, maps = dem_file
+    out = tmp_path / "route.geojson"
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(path), f"--start={_pt(dem, 2, 2)}",
+         f"--goal={_pt(dem, 97, 97)}", f"--via={_pt(dem, 20, 80)}", f"--via={_pt(dem, 80, 20)}",
+         "--unordered", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "route:" in result.output
+    feature = json.loads(out.read_text())
+    assert feature["type"] == "Feature"
+    assert feature["geometry"]["type"] == "LineString"
+    coords = np.array(feature["geometry"]["coordinates"])
+    props = feature["properties"]
+    assert [w["role"] for w in props["waypoints"]] == ["start", "via", "via", "goal"]
+    assert props["length_m"] > np.hypot(*(coords[-1] - coords[0]))  # it visits the waypoints
+    assert props["max_slope_deg"] <= 20.0
+    rows, cols = dem.cell_of(coords[:, 0], coords[:, 1])
+    assert not np.any(maps.impassable[rows, cols])
+    assert props["depart"] is None  # no --depart: no schedule
+
+
+def test_errors_name_the_problem(dem_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, dem, maps = dem_file
+    out = str(tmp_path / "r.geojson")
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(path), "--start=0,0", f"--goal={_pt(dem, 50, 50)}",
+         "--out", out],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "is outside the DEM" in result.output
+    r, c = np.argwhere(maps.impassable)[0]
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(path), f"--start={_pt(dem, 2, 2)}",
+         f"--goal={_pt(dem, int(r), int(c))}", "--out", out],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "is inside a hazard" in result.output
+    result = runner.invoke(
+        app, ["traverse", "plan", "--dem", str(path), "--start=1;2", "--goal=0,0", "--out", out]
+    )
+    assert result.exit_code == 1
+    assert "must be X,Y in projected metres" in result.output
+
+
+@pytest.mark.slow
+def test_scheduled_traverse_with_png(dem_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, dem, _ = dem_file
+    out = tmp_path / "route.geojson"
+    png = tmp_path / "route.png"
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(path), f"--start={_pt(dem, 2, 2)}",
+         f"--goal={_pt(dem, 97, 97)}", "--depart", "2028-01-10T00:00:00Z", "--hours", "48",
+         "--autonomous", "--out", str(out), "--png", str(png)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "depart 2028-01-10" in result.output
+    props = json.loads(out.read_text())["properties"]
+    assert props["depart"].startswith("2028-01-10")
+    assert props["duration_s"] >= props["length_m"] / 0.1 - 1e-6  # never faster than 0.1 m/s
+    kinds = {row["kind"] for row in props["timeline"]}
+    assert kinds <= {"drive", "wait"}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
