@@ -41,18 +41,18 @@ next headers); otherwise a chain whose first packet lies inside it and that runs
 its end.
 
 When a header is not acceptable the splitter resynchronises: it scans forward byte by byte for
-the nearest offset that starts a *confirmed chain*: 4 acceptable headers (the first with an
-APID in ``apids`` when given; idle counts), each packet fitting and its length field pointing
-at the next, no two consecutive headers byte-identical (zero fill would otherwise chain), and
-no packet of the chain containing the start of another such chain whose first packet ends
-inside it (a false header whose length lands on a real packet boundary jumps over real
-packets). The chain may end early exactly at the end of the input. The bytes skipped are one
-``garbage`` range (``truncated`` when they start with a header whose packet runs past the end
-of the input and nothing acceptable follows). A header that is rejected only for its version
-or its length is reported as one ``bad_version``/``bad_length`` unit, without resynchronising,
-when its length field points at the end of the input, at a header with the same type,
-secondary-header flag and APID and the next sequence count (27 bits), or at a confirmed chain
-while no confirmed chain starts inside the unit. This is how a stream of
+the nearest offset that starts a *confirmed chain*: 4 acceptable headers (the first with an APID
+in ``apids`` when given; idle counts), each packet fitting, at least 8 bytes long (zero fill
+reads as 7-byte packets) and its length field pointing at the next, no two consecutive headers
+byte-identical, and no packet of the chain containing a run of acceptable headers that lands
+exactly on that packet's end (a false header whose length lands on a real packet boundary jumps
+over real packets, and they give it away). The chain may end early exactly at the end of the
+input. The bytes skipped are one ``garbage`` range (``truncated`` when they start with a header
+whose packet runs past the end of the input and nothing acceptable follows). A header that is
+rejected only for its version or its length is reported as one ``bad_version``/``bad_length``
+unit, without resynchronising, when its length field points at the end of the input, at a header
+with the same type, secondary-header flag and APID and the next sequence count (27 bits), or at
+a confirmed chain while no confirmed chain starts inside the unit. This is how a stream of
 version-1 packets read without ``lenient_version`` is counted packet by packet.
 
 No splitter can be certain where packets start after damage (CCSDS packets carry no sync
