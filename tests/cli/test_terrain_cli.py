@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 from typer.testing import CliRunner
 
@@ -20,6 +21,7 @@ def test_help_explains_units_and_formats():
     assert "--clearance-m" in result.output
 
 
+@pytest.mark.slow
 def test_synth_then_hazards(tmp_path):
     dem_path = tmp_path / "dem.tif"
     result = runner.invoke(

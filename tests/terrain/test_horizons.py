@@ -77,6 +77,7 @@ def _cone_and_ridge(n=61, res=10.0):
     return cone, ridge
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["cone", "ridge"])
 def test_matches_brute_force_ray_marching(make_dem, shape):
     """Full-resolution rays (near field over the whole DEM) agree with a numpy ray march in

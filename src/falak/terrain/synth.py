@@ -72,7 +72,9 @@ DIFFUSIVITY_M2_PER_MYR = 5.5
 #: Neukum chronology: N(>1 km) per km² = a (exp(b T) − 1) + c T (craterstats functions.txt).
 _CHRONO_A, _CHRONO_B, _CHRONO_C = 5.44e-14, 6.93, 8.38e-4
 _PF_RANGE_KM = (0.01, 300.0)
-_EJECTA_OUTER = 3.0  # ejecta blanket drawn out to 3 rim radii
+_EJECTA_OUTER = 3.0
+#: Most rocks listed by default (the minimum rock size grows on large DEMs to keep to it).
+MAX_ROCKS = 2_000_000  # ejecta blanket drawn out to 3 rim radii
 
 
 @lru_cache(maxsize=4)
@@ -233,7 +235,7 @@ def synthesize(
     roughness_m_at_10m: float = 0.3,
     rock_density_per_m2: float = 1e-3,
     rock_exponent: float = 2.5,
-    min_rock_diameter_m: float = 0.3,
+    min_rock_diameter_m: float | None = None,
     diffusivity_m2_per_myr: float = DIFFUSIVITY_M2_PER_MYR,
     relief: bool = True,
 ) -> Dem:
@@ -259,6 +261,8 @@ def synthesize(
         Hurst exponent and RMS height difference at 10 m of the fractal roughness.
     rock_density_per_m2, rock_exponent, min_rock_diameter_m
         Rocks: ``N(>D) = rock_density_per_m2 · D^−rock_exponent`` per m², D ≥ the minimum (m).
+        The minimum defaults to 0.3 m (a 0.15 m high rock, the default rover's clearance),
+        raised on large DEMs so that at most 2 million rocks are listed.
     diffusivity_m2_per_myr
         Topographic diffusivity for crater degradation (0 keeps every crater fresh).
     relief
@@ -337,6 +341,10 @@ def synthesize(
         _stamp(height, transform, sx, sy, reach, shackleton_shape)
 
     # 4. Rocks.
+    if min_rock_diameter_m is None:
+        area_m2 = area_km2 * 1e6
+        cap = (rock_density_per_m2 * area_m2 / MAX_ROCKS) ** (1 / rock_exponent)
+        min_rock_diameter_m = max(0.3, cap)
     rock_count = int(rng.poisson(rock_density_per_m2 * min_rock_diameter_m**-rock_exponent
                                  * area_km2 * 1e6))  # fmt: skip
     rock_d = min_rock_diameter_m * rng.random(rock_count) ** (-1.0 / rock_exponent)
