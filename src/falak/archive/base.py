@@ -23,7 +23,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from falak.errors import FalakError, InputError
-from falak.mdb.model import AlarmLevel
 
 if TYPE_CHECKING:
     from falak.tm.tabular import Table
@@ -214,6 +213,8 @@ class AlarmRecord:
 
     def validate(self) -> None:
         """Raise :class:`InputError` when the level or state is not one falak knows."""
+        from falak.mdb.model import AlarmLevel
+
         if self.level not in AlarmLevel.__members__:
             raise InputError(
                 f"alarm level {self.level!r} is unknown; use one of "

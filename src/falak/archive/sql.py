@@ -46,7 +46,6 @@ from falak.archive.base import (
     ParameterSeries,
 )
 from falak.archive.segments import decode_array, describe, encode_array
-from falak.ccsds.spacepacket import PRIMARY_HEADER_BYTES, primary_header_fields
 from falak.errors import InputError
 
 SEGMENT_SAMPLES = 65_536
@@ -314,6 +313,9 @@ class SqlArchive(Archive):
                 f"packets must lie inside the data (0..{arr.size} bytes): "
                 f"offsets {off.min()}..{off.max()}, lengths {ln.min()}..{ln.max()}"
             )
+        # imported here: falak.ccsds compiles numba kernels, too slow for `falak --help`
+        from falak.ccsds.spacepacket import PRIMARY_HEADER_BYTES, primary_header_fields
+
         apid = np.full(n, -1, dtype=np.int64)
         seq = np.full(n, -1, dtype=np.int64)
         ok = ln >= PRIMARY_HEADER_BYTES
