@@ -325,3 +325,21 @@ def test_inverse_spline_matches_forward_interpolation() -> None:
         assert inverse_calibrate(cal, float(eng), 0, 4095) == pytest.approx(raw, abs=1e-9)
     with pytest.raises(ValueError, match="outside the calibration table"):
         inverse_calibrate(cal, 100.0, 0, 4095)
+
+
+def test_xtce_bogussat_inheritance_and_header_restrictions(testdata: Path) -> None:
+    enc = CommandEncoder(load(testdata / "yamcs-xtce/BogusSAT-2.xml"))
+    # Reaction_Wheel_1_On assigns RW_UNIT_ID=1, RW_PWR_STATE=ON (1) to its base command;
+    # CCSDSDirectTelecommand restricts CCSDS_Packet_ID/SecHdrFlag == NotPresent (0)
+    on = enc.encode("Reaction_Wheel_1_On")
+    assert on.ccsds  # CCSDS_Packet_Length spans bits 32..48
+    assert (on.binary[0] >> 3) & 1 == 0
+    assert on.binary[-2:] == b"\x01\x01"
+    assert int.from_bytes(on.binary[4:6], "big") == len(on.binary) - 7
+    with pytest.raises(CommandRejected, match="RW_UNIT_ID is fixed"):
+        enc.encode("Reaction_Wheel_1_On", {"RW_UNIT_ID": 2})
+    # CCSDSPUSTelecommand: SecHdrFlag == Present (1); Payload_State_Type is 8-bit
+    # sign-magnitude, OFF = -1 -> 0x81; then the fixed 0xF0 and an IEEE 754 float 1.5
+    pl = enc.encode("Payload_1_Control", {"STATE": "OFF", "OUTPUT_POWER": 1.5})
+    assert (pl.binary[0] >> 3) & 1 == 1
+    assert pl.binary[6:] == bytes.fromhex("81f0") + bytes.fromhex("3fc00000")

@@ -235,7 +235,7 @@ class _Ctx:
     cmd: MetaCommand
     eng: dict[str, Any]
     raw: dict[str, Any]
-    params: dict[str, Any]
+    params: dict[tuple[str, tuple[str, ...]], str]
     fields: list[EncodedField] = field(default_factory=list)
 
 
@@ -609,13 +609,15 @@ class CommandEncoder:
         eng = self.validate(cmd, args or {})
         types = {a.name: self.argument_type(a) for c in self.chain(cmd) for a in c.arguments}
         raw = {k: self._raw(cmd, k, types[k], v) for k, v in eng.items()}
-        params: dict[str, Any] = {}
+        params: dict[tuple[str, tuple[str, ...]], str] = {}
+        root = self.chain(cmd)[0]
+        if root.container_base is not None and root.container_base in self.mdb.containers:
+            for tm in self._tm.chain(root.container_base):
+                if tm.restriction is not None:
+                    _restriction_values(tm.restriction, params)
         for c in self.chain(cmd):
             if c.container_restriction is not None:
                 _restriction_values(c.container_restriction, params)
-        root = self.chain(cmd)[0]
-        if root.container_base is not None and root.container_base in self.mdb.containers:
-            params = {**self._tm.restriction_values(root.container_base), **params}
         ctx = _Ctx(cmd, eng, raw, params)
         w = BitWriter()
         try:
@@ -702,17 +704,29 @@ class CommandEncoder:
                     pt = self.mdb.types.get(p.type) if p.type else None
                     if pt is None:
                         raise EncodeError(f"parameter {p.name} has no type")
-                    if p.qualified_name in ctx.params:
-                        value: Any = ctx.params[p.qualified_name]
-                    elif getattr(pt, "initial_value", None) is not None:
-                        value = self._raw(ctx.cmd, p.name, pt, pt.initial_value)  # type: ignore[union-attr]
-                    else:
-                        value = 0  # header fields the MDB leaves open (lengths, counts)
+                    value = self._header_value(ctx, p.qualified_name, (), pt)
                     self._write(w, pt, value)
                     ctx.fields.append(EncodedField(p.name, start, w.nbits - start, _scalar(value)))
                 elif isinstance(e, ContainerEntry):
                     sub = self.mdb.containers[e.container]
                     self._entries(w, sub.entries, ctx, types)
+
+    def _header_value(self, ctx: _Ctx, param: str, member: tuple[str, ...], t: DataType) -> Any:
+        """Raw value of a parameter (or member) in a command packet: from the restrictions of
+        the chain, else its type's initial value, else 0 (lengths and counts filled later)."""
+        if isinstance(t, AggregateType):
+            out = {}
+            for m in t.members:
+                mt = self.mdb.types.get(m.type) or self.mdb.argument_types[m.type]
+                out[m.name] = self._header_value(ctx, param, (*member, m.name), mt)
+            return out
+        text = ctx.params.get((param, member))
+        if text is None:
+            text = getattr(t, "initial_value", None)
+        if text is None:
+            return 0
+        name = "/".join((short_name(param), *member))
+        return self._raw(ctx.cmd, name, t, self._value(ctx.cmd, name, t, text))
 
     def _write(self, w: BitWriter, t: DataType, raw: Any) -> None:
         if isinstance(t, ArrayType):
@@ -730,6 +744,9 @@ class CommandEncoder:
             raise EncodeError(f"type {t.name} has no data encoding")
         if isinstance(enc, IntegerEncoding):
             w.write(encode_integer(int(raw), enc), enc.size_bits)
+            return
+        if isinstance(enc, BinaryEncoding) and (enc.fixed_size_bits or 0) < 0:
+            w.write_bytes(bytes(raw))  # size given by the value (Yamcs minLength/maxLength)
             return
         self._tm.write_encoded(w, enc, raw, {})
 
@@ -798,12 +815,10 @@ def _is_ccsds(fields: list[EncodedField]) -> bool:
     return False
 
 
-def _restriction_values(cond: Condition, out: dict[str, Any]) -> None:
-    if isinstance(cond, Comparison) and cond.operator == "==" and not cond.ref.member:
-        try:
-            out[cond.ref.parameter] = int(cond.value, 0)
-        except ValueError:
-            out[cond.ref.parameter] = cond.value
+def _restriction_values(cond: Condition, out: dict[tuple[str, tuple[str, ...]], str]) -> None:
+    """Collect ``parameter[.member] == value`` terms (as text) of a restriction."""
+    if isinstance(cond, Comparison) and cond.operator == "==":
+        out[(cond.ref.parameter, cond.ref.member)] = cond.value
     elif isinstance(cond, AllOf):
         for c in cond.conditions:
             _restriction_values(c, out)
