@@ -603,3 +603,14 @@ def test_time_helpers() -> None:
     assert from_time_ns(np.array([T0])).dtype == np.dtype("datetime64[ns]")
     with pytest.raises(InputError, match=r"naive datetime .* is ambiguous"):
         to_time_ns(dt.datetime(2025, 1, 1))
+
+
+def test_public_names() -> None:
+    import falak.archive
+
+    # the API the processor, replay and `falak archive` code against (pinned on purpose)
+    assert sorted(falak.archive.__all__) == [
+        "ALARM_STATES", "AlarmRecord", "Archive", "ArchiveError", "Event", "PacketBatch",
+        "PacketStats", "ParameterColumn", "ParameterSeries", "SqliteArchive", "decode_array",
+        "encode_array", "from_time_ns", "open_archive", "to_time_ns",
+    ]  # fmt: skip

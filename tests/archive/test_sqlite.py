@@ -35,6 +35,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # starts a Python process (3-5 s with numba imports on a loaded machine)
 def test_reader_beside_a_writer_process(tmp_path: Path) -> None:
     loc = tmp_path / "arc"
     open_archive(loc).close()
@@ -87,6 +88,7 @@ KILLED_WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # starts a Python process per case
 @pytest.mark.parametrize("kill_after_s", [0.3, 0.9])
 def test_sigkill_loses_nothing_acknowledged(tmp_path: Path, kill_after_s: float) -> None:
     import signal
