@@ -14,11 +14,25 @@ from falak.tc.encoder import (
     inverse_calibrate,
     set_sequence_count,
 )
+from falak.tc.verification import (
+    Outcome,
+    StageResult,
+    Value,
+    Verification,
+    evaluate,
+    parse_condition,
+)
 
 __all__ = [
     "CommandEncoder",
     "EncodedCommand",
     "EncodedField",
+    "Outcome",
+    "StageResult",
+    "Value",
+    "Verification",
+    "evaluate",
     "inverse_calibrate",
+    "parse_condition",
     "set_sequence_count",
 ]
