@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -95,3 +96,33 @@ def test_bad_link_is_one_line_error(tmp_path: Path) -> None:
         "error: unknown link URL 'http://x:1'; use udp://HOST:PORT, tcp://HOST:PORT"
         "[?mode=server] or file:///PATH[?rate=PACKETS_PER_S]\n"
     )
+
+
+def test_status_table_shows_links_counters_and_alarms(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from falak.cli.run import _status
+    from falak.links import FileLink
+    from falak.links.base import ReceivedBatch
+    from falak.processor import Processor
+
+    from ..processor.testsat import load_testsat
+
+    path = tmp_path / "tm.bin"
+    pk = write_packets(path, 3)
+    with open_archive(tmp_path / "a") as archive:
+        link = FileLink("file0", path)
+        proc = Processor(load_testsat(), archive, links=[link])
+        bad = hk_packet(9, 2e9 + 9, 9000)  # 9.0 V: CRITICAL (mdb.yaml: critical [6.0, 8.6])
+        data = np.frombuffer(b"".join([*pk, bad]), np.uint8)
+        n = len(pk[0])
+        proc.process(
+            [ReceivedBatch("file0", data, np.arange(4) * n, np.full(4, n), np.arange(4) + 1)]
+        )
+        console = Console(width=120, record=True)
+        console.print(_status(proc))
+        text = console.export_text()
+    assert "file0" in text
+    assert "archived 4  decoded 4  not decoded 0" in text
+    assert "alarms (1 active)" in text
+    assert "/TESTSAT/BATT_V │ CRITICAL │ triggered │ 9.0" in text
