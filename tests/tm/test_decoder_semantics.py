@@ -207,3 +207,15 @@ def test_integer_type_without_calibrator_keeps_integers() -> None:
     b.container("A", (ParameterEntry(b.param("X", IntegerType("X_T", IntegerEncoding(8)))),))
     res = Decoder(b.build(), "A").decode(b"\x05\x07", [0, 1], [1, 1])
     assert res.container("A").column("X").eng.tolist() == [5, 7]
+
+
+def test_float32_text_is_the_same_in_typed_and_object_columns() -> None:
+    """A float32 value prints as the double it is, whether its column is typed or holds
+    gaps (object); reading the text back as float32 gives the same bits."""
+    from falak.tm.tabular import format_column
+
+    x = np.array([2.178796305569263e-39, 0.1, -785.8864135742188], dtype=np.float32)
+    typed = format_column(x, np.ones(3, dtype=bool))
+    objects = format_column(np.array(list(x), dtype=object), np.ones(3, dtype=bool))
+    assert typed == objects
+    assert np.array(typed, dtype=np.float64).astype(np.float32).tobytes() == x.tobytes()

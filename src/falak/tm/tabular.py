@@ -147,8 +147,8 @@ def format_column(values: NDArray[Any], present: NDArray[np.bool_]) -> list[str]
                 out.append(v.hex())
             elif isinstance(v, np.ndarray | list | tuple | dict):
                 out.append(json.dumps(_jsonable(v)))
-            elif isinstance(v, float):
-                out.append(repr(v))
+            elif isinstance(v, float | np.floating):  # float32 as its exact double
+                out.append(repr(float(v)))
             else:
                 out.append(str(v))
     if not present.all():
