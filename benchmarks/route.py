@@ -13,7 +13,9 @@ Grids:
 * ``uniform``: costs uniform in [1, 3) with no obstacles — A*'s worst case (its heuristic uses
   the smallest cost, 1, so it prunes little).
 
-Run: ``.venv/bin/python benchmarks/route.py`` (about 3 minutes; making the DEM takes most).
+Times are wall clock and process CPU (the CPU ratio is steadier on a shared machine), best of
+3 runs of each, interleaved. Run: ``.venv/bin/python benchmarks/route.py`` (a few minutes;
+making the DEM takes about one).
 """
 
 from __future__ import annotations
@@ -51,28 +53,36 @@ def main() -> None:
     shortest_path(np.ones((4, 4)), (0, 0), (3, 3))  # compile (numba cache) outside the timing
     rows = []
     for name, make in (("terrain", _terrain), ("uniform", _uniform)):
-        cost, res = make()
+        cost, _ = make()
         start = _corner(cost, 20, 20)
         goal = _corner(cost, SIZE - 60, SIZE - 60)
-        ours = []
-        for _ in range(REPEATS):
-            t0 = time.perf_counter()
+        ours: list[tuple[float, float]] = []
+        peer: list[tuple[float, float]] = []
+        for _ in range(REPEATS):  # interleaved, so a change of machine load hits both sides
+            w0, c0 = time.perf_counter(), time.process_time()
             route = shortest_path(cost, start, goal, 1.0, corner_cutting=True)
-            ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        _, peer_cost = route_through_array(cost, start, goal, fully_connected=True, geometric=True)
-        peer = time.perf_counter() - t0
-        if abs(route.cost - float(peer_cost)) > 1e-9 * abs(route.cost):
-            raise SystemExit(f"{name}: costs differ: falak {route.cost!r}, skimage {peer_cost!r}")
-        rows.append((name, start, goal, route.cost, min(ours), peer, peer / min(ours)))
-        del res
+            ours.append((time.perf_counter() - w0, time.process_time() - c0))
+            w0, c0 = time.perf_counter(), time.process_time()
+            _, peer_cost = route_through_array(
+                cost, start, goal, fully_connected=True, geometric=True
+            )
+            peer.append((time.perf_counter() - w0, time.process_time() - c0))
+            if abs(route.cost - float(peer_cost)) > 1e-9 * abs(route.cost):
+                raise SystemExit(
+                    f"{name}: costs differ: falak {route.cost!r}, skimage {peer_cost!r}"
+                )
+        wall = (min(o[0] for o in ours), min(p[0] for p in peer))
+        cpu = (min(o[1] for o in ours), min(p[1] for p in peer))
+        rows.append((name, start, goal, route.cost, wall, cpu))
     print(f"grid {SIZE}x{SIZE}, 8-connected, corner cutting on both sides, best of {REPEATS}")
-    print(f"{'grid':8} {'start':>12} {'goal':>12} {'path cost':>12} {'falak s':>8} "
-          f"{'skimage s':>9} {'ratio':>6}")  # fmt: skip
-    for name, start, goal, cost_value, t_ours, t_peer, ratio in rows:
+    print(
+        f"{'grid':8} {'start':>12} {'goal':>12} {'path cost':>11} {'falak s':>8} "
+        f"{'skimage s':>9} {'wall ratio':>10} {'CPU ratio':>9}"
+    )
+    for name, start, goal, cost_value, wall, cpu in rows:
         print(
-            f"{name:8} {start!s:>12} {goal!s:>12} {cost_value:12.4f} {t_ours:8.3f} "
-            f"{t_peer:9.3f} {ratio:5.1f}x"
+            f"{name:8} {start!s:>12} {goal!s:>12} {cost_value:11.4f} {wall[0]:8.3f} "
+            f"{wall[1]:9.3f} {wall[1] / wall[0]:9.1f}x {cpu[1] / cpu[0]:8.1f}x"
         )
 
 

@@ -267,3 +267,46 @@ def test_schedule_input_checks() -> None:
         schedule_traverse(
             route, times[::-1], np.ones((times.size, 100)), np.ones((times.size, 100), bool)
         )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("teleoperated", [True, False])
+def test_plan_on_real_illumination_replays_clean(tmp_path, teleoperated: bool) -> None:  # type: ignore[no-untyped-def]
+    """End to end: DEM → hazards → route → horizons + DE421 timeline → schedule → replay."""
+    from falak.planning.traverse import route_png, route_timeline, to_geojson
+    from falak.terrain import horizons
+
+    dem = synthesize(100, 0.5, seed=2)
+    maps = hazards(dem, Rover(max_slope_deg=20.0))
+    route = plan_route(dem, maps, _xy(dem, 2, 2), _xy(dem, 97, 97), [_xy(dem, 20, 80)])
+    depart = dt.datetime(2028, 3, 1, tzinfo=dt.UTC)
+    times, sun, earth = route_timeline(dem, horizons(dem, 36), route, depart, 14 * 24, 60.0)
+    battery = Battery(capacity_wh=60.0)
+    try:
+        plan = schedule_traverse(
+            route, times, sun, earth, battery=battery, teleoperated=teleoperated
+        )
+    except PlanInfeasible as exc:
+        pytest.fail(f"a two-week window should allow a 150 m drive: {exc}")
+    report = replay(plan, route, times, sun, earth, battery=battery, teleoperated=teleoperated)
+    assert report.ok, report.violations
+    assert plan.duration_s >= route.length_m / 0.1 - 1e-3  # times are kept to 1 µs
+    feature = to_geojson(route, plan)
+    props = feature["properties"]
+    assert len(feature["geometry"]["coordinates"]) == len(route.rows)
+    for key in (
+        "length_m",
+        "duration_s",
+        "max_slope_deg",
+        "sunlit_fraction",
+        "earth_visible_fraction",
+        "depart",
+        "arrive",
+        "waypoints",
+        "waits",
+        "timeline",
+    ):
+        assert key in props
+    assert props["waypoints"][1]["arrive"] >= props["depart"]
+    png = route_png(tmp_path / "r.png", dem, maps, route, sun.mean(axis=0), plan)
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -531,8 +531,8 @@ def schedule_traverse(
         arrive=arrive,
         waypoint_arrivals=arrivals,
         min_battery_wh=float(min_charge),
-        sunlit_fraction=float(lit_s / total),
-        earth_visible_fraction=float(earth_s / total),
+        sunlit_fraction=min(1.0, float(lit_s / total)),  # µs rounding of the times
+        earth_visible_fraction=min(1.0, float(earth_s / total)),
         time_step_s=float(np.median(step_s)),
     )
 
