@@ -266,3 +266,17 @@ def test_bad_argument_is_recorded_and_audited(tmp_path, mdb, bus, uplink) -> Non
     assert row["reason"] == "SET_HEATER: argument SETPOINT = 120 is outside -20..40 degC"
     assert events[0].attrs["user"] == "alice"
     assert events[0].attrs["action"] == "reject"
+
+
+def test_critical_not_armed_in_its_window_is_rejected(mdb, bus, uplink) -> None:  # type: ignore[no-untyped-def]
+    policy = CriticalPolicy(arm_window_s=0.2)
+    with make(mdb, bus, uplink, critical=policy) as mgr:
+        rec = mgr.issue("REBOOT", user="alice", queue="held")
+        time.sleep(0.35)  # blocked: the arming window has not opened yet
+        assert mgr.get(rec["id"])["state"] == "queued"
+        mgr.set_queue_state("held", "enabled", user="supervisor")
+        final = mgr.wait(rec["id"], 3)
+    assert final["state"] == "rejected"
+    assert final["reason"] == "REBOOT is critical and was not armed within 0.2 s"
+    assert final["audit"][-1]["user"] == "system"
+    assert not uplink.sent

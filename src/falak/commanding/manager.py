@@ -78,6 +78,7 @@ class _Pending:
     confirmed_by: str | None = None
     forced_by: str | None = None
     constraints_since_ns: int | None = None
+    arming_since_ns: int | None = None
 
 
 @runtime_checkable
@@ -486,7 +487,12 @@ class CommandManager:
             return None
         if pc.needs_arming:
             if pc.armed_ns is None:
-                if now - pc.issued_ns > self.critical.arm_window_s * 1e9:
+                # the arming window opens when the command could otherwise go (time tag
+                # passed, queue enabled), so a time-tagged critical command is armed near
+                # its time
+                if pc.arming_since_ns is None:
+                    pc.arming_since_ns = now
+                if now - pc.arming_since_ns > self.critical.arm_window_s * 1e9:
                     msg = (
                         f"{pc.cmd.name} is critical and was not armed within "
                         f"{self.critical.arm_window_s:g} s"

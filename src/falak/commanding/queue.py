@@ -11,8 +11,9 @@ Plain data the :class:`~falak.commanding.manager.CommandManager` acts on:
   the bus) that must hold before a command is released; the command waits up to
   ``timeout_s`` for it, then is rejected (0: checked once).
 * the :class:`CriticalPolicy` says which significance needs arming, which roles may arm and
-  confirm, and the time limits: arm within ``arm_window_s`` of issue, confirm within
-  ``confirm_window_s`` of arming, else the command is rejected.
+  confirm, and the time limits: arm within ``arm_window_s`` of the moment the command could
+  go (time tag passed, queue enabled), confirm within ``confirm_window_s`` of arming, else
+  the command is rejected.
 """
 
 from __future__ import annotations
