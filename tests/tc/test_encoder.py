@@ -343,3 +343,36 @@ def test_xtce_bogussat_inheritance_and_header_restrictions(testdata: Path) -> No
     pl = enc.encode("Payload_1_Control", {"STATE": "OFF", "OUTPUT_POWER": 1.5})
     assert (pl.binary[0] >> 3) & 1 == 1
     assert pl.binary[6:] == bytes.fromhex("81f0") + bytes.fromhex("3fc00000")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    command=st.sampled_from(["SET_HEATER", "SET_MODE", "NOOP"]),
+    name=st.sampled_from(["SETPOINT", "NEW_MODE", "APID", "OPCODE", "X"]),
+    value=st.one_of(
+        st.text(max_size=12),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(2**70), 2**70),
+        st.booleans(),
+        st.binary(max_size=4),
+        st.none(),
+        st.lists(st.integers(), max_size=3),
+    ),
+)
+def test_hypothesis_garbage_arguments_are_rejected_not_crashing(
+    command: str, name: str, value: object
+) -> None:
+    encoder, _ = _ENC_TWIN.get("testsat") or _ENC_TWIN.setdefault(
+        "testsat", (CommandEncoder(load(TESTSAT)), Decoder(loads_yaml(TWIN_YAML), "/TWIN/TC"))
+    )
+    rejected: CommandRejected | None = None
+    try:
+        enc = encoder.encode(command, {name: value})
+    except CommandRejected as exc:
+        rejected = exc
+    if rejected is not None:
+        # the argument given, or SET_MODE's required NEW_MODE when another one was given
+        assert rejected.argument in (name, "NEW_MODE", None)
+        assert command in str(rejected)
+    else:
+        assert int.from_bytes(enc.binary[-2:], "big") == binascii.crc_hqx(enc.binary[:-2], 0xFFFF)
