@@ -1,0 +1,29 @@
+"""falak's server: a FastAPI REST API and WebSocket streams over a live processor.
+
+:func:`~falak.server.app.create_app` builds the app around a
+:class:`~falak.server.runtime.Runtime` (mission database, archive, processor, command
+manager, users); ``falak serve`` runs it with uvicorn. Everything is versioned under
+``/api/v1``; every route but ``/health`` needs a bearer token from ``POST
+/api/v1/auth/token``. See ``docs/server.md``.
+"""
+
+from __future__ import annotations
+
+from falak.server.app import create_app
+from falak.server.auth import ROLES, TokenStore, User, UserStore, hash_password
+from falak.server.config import ServerConfig, UserConfig, example_config, load_config
+from falak.server.runtime import Runtime
+
+__all__ = [
+    "ROLES",
+    "Runtime",
+    "ServerConfig",
+    "TokenStore",
+    "User",
+    "UserConfig",
+    "UserStore",
+    "create_app",
+    "example_config",
+    "hash_password",
+    "load_config",
+]

@@ -1,0 +1,65 @@
+"""The FastAPI application: routes under ``/api/v1``, WebSockets, error handlers.
+
+Errors: falak's own exceptions become 4xx answers whose ``detail`` says what was wrong —
+:class:`~falak.errors.CommandRejected` → 422 (with ``argument`` naming the bad argument),
+an unknown name in the mission database → 404, other :class:`~falak.errors.MdbError` and
+:class:`~falak.errors.InputError` → 400. Nothing a client sends should give a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from falak.errors import CommandRejected, FalakError, MdbError
+from falak.server.runtime import Runtime
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"detail": " ".join(message.split())}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """Build the app around ``runtime`` (the caller starts and stops the runtime)."""
+    from falak import __version__
+    from falak.server import ws
+    from falak.server.routes import alarms, archive, auth, commands, links, mdb, telemetry
+
+    app = FastAPI(
+        title="falak",
+        version=__version__,
+        description="falak ground system API: mission database, telemetry, alarms, links, "
+        "commanding, archive. Authenticate with POST /api/v1/auth/token.",
+    )
+    app.state.runtime = runtime
+
+    @app.exception_handler(CommandRejected)
+    async def _rejected(request: Request, exc: CommandRejected) -> JSONResponse:
+        return _error(422, str(exc), argument=exc.argument)
+
+    @app.exception_handler(MdbError)
+    async def _mdb(request: Request, exc: MdbError) -> JSONResponse:
+        return _error(404 if exc.message.startswith("no ") else 400, str(exc))
+
+    @app.exception_handler(FalakError)
+    async def _falak(request: Request, exc: FalakError) -> JSONResponse:
+        text = str(exc)
+        return _error(404 if text.startswith("no ") else 400, text)
+
+    @app.get("/health", tags=["status"])
+    def health() -> dict[str, Any]:
+        """Liveness (no authentication): is the processor running."""
+        return {"status": "ok", "processor_running": runtime.processor.running}
+
+    for module in (auth, mdb, telemetry, alarms, links, commands, archive):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(ws.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,138 @@
+"""Users, roles, passwords (argon2) and bearer tokens.
+
+Roles, from least to most trusted: ``viewer`` (reads everything), ``operator`` (also
+commands, acts on alarms and links), ``flight_director`` (also arms and confirms critical
+commands) and ``admin`` (everything). Each role includes the ones before it, so a
+flight director is an operator too.
+
+Tokens are random 256-bit strings kept in memory with their expiry; a restart of the server
+logs everybody out. Passwords are stored as argon2id hashes (RFC 9106) only.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from falak.errors import InputError
+
+__all__ = ["ROLES", "TokenStore", "User", "UserStore", "effective_roles", "hash_password"]
+
+ROLES: tuple[str, ...] = ("viewer", "operator", "flight_director", "admin")
+"""Known roles, least trusted first; each includes those before it."""
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of ``password`` (what a config file stores)."""
+    return _hasher.hash(password)
+
+
+def effective_roles(roles: tuple[str, ...] | list[str] | frozenset[str]) -> frozenset[str]:
+    """Expand roles to every role they include (``operator`` → ``viewer``, ``operator``)."""
+    out: set[str] = set()
+    for r in roles:
+        if r not in ROLES:
+            raise InputError(f"unknown role {r!r}; roles: {', '.join(ROLES)}")
+        out.update(ROLES[: ROLES.index(r) + 1])
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class User:
+    """An authenticated user: name and effective roles."""
+
+    name: str
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        """True when the user holds ``role`` (directly or through a higher role)."""
+        return role in self.roles
+
+
+class UserStore:
+    """User names → (argon2 hash, roles)."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, tuple[str, frozenset[str]]] = {}
+
+    def add(
+        self,
+        name: str,
+        roles: list[str],
+        *,
+        password: str | None = None,
+        password_hash: str | None = None,
+    ) -> None:
+        """Add a user with a password (hashed here) or an argon2 hash."""
+        if (password is None) == (password_hash is None):
+            raise InputError(f"user {name!r}: give exactly one of password or password_hash")
+        h = hash_password(password) if password is not None else str(password_hash)
+        if not h.startswith("$argon2"):
+            raise InputError(
+                f"user {name!r}: password_hash must be an argon2 hash ($argon2id$...); "
+                'make one with `python -c "from falak.server import hash_password; '
+                "print(hash_password('...'))\"`"
+            )
+        self._users[name] = (h, effective_roles(roles))
+
+    def names(self) -> list[str]:
+        """The user names, sorted."""
+        return sorted(self._users)
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """Return the user when the password matches, else None (same cost either way)."""
+        entry = self._users.get(name)
+        h = entry[0] if entry is not None else _DUMMY_HASH
+        try:
+            ok: bool = _hasher.verify(h, password)
+        except (VerificationError, InvalidHashError):
+            ok = False  # same cost as a match: no timing oracle on user names
+        if not ok or entry is None:
+            return None
+        return User(name, entry[1])
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+class TokenStore:
+    """Bearer tokens with an expiry, in memory."""
+
+    def __init__(self, ttl_s: float = 8 * 3600.0) -> None:
+        self.ttl_s = ttl_s
+        self._tokens: dict[str, tuple[User, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, user: User) -> tuple[str, float]:
+        """Return a new token for ``user`` and its expiry (UNIX seconds)."""
+        token = secrets.token_urlsafe(32)
+        expires = time.time() + self.ttl_s
+        with self._lock:
+            now = time.time()
+            for t in [t for t, (_, e) in self._tokens.items() if e <= now]:
+                del self._tokens[t]
+            self._tokens[token] = (user, expires)
+        return token, expires
+
+    def lookup(self, token: str) -> User | None:
+        """The user of a valid, unexpired token, else None."""
+        with self._lock:
+            entry = self._tokens.get(token)
+            if entry is None:
+                return None
+            if entry[1] <= time.time():
+                del self._tokens[token]
+                return None
+            return entry[0]
+
+    def revoke(self, token: str) -> None:
+        """Forget a token (logout)."""
+        with self._lock:
+            self._tokens.pop(token, None)

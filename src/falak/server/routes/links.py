@@ -1,0 +1,74 @@
+"""``/links``: telemetry links' counters; enable and disable them (operator, audited)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from falak.errors import InputError
+from falak.links import Link
+from falak.server.auth import User
+from falak.server.routes.deps import CurrentUser, RuntimeDep, require
+from falak.server.runtime import Runtime
+from falak.server.schemas import LinkOut, iso
+
+router = APIRouter(prefix="/links", tags=["links"])
+Operator = Annotated[User, Depends(require("operator"))]
+
+
+def link_out(link: Link) -> LinkOut:
+    """A link's counters as the API shows them."""
+    s = link.stats()
+    return LinkOut(
+        name=s.name,
+        url=s.url,
+        enabled=s.enabled,
+        state=s.state,
+        packets=s.packets,
+        bytes=s.bytes,
+        packets_per_s=s.packets_per_s,
+        bytes_per_s=s.bytes_per_s,
+        rejected=s.rejected,
+        last_reception=iso(s.last_reception_ns),
+        discarded_disabled=s.discarded_disabled,
+    )
+
+
+def _link(rt: Runtime, name: str) -> Link:
+    link = rt.processor.links.get(name)
+    if link is None:
+        raise InputError(
+            f"no link named {name!r}; links: {', '.join(rt.processor.links) or 'none'}"
+        )
+    return link
+
+
+@router.get("", response_model=list[LinkOut])
+def links(rt: RuntimeDep, user: CurrentUser) -> list[LinkOut]:
+    """Every telemetry link with its counters."""
+    return [link_out(lk) for lk in rt.processor.links.values()]
+
+
+@router.get("/{name}", response_model=LinkOut)
+def link(name: str, rt: RuntimeDep, user: CurrentUser) -> LinkOut:
+    """One link's counters."""
+    return link_out(_link(rt, name))
+
+
+@router.post("/{name}/enable", response_model=LinkOut)
+def enable(name: str, rt: RuntimeDep, user: Operator) -> LinkOut:
+    """Pass received packets on again (operator)."""
+    lk = _link(rt, name)
+    lk.enable()
+    rt.audit(user.name, "link_enable", f"enabled link {name}")
+    return link_out(lk)
+
+
+@router.post("/{name}/disable", response_model=LinkOut)
+def disable(name: str, rt: RuntimeDep, user: Operator) -> LinkOut:
+    """Discard (and count) what the link receives until enabled (operator)."""
+    lk = _link(rt, name)
+    lk.disable()
+    rt.audit(user.name, "link_disable", f"disabled link {name}")
+    return link_out(lk)

@@ -1,0 +1,201 @@
+"""``/parameters``, ``/packets``, ``/events``: latest and archived telemetry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from falak.errors import InputError
+from falak.mdb.model import AlarmLevel
+from falak.server.routes.deps import CurrentUser, RuntimeDep
+from falak.server.schemas import EventOut, PacketOut, Sample, Series, iso, jsonable
+
+router = APIRouter(tags=["telemetry"])
+
+Start = Annotated[datetime | None, Query(description="From this time (ISO 8601, UTC)")]
+Stop = Annotated[datetime | None, Query(description="Until this time, exclusive")]
+Limit = Annotated[int, Query(ge=1, le=1_000_000, description="At most this many rows")]
+
+
+def time_range(start: datetime | None, stop: datetime | None) -> tuple[int | None, int | None]:
+    """Query times → ns; a naive time is refused (say UTC)."""
+    out: list[int | None] = []
+    for label, t in (("start", start), ("stop", stop)):
+        if t is None:
+            out.append(None)
+            continue
+        if t.tzinfo is None:
+            raise InputError(f"{label} {t.isoformat()} has no time zone; add Z (UTC)")
+        out.append(round(t.timestamp() * 1e9))
+    if out[0] is not None and out[1] is not None and out[1] < out[0]:
+        raise InputError(f"stop {stop} is before start {start}")
+    return out[0], out[1]
+
+
+def level_name(v: int) -> str:
+    """Monitoring level number → name (unknown numbers as text)."""
+    try:
+        return AlarmLevel(v).name
+    except ValueError:
+        return str(v)
+
+
+@router.get("/parameters/latest", response_model=list[Sample])
+def latest_all(
+    rt: RuntimeDep,
+    user: CurrentUser,
+    names: Annotated[list[str] | None, Query(description="Parameters (all if omitted)")] = None,
+) -> list[Sample]:
+    """Latest value of each named parameter received since the server started."""
+    wanted = [rt.mdb.parameter(n).qualified_name for n in names] if names else sorted(rt.latest)
+    out = []
+    for q in wanted:
+        lv = rt.latest.get(q)
+        if lv is not None:
+            out.append(
+                Sample(
+                    parameter=q,
+                    time=iso(lv.time_ns),
+                    time_ns=lv.time_ns,
+                    recv_time_ns=lv.recv_time_ns,
+                    raw=jsonable(lv.raw),
+                    eng=jsonable(lv.eng),
+                    status=level_name(lv.status),
+                )
+            )
+    return out
+
+
+@router.get(
+    "/parameters/{name:path}/latest",
+    response_model=Sample,
+    responses={404: {"description": "unknown parameter, or no value yet"}},
+)
+def latest(name: str, rt: RuntimeDep, user: CurrentUser) -> Sample:
+    """Latest value of one parameter (live if received since start, else from the archive)."""
+    q = rt.mdb.parameter(name).qualified_name
+    lv = rt.latest.get(q)
+    if lv is not None:
+        return Sample(
+            parameter=q,
+            time=iso(lv.time_ns),
+            time_ns=lv.time_ns,
+            recv_time_ns=lv.recv_time_ns,
+            raw=jsonable(lv.raw),
+            eng=jsonable(lv.eng),
+            status=level_name(lv.status),
+        )
+    s = rt.archive.read_parameter(q) if q in rt.archive.parameter_names() else None
+    if s is None or len(s) == 0:
+        raise InputError(f"no value of {q} received or archived yet")
+    return Sample(
+        parameter=q,
+        time=iso(int(s.time_ns[-1])),
+        time_ns=int(s.time_ns[-1]),
+        raw=jsonable(s.raw[-1]),
+        eng=jsonable(s.eng[-1]),
+        status=level_name(int(s.status[-1])),
+    )
+
+
+@router.get("/parameters/{name:path}/history", response_model=Series)
+def history(
+    name: str,
+    rt: RuntimeDep,
+    user: CurrentUser,
+    start: Start = None,
+    stop: Stop = None,
+    limit: Limit = 100_000,
+) -> Series:
+    """Archived values of one parameter in ``[start, stop)``, oldest first."""
+    q = rt.mdb.parameter(name).qualified_name
+    t0, t1 = time_range(start, stop)
+    s = rt.archive.read_parameter(q, t0, t1)
+    n = len(s)
+    k = min(n, limit)
+    return Series(
+        parameter=q,
+        time_ns=s.time_ns[:k].tolist(),
+        time=[iso(int(t)) for t in s.time_ns[:k]],
+        raw=jsonable(s.raw[:k]),
+        eng=jsonable(s.eng[:k]),
+        status=[level_name(int(v)) for v in s.status[:k]],
+        truncated=n > k,
+    )
+
+
+@router.get("/packets", response_model=list[PacketOut])
+def packets(
+    rt: RuntimeDep,
+    user: CurrentUser,
+    start: Start = None,
+    stop: Stop = None,
+    apid: Annotated[list[Annotated[int, Field(ge=0, le=2047)]] | None, Query()] = None,
+    limit: Limit = 1000,
+    include_bytes: bool = False,
+) -> list[PacketOut]:
+    """Raw packets received in ``[start, stop)`` (oldest first), optionally their bytes."""
+    t0, t1 = time_range(start, stop)
+    out: list[PacketOut] = []
+    for b in rt.archive.read_packets(t0, t1, apids=apid, batch_size=min(limit, 100_000)):
+        for i in range(len(b)):
+            out.append(
+                PacketOut(
+                    id=int(b.ids[i]),
+                    recv_time=iso(int(b.recv_time_ns[i])),
+                    recv_time_ns=int(b.recv_time_ns[i]),
+                    link=str(b.links[i]),
+                    apid=int(b.apids[i]) if b.apids.size else None,
+                    seq_count=int(b.seq_counts[i]) if b.seq_counts.size else None,
+                    length=int(b.lengths[i]),
+                    status=str(b.status[i] or ""),
+                    hex=b.packet_bytes(i).hex() if include_bytes else None,
+                )
+            )
+            if len(out) >= limit:
+                return out
+    return out
+
+
+@router.get("/packets/stats")
+def packet_stats(rt: RuntimeDep, user: CurrentUser) -> dict[str, Any]:
+    """Counts of archived packets by APID, rejected bytes and failed decodes by reason."""
+    s = rt.archive.packet_stats()
+    return {
+        "packets": s.n_packets,
+        "by_apid": {str(k): v for k, v in s.by_apid.items()},
+        "first_recv": iso(s.first_recv_ns),
+        "last_recv": iso(s.last_recv_ns),
+        "rejected": {k: {"ranges": r, "bytes": n} for k, (r, n) in s.rejected.items()},
+        "failed": s.failed,
+        "processor": jsonable(vars(rt.processor.stats())),
+    }
+
+
+@router.get("/events", response_model=list[EventOut])
+def events(
+    rt: RuntimeDep,
+    user: CurrentUser,
+    start: Start = None,
+    stop: Stop = None,
+    source: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 1000,
+) -> list[EventOut]:
+    """Archived events (processor, commanding audit, server audit), newest last."""
+    t0, t1 = time_range(start, stop)
+    evs = [e for e in rt.archive.read_events(t0, t1) if source is None or e.source == source]
+    return [
+        EventOut(
+            id=e.id,
+            time=iso(e.time_ns),
+            time_ns=e.time_ns,
+            source=e.source,
+            severity=e.severity,
+            message=e.message,
+            attrs=jsonable(e.attrs),
+        )
+        for e in evs[-limit:]
+    ]

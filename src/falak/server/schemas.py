@@ -1,0 +1,229 @@
+"""Request and response models of the API (pydantic), shown in ``/openapi.json``.
+
+Times are ISO 8601 UTC strings (``2026-11-25T12:00:00.000000Z``) and, where exactness
+matters, integer nanoseconds since 1970 (``*_ns``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "AlarmAction",
+    "AlarmOut",
+    "AlarmRecordOut",
+    "CommandRecord",
+    "CommandRequest",
+    "ErrorOut",
+    "EventOut",
+    "LinkOut",
+    "Me",
+    "PacketOut",
+    "ParameterInfo",
+    "QueueOut",
+    "QueueStateRequest",
+    "Sample",
+    "Series",
+    "ShelveAction",
+    "TokenRequest",
+    "TokenResponse",
+    "iso",
+    "jsonable",
+]
+
+
+def iso(t_ns: int | None) -> str | None:
+    """ns since 1970 → ISO 8601 UTC with microseconds and ``Z``."""
+    if t_ns is None:
+        return None
+    return datetime.fromtimestamp(t_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def jsonable(v: Any) -> Any:
+    """A decoded value (numpy scalar/array, bytes, datetime64) as JSON-ready Python."""
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind == "M":
+            return [iso(int(x)) if not np.isnat(x) else None for x in v.astype("datetime64[ns]")]
+        if v.dtype == object:
+            return [jsonable(x) for x in v.tolist()]
+        return jsonable(v.tolist())
+    if isinstance(v, np.datetime64):
+        return None if np.isnat(v) else iso(int(v.astype("datetime64[ns]").astype(np.int64)))
+    if isinstance(v, np.generic):
+        return jsonable(v.item())
+    if isinstance(v, float) and not np.isfinite(v):
+        return None if np.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    if isinstance(v, bytes | bytearray):
+        return v.hex()
+    if isinstance(v, list | tuple):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return v
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: what was wrong (and, for commands, which argument)."""
+
+    detail: str
+    argument: str | None = None
+
+
+class TokenRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: str
+    """Expiry, ISO 8601 UTC."""
+    user: str
+    roles: list[str]
+
+
+class Me(BaseModel):
+    user: str
+    roles: list[str]
+
+
+class ParameterInfo(BaseModel):
+    name: str
+    qualified_name: str
+    type: str | None
+    units: str | None = None
+    description: str | None = None
+    expected_period_s: float | None = None
+
+
+class Sample(BaseModel):
+    """One value of a parameter; ``status`` is its monitoring level (``NORMAL``...)."""
+
+    parameter: str
+    time: str | None
+    time_ns: int
+    recv_time_ns: int | None = None
+    raw: Any
+    eng: Any
+    status: str
+
+
+class Series(BaseModel):
+    parameter: str
+    time_ns: list[int]
+    time: list[str | None]
+    raw: list[Any]
+    eng: list[Any]
+    status: list[str]
+    truncated: bool = False
+    """True when ``limit`` cut the series (the oldest samples are returned)."""
+
+
+class PacketOut(BaseModel):
+    id: int
+    recv_time: str | None
+    recv_time_ns: int
+    link: str
+    apid: int | None
+    seq_count: int | None
+    length: int
+    status: str
+    hex: str | None = None
+
+
+class EventOut(BaseModel):
+    id: int
+    time: str | None
+    time_ns: int
+    source: str
+    severity: str
+    message: str
+    attrs: dict[str, Any] = {}
+
+
+class AlarmOut(BaseModel):
+    parameter: str
+    state: str
+    level: str
+    max_level: str
+    value: Any
+    trigger_time: str | None
+    time: str | None
+    acknowledged: bool
+    ack_user: str | None = None
+    ack_comment: str | None = None
+    shelved_until: str | None = None
+    shelve_user: str | None = None
+
+
+class AlarmRecordOut(BaseModel):
+    time: str | None
+    time_ns: int
+    parameter: str
+    level: str
+    value: str
+    state: str
+    user: str | None = None
+    comment: str | None = None
+
+
+class AlarmAction(BaseModel):
+    comment: str = Field("", max_length=2000)
+
+
+class ShelveAction(BaseModel):
+    comment: str = Field("", max_length=2000)
+    duration_s: float = Field(gt=0, le=7 * 86400, description="Shelve time in seconds.")
+
+
+class LinkOut(BaseModel):
+    name: str
+    url: str
+    enabled: bool
+    state: str
+    packets: int
+    bytes: int
+    packets_per_s: float
+    bytes_per_s: float
+    rejected: dict[str, int]
+    last_reception: str | None
+    discarded_disabled: int
+
+
+class CommandRequest(BaseModel):
+    command: str = Field(min_length=1, max_length=500, description="Qualified or short name.")
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    queue: str = Field("default", min_length=1, max_length=200)
+    release_at: datetime | None = Field(
+        None, description="Time tag, ISO 8601 with a time zone (UTC); None: at once."
+    )
+    dry_run: bool = False
+
+
+class CommandRecord(BaseModel):
+    """A command-history record: ``id``, ``command``, ``state``, ``user``, ``arguments``,
+    ``binary`` (hex), ``verifiers`` (stage → outcome, time, message), ``audit``..."""
+
+    id: int
+    command: str
+    state: str
+    user: str
+    model_config = {"extra": "allow"}
+
+
+class QueueOut(BaseModel):
+    name: str
+    state: str
+    roles: list[str]
+    users: list[str]
+
+
+class QueueStateRequest(BaseModel):
+    state: Literal["enabled", "blocked", "disabled"]

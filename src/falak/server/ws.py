@@ -1,0 +1,253 @@
+"""WebSocket streams: ``/ws/parameters``, ``/ws/alarms``, ``/ws/events``, ``/ws/commands``,
+``/ws/links``.
+
+Authenticate with ``?token=TOKEN`` (browsers cannot set headers on WebSockets) or an
+``Authorization: Bearer`` header; without a valid token the handshake is refused (close code
+1008). Every frame the server sends is a JSON array of messages::
+
+    {"seq": 17, "type": "parameter", "topic": "/TESTSAT/BATT_V", "data": {...}}
+
+``seq`` counts the messages of this connection 1, 2, 3...: a gap means messages were missed.
+A client that reads too slowly is not buffered forever: once its bus queue (``maxsize``
+messages, 10,000 by default) is full it is dropped, sent ``{"type": "closed", "reason":
+"slow subscriber: ..."}`` and the socket closes with code 1013 (try again later); the other
+subscribers are not affected. Fetch the gap from the REST history routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+
+from falak.archive import AlarmRecord
+from falak.bus import Delivery, SubscriptionClosed
+from falak.errors import FalakError
+from falak.processor import ALARMS_TOPIC, EVENTS_TOPIC, ParameterValues
+from falak.server.auth import User
+from falak.server.runtime import Runtime
+from falak.server.schemas import iso, jsonable
+
+__all__ = ["message_of", "router"]
+
+router = APIRouter(prefix="/ws", tags=["streams"])
+
+_LEVELS = ("NORMAL", "WATCH", "WARNING", "DISTRESS", "CRITICAL", "SEVERE")
+
+
+def _level(v: int) -> str:
+    return _LEVELS[v] if 0 <= v < len(_LEVELS) else str(v)
+
+
+def message_of(d: Delivery) -> dict[str, Any]:
+    """A bus delivery as a stream message (see the module doc)."""
+    p = d.payload
+    if isinstance(p, ParameterValues):
+        sel = slice(None) if p.present is None else p.present
+        status = (
+            ["NORMAL"] * int(p.time_ns[sel].size)
+            if p.status is None
+            else [_level(int(v)) for v in p.status[sel]]
+        )
+        data: Any = {
+            "parameter": p.parameter,
+            "time_ns": p.time_ns[sel].tolist(),
+            "recv_time_ns": p.recv_time_ns[sel].tolist(),
+            "raw": jsonable(p.raw[sel]),
+            "eng": jsonable(p.eng[sel]),
+            "status": status,
+        }
+        kind = "parameter"
+    elif isinstance(p, AlarmRecord):
+        data = dataclasses.asdict(p) | {"time": iso(p.time_ns)}
+        kind = "alarm"
+    elif d.topic == EVENTS_TOPIC and isinstance(p, tuple) and len(p) == 3:
+        data = {"time_ns": p[0], "time": iso(p[0]), "severity": p[1], "message": p[2]}
+        kind = "event"
+    elif dataclasses.is_dataclass(p) and not isinstance(p, type):
+        data = jsonable(dataclasses.asdict(p))
+        kind = type(p).__name__.lower()
+    else:
+        data = jsonable(p)
+        kind = "message"
+    return {"seq": d.seq, "type": kind, "topic": d.topic, "data": data}
+
+
+def _authenticate(ws: WebSocket, token: str | None) -> User | None:
+    rt: Runtime = ws.app.state.runtime
+    if token is None:
+        header = ws.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            token = header[7:]
+    return None if token is None else rt.tokens.lookup(token)
+
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await ws.receive_text()
+
+
+async def _serve(ws: WebSocket, produce: Callable[[], Awaitable[None]]) -> None:
+    """Run ``produce`` until it ends or the client goes away."""
+    reader = asyncio.ensure_future(_until_disconnect(ws))
+    writer = asyncio.ensure_future(produce())
+    done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    for t in pending:
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await t
+    for t in done:
+        exc = t.exception()
+        if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+            raise exc
+
+
+async def _bus_stream(
+    ws: WebSocket, token: str | None, topics: list[str] | None, maxsize: int
+) -> None:
+    user = _authenticate(ws, token)
+    if user is None:
+        await ws.close(code=1008, reason="not authenticated: add ?token=TOKEN")
+        return
+    rt: Runtime = ws.app.state.runtime
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    flag = threading.Event()
+
+    def notify() -> None:  # publisher thread: one wake-up per burst, not per message
+        if not flag.is_set():
+            flag.set()
+            with contextlib.suppress(RuntimeError):  # the loop closed under us
+                loop.call_soon_threadsafe(wake.set)
+
+    try:
+        sub = (
+            rt.processor.subscribe(topics, maxsize=maxsize, notify=notify)
+            if topics
+            else rt.bus.subscribe(None, maxsize=maxsize, notify=notify)
+        )
+    except FalakError as exc:
+        await ws.accept()
+        await ws.send_text(json.dumps([{"type": "error", "reason": str(exc)}]))
+        await ws.close(code=1008, reason="bad subscription")
+        return
+    await ws.accept()
+
+    async def produce() -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            flag.clear()
+            try:
+                items = sub.drain()
+            except SubscriptionClosed as exc:
+                await ws.send_text(json.dumps([{"type": "closed", "reason": exc.reason}]))
+                await ws.close(code=1013, reason=exc.reason[:120])
+                return
+            if items:
+                await ws.send_text(json.dumps([message_of(d) for d in items]))
+            elif sub.closed:
+                wake.set()
+
+    try:
+        await _serve(ws, produce)
+    finally:
+        sub.close()
+
+
+Token = Query(None, description="Bearer token (or send an Authorization header)")
+MaxSize = Query(10_000, ge=1, le=1_000_000, description="Messages queued before a drop")
+
+
+@router.websocket("/parameters")
+async def parameters(
+    ws: WebSocket,
+    names: list[str] = Query(default_factory=list, description="Parameters; none: all"),
+    token: str | None = Token,
+    maxsize: int = MaxSize,
+) -> None:
+    """New values of the named parameters (qualified or short names)."""
+    await _bus_stream(ws, token, names or None, maxsize)
+
+
+@router.websocket("/alarms")
+async def alarms(ws: WebSocket, token: str | None = Token, maxsize: int = MaxSize) -> None:
+    """Alarm changes (triggered, acknowledged, shelved, cleared...)."""
+    await _bus_stream(ws, token, [ALARMS_TOPIC], maxsize)
+
+
+@router.websocket("/events")
+async def events(ws: WebSocket, token: str | None = Token, maxsize: int = MaxSize) -> None:
+    """Processor and audit events."""
+    await _bus_stream(ws, token, [EVENTS_TOPIC], maxsize)
+
+
+async def _poll_stream(
+    ws: WebSocket,
+    token: str | None,
+    period_s: float,
+    snapshot: Callable[[Runtime], dict[str, Any]],
+    kind: str,
+) -> None:
+    user = _authenticate(ws, token)
+    if user is None:
+        await ws.close(code=1008, reason="not authenticated: add ?token=TOKEN")
+        return
+    rt: Runtime = ws.app.state.runtime
+    await ws.accept()
+
+    async def produce() -> None:
+        seen: dict[str, str] = {}
+        seq = 0
+        while True:
+            out = []
+            for key, value in snapshot(rt).items():
+                text = json.dumps(value, sort_keys=True)
+                if seen.get(key) != text:
+                    seen[key] = text
+                    seq += 1
+                    out.append({"seq": seq, "type": kind, "topic": key, "data": value})
+            if out:
+                await ws.send_text(json.dumps(out))
+            await asyncio.sleep(period_s)
+
+    await _serve(ws, produce)
+
+
+def _commands(rt: Runtime) -> dict[str, Any]:
+    return {str(r["id"]): jsonable(r) for r in rt.commands.history.records()}
+
+
+def _links(rt: Runtime) -> dict[str, Any]:
+    out = {}
+    for lk in rt.processor.links.values():
+        s = lk.stats()
+        out[s.name] = {
+            "name": s.name,
+            "url": s.url,
+            "enabled": s.enabled,
+            "state": s.state,
+            "packets": s.packets,
+            "rejected": sum(s.rejected.values()),
+            "discarded_disabled": s.discarded_disabled,
+        }
+    return out
+
+
+@router.websocket("/commands")
+async def commands(ws: WebSocket, token: str | None = Token) -> None:
+    """Command records as they change (state, verifier outcomes), checked every 0.1 s."""
+    await _poll_stream(ws, token, 0.1, _commands, "command")
+
+
+@router.websocket("/links")
+async def links(ws: WebSocket, token: str | None = Token) -> None:
+    """Link status when it changes (packet counters, enabled, state), checked every 1 s."""
+    await _poll_stream(ws, token, 1.0, _links, "link")
