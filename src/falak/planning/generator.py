@@ -67,12 +67,14 @@ def generate_campaign(
     start: _dt.datetime | None = None,
     orbit: bool = True,
     crew: int = 3,
+    handover: bool = True,
 ) -> dict[str, Any]:
     """Return a random but realistic campaign as YAML-ready data (see ``campaign_schema.json``).
 
     ``orbit`` True uses the example CSS TLE for eclipses and contacts; False gives synthetic
     windows (a 92.2-min orbit with 36-min eclipses, 8-min contacts every orbit, and passes over
-    Pakistan twice a day) so that tests need no ephemeris.
+    Pakistan twice a day) so that tests need no ephemeris. ``handover`` adds, for campaigns of
+    20 days or more, a second crew of three aboard for 5 days in the middle (6 crew then).
     """
     rng = np.random.default_rng(seed)
     t0 = start or _dt.datetime(2023, 9, 8, tzinfo=_dt.UTC)
@@ -88,7 +90,7 @@ def generate_campaign(
             m["role"] = "payload specialist"
             m["qualifications"] = ["crew", "payload-specialist"]
         members.append(m)
-    if days >= 20:  # a crew handover: 6 aboard for 5 days in the middle of the campaign
+    if handover and days >= 20:  # handover: 6 aboard for 5 days mid-campaign
         h0 = (days // 2 - 2) * 1440
         for m in members:
             m["aboard"] = [iso(0), iso(h0 + 5 * 1440)]
