@@ -28,7 +28,8 @@ def brute_force(heights, res, azimuths_deg, step_cells=0.25, eye=0.0):
             d = i * step_cells  # from one cell away, like falak (nearer is the cell itself)
             r = rows - d * np.cos(az)
             c = cols + d * np.sin(az)
-            inside = (r >= 0) & (r <= ny - 1) & (c >= 0) & (c <= nx - 1)
+            eps = 1e-9  # cos 90° is 6e-17, not 0: a ray along a row edge stays on the grid
+            inside = (r >= -eps) & (r <= ny - 1 + eps) & (c >= -eps) & (c <= nx - 1 + eps)
             if not inside.any():
                 break
             h = ndimage.map_coordinates(heights, [r, c], order=1, mode="nearest")
