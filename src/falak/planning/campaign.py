@@ -508,10 +508,21 @@ def parse_campaign(
     def _windows(key: str) -> tuple[tuple[float, float], ...] | None:
         if key not in windows:
             return None
-        return tuple(
-            (float(a), float(b))
-            for a, b in (_range(r, w, start, windows, key) for w in windows[key] or [])
-        )
+        out: list[tuple[float, float]] = []
+        for w in windows[key] or []:
+            if not isinstance(w, Sequence) or isinstance(w, str) or len(w) != 2:
+                raise r.error(
+                    f"{key} window must be [START, END] (ISO 8601 UTC), got {w!r}", windows
+                )
+            try:
+                a, b = (parse_utc(str(x)) for x in w)
+            except InputError as exc:
+                raise r.error(str(exc), windows) from None
+            a_min, b_min = (a - start).total_seconds() / 60, (b - start).total_seconds() / 60
+            if b_min <= a_min:
+                raise r.error(f"{key} window ends before it starts: {w!r}", windows)
+            out.append((a_min, b_min))
+        return tuple(out)
 
     ret = top.get("return_vehicle")
     ret_min = None

@@ -259,10 +259,10 @@ def build_model(
         # see them: each tended part starts where it fits inside one work period
         if s.crew > 0:
             for st, ln in tended:
-                dom = _work_domain(c, ln)
-                if dom:
+                wdom = _work_domain(c, ln)
+                if wdom:
                     m.add_linear_expression_in_domain(
-                        st, cp_model.Domain.from_intervals(dom)
+                        st, cp_model.Domain.from_intervals(wdom)
                     ).only_enforce_if([crew_day_lit, present])
         o = _Occ(e, s, k, present, start, unatt, end, racks, crew)
         # power drawn over the whole rack occupation
@@ -294,11 +294,11 @@ def build_model(
             ]
             run_start = m.new_int_var(0, horizon, f"rs[{label}]")
             m.add(run_start == start + P)
-            dom = cp_model.Domain.from_intervals([list(v) for v in gs_ivs]) if gs_ivs else None
-            if dom is None:
+            if not gs_ivs:
                 m.add_bool_or([present.Not()]).only_enforce_if(gl)
             else:
-                m.add_linear_expression_in_domain(run_start, dom).only_enforce_if([gl, present])
+                gs_dom = cp_model.Domain.from_intervals([list(v) for v in gs_ivs])
+                m.add_linear_expression_in_domain(run_start, gs_dom).only_enforce_if([gl, present])
         # sample transfer and cold stowage
         if s.sample is not None:
             sp = s.sample
@@ -439,6 +439,24 @@ def build_model(
             terms.append(tended_steps * o.crew[p.name])
         if terms:
             m.add(sum(terms) <= avail)
+        # long tended parts: at most floor(period / L) parts of >= L steps fit in each work
+        # period, so per crew member at most days * sum(floor(period / L)) of them
+        periods = [(bb - aa) // step for aa, bb in c.crew_day.work_min]
+        parts: list[tuple[int, Any]] = []
+        for o in occs.values():
+            s_ = o.sess
+            for ln in ((s_.prep_min + s_.run_min) // step, s_.stow_min // step):
+                if ln > 0:
+                    parts.append((ln, o.crew[p.name]))
+        seen: set[int] = set()
+        for L in sorted({ln for ln, _ in parts}):
+            per_day = sum(q // L for q in periods)
+            if per_day in seen:
+                continue
+            seen.add(per_day)
+            long_parts = [x for ln, x in parts if ln >= L]
+            if len(long_parts) > per_day * c.days:
+                m.add(sum(long_parts) <= per_day * c.days)
     for r in c.racks:
         terms = [
             (o.sess.span_min // step) * o.racks[r.name] for o in occs.values() if r.name in o.racks
