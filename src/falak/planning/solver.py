@@ -94,6 +94,9 @@ class _Occ:
     downlink: Any | None = None
     downlink_len: int = 0
     late: Any | None = None
+    # (var, offset from start in steps, plus the unattended length?) for complete hints
+    aux: list[tuple[Any, int, bool]] = field(default_factory=list)
+    size: Any = None
 
 
 @dataclass
@@ -216,6 +219,7 @@ def build_model(
         m.add(end == start + P + R + unatt + W)
         size = m.new_int_var(P + R + umin + W, P + R + umax + W, f"L[{label}]")
         m.add(size == P + R + unatt + W)
+        size_aux = (size, P + R + W)
         span = m.new_optional_interval_var(start, size, end, present, f"span[{label}]")
         if fixed is None or key not in fixed:
             m.add(start >= lo).only_enforce_if(present)
@@ -265,6 +269,8 @@ def build_model(
                         st, cp_model.Domain.from_intervals(wdom)
                     ).only_enforce_if([crew_day_lit, present])
         o = _Occ(e, s, k, present, start, unatt, end, racks, crew)
+        o.aux.append((stow_start, P + R, True))
+        o.size = size_aux[0]
         # power drawn over the whole rack occupation
         if s.power_kw > 0:
             power_ivs.append(span)
@@ -294,6 +300,7 @@ def build_model(
             ]
             run_start = m.new_int_var(0, horizon, f"rs[{label}]")
             m.add(run_start == start + P)
+            o.aux.append((run_start, P, False))
             if not gs_ivs:
                 m.add_bool_or([present.Not()]).only_enforce_if(gl)
             else:
@@ -525,13 +532,17 @@ def build_model(
         if key not in occs:
             continue
         o = occs[key]
-        _hint(m, o, pl)
+        _hint(m, o, pl, step)
         if displacement_weight:
             dev = m.new_int_var(0, horizon, "")
             m.add_abs_equality(dev, o.start - pl.start)
             disp_terms.append(dev)
             dropped = o.present.Not()
             disp_terms.append(horizon * dropped)
+    if hints and fixed is None:  # a warm start: what the hint leaves out is absent
+        for key, o in occs.items():
+            if key not in hints:
+                m.add_hint(o.present, False)
     model = _Model(m, occs, groups, science, lateness, big)
     objective = science * big - lateness
     if disp_terms:
@@ -545,10 +556,19 @@ def build_model(
     return model
 
 
-def _hint(m: Any, o: _Occ, pl: Placement) -> None:
+def _hint(m: Any, o: _Occ, pl: Placement, step: int) -> None:
     m.add_hint(o.present, True)
     m.add_hint(o.start, pl.start)
     m.add_hint(o.unatt, pl.unattended)
+    s = o.sess
+    end = pl.start + (s.prep_min + s.run_min + s.stow_min) // step + pl.unattended
+    m.add_hint(o.end, end)
+    if o.size is not None:
+        m.add_hint(o.size, end - pl.start)
+    for var, off, with_unatt in o.aux:
+        m.add_hint(var, pl.start + off + (pl.unattended if with_unatt else 0))
+    if o.late is not None and s.due_min is not None:
+        m.add_hint(o.late, max(0, end - s.due_min // step))
     for name, y in o.racks.items():
         m.add_hint(y, name == pl.rack)
     for name, x in o.crew.items():
