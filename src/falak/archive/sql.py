@@ -47,6 +47,7 @@ from falak.archive.base import (
 )
 from falak.archive.segments import decode_array, describe, encode_array
 from falak.errors import InputError
+from falak.tm.tabular import concat_values
 
 SEGMENT_SAMPLES = 65_536
 """Most samples in one segment; larger writes are split."""
@@ -161,22 +162,6 @@ def _level(n: int) -> int:
         n //= MERGE_FANOUT
         level += 1
     return level
-
-
-def concat_values(parts: list[NDArray[Any]]) -> NDArray[Any]:
-    """Concatenate arrays; fall back to an object array when dtypes or shapes differ."""
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    if all(p.dtype == first.dtype and p.shape[1:] == first.shape[1:] for p in parts):
-        return np.concatenate(parts)
-    out = np.empty(sum(p.shape[0] for p in parts), dtype=object)
-    at = 0
-    for p in parts:
-        for i in range(p.shape[0]):
-            out[at + i] = p[i]
-        at += p.shape[0]
-    return out
 
 
 def _same_bits(a: NDArray[Any], b: NDArray[Any]) -> bool:

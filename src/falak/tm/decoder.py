@@ -212,28 +212,11 @@ class _State:
         )
 
 
-def _uint_dtype(nbits: int) -> type[np.unsignedinteger[Any]]:
-    return (
-        np.uint8
-        if nbits <= 8
-        else np.uint16
-        if nbits <= 16
-        else np.uint32
-        if nbits <= 32
-        else np.uint64
-    )
-
-
-def _int_dtype(nbits: int) -> type[np.signedinteger[Any]]:
-    return (
-        np.int8
-        if nbits <= 8
-        else np.int16
-        if nbits <= 16
-        else np.int32
-        if nbits <= 32
-        else np.int64
-    )
+def _int_dtype(nbits: int, signed: bool = False) -> type[np.integer[Any]]:
+    """The smallest numpy integer type holding ``nbits`` bits (as ccsdspy and the TRUTH
+    tables expect: a 3-bit field is uint8, a 14-bit one uint16)."""
+    size = next(b for b in (8, 16, 32, 64) if nbits <= b)
+    return np.dtype(f"{'i' if signed else 'u'}{size // 8}").type
 
 
 class Decoder:
@@ -639,7 +622,7 @@ class Decoder:
         self._check_bounds(st, act, nbits)
         n = st.n if act is None else int(act.size)
         if n == 0:
-            return np.zeros(0, dtype=_uint_dtype(nbits))
+            return np.zeros(0, dtype=_int_dtype(nbits))
         if act is None and st.fits(nbits) and byte_order is None:
             fast = self._read_matrix(st, nbits)
             if fast is not None:
@@ -655,7 +638,7 @@ class Decoder:
             for j, sig in enumerate(byte_order):
                 byte = (tx >> np.uint64(8 * (nb - 1 - j))) & np.uint64(0xFF)
                 acc |= byte << np.uint64(8 * sig)
-            return acc.astype(_uint_dtype(nbits))
+            return acc.astype(_int_dtype(nbits))
         shift_scalar: int | None
         if act is None and st.rel is not None and st.matrix is not None:
             rb, shift_scalar = divmod(st.rel, 8)
@@ -680,7 +663,7 @@ class Decoder:
             acc = acc >> np.asarray(s, dtype=np.uint64)
             if nbits < 64:
                 acc &= np.uint64((1 << nbits) - 1)
-            return acc.astype(_uint_dtype(nbits))
+            return acc.astype(_int_dtype(nbits))
         # an unaligned 64-bit field spans 9 bytes: read it as two halves
         save_pos, save_rel = st.materialize().copy(), st.rel
         hi = self._read_uint(st, act, nbits - 32).astype(np.uint64)
@@ -712,7 +695,7 @@ class Decoder:
             acc >>= np.uint64(extra)
         if nbits < 64:
             acc &= np.uint64((1 << nbits) - 1)
-        return acc.astype(_uint_dtype(nbits))
+        return acc.astype(_int_dtype(nbits))
 
     def _read_timecode(
         self, st: _State, tc: CucTimeCode | CdsTimeCode, act: NDArray[np.int64] | None
@@ -1105,7 +1088,7 @@ def _epoch_seconds_to_datetime64(seconds: NDArray[np.float64], epoch: str) -> ND
 def _signed(u: NDArray[Any], nbits: int, encoding: str) -> NDArray[Any]:
     if encoding == "unsigned":
         return u
-    dt = _int_dtype(nbits)
+    dt = _int_dtype(nbits, signed=True)
     u64 = u.astype(np.uint64)
     if encoding == "twosComplement":
         if nbits == 64:

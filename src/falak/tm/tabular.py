@@ -86,14 +86,17 @@ def results_table(
                 continue
             parts.append(found.raw if raw else found.eng)
             pres.append(found.present if found.present is not None else np.ones(size, dtype=bool))
-        values = _concat(parts)[sort]
+        values = concat_values(parts)[sort]
         out_names.append(names[key] if short_count[names[key]] == 1 else key)
         out_values.append(values)
         out_present.append(np.concatenate(pres)[sort] if pres else np.zeros(0, dtype=bool))
     return Table(out_names, out_values, out_present)
 
 
-def _concat(parts: list[NDArray[Any]]) -> NDArray[Any]:
+def concat_values(parts: list[NDArray[Any]]) -> NDArray[Any]:
+    """Concatenate arrays; an object array when dtypes or trailing shapes differ."""
+    if len(parts) == 1:
+        return parts[0]
     if not parts:
         return np.zeros(0)
     first = parts[0]
