@@ -39,13 +39,27 @@ system-deps:
 test: system-deps lint typecheck
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
+JPSS := $(TESTDATA)/space_packet_parser/jpss
 demo: install
 	@mkdir -p demo-out
-	$(VENV)/bin/falak mdb show $(TESTDATA)/space_packet_parser/jpss/jpss1_geolocation_xtce_v1.xml
-	$(VENV)/bin/falak tm decode --mdb $(TESTDATA)/space_packet_parser/jpss/jpss1_geolocation_xtce_v1.xml \
-	  --packets $(TESTDATA)/space_packet_parser/jpss/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1 \
-	  --out demo-out/jpss.csv
-	$(VENV)/bin/falak moon sky --site -89.9,0 --start 2028-01-01T00:00:00Z --stop 2028-01-02T00:00:00Z --step-minutes 240
+	@echo "== mission database: the JPSS-1 XTCE, as a tree"
+	$(VENV)/bin/falak mdb show $(JPSS)/jpss1_geolocation_xtce_v1.xml
+	@echo "== telemetry: decode 7,200 real packets to CSV"
+	$(VENV)/bin/falak tm decode --mdb $(JPSS)/jpss1_geolocation_xtce_v1.xml \
+	  --packets $(JPSS)/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1 --out demo-out/jpss.csv
+	@echo "== archive: ingest them (raw first, durable), then export two parameters by time"
+	rm -rf demo-out/archive
+	$(VENV)/bin/falak archive ingest --mdb $(JPSS)/jpss1_geolocation_xtce_v1.xml \
+	  --packets $(JPSS)/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1 --archive demo-out/archive
+	$(VENV)/bin/falak archive stats --archive demo-out/archive
+	$(VENV)/bin/falak archive export --archive demo-out/archive --parameters ADGPSPOSX,ADGPSPOSY \
+	  --out demo-out/positions.csv
+	@echo "== flight dynamics: the space station over Pakistani ground stations"
+	$(VENV)/bin/falak passes --tle src/falak/missions/tiangong/css.tle --station Islamabad \
+	  --station Karachi --start 2023-09-08T00:00:00Z --days 1
+	@echo "== the Moon: Sun and Earth in the sky of a south-pole site"
+	$(VENV)/bin/falak moon sky --site -89.9,0 --start 2028-01-01T00:00:00Z \
+	  --stop 2028-01-02T00:00:00Z --step-minutes 240
 
 bench: install
 	$(PY) benchmarks/decode.py
