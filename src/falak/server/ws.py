@@ -153,7 +153,7 @@ async def _bus_stream(
                 return
             if items:
                 await ws.send_text(json.dumps([message_of(d) for d in items]))
-            elif sub.closed:
+            if sub.closed:  # no more notifications will come: read the reason next
                 wake.set()
 
     try:
