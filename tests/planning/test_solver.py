@@ -109,10 +109,12 @@ def test_sample_downlink_and_ground_support_activities() -> None:
     assert check_plan(c, env, plan) == []
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_generated_plans_pass_the_checker(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "orbit"), [*((s, False) for s in range(8)), (100, True), (101, True)]
+)
+def test_generated_plans_pass_the_checker(seed: int, orbit: bool) -> None:
     """Property: every plan the solver returns is valid for the independent checker."""
-    data = generate_campaign(days=2, experiments=6, seed=seed, orbit=False)
+    data = generate_campaign(days=2, experiments=6, seed=seed, orbit=orbit)
     c = parse_campaign(data)
     env = build_environment(c)
     plan = solve(c, env, SolveOptions(time_limit_s=3, deterministic=True))
@@ -197,3 +199,40 @@ def test_greedy_is_valid_and_never_beats_cp_sat() -> None:
     plan = solve(c, env, SolveOptions(time_limit_s=5, deterministic=True))
     # the greedy plan warm-starts CP-SAT, so CP-SAT can only do as well or better
     assert plan.objective >= g.objective
+
+
+def test_infeasible_precedence_lag_against_windows() -> None:
+    # B must start within 2 h of A's end, but A is confined to day 1 and B to day 2
+    data = base_campaign(
+        days=2,
+        experiments=[
+            experiment(
+                "cells",
+                1,
+                session(
+                    "A", 60, required=True, window=["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"]
+                ),
+                session(
+                    "B",
+                    60,
+                    required=True,
+                    window=["2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"],
+                    after=[{"session": "A", "max_lag_min": 120}],
+                ),
+            )
+        ],
+    )
+    c = parse_campaign(data)
+    with pytest.raises(PlanInfeasible) as info:
+        solve(c, build_environment(c), DET)
+    names = sorted(x.split(":")[0] for x in info.value.conflicts)
+    # minimal: without the crew day, A could end at midnight and B start right after; A need
+    # not be required, B's precedence makes it happen
+    assert names == [
+        "crew day",
+        "precedence cells/A -> cells/B",
+        "required cells/B",
+        "window cells/A",
+        "window cells/B",
+    ]
+    assert any("follows cells/A by 0-120 min" in x for x in info.value.conflicts)
