@@ -125,3 +125,38 @@ def test_bad_event_is_refused(planned: tuple[Campaign, Environment, Plan]) -> No
                 "end": "2023-09-10T00:00:00Z",
             },
         )
+
+
+def test_in_progress_session_hit_by_event_is_aborted() -> None:
+    from tests.planning.conftest import base_campaign, experiment, session
+
+    # one crew member; the session runs 08:00-09:00, then waits >= 60 min, then needs 10 min of
+    # stow, all inside 08:00-12:00. At 09:30 the crew member falls ill for a day: the stow
+    # cannot happen, the session (already under way) is aborted and kept as history.
+    data = base_campaign(
+        experiments=[
+            experiment(
+                "cells",
+                5,
+                session(
+                    "s",
+                    60,
+                    unattended_min=60,
+                    unattended_max_min=120,
+                    stow_min=10,
+                    window=["2024-01-01T08:00:00Z", "2024-01-01T12:00:00Z"],
+                ),
+            )
+        ]
+    )
+    c = parse_campaign(data)
+    env = build_environment(c)
+    plan = solve(c, env, SolveOptions(time_limit_s=5, deterministic=True))
+    assert plan.objective == 5
+    now = c.start + dt.timedelta(hours=9, minutes=30)
+    event = {"type": "crew-unavailable", "crew": "Ayesha", "start": "2024-01-01T09:30:00Z"}
+    result = replan(c, env, plan, now, event, time_limit_s=5, deterministic=True)
+    assert "cells/s #1 was in progress and is aborted by the event" in result.changes
+    assert [h["kind"] for h in result.plan.extra["history"]] == ["run", "unattended", "stow"]
+    assert result.plan.activities == []
+    assert check_plan(result.campaign, env, result.plan) == []
