@@ -1,0 +1,337 @@
+"""A Python client of the falak server, for scripts and procedures.
+
+.. code-block:: python
+
+    from falak.client import Client
+
+    with Client.login("http://127.0.0.1:8000", "operator", "secret") as fc:
+        print(fc.latest("BATT_V").eng)
+        cmd = fc.issue("SET_HEATER", {"SETPOINT": 12.5})
+        done = fc.wait(cmd.id, stage="complete")
+        assert done.stage("complete") == "OK"
+
+Results are typed (:class:`Sample`, :class:`Series`, :class:`CommandRecord`). An error
+answer raises :class:`ApiError` carrying the HTTP status and the server's message; a command
+the server rejects raises :class:`falak.errors.CommandRejected` naming the argument.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import numpy as np
+from numpy.typing import NDArray
+
+from falak.errors import CommandRejected, FalakError
+
+__all__ = ["ApiError", "Client", "CommandRecord", "Sample", "Series", "Stream"]
+
+
+class ApiError(FalakError):
+    """The server answered with an error: ``status`` (HTTP) and ``detail`` (what was wrong)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(f"HTTP {status}: {detail}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One value of a parameter; ``time_ns`` since 1970 (UTC), ``status`` its monitoring
+    level (``"NORMAL"``, ``"WARNING"``...)."""
+
+    parameter: str
+    time_ns: int
+    raw: Any
+    eng: Any
+    status: str
+    seq: int | None = None
+    """Stream messages only: the message's sequence number in its subscription."""
+
+    @property
+    def time(self) -> np.datetime64:
+        """The sample time as ``datetime64[ns]`` (UTC)."""
+        return np.datetime64(self.time_ns, "ns")
+
+
+@dataclass(frozen=True)
+class Series:
+    """A parameter over a time range, oldest first (whole arrays)."""
+
+    parameter: str
+    time_ns: NDArray[np.int64]
+    raw: NDArray[Any]
+    eng: NDArray[Any]
+    status: list[str]
+    truncated: bool = False
+
+    def __len__(self) -> int:
+        return int(self.time_ns.size)
+
+    @property
+    def time(self) -> NDArray[np.datetime64]:
+        """Sample times as ``datetime64[ns]`` (UTC)."""
+        return self.time_ns.astype("datetime64[ns]")
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """A command's history record: state (``queued``, ``released``, ``completed``,
+    ``failed``...), verifier outcomes by stage, and every other field in ``data``."""
+
+    id: int
+    command: str
+    state: str
+    user: str
+    verifiers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def stage(self, name: str) -> str | None:
+        """Outcome of a verification stage (``OK``, ``NOK``, ``TIMEOUT``...), None if none."""
+        v = self.verifiers.get(name)
+        return None if v is None else v.get("outcome")
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CommandRecord:
+        """Build from the API's JSON."""
+        return cls(
+            int(d["id"]),
+            str(d["command"]),
+            str(d["state"]),
+            str(d["user"]),
+            dict(d.get("verifiers") or {}),
+            dict(d),
+        )
+
+
+def _time(t: datetime | None) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        raise FalakError(f"time {t.isoformat()} has no time zone; use UTC (tzinfo=UTC)")
+    return t.isoformat()
+
+
+class Stream:
+    """Live samples from a WebSocket subscription, one per value, with the stream's ``seq``.
+
+    Iteration raises :class:`ApiError` when nothing came for ``timeout_s`` (status 408) or
+    the server closed the subscription, e.g. a slow reader dropped (410, with the reason).
+    """
+
+    def __init__(self, cm: Any, ws: Any, timeout_s: float) -> None:
+        self._cm = cm
+        self._ws = ws
+        self.timeout_s = timeout_s
+        self._pending: list[Sample] = []
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Sample:
+        from websockets.exceptions import ConnectionClosed
+
+        while not self._pending:
+            try:
+                frame = self._ws.recv(timeout=self.timeout_s)
+            except TimeoutError:
+                raise ApiError(408, f"no value within {self.timeout_s:g} s") from None
+            except ConnectionClosed as exc:
+                raise ApiError(410, f"stream closed: {exc.reason or exc}") from None
+            for m in json.loads(frame):
+                if m["type"] in ("closed", "error"):
+                    raise ApiError(410, f"stream closed: {m['reason']}")
+                if m["type"] != "parameter":
+                    continue
+                d = m["data"]
+                self._pending += [
+                    Sample(d["parameter"], t, d["raw"][i], d["eng"][i], d["status"][i], m["seq"])
+                    for i, t in enumerate(d["time_ns"])
+                ]
+        return self._pending.pop(0)
+
+    def close(self) -> None:
+        """Unsubscribe."""
+        self._cm.__exit__(None, None, None)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Client:
+    """Talk to a falak server at ``url`` with a bearer ``token`` (or use :meth:`login`)."""
+
+    def __init__(self, url: str, *, token: str | None = None, timeout_s: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
+
+    @classmethod
+    def login(cls, url: str, username: str, password: str, **kw: Any) -> Client:
+        """Return a client authenticated as ``username``."""
+        c = cls(url, **kw)
+        try:
+            d = c._call("POST", "/auth/token", json={"username": username, "password": password})
+        except BaseException:
+            c.close()
+            raise
+        c.token = str(d["access_token"])
+        c.user = str(d["user"])
+        c.roles = list(d["roles"])
+        return c
+
+    user: str = ""
+    roles: list[str] = []  # noqa: RUF012 - replaced per instance by login()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<falak Client {self.url} as {self.user or 'unknown user'}>"
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        r = self._http.request(method, "/api/v1" + path, headers=headers, **kw)
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = {"detail": r.text}
+            detail = body.get("detail")
+            if r.status_code == 422 and isinstance(detail, str):  # falak's CommandRejected
+                raise CommandRejected(detail, argument=body.get("argument"))
+            if not isinstance(detail, str):  # request validation: a list of problems
+                detail = json.dumps(detail)
+            raise ApiError(r.status_code, detail)
+        if r.status_code == 204:
+            return None
+        if r.headers.get("content-type", "").startswith("text/"):
+            return r.text
+        return r.json()
+
+    # -- telemetry -----------------------------------------------------------------------
+
+    def latest(self, parameter: str) -> Sample:
+        """The newest value of a parameter."""
+        d = self._call("GET", f"/parameters/{parameter}/latest")
+        return Sample(d["parameter"], int(d["time_ns"]), d["raw"], d["eng"], d["status"])
+
+    def history(
+        self, parameter: str, start: datetime | None = None, stop: datetime | None = None
+    ) -> Series:
+        """Archived values in ``[start, stop)`` (timezone-aware UTC datetimes)."""
+        params = {k: v for k, v in (("start", _time(start)), ("stop", _time(stop))) if v}
+        d = self._call("GET", f"/parameters/{parameter}/history", params=params)
+        return Series(
+            d["parameter"],
+            np.asarray(d["time_ns"], dtype=np.int64),
+            np.asarray(d["raw"]),
+            np.asarray(d["eng"]),
+            list(d["status"]),
+            bool(d["truncated"]),
+        )
+
+    def export_csv(
+        self, parameters: Sequence[str], start: datetime | None = None, stop: datetime | None = None
+    ) -> str:
+        """Archived parameters aligned by time, as CSV text."""
+        params: dict[str, Any] = {"names": list(parameters), "format": "csv"}
+        params.update({k: v for k, v in (("start", _time(start)), ("stop", _time(stop))) if v})
+        return str(self._call("GET", "/archive/export", params=params))
+
+    def subscribe(
+        self, parameters: Sequence[str], *, timeout_s: float = 10.0, maxsize: int = 10_000
+    ) -> Stream:
+        """Subscribe now to live values of ``parameters``; iterate the returned
+        :class:`Stream` for :class:`Sample` objects (close it, or use ``with``)."""
+        from websockets.sync.client import connect
+
+        query = "&".join(f"names={p}" for p in parameters)
+        url = self.url.replace("http", "ws", 1) + f"/api/v1/ws/parameters?{query}"
+        url += f"&maxsize={maxsize}&token={self.token}"
+        # websockets >= 17.1 wants connect() entered as a context manager; the stream exits it
+        cm = connect(url)
+        return Stream(cm, cm.__enter__(), timeout_s)
+
+    # -- alarms and links ----------------------------------------------------------------
+
+    def alarms(self) -> list[dict[str, Any]]:
+        """Active alarms, most severe first."""
+        return list(self._call("GET", "/alarms"))
+
+    def acknowledge(self, parameter: str, comment: str = "") -> dict[str, Any]:
+        """Acknowledge a parameter's alarm."""
+        return dict(
+            self._call("POST", f"/alarms/{parameter}/acknowledge", json={"comment": comment})
+        )
+
+    def links(self) -> list[dict[str, Any]]:
+        """Telemetry links and their counters."""
+        return list(self._call("GET", "/links"))
+
+    # -- commands ------------------------------------------------------------------------
+
+    def issue(
+        self,
+        command: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        queue: str = "default",
+        release_at: datetime | None = None,
+        dry_run: bool = False,
+    ) -> CommandRecord:
+        """Issue a command (or only encode it with ``dry_run``)."""
+        body = {
+            "command": command,
+            "arguments": dict(arguments or {}),
+            "queue": queue,
+            "release_at": _time(release_at),
+            "dry_run": dry_run,
+        }
+        return CommandRecord.from_json(self._call("POST", "/commands", json=body))
+
+    def arm(self, command_id: int) -> CommandRecord:
+        """Arm a queued critical command (flight director)."""
+        return CommandRecord.from_json(self._call("POST", f"/commands/{command_id}/arm"))
+
+    def confirm(self, command_id: int) -> CommandRecord:
+        """Confirm an armed critical command (flight director)."""
+        return CommandRecord.from_json(self._call("POST", f"/commands/{command_id}/confirm"))
+
+    def command(self, command_id: int) -> CommandRecord:
+        """A command's current record."""
+        return CommandRecord.from_json(self._call("GET", f"/commands/{command_id}"))
+
+    def wait(
+        self, command_id: int, *, stage: str | None = None, timeout_s: float = 30.0
+    ) -> CommandRecord:
+        """Wait until the command is final or ``stage`` has an outcome (at most
+        ``timeout_s``); return its record."""
+        params: dict[str, Any] = {"timeout_s": timeout_s}
+        if stage is not None:
+            params["stage"] = stage
+        return CommandRecord.from_json(
+            self._call("GET", f"/commands/{command_id}/wait", params=params)
+        )
+
+    def command_history(self) -> list[CommandRecord]:
+        """The archived command history, oldest first."""
+        return [CommandRecord.from_json(d) for d in self._call("GET", "/commands")]
