@@ -477,10 +477,7 @@ edits = st.lists(
 )
 
 
-# derandomized: the "damage stays local" bound is a quality target that a rare adversarial
-# edit can miss (about 1 in 500 random 3-edit cases in benchmarks-style stress runs); a fixed
-# example set keeps the test deterministic while the invariant is checked on every example
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(edit_list=edits, lenient=st.booleans())
 def test_mutated_real_stream_never_raises_and_tiles(
     edit_list: list[tuple[int, int, bytes]], lenient: bool
@@ -489,9 +486,26 @@ def test_mutated_real_stream_never_raises_and_tiles(
     stream = _mutate(base, edit_list)
     res = split_packets(stream, lenient_version=lenient)
     assert_tiles(res, len(stream))
-    if base and not lenient:
-        # each edit destroys at most a few packets around it
-        assert res.n_packets >= 60 - 3 * len(edit_list) - 1
+
+
+def test_damage_stays_local_in_almost_every_case() -> None:
+    """A quality target, not an invariant: CCSDS packets carry no sync marker, so a damaged
+    header can claim a length that swallows good packets after it (seen: 3 zero bytes that
+    turn a header into a 3,025-byte "packet"). Over 300 random single edits of 60 JPSS
+    packets (fixed seed), at most 3 packets are lost around the edit in >= 97% of cases."""
+    import random
+
+    if not JPSS_LOCAL.is_file():
+        pytest.skip("JPSS test data not found")
+    base = JPSS_LOCAL.read_bytes()[: 71 * 60]
+    rng = random.Random(20261125)
+    local = 0
+    for _ in range(300):
+        blob = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+        edit = (rng.randrange(3), rng.randrange(len(base)), blob)
+        res = split_packets(_mutate(base, [edit]))
+        local += res.n_packets >= 60 - 3
+    assert local / 300 >= 0.97
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
