@@ -682,8 +682,15 @@ class Argument:
 
 
 VerifierStage = Literal[
-    "transferred", "sent", "received", "accepted", "queued", "execution", "started",
-    "complete", "failed",
+    "transferred",
+    "sent",
+    "received",
+    "accepted",
+    "queued",
+    "execution",
+    "started",
+    "complete",
+    "failed",
 ]
 
 
@@ -872,4 +879,3 @@ class MissionDatabase:
             f"no {what} named {name!r}",
             fix=("did you mean " + ", ".join(near)) if near else "list them with `falak mdb show`",
         )
-
