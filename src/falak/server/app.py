@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from falak.errors import CommandRejected, FalakError, MdbError
 from falak.server.runtime import Runtime
+from falak.server.schemas import ErrorOut
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -59,7 +60,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Liveness (no authentication): is the processor running."""
         return {"status": "ok", "processor_running": runtime.processor.running}
 
+    errors: dict[int | str, dict[str, Any]] = {
+        400: {"model": ErrorOut, "description": "bad request (the detail says what)"},
+        401: {"model": ErrorOut, "description": "no valid bearer token"},
+        403: {"model": ErrorOut, "description": "the user's roles do not allow this"},
+        404: {"model": ErrorOut, "description": "unknown name or id"},
+        422: {"model": ErrorOut, "description": "invalid request or rejected command"},
+    }
     for module in (auth, mdb, telemetry, alarms, links, commands, archive):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=errors)
     app.include_router(ws.router, prefix=API_PREFIX)
     return app

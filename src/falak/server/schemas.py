@@ -69,9 +69,10 @@ def jsonable(v: Any) -> Any:
 
 
 class ErrorOut(BaseModel):
-    """Every 4xx answer: what was wrong (and, for commands, which argument)."""
+    """Every 4xx answer: what was wrong (and, for commands, which argument). Request
+    validation failures (422) give a list of problems in ``detail``."""
 
-    detail: str
+    detail: str | list[Any]
     argument: str | None = None
 
 

@@ -21,7 +21,7 @@ Limit = Annotated[int, Query(ge=1, le=1_000_000, description="At most this many 
 
 
 def time_range(start: datetime | None, stop: datetime | None) -> tuple[int | None, int | None]:
-    """Query times → ns; a naive time is refused (say UTC)."""
+    """Query times → ns (clamped to int64); a naive time is refused (say UTC)."""
     out: list[int | None] = []
     for label, t in (("start", start), ("stop", stop)):
         if t is None:
@@ -29,7 +29,8 @@ def time_range(start: datetime | None, stop: datetime | None) -> tuple[int | Non
             continue
         if t.tzinfo is None:
             raise InputError(f"{label} {t.isoformat()} has no time zone; add Z (UTC)")
-        out.append(round(t.timestamp() * 1e9))
+        # archive times are int64 ns (years 1678..2262): clamp what lies beyond
+        out.append(min(max(round(t.timestamp() * 1e9), -(2**63) + 1), 2**63 - 1))
     if out[0] is not None and out[1] is not None and out[1] < out[0]:
         raise InputError(f"stop {stop} is before start {start}")
     return out[0], out[1]
