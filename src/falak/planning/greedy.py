@@ -10,11 +10,12 @@ construction for the rules it tracks; callers verify it with the independent che
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from falak.planning.campaign import Activity, Campaign, Plan
+from falak.planning.campaign import Activity, Campaign, Experiment, Plan
 from falak.planning.checker import check_plan, science_value
 from falak.planning.orbit_env import Environment
 
@@ -34,8 +35,10 @@ def _free_count(
     return out
 
 
-def _greedy(c: Campaign, env: Environment) -> Plan:
-    """List scheduling: highest priority first, earliest feasible start (5-min slots)."""
+def _greedy(
+    c: Campaign, env: Environment, rank: Callable[[Experiment], float] | None = None
+) -> Plan:
+    """List scheduling: highest rank first (default: priority), earliest feasible start."""
     step = c.step_min
     T = c.horizon_min // step
     slot_min = np.arange(T) * step
@@ -68,9 +71,12 @@ def _greedy(c: Campaign, env: Environment) -> Plan:
     release = c.return_departure_min if c.return_departure_min is not None else c.horizon_min
     ends: dict[tuple[str, str, int], int] = {}
     acts: list[Activity] = []
-    order = sorted(c.occurrences(), key=lambda o: (-o[0].priority, o[0].name, o[2]))
+    score = {e.name: float(e.priority if rank is None else rank(e)) for e in c.experiments}
     # keep precedence order inside an experiment: sessions in file order per repetition
-    order.sort(key=lambda o: (-o[0].priority, o[0].name, o[2], o[0].sessions.index(o[1])))
+    order = sorted(
+        c.occurrences(),
+        key=lambda o: (-score[o[0].name], o[0].name, o[2], o[0].sessions.index(o[1])),
+    )
     for e, s, k in order:
         key = (e.name, s.name, k)
         P, R, W = s.prep_min // step, s.run_min // step, s.stow_min // step
@@ -212,9 +218,36 @@ def _greedy(c: Campaign, env: Environment) -> Plan:
     return plan
 
 
-def greedy_plan(c: Campaign, env: Environment) -> Plan:
-    """Return the greedy plan, with anything the independent checker faults removed."""
-    plan = _greedy(c, env)
+def _crew_min(e: Experiment) -> float:
+    """Return the mean crew-minutes one occurrence of the experiment asks for."""
+    need = sum(
+        (s.prep_min + s.run_min + s.stow_min + (s.sample.transfer_min if s.sample else 0))
+        * s.crew
+        * s.repetitions
+        for s in e.sessions
+    )
+    return max(1.0, need / max(1, sum(s.repetitions for s in e.sessions)))
+
+
+def _tended_energy_kw_min(e: Experiment) -> float:
+    """Return the mean power x crew-tended time of one occurrence (kW min)."""
+    need = sum(
+        s.power_kw * (s.prep_min + s.run_min + s.stow_min) * s.repetitions for s in e.sessions
+    )
+    return max(1e-3, need / max(1, sum(s.repetitions for s in e.sessions)))
+
+
+#: Orders tried: by priority; by priority per crew-minute (crew time is the scarce resource
+#: when a campaign asks for more than there is); by priority per geometric mean of crew time
+#: and tended energy (power in eclipse limits how many sessions run while the crew work).
+_RANKS: tuple[Callable[[Experiment], float] | None, ...] = (
+    None,
+    lambda e: e.priority / _crew_min(e),
+    lambda e: e.priority / math.sqrt(_crew_min(e) * _tended_energy_kw_min(e)),
+)
+
+
+def _cleaned(c: Campaign, env: Environment, plan: Plan) -> Plan:
     for _ in range(20):
         bad = {k for v in check_plan(c, env, plan, check_objective=False) for k in v.occurrences}
         if not bad:
@@ -222,3 +255,18 @@ def greedy_plan(c: Campaign, env: Environment) -> Plan:
         plan = Plan("FEASIBLE", [a for a in plan.activities if a.key not in bad])
     plan.objective = science_value(c, plan)
     return plan
+
+
+def greedy_plan(c: Campaign, env: Environment) -> Plan:
+    """Return the best of a few greedy orders, anything the independent checker faults removed.
+
+    The orders (:data:`_RANKS`) are by priority, by priority per crew-minute and by priority
+    per crew-minute and tended energy; the plan with the most science wins (ties: the first).
+    """
+    best: Plan | None = None
+    for rank in _RANKS:
+        plan = _cleaned(c, env, _greedy(c, env, rank))
+        if best is None or plan.objective > best.objective:
+            best = plan
+    assert best is not None
+    return best
