@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,8 +46,8 @@ def _level(v: int) -> str:
     return _LEVELS[v] if 0 <= v < len(_LEVELS) else str(v)
 
 
-def message_of(d: Delivery) -> dict[str, Any]:
-    """A bus delivery as a stream message (see the module doc)."""
+def _data_of(d: Delivery) -> tuple[str, Any]:
+    """(message type, data) of a delivery's payload."""
     p = d.payload
     if isinstance(p, ParameterValues):
         sel = slice(None) if p.present is None else p.present
@@ -55,7 +56,7 @@ def message_of(d: Delivery) -> dict[str, Any]:
             if p.status is None
             else [_level(int(v)) for v in p.status[sel]]
         )
-        data: Any = {
+        return "parameter", {
             "parameter": p.parameter,
             "time_ns": p.time_ns[sel].tolist(),
             "recv_time_ns": p.recv_time_ns[sel].tolist(),
@@ -63,20 +64,45 @@ def message_of(d: Delivery) -> dict[str, Any]:
             "eng": jsonable(p.eng[sel]),
             "status": status,
         }
-        kind = "parameter"
-    elif isinstance(p, AlarmRecord):
-        data = dataclasses.asdict(p) | {"time": iso(p.time_ns)}
-        kind = "alarm"
-    elif d.topic == EVENTS_TOPIC and isinstance(p, tuple) and len(p) == 3:
-        data = {"time_ns": p[0], "time": iso(p[0]), "severity": p[1], "message": p[2]}
-        kind = "event"
-    elif dataclasses.is_dataclass(p) and not isinstance(p, type):
-        data = jsonable(dataclasses.asdict(p))
-        kind = type(p).__name__.lower()
-    else:
-        data = jsonable(p)
-        kind = "message"
+    if isinstance(p, AlarmRecord):
+        return "alarm", dataclasses.asdict(p) | {"time": iso(p.time_ns)}
+    if d.topic == EVENTS_TOPIC and isinstance(p, tuple) and len(p) == 3:
+        return "event", {"time_ns": p[0], "time": iso(p[0]), "severity": p[1], "message": p[2]}
+    if dataclasses.is_dataclass(p) and not isinstance(p, type):
+        return type(p).__name__.lower(), jsonable(dataclasses.asdict(p))
+    return "message", jsonable(p)
+
+
+def message_of(d: Delivery) -> dict[str, Any]:
+    """A bus delivery as a stream message (see the module doc)."""
+    kind, data = _data_of(d)
     return {"seq": d.seq, "type": kind, "topic": d.topic, "data": data}
+
+
+class _EncodedCache:
+    """JSON text of recent payloads: a payload published to many subscribers is encoded
+    once (the event loop's thread only; the payload is kept so its id stays unique)."""
+
+    def __init__(self, size: int = 16_384) -> None:
+        self.size = size
+        self._items: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+
+    def text(self, d: Delivery) -> str:
+        key = id(d.payload)
+        hit = self._items.get(key)
+        if hit is not None and hit[0] is d.payload:
+            body = hit[1]
+        else:
+            kind, data = _data_of(d)
+            head = f'"type":{json.dumps(kind)},"topic":{json.dumps(d.topic)}'
+            body = f'{head},"data":{json.dumps(data)}}}'
+            self._items[key] = (d.payload, body)
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return f'{{"seq":{d.seq},{body}'
+
+
+_cache = _EncodedCache()
 
 
 def _authenticate(ws: WebSocket, token: str | None) -> User | None:
@@ -152,7 +178,7 @@ async def _bus_stream(
                 await ws.close(code=1013, reason=exc.reason[:120])
                 return
             if items:
-                await ws.send_text(json.dumps([message_of(d) for d in items]))
+                await ws.send_text("[" + ",".join(_cache.text(d) for d in items) + "]")
             if sub.closed:  # no more notifications will come: read the reason next
                 wake.set()
 
