@@ -214,6 +214,9 @@ def main() -> None:
     while rt.bus.n_subscribers < args.subscribers + 3 and time.monotonic() < deadline:
         time.sleep(0.05)  # 50 + slow + latest tracker + command watcher + bus peer
     packets = hk_packets(rt.mdb, 1000)
+    import resource
+
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     period = 1.0 / args.packets_per_s
     t0 = time.perf_counter()
@@ -225,7 +228,10 @@ def main() -> None:
             sent += 1
         time.sleep(0.001)
     elapsed = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     res_text, _ = client.communicate(timeout=args.seconds + 30)
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cores = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / elapsed
     stop.set()
     reader.join(2)
     server.should_exit = True
@@ -252,6 +258,11 @@ def main() -> None:
     )
     print(f"slow subscriber: {res['slow_reason'][0] if res['slow_reason'] else 'NOT dropped'}")
     print(f"ratio WS p99 / bus p99: {res['p99_ms'] / np.percentile(bl, 99):.1f}")
+    client_cpu_s = child.ru_utime + child.ru_stime
+    print(
+        f"CPU: server process {server_cores:.2f} cores during sending; client process "
+        f"{client_cpu_s:.1f} s in all ({client_cpu_s / (args.seconds + 5):.2f} cores)"
+    )
     print(f"target p99 < 250 ms: {'met' if res['p99_ms'] < 250 else 'NOT met'}")
 
 
