@@ -60,6 +60,7 @@ class TcUplink(ABC):
         self._cond = threading.Condition()
         self._closed = False
         self._sent = 0
+        self._inflight = 0  # popped from the queue, not yet counted as sent or failed
         self._bytes = 0
         self._errors = 0
         self._last_error: str | None = None
@@ -102,15 +103,20 @@ class TcUplink(ABC):
                 if self._closed:
                     return
                 _due, _n, data = heapq.heappop(self._heap)
+                self._inflight += 1
             try:
                 self._transmit(data)
             except OSError as exc:
-                self._errors += 1
-                self._last_error = str(exc)
+                with self._cond:
+                    self._inflight -= 1
+                    self._errors += 1
+                    self._last_error = str(exc)
             else:
-                self._sent += 1
-                self._bytes += len(data)
-                self._last_sent_ns = time.time_ns()
+                with self._cond:
+                    self._inflight -= 1
+                    self._sent += 1
+                    self._bytes += len(data)
+                    self._last_sent_ns = time.time_ns()
 
     def stats(self) -> UplinkStats:
         """Counters so far."""
@@ -133,7 +139,7 @@ class TcUplink(ABC):
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
             with self._cond:
-                if not self._heap:
+                if not self._heap and not self._inflight:
                     return True
             time.sleep(0.005)
         return False
