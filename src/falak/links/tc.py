@@ -121,18 +121,17 @@ class TcUplink(ABC):
     def stats(self) -> UplinkStats:
         """Counters so far."""
         with self._cond:
-            queued = len(self._heap)
-        return UplinkStats(
-            self.name,
-            self.url,
-            self.delay_s,
-            queued,
-            self._sent,
-            self._bytes,
-            self._errors,
-            self._last_error,
-            self._last_sent_ns,
-        )
+            return UplinkStats(
+                self.name,
+                self.url,
+                self.delay_s,
+                len(self._heap),
+                self._sent,
+                self._bytes,
+                self._errors,
+                self._last_error,
+                self._last_sent_ns,
+            )
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until every released packet has left (up to ``timeout_s``); True if it did."""
