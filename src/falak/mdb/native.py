@@ -26,7 +26,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -1925,46 +1925,26 @@ class _Builder:
                 return []
             return ctx.mapping(items[key][1], f"{key} of {sd.name}") or []
 
-        for name, k, v in section("types"):
-            n0 = len(ctx.errors)
-            t = self.data_type(name, k, v, sd.qn, arg=False)
-            self.taint(n0, k)
-            if t is not None:
-                ss.types[name] = t
-            else:  # reported; references to it are not reported again
-                self.missing.add(qualify(sd.qn, name))
-        for name, k, v in section("argument_types"):
-            n0 = len(ctx.errors)
-            t = self.data_type(name, k, v, sd.qn, arg=True)
-            self.taint(n0, k)
-            if t is not None:
-                ss.argument_types[name] = t
-            else:  # reported; references to it are not reported again
-                self.missing.add(qualify(sd.qn, name))
-        for name, k, v in section("parameters"):
-            n0 = len(ctx.errors)
-            p = self.parameter(name, k, v, sd.qn)
-            self.taint(n0, k)
-            if p is not None:
-                ss.parameters[name] = p
-            else:  # reported; references to it are not reported again
-                self.missing.add(qualify(sd.qn, name))
-        for name, k, v in section("containers"):
-            n0 = len(ctx.errors)
-            c = self.container(name, k, v, sd.qn)
-            self.taint(n0, k)
-            if c is not None:
-                ss.containers[name] = c
-            else:  # reported; references to it are not reported again
-                self.missing.add(qualify(sd.qn, name))
-        for name, k, v in section("commands"):
-            n0 = len(ctx.errors)
-            cmd = self.command(name, k, v, sd.qn)
-            self.taint(n0, k)
-            if cmd is not None:
-                ss.commands[name] = cmd
-            else:  # reported; references to it are not reported again
-                self.missing.add(qualify(sd.qn, name))
+        builders: tuple[tuple[str, Callable[[str, Node, Node], Any], dict[str, Any]], ...] = (
+            ("types", lambda n, k, v: self.data_type(n, k, v, sd.qn, arg=False), ss.types),
+            (
+                "argument_types",
+                lambda n, k, v: self.data_type(n, k, v, sd.qn, arg=True),
+                ss.argument_types,
+            ),
+            ("parameters", lambda n, k, v: self.parameter(n, k, v, sd.qn), ss.parameters),
+            ("containers", lambda n, k, v: self.container(n, k, v, sd.qn), ss.containers),
+            ("commands", lambda n, k, v: self.command(n, k, v, sd.qn), ss.commands),
+        )
+        for key, make, table in builders:
+            for name, k, v in section(key):
+                n0 = len(ctx.errors)
+                item = make(name, k, v)
+                self.taint(n0, k)
+                if item is not None:
+                    table[name] = item
+                else:  # reported; references to it are not reported again
+                    self.missing.add(qualify(sd.qn, name))
         for sub in sd.subs:
             ss.subsystems[sub.name] = self.build(sub)
         self.systems[sd.qn] = ss
