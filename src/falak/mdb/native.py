@@ -1717,18 +1717,7 @@ class _Builder:
         if f is None:
             return None
         kw: dict[str, Any] = {"source": ctx.src(knode)}
-        if "base" in f and not ctx.is_null(f["base"][1]):
-            b = ctx.text(f["base"][1], "base")
-            if b is not None:
-                kw["base"] = self.resolve(
-                    b,
-                    scope,
-                    self.containers,
-                    "container",
-                    f["base"][1],
-                    f"(base of {name})",
-                    "containers",
-                )
+        self.base_ref(f, kw, scope, name, self.containers, "container", "containers")
         if "restriction" in f:
             kw["restriction"] = self.condition(
                 f["restriction"][1], scope, f"(restriction of {name})"
@@ -1745,6 +1734,24 @@ class _Builder:
             kw["crc"] = self.crc(f["crc"][1], user)
         self.doc_fields(f, kw)
         return SequenceContainer(name, qualify(scope, name), **kw)
+
+    def base_ref(
+        self,
+        f: dict[str, tuple[Node, Node]],
+        kw: dict[str, Any],
+        scope: str,
+        name: str,
+        table: Any,
+        kind: str,
+        section: str,
+    ) -> None:
+        """Resolve an item's ``base:`` (container or command inheritance) into ``kw``."""
+        if "base" in f and not self.ctx.is_null(f["base"][1]):
+            b = self.ctx.text(f["base"][1], "base")
+            if b is not None:
+                kw["base"] = self.resolve(
+                    b, scope, table, kind, f["base"][1], f"(base of {name})", section
+                )
 
     def crc(self, node: Node, user: str) -> str | None:
         text = self.ctx.opt_text(node, "crc")
@@ -1771,18 +1778,7 @@ class _Builder:
         if f is None:
             return None
         kw: dict[str, Any] = {"source": ctx.src(knode)}
-        if "base" in f and not ctx.is_null(f["base"][1]):
-            b = ctx.text(f["base"][1], "base")
-            if b is not None:
-                kw["base"] = self.resolve(
-                    b,
-                    scope,
-                    self.commands,
-                    "command",
-                    f["base"][1],
-                    f"(base of {name})",
-                    "commands",
-                )
+        self.base_ref(f, kw, scope, name, self.commands, "command", "commands")
         if "abstract" in f:
             kw["abstract"] = bool(ctx.boolean(f["abstract"][1], "abstract"))
         if "significance" in f:
