@@ -42,16 +42,17 @@ PARAMS_PER_HK = 17  # measured: the bus carries 17 parameter updates per HK pack
 
 def client_main(url: str, token: str, n: int, seconds: float) -> None:
     """Client process: ``n`` subscribers + 1 slow one; print a JSON summary."""
+    import orjson
     from websockets.asyncio.client import connect
 
-    lat: list[list[int]] = [[] for _ in range(n)]
+    lat: list[list[np.ndarray]] = [[] for _ in range(n)]
     gaps = [0] * n
     counts = [0] * n
     closed: list[str] = []
     slow_reason: list[str] = []
 
     async def normal(i: int) -> None:
-        async with connect(f"{url}&token={token}", max_size=None) as ws:
+        async with connect(f"{url}&token={token}", max_size=None, compression=None) as ws:
             last = 0
             end = time.monotonic() + seconds + 5
             while time.monotonic() < end:
@@ -62,7 +63,7 @@ def client_main(url: str, token: str, n: int, seconds: float) -> None:
                 except TimeoutError:
                     break
                 now = time.time_ns()
-                for m in json.loads(frame):
+                for m in orjson.loads(frame):
                     if m["type"] == "closed":
                         closed.append(m["reason"])
                         return
@@ -72,18 +73,34 @@ def client_main(url: str, token: str, n: int, seconds: float) -> None:
                     if m["type"] == "parameter":
                         r = m["data"]["recv_time_ns"]
                         counts[i] += len(r)
-                        lat[i].extend(now - t for t in r)
+                        lat[i].append(now - np.asarray(r, dtype=np.int64))
 
     async def slow() -> None:
-        async with connect(f"{url}&token={token}&maxsize=2000", max_size=None) as ws:
-            await asyncio.sleep(seconds / 2)  # reads nothing: the server must drop it
-            end = time.monotonic() + seconds / 2 + 5
+        # a stuck client: a small receive buffer and no reading for the whole run, as a
+        # console on a poor link would look; the server must drop it and say why
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32_768)
+        sock.connect((host, int(port)))
+        async with connect(
+            f"{url}&token={token}&maxsize=2000",
+            sock=sock,
+            max_size=None,
+            max_queue=1,
+            compression=None,
+        ) as ws:
+            await asyncio.sleep(seconds + 1)
+            end = time.monotonic() + 30
             while time.monotonic() < end:
                 try:
-                    frame = await asyncio.wait_for(ws.recv(), timeout=1)
-                except Exception:
-                    break
-                for m in json.loads(frame):
+                    frame = await asyncio.wait_for(ws.recv(), timeout=5)
+                except TimeoutError:
+                    slow_reason.append("not dropped: the stream was still open")
+                    return
+                except Exception as exc:  # closed without a reason frame
+                    slow_reason.append(f"closed without a reason: {exc!r}")
+                    return
+                for m in orjson.loads(frame):
                     if m["type"] == "closed":
                         slow_reason.append(m["reason"])
                         return
@@ -92,7 +109,7 @@ def client_main(url: str, token: str, n: int, seconds: float) -> None:
         await asyncio.gather(*(normal(i) for i in range(n)), slow())
 
     asyncio.run(run())
-    all_lat = np.concatenate([np.asarray(x, dtype=np.int64) for x in lat if x]) / 1e6
+    all_lat = np.concatenate([a for x in lat for a in x] or [np.zeros(0, np.int64)]) / 1e6
     print(
         json.dumps(
             {
@@ -154,7 +171,7 @@ def main() -> None:
 
     import uvicorn
 
-    from falak.server import Runtime, create_app, example_config
+    from falak.server import Runtime, create_app, example_config, uvicorn_config
 
     tmp = tempfile.TemporaryDirectory()
     cfg = example_config(Path(tmp.name) / "archive", tm_port=0, uplink_port=None)
@@ -164,7 +181,7 @@ def main() -> None:
     tm_port = rt.processor.links["udp0"].port  # type: ignore[attr-defined]
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn_config(create_app(rt)))
     th = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     th.start()
     while not server.started:
@@ -176,6 +193,9 @@ def main() -> None:
         f"http://127.0.0.1:{port}/api/v1/auth/token",
         json={"username": "viewer", "password": pw["viewer"]},
     ).json()["access_token"]
+
+    drops: list[str] = []  # the server's audit events about dropped subscribers
+    events = rt.bus.subscribe(["events"], maxsize=100_000)
 
     # peer: the in-process bus read by a thread, same traffic
     bus_lat: list[int] = []
@@ -211,8 +231,8 @@ def main() -> None:
         env=os.environ,
     )
     deadline = time.monotonic() + 20
-    while rt.bus.n_subscribers < args.subscribers + 3 and time.monotonic() < deadline:
-        time.sleep(0.05)  # 50 + slow + latest tracker + command watcher + bus peer
+    while rt.bus.n_subscribers < args.subscribers + 4 and time.monotonic() < deadline:
+        time.sleep(0.05)  # 50 + slow + latest tracker + command watcher + bus peer + events
     packets = hk_packets(rt.mdb, 1000)
     import resource
 
@@ -229,7 +249,7 @@ def main() -> None:
         time.sleep(0.001)
     elapsed = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    res_text, _ = client.communicate(timeout=args.seconds + 30)
+    res_text, _ = client.communicate(timeout=args.seconds + 60)
     child = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cores = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / elapsed
     stop.set()
@@ -239,6 +259,9 @@ def main() -> None:
     rt.stop()
     tmp.cleanup()
     res = json.loads(res_text)
+    while (e := events.get(timeout=0)) is not None:
+        if "dropped" in e.payload[2]:
+            drops.append(e.payload[2])
     bl = np.asarray(bus_lat, dtype=np.int64) / 1e6
     upd = np.asarray(res["updates"])
     rate = sent * PARAMS_PER_HK / elapsed
@@ -256,7 +279,8 @@ def main() -> None:
         f"min/max updates per subscriber: {upd.min():,} / {upd.max():,}; "
         f"sequence gaps: {sum(res['gaps'])}; normal subscribers dropped: {len(res['closed'])}"
     )
-    print(f"slow subscriber: {res['slow_reason'][0] if res['slow_reason'] else 'NOT dropped'}")
+    print(f"slow subscriber, as its client saw it: {(res['slow_reason'] or ['?'])[0]}")
+    print(f"slow subscriber, server events: {drops or 'NOT dropped'}")
     print(f"ratio WS p99 / bus p99: {res['p99_ms'] / np.percentile(bl, 99):.1f}")
     client_cpu_s = child.ru_utime + child.ru_stime
     print(

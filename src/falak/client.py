@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from falak.errors import CommandRejected, FalakError
@@ -144,7 +145,7 @@ class Stream:
                 raise ApiError(408, f"no value within {self.timeout_s:g} s") from None
             except ConnectionClosed as exc:
                 raise ApiError(410, f"stream closed: {exc.reason or exc}") from None
-            for m in json.loads(frame):
+            for m in orjson.loads(frame):
                 if m["type"] in ("closed", "error"):
                     raise ApiError(410, f"stream closed: {m['reason']}")
                 if m["type"] != "parameter":

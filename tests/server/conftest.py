@@ -20,7 +20,7 @@ from falak.links import UdpLink
 from falak.links.tc import UdpUplink
 from falak.mdb import load
 from falak.processor import Processor
-from falak.server import Runtime, UserStore, create_app
+from falak.server import Runtime, UserStore, create_app, uvicorn_config
 from tests.commanding.spacecraft import Spacecraft
 from tests.commanding.test_end_to_end import short_windows
 from tests.processor.testsat import MDB_PATH, TAI_1958_TO_UNIX_S, TAI_MINUS_UTC_S, hk_packet
@@ -131,8 +131,7 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(g.runtime), log_level="warning", lifespan="off")
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(uvicorn_config(create_app(g.runtime)))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         assert wait_for(lambda: server.started, 10.0), "uvicorn did not start"

@@ -4,13 +4,16 @@ httpx, WebSockets with the websockets client, commands to the loopback test spac
 from __future__ import annotations
 
 import json
+import socket
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.server.conftest import USERS, RealServer
+from falak.server import ws as ws_module
+from tests.server.conftest import USERS, RealServer, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +77,41 @@ def test_websocket_without_token_is_refused(real_server: RealServer) -> None:
     with pytest.raises(InvalidStatus) as info, connect(f"{ws_url}/api/v1/ws/alarms"):
         pass
     assert info.value.response.status_code == 403
+
+
+def test_stuck_subscriber_is_dropped_and_others_keep_up(
+    real_server: RealServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that stops reading fills its socket buffers; once a frame has waited
+    SEND_TIMEOUT_S the server drops it (audited with the reason) while another subscriber
+    receives every value in order."""
+    monkeypatch.setattr(ws_module, "SEND_TIMEOUT_S", 0.3)
+    t = token(http, "vera")
+    ws_url = real_server.url.replace("http://", "ws://") + "/api/v1/ws/parameters"
+    host, port = real_server.url.removeprefix("http://").split(":")
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((host, int(port)))
+    n = 3000
+    with (
+        connect(f"{ws_url}?token={t}", sock=raw, max_queue=1, close_timeout=0.2) as _stuck,
+        connect(f"{ws_url}?names=BATT_V&token={t}") as normal,
+    ):
+        for _ in range(n // 50):
+            real_server.ground.send_hk(50)
+            time.sleep(0.02)  # UDP: do not overrun the link's socket buffer
+        seqs: list[int] = []
+        values = 0
+        while values < n:
+            for m in json.loads(normal.recv(timeout=10)):
+                seqs.append(m["seq"])
+                values += len(m["data"]["time_ns"])
+        assert seqs == list(range(1, len(seqs) + 1))
+
+        def dropped() -> list[dict[str, object]]:
+            h = {"Authorization": "Bearer " + t}
+            r = http.get("/api/v1/events", params={"source": "server"}, headers=h)
+            return [e for e in r.json() if "dropped" in str(e["message"])]
+
+        assert wait_for(lambda: bool(dropped()), 10.0)
+        assert "a frame was not taken within 0.3 s" in str(dropped()[-1]["message"])

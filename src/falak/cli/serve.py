@@ -52,12 +52,10 @@ def serve_command(
     import socket
     import tempfile
 
-    import uvicorn
-
     from falak.errors import FalakError
 
     _QuietServer = _quiet_server_class()
-    from falak.server import Runtime, create_app, example_config, load_config
+    from falak.server import Runtime, create_app, example_config, load_config, uvicorn_config
 
     tmp = None
     try:
@@ -98,9 +96,7 @@ def serve_command(
             typer.echo(f"  {u.name} / {u.password} / {u.roles[0]}")
     runtime.start()
     try:
-        server = _QuietServer(
-            uvicorn.Config(create_app(runtime), log_level="warning", lifespan="off")
-        )
+        server = _QuietServer(uvicorn_config(create_app(runtime)))
         server.run(sockets=[sock])
     finally:
         runtime.stop()

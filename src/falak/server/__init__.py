@@ -9,7 +9,7 @@ manager, users); ``falak serve`` runs it with uvicorn. Everything is versioned u
 
 from __future__ import annotations
 
-from falak.server.app import create_app
+from falak.server.app import create_app, uvicorn_config
 from falak.server.auth import ROLES, TokenStore, User, UserStore, hash_password
 from falak.server.config import ServerConfig, UserConfig, example_config, load_config
 from falak.server.runtime import Runtime
@@ -26,4 +26,5 @@ __all__ = [
     "example_config",
     "hash_password",
     "load_config",
+    "uvicorn_config",
 ]

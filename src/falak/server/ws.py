@@ -9,9 +9,13 @@ Authenticate with ``?token=TOKEN`` (browsers cannot set headers on WebSockets) o
 
 ``seq`` counts the messages of this connection 1, 2, 3...: a gap means messages were missed.
 A client that reads too slowly is not buffered forever: once its bus queue (``maxsize``
-messages, 10,000 by default) is full it is dropped, sent ``{"type": "closed", "reason":
-"slow subscriber: ..."}`` and the socket closes with code 1013 (try again later); the other
-subscribers are not affected. Fetch the gap from the REST history routes.
+messages, 10,000 by default) is full, or a frame has waited :data:`SEND_TIMEOUT_S` for its
+socket, it is dropped, sent ``{"type": "closed", "reason": "slow subscriber: ..."}`` and the
+socket closes with code 1013 (try again later); the other subscribers are not affected. Fetch
+the gap from the REST history routes.
+
+Frames are not compressed (see :func:`falak.server.app.uvicorn_config`); payloads are
+JSON-encoded once for all subscribers.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
+import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from falak.archive import AlarmRecord
@@ -35,9 +41,13 @@ from falak.server.auth import User
 from falak.server.runtime import Runtime
 from falak.server.schemas import iso, jsonable
 
-__all__ = ["message_of", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/ws", tags=["streams"])
+
+SEND_TIMEOUT_S = 5.0
+"""A client that has not taken a frame within this time is dropped (its socket buffers are
+full: it reads slower than the stream)."""
 
 _LEVELS = ("NORMAL", "WATCH", "WARNING", "DISTRESS", "CRITICAL", "SEVERE")
 
@@ -46,8 +56,18 @@ def _level(v: int) -> str:
     return _LEVELS[v] if 0 <= v < len(_LEVELS) else str(v)
 
 
+def _column(v: Any) -> Any:
+    """A value column for orjson: plain numeric arrays as they are (orjson writes them
+    natively), anything else (non-finite floats, strings, bytes, times) via ``jsonable``."""
+    if isinstance(v, np.ndarray) and v.dtype.kind in "iub":
+        return np.ascontiguousarray(v)
+    if isinstance(v, np.ndarray) and v.dtype.kind == "f" and np.isfinite(v).all():
+        return np.ascontiguousarray(v, dtype=np.float64)
+    return jsonable(v)
+
+
 def _data_of(d: Delivery) -> tuple[str, Any]:
-    """(message type, data) of a delivery's payload."""
+    """(message type, data) of a delivery's payload; arrays may stay numpy (orjson)."""
     p = d.payload
     if isinstance(p, ParameterValues):
         sel = slice(None) if p.present is None else p.present
@@ -58,10 +78,10 @@ def _data_of(d: Delivery) -> tuple[str, Any]:
         )
         return "parameter", {
             "parameter": p.parameter,
-            "time_ns": p.time_ns[sel].tolist(),
-            "recv_time_ns": p.recv_time_ns[sel].tolist(),
-            "raw": jsonable(p.raw[sel]),
-            "eng": jsonable(p.eng[sel]),
+            "time_ns": _column(p.time_ns[sel]),
+            "recv_time_ns": _column(p.recv_time_ns[sel]),
+            "raw": _column(p.raw[sel]),
+            "eng": _column(p.eng[sel]),
             "status": status,
         }
     if isinstance(p, AlarmRecord):
@@ -73,10 +93,8 @@ def _data_of(d: Delivery) -> tuple[str, Any]:
     return "message", jsonable(p)
 
 
-def message_of(d: Delivery) -> dict[str, Any]:
-    """A bus delivery as a stream message (see the module doc)."""
-    kind, data = _data_of(d)
-    return {"seq": d.seq, "type": kind, "topic": d.topic, "data": data}
+def _dumps(v: Any) -> str:
+    return orjson.dumps(v, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 class _EncodedCache:
@@ -94,8 +112,7 @@ class _EncodedCache:
             body = hit[1]
         else:
             kind, data = _data_of(d)
-            head = f'"type":{json.dumps(kind)},"topic":{json.dumps(d.topic)}'
-            body = f'{head},"data":{json.dumps(data)}}}'
+            body = _dumps({"type": kind, "topic": d.topic, "data": data})[1:]
             self._items[key] = (d.payload, body)
             if len(self._items) > self.size:
                 self._items.popitem(last=False)
@@ -166,6 +183,17 @@ async def _bus_stream(
         return
     await ws.accept()
 
+    async def drop(reason: str) -> None:
+        """Tell the client why and close; bounded, since a stuck client may take nothing (it
+        then sees the socket close without the reason; the events stream and the archive
+        have it)."""
+        rt.audit(user.name, "stream_dropped", f"dropped {ws.url.path} subscriber: {reason}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                ws.send_text(json.dumps([{"type": "closed", "reason": reason}])), SEND_TIMEOUT_S
+            )
+            await asyncio.wait_for(ws.close(code=1013, reason=reason[:120]), SEND_TIMEOUT_S)
+
     async def produce() -> None:
         while True:
             await wake.wait()
@@ -174,11 +202,21 @@ async def _bus_stream(
             try:
                 items = sub.drain()
             except SubscriptionClosed as exc:
-                await ws.send_text(json.dumps([{"type": "closed", "reason": exc.reason}]))
-                await ws.close(code=1013, reason=exc.reason[:120])
+                await drop(exc.reason)
                 return
             if items:
-                await ws.send_text("[" + ",".join(_cache.text(d) for d in items) + "]")
+                frame = "[" + ",".join(_cache.text(d) for d in items) + "]"
+                try:
+                    await asyncio.wait_for(ws.send_text(frame), SEND_TIMEOUT_S)
+                except TimeoutError:
+                    reason = (
+                        f"slow subscriber: a frame was not taken within {SEND_TIMEOUT_S:g} s "
+                        f"(last seq {items[-1].seq}); resubscribe and fetch the gap from the "
+                        "history routes"
+                    )
+                    sub.close()
+                    await drop(reason)
+                    return
             if sub.closed:  # no more notifications will come: read the reason next
                 wake.set()
 
