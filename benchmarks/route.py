@@ -13,9 +13,12 @@ Grids:
 * ``uniform``: costs uniform in [1, 3) with no obstacles — A*'s worst case (its heuristic uses
   the smallest cost, 1, so it prunes little).
 
-Times are wall clock and process CPU (the CPU ratio is steadier on a shared machine), best of
-3 runs of each, interleaved. Run: ``.venv/bin/python benchmarks/route.py`` (a few minutes;
-making the DEM takes about one).
+falak searches from both ends at once on this grid size (two threads, the default on
+grids of ≥ 2¹⁸ cells; see ``falak.planning.route``), so its wall time uses both cores while
+scikit-image uses one: the table gives wall and process-CPU ratios (the CPU ratio is the
+work ratio, and steadier on a shared machine), best of 3 runs of each, interleaved. A second
+row per grid times falak's one-directional A* (``bidirectional=False``) for comparison.
+Run: ``.venv/bin/python benchmarks/route.py`` (a few minutes; making the DEM takes about one).
 """
 
 from __future__ import annotations
@@ -57,31 +60,39 @@ def main() -> None:
         start = _corner(cost, 20, 20)
         goal = _corner(cost, SIZE - 60, SIZE - 60)
         ours: list[tuple[float, float]] = []
+        one_way: list[tuple[float, float]] = []
         peer: list[tuple[float, float]] = []
         for _ in range(REPEATS):  # interleaved, so a change of machine load hits both sides
-            w0, c0 = time.perf_counter(), time.process_time()
-            route = shortest_path(cost, start, goal, 1.0, corner_cutting=True)
-            ours.append((time.perf_counter() - w0, time.process_time() - c0))
+            for times, bidirectional in ((ours, None), (one_way, False)):
+                w0, c0 = time.perf_counter(), time.process_time()
+                route = shortest_path(
+                    cost, start, goal, 1.0, corner_cutting=True, bidirectional=bidirectional
+                )
+                times.append((time.perf_counter() - w0, time.process_time() - c0))
+                if bidirectional is None:
+                    ours_cost = route.cost
             w0, c0 = time.perf_counter(), time.process_time()
             _, peer_cost = route_through_array(
                 cost, start, goal, fully_connected=True, geometric=True
             )
             peer.append((time.perf_counter() - w0, time.process_time() - c0))
-            if abs(route.cost - float(peer_cost)) > 1e-9 * abs(route.cost):
-                raise SystemExit(
-                    f"{name}: costs differ: falak {route.cost!r}, skimage {peer_cost!r}"
-                )
-        wall = (min(o[0] for o in ours), min(p[0] for p in peer))
-        cpu = (min(o[1] for o in ours), min(p[1] for p in peer))
-        rows.append((name, start, goal, route.cost, wall, cpu))
+            for label, value in (("falak", ours_cost), ("falak A*", route.cost)):
+                if abs(value - float(peer_cost)) > 1e-9 * abs(value):
+                    raise SystemExit(
+                        f"{name}: costs differ: {label} {value!r}, skimage {peer_cost!r}"
+                    )
+        for label, times in ((name, ours), (f"{name} A*", one_way)):
+            wall = (min(o[0] for o in times), min(p[0] for p in peer))
+            cpu = (min(o[1] for o in times), min(p[1] for p in peer))
+            rows.append((label, start, goal, ours_cost, wall, cpu))
     print(f"grid {SIZE}x{SIZE}, 8-connected, corner cutting on both sides, best of {REPEATS}")
     print(
-        f"{'grid':8} {'start':>12} {'goal':>12} {'path cost':>11} {'falak s':>8} "
+        f"{'grid':11} {'start':>12} {'goal':>12} {'path cost':>11} {'falak s':>8} "
         f"{'skimage s':>9} {'wall ratio':>10} {'CPU ratio':>9}"
     )
     for name, start, goal, cost_value, wall, cpu in rows:
         print(
-            f"{name:8} {start!s:>12} {goal!s:>12} {cost_value:11.4f} {wall[0]:8.3f} "
+            f"{name:11} {start!s:>12} {goal!s:>12} {cost_value:11.4f} {wall[0]:8.3f} "
             f"{wall[1]:9.3f} {wall[1] / wall[0]:9.1f}x {cpu[1] / cpu[0]:8.1f}x"
         )
 

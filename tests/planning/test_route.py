@@ -65,7 +65,9 @@ def _passable_pair(cost: NDArray[np.float64]) -> tuple[tuple[int, int], tuple[in
     return (int(rr[0]), int(cc[0])), (int(rr[-1]), int(cc[-1]))
 
 
-def _check_against_scipy(cost: NDArray[np.float64], res: float, corner_cutting: bool) -> None:
+def _check_against_scipy(
+    cost: NDArray[np.float64], res: float, corner_cutting: bool, bidirectional: bool = False
+) -> None:
     from scipy.sparse.csgraph import dijkstra
 
     start, goal = _passable_pair(cost)
@@ -75,9 +77,13 @@ def _check_against_scipy(cost: NDArray[np.float64], res: float, corner_cutting: 
     )[goal[0] * nx + goal[1]]
     if not np.isfinite(reference):
         with pytest.raises(PlanInfeasible):
-            shortest_path(cost, start, goal, res, corner_cutting=corner_cutting)
+            shortest_path(
+                cost, start, goal, res, corner_cutting=corner_cutting, bidirectional=bidirectional
+            )
         return
-    route = shortest_path(cost, start, goal, res, corner_cutting=corner_cutting)
+    route = shortest_path(
+        cost, start, goal, res, corner_cutting=corner_cutting, bidirectional=bidirectional
+    )
     assert route.cost == pytest.approx(reference, rel=RTOL)
     # the returned cells really cost that, start and end where asked, and avoid every hazard
     assert route_cost(cost, route.rows, route.cols, res) == pytest.approx(route.cost, rel=RTOL)
@@ -94,8 +100,36 @@ def _check_against_scipy(cost: NDArray[np.float64], res: float, corner_cutting: 
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("corner_cutting", [False, True])
-def test_route_cost_equals_scipy_dijkstra(seed: int, corner_cutting: bool) -> None:
-    _check_against_scipy(_cost_grid(80, seed, 0.25), 5.0, corner_cutting)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_route_cost_equals_scipy_dijkstra(
+    seed: int, corner_cutting: bool, bidirectional: bool
+) -> None:
+    _check_against_scipy(_cost_grid(80, seed, 0.25), 5.0, corner_cutting, bidirectional)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bidirectional_route_equals_scipy_on_sparse_and_tied_grids(seed: int) -> None:
+    """Both halves of the search meet through few cells (a few holes) or through many
+    equal-cost routes (integer costs); the cost must still be the optimum."""
+    rng = np.random.default_rng(100 + seed)
+    cost = _cost_grid(int(rng.integers(20, 90)), seed, float(rng.choice([0.0, 0.1, 0.4])))
+    if seed % 2:
+        cost = np.where(np.isfinite(cost), np.round(cost), np.inf)
+    _check_against_scipy(cost, float(rng.choice([0.5, 1.0, 3.0])), bool(seed % 3), True)
+
+
+def test_bidirectional_edge_cases() -> None:
+    cost = np.full((40, 40), 2.0)
+    same = shortest_path(cost, (5, 5), (5, 5), bidirectional=True)
+    assert same.cost == 0.0
+    assert len(same) == 1
+    step = shortest_path(cost, (5, 5), (5, 6), bidirectional=True)
+    assert step.cost == pytest.approx(2.0)
+    walled = cost.copy()
+    walled[30:, 30] = np.inf
+    walled[30, 30:] = np.inf
+    with pytest.raises(PlanInfeasible, match="no route"):
+        shortest_path(walled, (0, 0), (39, 39), bidirectional=True)
 
 
 def test_route_on_terrain_hazard_costs_equals_scipy_dijkstra() -> None:
@@ -106,14 +140,16 @@ def test_route_on_terrain_hazard_costs_equals_scipy_dijkstra() -> None:
     cost = maps.cost.astype(np.float64)
     assert 0.0 < maps.impassable.mean() < 0.5  # a map with real obstacles
     _check_against_scipy(cost, dem.resolution_m, False)
+    _check_against_scipy(cost, dem.resolution_m, False, bidirectional=True)
     start, goal = _passable_pair(cost)
     route = shortest_path(cost, start, goal, dem.resolution_m)
     assert np.all(maps.slope_deg[route.rows, route.cols] <= 12.0)
 
 
 @pytest.mark.slow
-def test_route_500_squared_equals_scipy_dijkstra() -> None:
-    _check_against_scipy(_cost_grid(500, 11, 0.3), 1.0, False)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_route_500_squared_equals_scipy_dijkstra(bidirectional: bool) -> None:
+    _check_against_scipy(_cost_grid(500, 11, 0.3), 1.0, False, bidirectional)
 
 
 def test_route_equals_scikit_image_route_through_array() -> None:

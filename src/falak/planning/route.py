@@ -47,6 +47,24 @@ of a padded copy) and keeps per cell only a float64 distance, an int8 state (arr
 allocated unwritten (the state as zero pages from the OS): a cell's entries are read only
 once its state says it was reached, so pages the search never reaches cost nothing.
 
+From both ends at once
+----------------------
+On grids of :data:`BIDIRECTIONAL_MIN_CELLS` cells or more (and a machine with two cores)
+:func:`shortest_path` searches from the start and from the goal at the same time, one thread
+each (the kernels release the GIL): bidirectional Dijkstra on reduced costs
+``w(u, v) − p(u) + p(v)`` with the average potential ``p(v) = (h_goal(v) − h_start(v)) / 2``
+(Ikeda et al. 1994; Goldberg & Harrelson 2005), which keeps every reduced cost ≥ 0 for both
+halves since each octile heuristic is consistent. Each half runs the bucket queue above on
+its reduced keys; a half stops when its bucket floor plus the other's reaches μ, the cheapest
+start-to-goal cost seen where the halves touch. Then μ is recomputed over every cell both
+reached, and the criterion is checked again with the halves' final floors: any path cheaper
+than the two floors together has a cell finalised by one half next to one finalised by the
+other, so it passed through a cell both reached — the exact optimum is the cheapest
+``d_start(v) + d_goal(v)``. (The halves read each other's arrays without locks; a stale read
+only delays a stop. Should the final check ever fail, the search is rerun one-directionally.)
+On the 2000² benchmark grids it is ~1.5–3× faster than A* in wall time; its CPU time is
+about the same.
+
 Waypoint order
 --------------
 :func:`held_karp` finds the exact cheapest order of up to :data:`MAX_UNORDERED` unordered
@@ -58,6 +76,8 @@ refused with an :class:`~falak.errors.InputError` (no heuristic order is substit
 from __future__ import annotations
 
 import math
+import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +88,7 @@ from numpy.typing import ArrayLike, NDArray
 from falak.errors import InputError, PlanInfeasible
 
 __all__ = [
+    "BIDIRECTIONAL_MIN_CELLS",
     "MAX_UNORDERED",
     "GridRoute",
     "held_karp",
@@ -232,6 +253,157 @@ def _bucket_astar(
 
 
 @numba.njit(cache=True, nogil=True)
+def _bidir_side(
+    cost: Any,
+    resolution_m: float,
+    side: int,
+    source: int,
+    other: int,
+    h_scale: float,
+    corner_cutting: bool,
+    delta: float,
+    n_buckets: int,
+    dist: Any,
+    state: Any,
+    nxt: Any,
+    prv: Any,
+    dist_o: Any,
+    state_o: Any,
+    ctl: Any,
+) -> None:
+    """One half of the bidirectional search: Dijkstra from ``source`` on reduced costs.
+
+    The potential is p(v) = (h(v, other) − h(v, source)) / 2 (the average of the two octile
+    heuristics, Ikeda et al. 1994), so key(v) = g(v) + p(v) and both halves see non-negative
+    reduced edge costs. Work arrays as :func:`_bucket_astar`; ``dist_o``/``state_o`` are the
+    other half's, written concurrently by the other thread (read only to estimate μ, the best
+    meeting cost so far). ``ctl`` is shared: ``ctl[side]`` is this half's current bucket
+    number (published at the start of each bucket; ``inf`` once its queue is empty),
+    ``ctl[2 + side]`` its best meeting cost. A half stops when its floor plus the other's
+    reaches μ: ``(k + k_other) · delta ≥ μ``. Reads of the other half may be stale, which
+    only delays the stop; the caller recomputes μ exactly after both stop and checks the
+    criterion again (see :func:`_bidirectional`).
+    """
+    ny, nx = cost.shape
+    flat = cost.ravel()
+    offsets = np.array([-nx - 1, -nx, -nx + 1, -1, 1, nx - 1, nx, nx + 1], dtype=np.int64)
+    step_dr = np.array([-1, -1, -1, 0, 0, 1, 1, 1], dtype=np.int64)
+    step_dc = np.array([-1, 0, 1, -1, 1, -1, 0, 1], dtype=np.int64)
+    half = 0.5 * resolution_m
+    weight = np.array([_SQRT2, 1.0, _SQRT2, 1.0, 1.0, _SQRT2, 1.0, _SQRT2]) * half
+    head = np.full(n_buckets, -1, dtype=np.int32)
+    mask = n_buckets - 1
+    inv_delta = 1.0 / delta
+    diag = _SQRT2 - 1.0
+    sr = source // nx
+    sc = source - sr * nx
+    tr = other // nx
+    tc = other - tr * nx
+    ar = abs(sr - tr)
+    ac = abs(sc - tc)
+    h_st = h_scale * (max(ar, ac) + diag * min(ar, ac))
+    k = int(0.5 * h_st * inv_delta)  # key(source) = p(source) = h(source, other) / 2
+    dist[source] = 0.0
+    nxt[source] = -1
+    prv[source] = -((k & mask) + 2)
+    head[k & mask] = source
+    state[source] = _AT_SOURCE | _QUEUED
+    queued = 1
+    mu = np.inf
+    while True:
+        ctl[side] = k
+        if (k + ctl[1 - side]) * delta >= min(ctl[2], ctl[3]):
+            return
+        if queued == 0:
+            ctl[side] = np.inf  # everything this half can reach is final
+            return
+        b = k & mask
+        while head[b] >= 0:
+            u = head[b]
+            nu = nxt[u]
+            head[b] = nu
+            if nu >= 0:
+                prv[nu] = -(b + 2)
+            state[u] &= _CODE
+            queued -= 1
+            cu = np.float64(flat[u])
+            du = dist[u]
+            ur = u // nx
+            uc = u - ur * nx
+            border = ur == 0 or uc == 0 or ur == ny - 1 or uc == nx - 1
+            for d in range(8):
+                if border:
+                    vr = ur + step_dr[d]
+                    vc = uc + step_dc[d]
+                    if vr < 0 or vr >= ny or vc < 0 or vc >= nx:
+                        continue
+                v = u + offsets[d]
+                cv = np.float64(flat[v])
+                if not (cv < np.inf):
+                    continue
+                diagonal = d != 1 and d != 3 and d != 4 and d != 6
+                if (
+                    diagonal
+                    and not corner_cutting
+                    and not (flat[u + step_dc[d]] < np.inf and flat[u + step_dr[d] * nx] < np.inf)
+                ):
+                    continue
+                alt = du + weight[d] * (cu + cv)
+                sv = state[v]
+                if sv == 0 or alt < dist[v]:
+                    if sv & _QUEUED:
+                        pv = prv[v]
+                        nv = nxt[v]
+                        if pv >= 0:
+                            nxt[pv] = nv
+                        else:
+                            head[-pv - 2] = nv
+                        if nv >= 0:
+                            prv[nv] = pv
+                    else:
+                        queued += 1
+                    dist[v] = alt
+                    state[v] = (d + 1) | _QUEUED
+                    if state_o[v] != 0:
+                        meet = alt + dist_o[v]
+                        if h_st <= meet < mu:  # a path through v; below h_st is a torn read
+                            mu = meet
+                            ctl[2 + side] = mu
+                    vr = ur + step_dr[d]
+                    vc = uc + step_dc[d]
+                    a1 = abs(vr - tr)
+                    c1 = abs(vc - tc)
+                    a0 = abs(vr - sr)
+                    c0 = abs(vc - sc)
+                    key = alt + 0.5 * h_scale * (
+                        max(a1, c1) + diag * min(a1, c1) - max(a0, c0) - diag * min(a0, c0)
+                    )
+                    kv = int(key * inv_delta)
+                    slot = (kv if kv > k else k) & mask  # rounding never sends it back
+                    hs = head[slot]
+                    nxt[v] = hs
+                    prv[v] = -(slot + 2)
+                    if hs >= 0:
+                        prv[hs] = v
+                    head[slot] = v
+        k += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _meeting(dist_f: Any, state_f: Any, dist_b: Any, state_b: Any) -> tuple[float, int]:
+    """Cheapest d_f(v) + d_b(v) over cells reached by both halves, and that cell (−1: none)."""
+    best = np.inf
+    cell = -1
+    for v in range(state_f.shape[0]):
+        if state_f[v] != 0 and state_b[v] != 0:
+            m = dist_f[v] + dist_b[v]
+            if m < best:
+                best = m
+                cell = v
+    return best, cell
+
+
+@numba.njit(cache=True, nogil=True)
 def _cost_range(grid: Any) -> tuple[float, float]:
     """Smallest and largest finite cost on ``grid`` (NaN and ±inf skipped; inf, −inf if none)."""
     lo = np.inf
@@ -300,6 +472,80 @@ def _run(
     return dist_t, state.reshape(ny, nx)
 
 
+#: Grids of at least this many cells are searched from both ends at once (two threads).
+BIDIRECTIONAL_MIN_CELLS = 1 << 18
+
+
+def _bidirectional(
+    grid: NDArray[Any],
+    resolution_m: float,
+    source_rc: tuple[int, int],
+    target_rc: tuple[int, int],
+    corner_cutting: bool,
+) -> tuple[float, NDArray[np.intp], NDArray[np.intp]] | None:
+    """Search from both ends at once, one thread each (the kernels release the GIL).
+
+    Bidirectional Dijkstra on the reduced costs of the average potential (see
+    :func:`_bidir_side`). After both halves stop, μ is recomputed exactly as the cheapest
+    d_f(v) + d_b(v) over the cells both reached, and the stop criterion
+    ``(k_f + k_b) · Δ ≥ μ`` is checked against it: then μ is the optimum (every path cheaper
+    than k_f·Δ + k_b·Δ in reduced cost has a cell finalised by one half and reached by the
+    other — the classic argument for bidirectional Dijkstra). Returns (cost, rows, cols), or
+    None if that check fails (the caller falls back to one-directional A*) — it cannot, unless
+    a read of the other half's arrays saw a half-written entry.
+    """
+    ny, nx = grid.shape
+    c_min, c_max = _cost_range(grid)
+    w_min = resolution_m * c_min
+    delta = w_min * (1.0 - 1e-9)
+    h_scale = c_min * resolution_m * (1.0 - 1e-12)
+    n_buckets = 1 << (int(2.0 * _SQRT2 * resolution_m * c_max / delta) + 2).bit_length()
+    n = ny * nx
+    s = source_rc[0] * nx + source_rc[1]
+    t = target_rc[0] * nx + target_rc[1]
+    dr, dc = abs(source_rc[0] - target_rc[0]), abs(source_rc[1] - target_rc[1])
+    k0 = float(int(0.5 * h_scale * (max(dr, dc) + (_SQRT2 - 1.0) * min(dr, dc)) / delta))
+    ctl = np.array([k0, k0, np.inf, np.inf])
+    dist = (np.empty(n), np.empty(n))
+    state = (np.zeros(n, dtype=np.int8), np.zeros(n, dtype=np.int8))
+
+    def half(side: int) -> None:
+        _bidir_side(
+            grid,
+            resolution_m,
+            side,
+            (s, t)[side],
+            (t, s)[side],
+            h_scale,
+            corner_cutting,
+            delta,
+            n_buckets,
+            dist[side],
+            state[side],
+            np.empty(n, dtype=np.int32),
+            np.empty(n, dtype=np.int32),
+            dist[1 - side],
+            state[1 - side],
+            ctl,
+        )
+
+    backward = threading.Thread(target=half, args=(1,), name="route-backward")
+    backward.start()
+    half(0)
+    backward.join()
+    mu, m = _meeting(dist[0], state[0], dist[1], state[1])
+    if m < 0:
+        return np.inf, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    if (ctl[0] + ctl[1]) * delta < mu:
+        return None
+    mrc = (m // nx, m % nx)
+    fr, fc = _unwind(state[0].reshape(ny, nx), mrc)
+    br, bc = _unwind(state[1].reshape(ny, nx), mrc)
+    rows = np.concatenate([fr, br[::-1][1:]])
+    cols = np.concatenate([fc, bc[::-1][1:]])
+    return float(mu), rows, cols
+
+
 def _as_cost(cost: ArrayLike) -> NDArray[Any]:
     grid = np.asarray(cost)
     if grid.ndim != 2 or min(grid.shape) < 1:
@@ -348,8 +594,9 @@ def shortest_path(
     resolution_m: float = 1.0,
     *,
     corner_cutting: bool = False,
+    bidirectional: bool | None = None,
 ) -> GridRoute:
-    """Return the least-cost 8-connected route between two cells (A*, exact; module text).
+    """Return the least-cost 8-connected route between two cells (exact; module text).
 
     Parameters
     ----------
@@ -361,6 +608,10 @@ def shortest_path(
         Cell size, metres; the route cost is in cost-weighted metres.
     corner_cutting
         Allow diagonal moves between two impassable cells (scikit-image does; a rover should not).
+    bidirectional
+        Search from both ends at once on two threads (the default on grids of at least
+        :data:`BIDIRECTIONAL_MIN_CELLS` cells when the machine has two cores), else A* from
+        the start. Both are exact; among routes of equal cost they may pick different ones.
 
     Raises
     ------
@@ -374,15 +625,24 @@ def shortest_path(
     _check_cell(grid, goal_rc, "goal")
     s_rc = (int(start_rc[0]), int(start_rc[1]))
     g_rc = (int(goal_rc[0]), int(goal_rc[1]))
-    dist, state = _run(grid, float(resolution_m), s_rc, [g_rc], corner_cutting)
-    if not np.isfinite(dist[0]):
+    if bidirectional is None:
+        bidirectional = grid.size >= BIDIRECTIONAL_MIN_CELLS and (os.cpu_count() or 1) > 1
+    found = (
+        _bidirectional(grid, float(resolution_m), s_rc, g_rc, corner_cutting)
+        if bidirectional and s_rc != g_rc
+        else None
+    )
+    if found is None:
+        dist, state = _run(grid, float(resolution_m), s_rc, [g_rc], corner_cutting)
+        rows, cols = _unwind(state, g_rc)
+        found = (float(dist[0]), rows, cols)
+    if not np.isfinite(found[0]):
         raise PlanInfeasible(
             f"no route from cell {tuple(start_rc)} to cell {tuple(goal_rc)}: impassable cells "
             "cut them apart",
             ["goal cut off"],
         )
-    rows, cols = _unwind(state, g_rc)
-    return GridRoute(rows=rows, cols=cols, cost=float(dist[0]))
+    return GridRoute(rows=found[1], cols=found[2], cost=found[0])
 
 
 def route_cost(
