@@ -166,13 +166,15 @@ def _smoothed_levels(heights: NDArray[np.float64], levels: int) -> NDArray[np.fl
 
 
 _BAND_ROWS = 16
+_BAND_COLS = 512  # a band (32 KiB of float32) stays in L1-L2 while every sample passes
 
 
-def _kernel_source(
-    grids: Any, ground: Any, inv_d_m: Any, drop: Any, step_x: Any, level: Any, sin_az: Any,
-    cos_az: Any, r0: int, r1: int, c0: int, c1: int, out: Any,
+@numba.njit(nogil=True, error_model="numpy", fastmath=True, cache=True)
+def _azimuth(
+    grids: Any, ground: Any, inv_d_m: Any, drop: Any, step_x: Any, level: Any, sa: float,
+    ca: float, r0: int, r1: int, c0: int, c1: int, out: Any,
 ) -> None:  # fmt: skip
-    """Horizons for cells [r0, r1) × [c0, c1) (numba-compiled; threads over azimuths).
+    """Horizons at one azimuth (sin ``sa``, cos ``ca``) for cells [r0, r1) × [c0, c1) → out.
 
     For one azimuth and one sample distance every cell looks at the same offset, so the
     bilinear weights are shared and the inner loop runs over contiguous columns (SIMD). Rows
@@ -182,13 +184,12 @@ def _kernel_source(
     """
     ny, nx = ground.shape
     nsteps = inv_d_m.shape[0]
-    ncols = c1 - c0
     first_drop = drop[0] if nsteps > 0 else 0.0
-    for a in numba.prange(sin_az.shape[0]):
-        sa, ca = sin_az[a], cos_az[a]
-        best = np.empty((_BAND_ROWS, ncols), dtype=np.float32)
-        for b0 in range(r0, r1, _BAND_ROWS):
-            b1 = min(r1, b0 + _BAND_ROWS)
+    best = np.empty((_BAND_ROWS, _BAND_COLS), dtype=np.float32)
+    for b0 in range(r0, r1, _BAND_ROWS):
+        b1 = min(r1, b0 + _BAND_ROWS)
+        for q0 in range(c0, c1, _BAND_COLS):
+            q1 = min(c1, q0 + _BAND_COLS)
             best[:, :] = -1e30  # finite sentinel: fastmath assumes no infinities
             for s in range(nsteps):
                 dy = -step_x[s] * ca
@@ -201,8 +202,8 @@ def _kernel_source(
                 # rows/cols whose sample point (r + dy, c + dx) lies on the grid
                 lo_r = max(b0, math.ceil(-dy))
                 hi_r = min(b1, math.floor(ny - 1 - dy) + 1)
-                lo_c = max(c0, math.ceil(-dx))
-                hi_c = min(c1, math.floor(nx - 1 - dx) + 1)
+                lo_c = max(q0, math.ceil(-dx))
+                hi_c = min(q1, math.floor(nx - 1 - dx) + 1)
                 if lo_r >= hi_r or lo_c >= hi_c:
                     continue
                 i0 = math.floor(dy)
@@ -216,34 +217,58 @@ def _kernel_source(
                 g = grids[level[s]]
                 idm = np.float32(inv_d_m[s])
                 dr = np.float32(drop[s])
+                n = hi_c - lo_c
                 for r in range(lo_r, hi_r):
-                    top = g[r + i0]
-                    bottom = g[r + i0 + 1]
-                    here = ground[r]
-                    row_best = best[r - b0]
-                    for c in range(lo_c, hi_c):
-                        j = c + j0
-                        h = w00 * top[j] + w01 * top[j + 1] + w10 * bottom[j] + w11 * bottom[j + 1]
-                        t = (h - here[c]) * idm - dr
-                        row_best[c - c0] = max(row_best[c - c0], t)
+                    # slices starting at the first column, so the inner index runs 0…n−1:
+                    # numba then needs no negative-index wraparound and LLVM vectorises (2.7×)
+                    top = g[r + i0, lo_c + j0 : hi_c + j0 + 1]
+                    bottom = g[r + i0 + 1, lo_c + j0 : hi_c + j0 + 1]
+                    here = ground[r, lo_c:hi_c]
+                    row_best = best[r - b0, lo_c - q0 : hi_c - q0]
+                    for k in range(n):
+                        h = w00 * top[k] + w01 * top[k + 1] + w10 * bottom[k] + w11 * bottom[k + 1]
+                        t = (h - here[k]) * idm - dr
+                        row_best[k] = max(row_best[k], t)
             for r in range(b0, b1):
-                for k in range(ncols):
+                for k in range(q1 - q0):
                     value = float(best[r - b0, k])
                     if value < -1e29:
                         value = -first_drop
-                    out[a, r - r0, k] = math.degrees(math.atan(value))
+                    out[r - r0, q0 - c0 + k] = math.degrees(math.atan(value))
 
 
-_KERNELS: dict[bool, Callable[..., None]] = {}
+# Two drivers, not one function compiled twice: numba's on-disk cache keys a function by its
+# name and signature only, so a parallel and a serial compilation of the same function would
+# load each other's cached code (the parallel one then ran on one thread).
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _kernel_threads(
+    grids: Any, ground: Any, inv_d_m: Any, drop: Any, step_x: Any, level: Any, sin_az: Any,
+    cos_az: Any, r0: int, r1: int, c0: int, c1: int, out: Any,
+) -> None:  # fmt: skip
+    """All azimuths, shared among numba's threads (one big tile)."""
+    for a in numba.prange(sin_az.shape[0]):
+        _azimuth(
+            grids, ground, inv_d_m, drop, step_x, level, sin_az[a], cos_az[a], r0, r1, c0, c1,
+            out[a],
+        )  # fmt: skip
+
+
+@numba.njit(nogil=True, cache=True)
+def _kernel_serial(
+    grids: Any, ground: Any, inv_d_m: Any, drop: Any, step_x: Any, level: Any, sin_az: Any,
+    cos_az: Any, r0: int, r1: int, c0: int, c1: int, out: Any,
+) -> None:  # fmt: skip
+    """All azimuths on the calling thread, without the GIL (Dask tiles run side by side)."""
+    for a in range(sin_az.shape[0]):
+        _azimuth(
+            grids, ground, inv_d_m, drop, step_x, level, sin_az[a], cos_az[a], r0, r1, c0, c1,
+            out[a],
+        )  # fmt: skip
 
 
 def _kernel(parallel: bool) -> Callable[..., None]:
     """The compiled kernel: numba threads over azimuths (one tile) or nogil (Dask tiles)."""
-    if parallel not in _KERNELS:
-        _KERNELS[parallel] = numba.njit(
-            parallel=parallel, nogil=True, error_model="numpy", fastmath=True, cache=True
-        )(_kernel_source)
-    return _KERNELS[parallel]
+    return _kernel_threads if parallel else _kernel_serial
 
 
 def _tile(
