@@ -249,7 +249,7 @@ def _azimuth(
                     for k in range(n):
                         h = w00 * top[k] + w01 * top[k + 1] + w10 * bottom[k] + w11 * bottom[k + 1]
                         t = (h - here[k]) * idm - dr
-                        # type: ignore below: numba passes the intrinsic its typing context
+                        # (ignore: numba passes the intrinsic its typing context itself)
                         row_best[k] = _max32(row_best[k], t)  # type: ignore[call-arg]
             for r in range(b0, b1):
                 for k in range(q1 - q0):
