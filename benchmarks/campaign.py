@@ -104,6 +104,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS_campaign.md"))
+    ap.add_argument(
+        "--no-lns",
+        action="store_true",
+        help="CP-SAT alone for the whole time limit (no window neighbourhoods), for comparison",
+    )
     args = ap.parse_args()
 
     c = parse_campaign(
@@ -125,7 +130,7 @@ def main() -> None:
     plan = solve(
         c,
         env,
-        SolveOptions(time_limit_s=args.time_limit, workers=2),
+        SolveOptions(time_limit_s=args.time_limit, workers=2, lns=not args.no_lns),
         on_solution=lambda t, v: trace.append((t, v)),
     )
     viol = check_plan(c, env, plan)
@@ -170,7 +175,8 @@ def main() -> None:
             f"{plan.status} objective {plan.objective:g}, "
             f"bound {plan.bound:g}, gap "
             f"{100 * plan.gap:.2f}%, "
-            f"{len(plan.occurrences())} occurrences",
+            f"{len(plan.occurrences())} occurrences"
+            + ("" if args.no_lns else f", {plan.extra.get('lns_rounds', 0)} window rounds"),
         ),
         (
             "crew-time knapsack relaxation (HiGHS)",

@@ -630,10 +630,10 @@ def _search_in_two_threads(
 ) -> tuple[Any, str, float, int]:
     """Go on from a first solution with two searches at once until the deadline.
 
-    One thread runs CP-SAT on the whole model (one worker, hinted with the first solution) for
-    a quarter of the time limit (at least 15 s): it lowers the proven bound (on the 30-day
-    benchmark from the root LP's 1075 to 1060 in about 8 s, then no further in 45 s) and may
-    find better plans. The calling thread runs the window neighbourhoods of
+    One thread runs CP-SAT on the whole model (one worker, hinted with the first solution)
+    until its proven bound has not moved for ``_BOUND_STALL_S`` (on the 30-day benchmark it
+    goes from the root LP's 1075 to 1060 in about 8 s of one worker, then no further in 45 s);
+    it may also find better plans. The calling thread runs the window neighbourhoods of
     :func:`_improve_by_windows`, with one worker while that thread runs and with all of them
     after. CP-SAT releases the GIL while it solves, so the two use both cores. Returns (solver
     holding the best solution, status name, proven bound in objective units, rounds).
@@ -650,10 +650,14 @@ def _search_in_two_threads(
     whole.proto.solution_hint.vars.extend(range(len(start_sol)))
     whole.proto.solution_hint.values.clear()
     whole.proto.solution_hint.values.extend(start_sol)
-    remaining = deadline - time.perf_counter()
-    bg_limit = min(remaining, max(_BOUND_MIN_S, _BOUND_SHARE * opts.time_limit_s))
-    bg = _params(SolveOptions(time_limit_s=max(0.1, bg_limit), seed=opts.seed))
+    bg = _params(SolveOptions(time_limit_s=max(0.1, deadline - time.perf_counter())))
     bg.parameters.num_workers = 1
+    last_bound_s = [time.perf_counter()]
+
+    def bound_moved(_: float) -> None:
+        last_bound_s[0] = time.perf_counter()
+
+    bg.best_bound_callback = bound_moved
     bg_status: list[Any] = []
     proved = threading.Event()
 
@@ -664,6 +668,12 @@ def _search_in_two_threads(
 
     thread = threading.Thread(target=run_whole, daemon=True)
     thread.start()
+
+    def whole_running() -> bool:
+        if thread.is_alive() and time.perf_counter() - last_bound_s[0] > _BOUND_STALL_S:
+            bg.stop_search()
+            thread.join()
+        return thread.is_alive()
 
     def improved(sol: list[int]) -> None:
         if on_solution is not None:
@@ -679,7 +689,7 @@ def _search_in_two_threads(
         deadline,
         improved,
         stop=proved,
-        busy=thread,
+        busy=whole_running,
     )
     thread.join()
     status = bg_status[0] if bg_status else cp_model.UNKNOWN
@@ -705,10 +715,11 @@ _LNS_PHASE1_SHARE = 0.05
 _LNS_PHASE1_MIN_S = 3.0
 #: time limit of one neighbourhood (s), and how many absent occurrences are offered to it
 _LNS_ROUND_S = 1.5
-#: time of the whole-model search that runs beside the neighbourhoods (it proves the bound)
-_BOUND_SHARE = 0.25
-_BOUND_MIN_S = 15.0
+#: the whole-model search beside the neighbourhoods (it proves the bound) stops when its bound
+#: has not moved for this long (s)
+_BOUND_STALL_S = 20.0
 _LNS_ABSENT = 30
+_LNS_DAYS = 2  # window width, days
 
 
 def _occ_var_indices(o: _Occ) -> list[int]:
@@ -736,7 +747,7 @@ def _improve_by_windows(
     deadline: float,
     on_improve: Callable[[list[int]], None] | None = None,
     stop: Any = None,
-    busy: Any = None,
+    busy: Callable[[], bool] | None = None,
 ) -> tuple[list[int], float, int]:
     """Improve a solution by large-neighbourhood search over windows of days; return the best.
 
@@ -746,12 +757,13 @@ def _improve_by_windows(
     and downlink. The round's model is the whole model with those variables fixed (their
     domains reduced to one value), so each of its solutions is a solution of the whole
     campaign. It starts from the incumbent (a complete hint) and replaces it when its objective
-    is higher (30 absent occurrences per round: rounds mostly solve to optimality in under a
-    second on the 30-day benchmark; letting the sample grow to 80 made them slower, not
-    better). CP-SAT's own neighbourhoods take several seconds each on that campaign (they free
-    half the model).
+    is higher (30 absent occurrences, drawn uniformly, per round: rounds mostly solve to
+    optimality in under a second on the 30-day benchmark; letting the sample grow to 80, or
+    drawing only occurrences that could join, weighted by science per crew-minute, made the
+    rounds slower and the plans no better). CP-SAT's own neighbourhoods take several seconds
+    each on that campaign (they free half the model).
     Stops at the deadline or when the event ``stop`` is set (optimality proved elsewhere);
-    uses one worker while the thread ``busy`` runs, else ``opts.workers``.
+    uses one worker while ``busy()`` is true (another search runs), else ``opts.workers``.
     Returns (solution, objective, rounds).
     """
     import random
@@ -761,10 +773,14 @@ def _improve_by_windows(
     rng = random.Random(opts.seed)
     step = c.step_min
     per_day = 1440 // step
-    width = max(1, min(2, c.days // 2))
+    width = max(1, min(_LNS_DAYS, c.days // 2))
     proto = mdl.model.proto
     n_vars = len(proto.variables)
     occ_vars = {key: _occ_var_indices(o) for key, o in mdl.occs.items()}
+    start_dom = {
+        key: cp_model.Domain.from_flat_intervals(list(proto.variables[o.start.index].domain))
+        for key, o in mdl.occs.items()
+    }
     rounds = 0
     while True:
         remaining = deadline - time.perf_counter()
@@ -781,9 +797,7 @@ def _improve_by_windows(
             present = bool(solution[o.present.index])
             start = solution[o.start.index]
             if (present and window.contains(start)) or (not present and key in offered):
-                dom = cp_model.Domain.from_flat_intervals(
-                    list(proto.variables[o.start.index].domain)
-                ).intersection_with(window)
+                dom = start_dom[key].intersection_with(window)
                 if dom.is_empty():
                     _set_domain(sub.proto, o.present.index, [0, 0])
                 else:
@@ -796,7 +810,7 @@ def _improve_by_windows(
         sub.proto.solution_hint.values.clear()
         sub.proto.solution_hint.values.extend(solution)
         limit = min(_LNS_ROUND_S, remaining - 0.1)
-        workers = 1 if busy is not None and busy.is_alive() else opts.workers
+        workers = 1 if busy is not None and busy() else opts.workers
         solver = _params(SolveOptions(time_limit_s=limit, workers=workers, seed=opts.seed + rounds))
         status = solver.solve(sub)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value > objective:
