@@ -97,15 +97,27 @@ def test_stuck_subscriber_is_dropped_and_others_keep_up(
         connect(f"{ws_url}?token={t}", sock=raw, max_queue=1, close_timeout=0.2) as _stuck,
         connect(f"{ws_url}?names=BATT_V&token={t}") as normal,
     ):
+        processor = real_server.ground.runtime.processor
+        decoded0 = processor.stats().decoded
         for _ in range(n // 50):
             real_server.ground.send_hk(50)
             time.sleep(0.02)  # UDP: do not overrun the link's socket buffer
+
+        def settled() -> bool:  # every datagram that arrived is decoded
+            before = processor.stats().decoded
+            time.sleep(0.3)
+            return processor.stats().decoded == before
+
+        assert wait_for(settled, 20.0)
+        expected = processor.stats().decoded - decoded0  # UDP may drop a few under load
+        assert expected >= 0.9 * n
         seqs: list[int] = []
         values = 0
-        while values < n:
+        while values < expected:
             for m in json.loads(normal.recv(timeout=10)):
                 seqs.append(m["seq"])
                 values += len(m["data"]["time_ns"])
+        assert values == expected
         assert seqs == list(range(1, len(seqs) + 1))
 
         def dropped() -> list[dict[str, object]]:
