@@ -510,15 +510,15 @@ class SqlArchive(Archive):
             for lo in range(0, n, SEGMENT_SAMPLES):
                 hi = min(n, lo + SEGMENT_SAMPLES)
                 sel: Any = slice(lo, hi) if order is None else order[lo:hi]
-                values = {
-                    name: (
-                        col.raw[sel],
-                        col.eng[sel],
+                values = {}
+                for name, col in cols.items():
+                    raw = col.raw[sel]
+                    values[name] = (
+                        raw,
+                        raw if col.eng is col.raw else col.eng[sel],  # same data: no compare
                         None if col.status is None else col.status[sel],
                         None if col.present is None else col.present[sel],
                     )
-                    for name, col in cols.items()
-                }
                 self._insert_segment(cur, group, t[lo:hi], values)
             self._merge_tail(cur, group)
 

@@ -188,7 +188,11 @@ def _join(parts: list[tuple[ParameterColumn | None, int]]) -> ParameterColumn:
                 for c, n in parts
             ]
         )
-    return ParameterColumn(cat(lambda c: c.raw), cat(lambda c: c.eng), status, present)
+    raw = cat(lambda c: c.raw)
+    # uncalibrated parameters carry one array as raw and eng: keep them one (the archive
+    # then stores it once without comparing)
+    eng = raw if all(c is None or c.eng is c.raw for c, _ in parts) else cat(lambda c: c.eng)
+    return ParameterColumn(raw, eng, status, present)
 
 
 class Chain:
