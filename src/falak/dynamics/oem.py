@@ -195,7 +195,7 @@ def format_oem(
         f"START_TIME = {iso[0]}",
         f"STOP_TIME = {iso[-1]}",
         "INTERPOLATION = HERMITE",
-        "INTERPOLATION_DEGREE = 5",
+        "INTERPOLATION_DEGREE = 3",  # falak reads states back with cubic Hermite
         "META_STOP",
         "",
     ]
