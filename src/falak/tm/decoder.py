@@ -247,6 +247,9 @@ class Decoder:
         self._functions: dict[str, Callable[..., Any]] = {}
         self._partial: list[ContainerResult] = []
         self._derived = [p for p in mdb.parameters.values() if p.derivation is not None]
+        # per-key lookups repeated for every column of every batch (the MDB does not change
+        # under a decoder): the short name and the data type
+        self._key_info: dict[str, tuple[str, DataType | None]] = {}
 
     def _default_root(self) -> SequenceContainer:
         roots = self.mdb.root_containers()
@@ -397,11 +400,14 @@ class Decoder:
         columns: dict[str, Column] = {}
         names_seen: dict[str, int] = {}
         for key in st.order:
-            pname, _, member = key.partition(".")
-            name = short_name(pname) + ("." + member if member else "")
+            info = self._key_info.get(key)
+            if info is None:
+                pname, _, member = key.partition(".")
+                info = (short_name(pname) + ("." + member if member else ""), self._key_type(key))
+                self._key_info[key] = info
+            name, ptype = info
             names_seen[name] = names_seen.get(name, 0) + 1
             raw = st.raw[key]
-            ptype = self._key_type(key)
             present = st.present.get(key)
             if self.do_calibrate and ptype is not None:
                 eng = self._engineering(st, key, ptype, raw)
@@ -933,11 +939,12 @@ class Decoder:
     def _engineering(
         self, st: _State, key: str, ptype: DataType, raw: NDArray[Any]
     ) -> NDArray[Any]:
-        def evaluate(c: Condition) -> NDArray[np.bool_]:
-            return self._evaluate(st, c)
-
         if isinstance(ptype, IntegerType | FloatType):
             if ptype.calibrator is not None and raw.dtype != object:
+
+                def evaluate(c: Condition) -> NDArray[np.bool_]:
+                    return self._evaluate(st, c)
+
                 return calibrate(ptype.calibrator, raw, evaluate)
             if isinstance(ptype, FloatType) and raw.dtype.kind in "iu":
                 return raw.astype(np.float64)
@@ -980,12 +987,13 @@ class Decoder:
         eng: NDArray[Any],
         present: NDArray[np.bool_] | None,
     ) -> NDArray[np.uint8] | None:
-        def evaluate(c: Condition) -> NDArray[np.bool_]:
-            return self._evaluate(st, c)
-
         alarm = getattr(ptype, "alarm", None)
         if alarm is None or eng.ndim != 1:
             return None
+
+        def evaluate(c: Condition) -> NDArray[np.bool_]:
+            return self._evaluate(st, c)
+
         if isinstance(alarm, NumericAlarm) and eng.dtype != object:
             level = check_numeric(alarm, eng, evaluate)
         elif isinstance(alarm, EnumerationAlarm):
