@@ -10,8 +10,12 @@ occurrences. Measured:
   crew, power, downlink, transfer and windows fit (slot arrays); its plan is then verified by
   the independent checker, and occurrences the checker faults are dropped.
 
-Every plan is checked by falak.planning.checker. CP-SAT's parallel search is not repeatable,
-so numbers vary run to run. 2 workers (the machine has 2 cores).
+"CP-SAT" is falak.planning.solver.solve: a short whole-model phase, then window-of-days
+neighbourhoods beside a whole-model search that proves the bound; ``--no-lns`` runs CP-SAT
+alone on the whole model for the time limit, for comparison. Every plan is checked by
+falak.planning.checker. CP-SAT's parallel search is not repeatable, so numbers vary run to
+run. 2 workers (the machine has 2 cores). The table replaces the one between the markers in
+``--out`` (RESULTS_campaign.md); the text around it is kept.
 
 Run: .venv/bin/python benchmarks/campaign.py [--days 30] [--experiments 80] [--time-limit 60]
 """
@@ -32,6 +36,9 @@ from falak.planning.generator import generate_campaign
 from falak.planning.greedy import greedy_plan
 from falak.planning.orbit_env import build_environment
 from falak.planning.solver import SolveOptions, solve
+
+_BEGIN = "<!-- table: written by benchmarks/campaign.py -->"
+_END = "<!-- end of table -->"
 
 
 def crew_knapsack(c: Campaign, *, integral: bool) -> float:
@@ -188,52 +195,30 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
-    md = [
-        "## Campaign planner (CP-SAT vs greedy list scheduling)",
-        "",
+    table = [
+        _BEGIN,
         f"`.venv/bin/python benchmarks/campaign.py --days {args.days} --experiments "
-        f"{args.experiments} --seed {args.seed} --time-limit {args.time_limit:g}` on "
-        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        "2 CP-SAT workers.",
+        f"{args.experiments} --seed {args.seed} --time-limit {args.time_limit:g}"
+        + (" --no-lns" if args.no_lns else "")
+        + f"` on {platform.processor() or platform.machine()}, Python "
+        f"{platform.python_version()}, 2 CP-SAT workers.",
         "",
         "| quantity | value |",
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in rows],
-        "",
-        "Targets: first valid plan < 10 s (met: the first solution is the greedy plan, given "
-        "as a complete hint, and includes building the model), gap <= 2% after 60 s (NOT met). "
-        "Small hand-built campaigns are solved to their known optimum in "
-        "tests/planning/test_solver.py. CP-SAT's parallel search is not repeatable; numbers "
-        "vary between runs (two runs of the same code: 832/1060 and 823/1060).",
-        "",
-        "Why the gap stays (measured 2026-11-25, same campaign, 2 workers, one run each):",
-        "",
-        "- CP-SAT's proven bound is the crew-time knapsack. The crew-time relaxation alone "
-        "(row above: each crew member's tended minutes within their work minutes, with crew "
-        "counts, qualifications, repetition order and precedence, no clock) is 1073.7 as an LP "
-        "and 1073 as an integer program (HiGHS). CP-SAT's bound (1054-1060, with the "
-        "long-part count cuts already in the model) is already below that integer optimum, so "
-        "more crew-time knapsack cuts (per crew, per day, for the whole crew) cannot lower it.",
-        "- What stops plans is the clock, which no aggregate cut sees: the crew all work in the "
-        "same 6.5 h a day and in eclipse (37% of work time here) the payload budget drops to "
-        "3 kW, about two sessions of average draw (1.35 kW) at once. The greedy scheduler with "
-        "the eclipse drop removed reaches 905 instead of 784. Energy cuts do not bind: the "
-        "eclipse energy the tended parts of ALL sessions need (each at its least eclipse "
-        "overlap) is 11.7 of 13.0 kW-kmin available in work periods; sessions of >= 155 min "
-        "(mornings only, all sharing an eclipse instant) sum to 89.7 kW against 30 mornings x "
-        "3 kW = 90. The limit acts through simultaneity, which the LP of optional intervals "
-        "cannot express; a time-indexed relaxation (sessions assigned to work periods, with "
-        "per-period power at shared eclipse instants) would be needed and is not done.",
-        "- Solver settings (objective / bound): default 816 / 1054 (60 s); "
-        "linearization_level=2 814 / 1054 (60 s); subsolvers max_lp 814 / 1054, lb_tree_search "
-        "807 / 1069, core 805 / 1108 (30 s each). None helps; the default is kept.",
-        "- Warm start: the greedy plan is now the best of three list orders (priority 784, "
-        "priority per crew-minute 798, per crew-minute and tended energy 787; orders by power "
-        "alone were worse, 747-775). CP-SAT from that hint: 823-832 after 60 s (816 before); "
-        "the gap moves from 22.6% to 21.5-22.4%, within run-to-run noise of the bound.",
-        "",
+        _END,
     ]
-    args.out.write_text("\n".join(md), encoding="utf-8")
+    # the table of this run replaces the one between the markers; the text around it (what
+    # was tried, runs by hand) is kept
+    old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    if _BEGIN in old and _END in old:
+        head, rest = old.split(_BEGIN, 1)
+        text = head + "\n".join(table) + rest.split(_END, 1)[1]
+    else:
+        text = (
+            "## Campaign planner (CP-SAT vs greedy list scheduling)\n\n" + "\n".join(table) + "\n"
+        )
+    args.out.write_text(text, encoding="utf-8")
     print(f"-> {args.out}")
 
 

@@ -68,10 +68,9 @@ def test_fixed_solver_rejects_a_broken_solution() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2])
-def test_parallel_solve_with_neighbourhoods_passes_the_checker(seed: int) -> None:
-    """Property: the plan after the two-thread search (CP-SAT + windows) is valid."""
-    c = parse_campaign(generate_campaign(days=6, experiments=18, seed=seed, orbit=False))
+def test_parallel_solve_with_neighbourhoods_passes_the_checker() -> None:
+    """The plan after the two-thread search (CP-SAT + windows, 10 s) is valid."""
+    c = parse_campaign(generate_campaign(days=6, experiments=18, seed=2, orbit=False))
     env = build_environment(c)
     g = greedy_plan(c, env)
     plan = solve(c, env, SolveOptions(time_limit_s=10, workers=2))

@@ -953,6 +953,11 @@ def solve(
             _LNS_PHASE1_MIN_S, _LNS_PHASE1_SHARE * opts.time_limit_s
         )
     status = solver.solve(mdl.model, cb)
+    if use_lns and status == cp_model.UNKNOWN and deadline - time.perf_counter() > 0.1:
+        # no solution in the first phase: the whole model gets the rest of the time, alone
+        solver.parameters.max_time_in_seconds = deadline - time.perf_counter()
+        status = solver.solve(mdl.model, cb)
+        use_lns = False
     name = solver.status_name(status)
     bound_raw = float(solver.best_objective_bound)
     lns_rounds = 0
