@@ -16,6 +16,12 @@ qualified members, and builds:
 - ground-support runs that contain a whole pass over Pakistan (start domains);
 - precedence with minimum and maximum lags, repetition order, time windows, due times.
 
+Search: the greedy plan is a complete hint. In parallel mode with 10 s or more, a short phase
+on the whole model turns it into a complete solution, then large-neighbourhood rounds over
+windows of days (:func:`_improve_by_windows`) run beside a one-worker whole-model search that
+proves the bound (:func:`_search_in_two_threads`). ``deterministic`` mode, replanning and short
+runs use one CP-SAT search.
+
 Each rule group has an enforcement literal. Normally they are fixed true; to explain an
 infeasible campaign they become assumptions and CP-SAT's
 ``SufficientAssumptionsForInfeasibility`` gives a core, shrunk by deletion to a minimal one.
