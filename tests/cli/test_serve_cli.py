@@ -24,6 +24,7 @@ def test_help_explains_the_example_and_ports() -> None:
     assert "ready example starts" in r.output
     assert "--port" in r.output
     assert "--host" in r.output
+    assert "--ws-deflate" in r.output
 
 
 def test_bad_config_is_reported(tmp_path: Path) -> None:

@@ -127,3 +127,19 @@ def test_stuck_subscriber_is_dropped_and_others_keep_up(
 
         assert wait_for(lambda: bool(dropped()), 10.0)
         assert "a frame was not taken within 0.3 s" in str(dropped()[-1]["message"])
+
+
+def test_frames_are_not_compressed_unless_asked(
+    real_server: RealServer, http: httpx.Client
+) -> None:
+    """permessage-deflate costs more CPU than it saves at telemetry rates (see
+    benchmarks/RESULTS_websocket.md): the server declines it by default."""
+    from falak.server import create_app, uvicorn_config
+
+    t = token(http, "vera")
+    ws_url = real_server.url.replace("http://", "ws://")
+    with connect(f"{ws_url}/api/v1/ws/parameters?token={t}") as ws:  # the client offers it
+        assert ws.protocol.extensions == []
+    app = create_app(real_server.ground.runtime)
+    assert uvicorn_config(app).ws_per_message_deflate is False
+    assert uvicorn_config(app, ws_deflate=True).ws_per_message_deflate is True

@@ -43,6 +43,15 @@ def serve_command(
             help="Example only: UDP port on 127.0.0.1 that telecommands are sent to.",
         ),
     ] = 10025,
+    ws_deflate: Annotated[
+        bool,
+        typer.Option(
+            "--ws-deflate/--no-ws-deflate",
+            help="Compress WebSocket frames (permessage-deflate) for clients that ask. Off by "
+            "default: at telemetry rates compressing every frame for every subscriber costs "
+            "more CPU than it saves on a LAN; turn it on for consoles behind a slow link.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /openapi.json) and WebSocket streams.
 
@@ -96,7 +105,7 @@ def serve_command(
             typer.echo(f"  {u.name} / {u.password} / {u.roles[0]}")
     runtime.start()
     try:
-        server = _QuietServer(uvicorn_config(create_app(runtime)))
+        server = _QuietServer(uvicorn_config(create_app(runtime), ws_deflate=ws_deflate))
         server.run(sockets=[sock])
     finally:
         runtime.stop()
