@@ -265,11 +265,9 @@ def test_xtce_array_arg(testdata: Path) -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(values=st.lists(st.integers(0, 255), min_size=0, max_size=5))
-def test_hypothesis_array_roundtrip(values: list[int]) -> None:
-    from tests.conftest import TESTDATA
-
+def test_hypothesis_array_roundtrip(testdata: Path, values: list[int]) -> None:
     enc = _ARRAY.get("enc") or _ARRAY.setdefault(
-        "enc", CommandEncoder(load(TESTDATA / "yamcs-xtce/array-arg.xml"))
+        "enc", CommandEncoder(load(testdata / "yamcs-xtce/array-arg.xml"))
     )
     data = enc.encode("cmd1", {"array1": values}).binary
     n = int.from_bytes(data[:2], "big")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
@@ -138,14 +139,12 @@ JPSS_CSV = "space_packet_parser/jpss/ccsdspy_jpss1_geolocation.csv"
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2000), st.booleans())
-def test_garbage_never_crashes_split_and_decode(garbage: bytes, lenient: bool) -> None:
+def test_garbage_never_crashes_split_and_decode(
+    testdata: Path, garbage: bytes, lenient: bool
+) -> None:
     """Random bytes: every byte is in a packet or a skipped range, and decoding counts
     whatever fails instead of raising."""
-    from pathlib import Path
-
-    from tests.conftest import TESTDATA
-
-    mdb = from_ccsdspy_csv(Path(TESTDATA) / JPSS_CSV, apid=11)
+    mdb = from_ccsdspy_csv(testdata / JPSS_CSV, apid=11)
     split = split_packets(garbage, lenient_version=lenient)
     covered = int(split.lengths.sum()) + sum(r.stop - r.start for r in split.skipped)
     assert covered == len(garbage)
