@@ -80,6 +80,10 @@ _FAIL = {name: i for i, name in enumerate(FAIL_REASONS)}
 
 _PAD_BYTES = 16
 
+#: Most cached run plans a decoder keeps (one per container, run start, position and packet
+#: length); past it the cache is emptied and plans are made again as batches need them.
+_MAX_PLANS = 100_000
+
 
 # ---------------------------------------------------------------------------------------------
 # Results
@@ -212,6 +216,37 @@ class _State:
         )
 
 
+#: How :meth:`Decoder._finish` makes a column's engineering value: the raw array itself, raw
+#: widened to float64 when it holds integers (uncalibrated floats), or :meth:`_engineering`.
+_ENG_RAW, _ENG_FLOAT, _ENG_GENERIC = 0, 1, 2
+
+#: A column key's short name, data type, engineering mode and whether limits are checked.
+_KeyInfo = tuple[str, DataType | None, int, bool]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """Consecutive fields of one size, byte order and kind in a run plan."""
+
+    offset: int  # bytes from the packet start
+    count: int  # fields
+    size: int  # bytes per field
+    order: str  # ">" big-endian, "<" little-endian
+    kind: str  # numpy kind: "u", "i" (two's complement) or "f" (IEEE 754)
+
+
+@dataclass(frozen=True)
+class _RunPlan:
+    """A run of simple entries at a fixed position in packets of a fixed length."""
+
+    entries: Sequence[Entry]  # the sequence the run belongs to (the cache is keyed by its id)
+    stop: int  # index of the first entry after the run
+    end_rel: int  # bits from the packet start after the run
+    keys: tuple[str, ...]  # parameter keys in entry order
+    unique: bool  # no key appears twice in the run
+    segments: tuple[_Segment, ...]
+
+
 def _int_dtype(nbits: int, signed: bool = False) -> type[np.integer[Any]]:
     """The smallest numpy integer type holding ``nbits`` bits (as ccsdspy and the TRUTH
     tables expect: a 3-bit field is uint8, a 14-bit one uint16)."""
@@ -223,7 +258,9 @@ class Decoder:
     """A decoder for one mission database, starting at ``root`` (a container name).
 
     ``root`` defaults to the single root container that has descendants. Calibration, limit
-    checks and derived parameters can be switched off for raw-only decoding.
+    checks and derived parameters can be switched off for raw-only decoding. ``fast_path``
+    decodes runs of simple entries of fixed layouts through cached plans (:class:`_RunPlan`);
+    switching it off walks every entry the generic way, with the same results.
     """
 
     def __init__(
@@ -234,6 +271,7 @@ class Decoder:
         calibrate: bool = True,
         check_limits: bool = True,
         derived: bool = True,
+        fast_path: bool = True,
     ) -> None:
         self.mdb = mdb
         self.root = mdb.container(root) if root else self._default_root()
@@ -248,8 +286,13 @@ class Decoder:
         self._partial: list[ContainerResult] = []
         self._derived = [p for p in mdb.parameters.values() if p.derivation is not None]
         # per-key lookups repeated for every column of every batch (the MDB does not change
-        # under a decoder): the short name and the data type
-        self._key_info: dict[str, tuple[str, DataType | None]] = {}
+        # under a decoder): the short name, the data type, how the engineering value is made
+        # and whether the type has an alarm
+        self._key_info: dict[str, _KeyInfo] = {}
+        self.fast_path = fast_path
+        # run plans by (id of the entry sequence, first entry, bit position, packet bytes);
+        # None when the entry there does not start a simple run
+        self._plans: dict[tuple[int, int, int, int], _RunPlan | None] = {}
 
     def _default_root(self) -> SequenceContainer:
         roots = self.mdb.root_containers()
@@ -399,23 +442,25 @@ class Decoder:
                 st = st.subset(np.flatnonzero(ok))
         columns: dict[str, Column] = {}
         names_seen: dict[str, int] = {}
+        key_info = self._key_info
+        st_raw = st.raw
+        st_present = st.present
         for key in st.order:
-            info = self._key_info.get(key)
+            info = key_info.get(key)
             if info is None:
-                pname, _, member = key.partition(".")
-                info = (short_name(pname) + ("." + member if member else ""), self._key_type(key))
-                self._key_info[key] = info
-            name, ptype = info
+                info = key_info[key] = self._plan_key(key)
+            name, ptype, eng_mode, alarmed = info
             names_seen[name] = names_seen.get(name, 0) + 1
-            raw = st.raw[key]
-            present = st.present.get(key)
-            if self.do_calibrate and ptype is not None:
-                eng = self._engineering(st, key, ptype, raw)
-            else:
+            raw = st_raw[key]
+            present = st_present.get(key) if st_present else None
+            if eng_mode == _ENG_RAW:
                 eng = raw
-            mon = None
-            if self.do_limits and ptype is not None:
-                mon = self._monitor(st, ptype, eng, present)
+            elif eng_mode == _ENG_FLOAT:
+                eng = raw.astype(np.float64) if raw.dtype.kind in "iu" else raw
+            else:
+                assert ptype is not None
+                eng = self._engineering(st, key, ptype, raw)
+            mon = self._monitor(st, ptype, eng, present) if alarmed and ptype is not None else None
             columns[key] = Column(key, name, raw, eng, present, mon)
         # names must be unique inside a container result; qualify duplicates
         for col in columns.values():
@@ -426,6 +471,22 @@ class Decoder:
         trailing = st.end - st.materialize()
         results.append(ContainerResult(container.qualified_name, st.idx, columns, trailing))
 
+    def _plan_key(self, key: str) -> _KeyInfo:
+        """What :meth:`_finish` needs for a column key, worked out once per decoder."""
+        pname, _, member = key.partition(".")
+        name = short_name(pname) + ("." + member if member else "")
+        ptype = self._key_type(key)
+        if not self.do_calibrate or ptype is None:
+            eng_mode = _ENG_RAW
+        elif isinstance(ptype, IntegerType) and ptype.calibrator is None:
+            eng_mode = _ENG_RAW  # _engineering returns raw unchanged
+        elif isinstance(ptype, FloatType) and ptype.calibrator is None:
+            eng_mode = _ENG_FLOAT  # _engineering only widens integer raw values to float64
+        else:
+            eng_mode = _ENG_GENERIC
+        alarmed = self.do_limits and getattr(ptype, "alarm", None) is not None
+        return name, ptype, eng_mode, alarmed
+
     # -- entries ---------------------------------------------------------------------------------
 
     def _entries(
@@ -435,7 +496,17 @@ class Decoder:
         cstart: NDArray[np.int64],
         crel: int | None,
     ) -> None:
-        for entry in entries:
+        i = 0
+        n_entries = len(entries)
+        while i < n_entries:
+            if self.fast_path and st.rel is not None and st.matrix is not None:
+                plan = self._run_plan(entries, i, st.rel, st.matrix)
+                if plan is not None:
+                    self._apply_plan(st, plan)
+                    i = plan.stop
+                    continue
+            entry = entries[i]
+            i += 1
             act: NDArray[np.int64] | None = None
             if entry.include_if is not None:
                 mask = self._evaluate(st, entry.include_if)
@@ -465,6 +536,143 @@ class Decoder:
                         self._advance(st, sel, repeat.offset_bits)
                     self._entry_once(st, entry, sel, cstart, crel)
                 st.rel = None
+
+    # -- fast path: runs of simple entries in fixed layouts -----------------------------------
+
+    def _run_plan(
+        self, entries: Sequence[Entry], start: int, rel: int, matrix: NDArray[np.uint8]
+    ) -> _RunPlan | None:
+        """The cached plan for the run of simple entries from ``entries[start]``, if any.
+
+        Only for a batch whose packets all have the same length and the same position
+        (``rel`` bits from the packet start), byte-aligned.
+        """
+        n, width = matrix.shape
+        if n == 0 or rel & 7 or not matrix.flags.c_contiguous:
+            return None
+        key = (id(entries), start, rel, width)
+        try:
+            plan = self._plans[key]
+        except KeyError:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[key] = self._make_plan(entries, start, rel, width)
+        if plan is not None and plan.entries is not entries:  # an id reused: plan again
+            plan = self._plans[key] = self._make_plan(entries, start, rel, width)
+        return plan
+
+    def _make_plan(
+        self, entries: Sequence[Entry], start: int, rel: int, width: int
+    ) -> _RunPlan | None:
+        """Plan the longest run of simple entries from ``start`` that fits in ``width`` bytes.
+
+        A simple entry is a :class:`ParameterEntry` without location, include condition or
+        repeat, of a non-array, non-aggregate type (not a time code) with a byte-aligned 8, 16,
+        32 or 64-bit unsigned or two's complement integer encoding, or an IEEE 754 16, 32 or
+        64-bit float encoding, big- or little-endian. The generic path reads these as
+        :meth:`_read_matrix` does (then :func:`_signed` / :func:`_float`, which for these
+        encodings only reinterpret the bits), so a plan gives the same arrays.
+        """
+        offset = rel // 8
+        keys: list[str] = []
+        segments: list[_Segment] = []
+        i = start
+        while i < len(entries):
+            field_ = self._simple_field(entries[i])
+            if field_ is None:
+                break
+            pkey, size, order, kind = field_
+            if offset + size > width:  # the generic path counts the packets as too short
+                break
+            last = segments[-1] if segments else None
+            if last is not None and (last.size, last.order, last.kind) == (size, order, kind):
+                segments[-1] = dataclasses.replace(last, count=last.count + 1)
+            else:
+                segments.append(_Segment(offset, 1, size, order, kind))
+            keys.append(pkey)
+            offset += size
+            i += 1
+        if not keys:
+            return None
+        return _RunPlan(
+            entries=entries,
+            stop=i,
+            end_rel=8 * offset,
+            keys=tuple(keys),
+            unique=len(set(keys)) == len(keys),
+            segments=tuple(segments),
+        )
+
+    def _simple_field(self, entry: Entry) -> tuple[str, int, str, str] | None:
+        """(key, bytes, byte order, numpy kind) of a simple entry (see :meth:`_make_plan`)."""
+        if (
+            type(entry) is not ParameterEntry
+            or entry.location is not None
+            or entry.include_if is not None
+            or entry.repeat is not None
+        ):
+            return None
+        p = self.mdb.parameters.get(entry.parameter)
+        ptype = self.mdb.types.get(p.type) if p is not None and p.type else None
+        if ptype is None or isinstance(ptype, ArrayType | AggregateType):
+            return None
+        if isinstance(ptype, AbsoluteTimeType) and ptype.timecode is not None:
+            return None
+        enc = ptype.encoding
+        if isinstance(enc, IntegerEncoding):
+            kinds = {"unsigned": "u", "twosComplement": "i"}
+            kind = kinds.get(enc.encoding)
+            sizes: tuple[int, ...] = (8, 16, 32, 64)
+        elif isinstance(enc, FloatEncoding):
+            kind = "f" if enc.encoding == "IEEE754" else None
+            sizes = (16, 32, 64)
+        else:
+            return None
+        if kind is None or enc.size_bits not in sizes:
+            return None
+        size = enc.size_bits // 8
+        if enc.byte_order is None or enc.byte_order == tuple(range(size - 1, -1, -1)):
+            order = ">"
+        elif enc.byte_order == tuple(range(size)):  # first byte sent is the least significant
+            order = "<"
+        else:
+            return None
+        return p.qualified_name, size, order, kind  # type: ignore[union-attr]  # p is set
+
+    def _apply_plan(self, st: _State, plan: _RunPlan) -> None:
+        """Decode a run of simple entries for every packet: one strided read per segment."""
+        m = st.matrix
+        assert m is not None
+        n, width = m.shape
+        values: list[NDArray[Any]] = []
+        for seg in plan.segments:
+            # (fields, packets) view of the byte matrix, copied into native order with one
+            # row per field, so each column is a contiguous row
+            src: NDArray[Any] = np.ndarray(
+                (seg.count, n),
+                dtype=f"{seg.order}u{seg.size}",
+                buffer=m,
+                offset=seg.offset,
+                strides=(seg.size, width),
+            )
+            block = src.astype(f"u{seg.size}", order="C")
+            if seg.kind != "u":
+                block = block.view(f"{seg.kind}{seg.size}")
+            values.extend(block)
+        raw = st.raw
+        if plan.unique and raw.keys().isdisjoint(plan.keys):
+            raw.update(zip(plan.keys, values, strict=True))
+            st.order.extend(plan.keys)
+        else:
+            for key, v in zip(plan.keys, values, strict=True):
+                if key not in raw:
+                    st.order.append(key)
+                raw[key] = v
+        if st.present:
+            for key in plan.keys:
+                st.present.pop(key, None)
+        st.rel = plan.end_rel
+        st.stale = True
 
     def _locate(
         self,
