@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -250,3 +251,35 @@ def test_held_karp_refuses_too_many_waypoints() -> None:
     n = MAX_UNORDERED + 3
     with pytest.raises(InputError, match=f"{n - 2} unordered waypoints"):
         held_karp(np.ones((n, n)))
+
+
+def test_bidirectional_falls_back_when_its_final_check_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If the halves' final stop check failed (only a torn lock-free read could do that), the
+    search is rerun one-directionally and the answer is still the optimum. (A grid large
+    enough that both halves are running when they meet, so neither ends by exhausting its
+    side — which would make the check pass whatever μ is.)"""
+    import falak.planning.route as route_module
+
+    cost = _cost_grid(400, 21, 0.0)
+    start, goal = (0, 0), (399, 399)
+    expected = shortest_path(cost, start, goal, bidirectional=False).cost
+    real_meeting, real_run = route_module._meeting, route_module._run
+    calls: list[str] = []
+
+    def pessimistic(*arrays: NDArray[np.float64]) -> tuple[float, int]:
+        mu, cell = real_meeting(*arrays)
+        calls.append("meeting")
+        return mu * 1e6, cell  # no finite pair of floors covers this μ: the check fails
+
+    def one_way(*args: Any, **kwargs: Any) -> Any:
+        calls.append("one-way")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(route_module, "_meeting", pessimistic)
+    monkeypatch.setattr(route_module, "_run", one_way)
+    route = shortest_path(cost, start, goal, bidirectional=True)
+    assert calls == ["meeting", "one-way"]
+    assert route.cost == pytest.approx(expected, rel=RTOL)
+    assert route_cost(cost, route.rows, route.cols) == pytest.approx(expected, rel=RTOL)
