@@ -247,6 +247,15 @@ class _RunPlan:
     segments: tuple[_Segment, ...]
 
 
+@dataclass(frozen=True)
+class _FinishPlan:
+    """How :meth:`Decoder._finish` turns the decoded keys of a container into columns."""
+
+    names: tuple[tuple[str, str], ...]  # (key, column name) in decoding order
+    infos: tuple[tuple[DataType | None, int, bool], ...]  # type, engineering mode, alarmed
+    all_raw: bool  # every column's engineering value is its raw value, none is monitored
+
+
 def _int_dtype(nbits: int, signed: bool = False) -> type[np.integer[Any]]:
     """The smallest numpy integer type holding ``nbits`` bits (as ccsdspy and the TRUTH
     tables expect: a 3-bit field is uint8, a 14-bit one uint16)."""
@@ -293,6 +302,8 @@ class Decoder:
         # run plans by (id of the entry sequence, first entry, bit position, packet bytes);
         # None when the entry there does not start a simple run
         self._plans: dict[tuple[int, int, int, int], _RunPlan | None] = {}
+        # column names and per-key handling by the sequence of keys a container decoded
+        self._finish_plans: dict[tuple[str, ...], _FinishPlan] = {}
 
     def _default_root(self) -> SequenceContainer:
         roots = self.mdb.root_containers()
@@ -441,35 +452,63 @@ class Decoder:
                     return
                 st = st.subset(np.flatnonzero(ok))
         columns: dict[str, Column] = {}
-        names_seen: dict[str, int] = {}
-        key_info = self._key_info
         st_raw = st.raw
         st_present = st.present
-        for key in st.order:
-            info = key_info.get(key)
-            if info is None:
-                info = key_info[key] = self._plan_key(key)
-            name, ptype, eng_mode, alarmed = info
-            names_seen[name] = names_seen.get(name, 0) + 1
-            raw = st_raw[key]
-            present = st_present.get(key) if st_present else None
-            if eng_mode == _ENG_RAW:
-                eng = raw
-            elif eng_mode == _ENG_FLOAT:
-                eng = raw.astype(np.float64) if raw.dtype.kind in "iu" else raw
-            else:
-                assert ptype is not None
-                eng = self._engineering(st, key, ptype, raw)
-            mon = self._monitor(st, ptype, eng, present) if alarmed and ptype is not None else None
-            columns[key] = Column(key, name, raw, eng, present, mon)
-        # names must be unique inside a container result; qualify duplicates
-        for col in columns.values():
-            if names_seen[col.name] > 1:
-                col.name = col.key
+        plan = self._finish_plan(st.order)
+        if plan.all_raw and not st_present:
+            # no calibration, limits or include conditions: the raw arrays are the columns
+            for key, name in plan.names:
+                raw = st_raw[key]
+                columns[key] = Column(key, name, raw, raw, None, None)
+        else:
+            for (key, name), (ptype, eng_mode, alarmed) in zip(plan.names, plan.infos, strict=True):
+                raw = st_raw[key]
+                present = st_present.get(key) if st_present else None
+                if eng_mode == _ENG_RAW:
+                    eng = raw
+                elif eng_mode == _ENG_FLOAT:
+                    eng = raw.astype(np.float64) if raw.dtype.kind in "iu" else raw
+                else:
+                    assert ptype is not None
+                    eng = self._engineering(st, key, ptype, raw)
+                mon = None
+                if alarmed and ptype is not None:
+                    mon = self._monitor(st, ptype, eng, present)
+                columns[key] = Column(key, name, raw, eng, present, mon)
         if self.do_derived:
             self._add_derived(columns)
         trailing = st.end - st.materialize()
         results.append(ContainerResult(container.qualified_name, st.idx, columns, trailing))
+
+    def _finish_plan(self, order: list[str]) -> _FinishPlan:
+        """Column names (unique inside a container result) and per-key engineering and limit
+        handling for the keys of ``order``, worked out once per sequence of keys."""
+        order_key = tuple(order)
+        plan = self._finish_plans.get(order_key)
+        if plan is not None:
+            return plan
+        infos: list[_KeyInfo] = []
+        names_seen: dict[str, int] = {}
+        for key in order:
+            info = self._key_info.get(key)
+            if info is None:
+                info = self._key_info[key] = self._plan_key(key)
+            infos.append(info)
+            names_seen[info[0]] = names_seen.get(info[0], 0) + 1
+        # names must be unique inside a container result; qualify duplicates
+        names = tuple(
+            (key, key if names_seen[info[0]] > 1 else info[0])
+            for key, info in zip(order, infos, strict=True)
+        )
+        plan = _FinishPlan(
+            names=names,
+            infos=tuple(info[1:] for info in infos),
+            all_raw=all(info[2] == _ENG_RAW and not info[3] for info in infos),
+        )
+        if len(self._finish_plans) >= _MAX_PLANS:
+            self._finish_plans.clear()
+        self._finish_plans[order_key] = plan
+        return plan
 
     def _plan_key(self, key: str) -> _KeyInfo:
         """What :meth:`_finish` needs for a column key, worked out once per decoder."""
