@@ -166,6 +166,7 @@ def test_testsat_commands(testsat) -> None:  # type: ignore[no-untyped-def]
         condition=AllOf(
             (
                 Comparison(ParameterRef("/TESTSAT/ACK_OPCODE"), "==", "3"),
+                Comparison(ParameterRef("/TESTSAT/ACK_SEQ_COUNT"), "==", "$seq_count"),
                 Comparison(ParameterRef("/TESTSAT/ACK_STAGE"), "==", "RECEIVED"),
             )
         ),

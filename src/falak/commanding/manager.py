@@ -55,7 +55,13 @@ from falak.errors import CommandRejected, InputError
 from falak.links.tc import TcUplink
 from falak.mdb.model import Condition, MetaCommand, MissionDatabase
 from falak.tc.encoder import CommandEncoder, EncodedCommand, set_sequence_count
-from falak.tc.verification import Value, Verification, evaluate, parse_condition
+from falak.tc.verification import (
+    Value,
+    Verification,
+    command_context,
+    evaluate,
+    parse_condition,
+)
 
 __all__ = ["DEFAULT_QUEUE", "CommandManager"]
 
@@ -543,7 +549,9 @@ class CommandManager:
             self._finish_pending(pc.id, CommandState.REJECTED, f"uplink refused: {exc}")
             return
         del self._pending[pc.id]
-        v = Verification(self.mdb, pc.cmd.verifiers, release_ns)
+        v = Verification(
+            self.mdb, pc.cmd.verifiers, release_ns, command_context(seq, enc.arguments)
+        )
         verifiers = {
             s.stage: {
                 "outcome": "PENDING",

@@ -204,19 +204,39 @@ class _Checker:
         src: SourceLocation | None,
         where: str,
         arg_names: Collection[str] | None = None,
+        *,
+        command_refs: bool = False,
     ) -> None:
+        """Check a condition tree; ``command_refs``: a verifier's, whose values may be
+        ``$seq_count`` or ``$args.NAME`` (the command being verified)."""
         if cond is None:
             return
         if isinstance(cond, AllOf | AnyOf):
             if not cond.conditions:
                 self.err(src, f"{where} has an empty list of conditions", "give at least one")
             for c in cond.conditions:
-                self.check_condition(c, src, where, arg_names)
+                self.check_condition(c, src, where, arg_names, command_refs=command_refs)
             return
         if isinstance(cond, Not):
-            self.check_condition(cond.condition, src, where, arg_names)
+            self.check_condition(cond.condition, src, where, arg_names, command_refs=command_refs)
             return
         self.check_ref(cond.ref, src, where, arg_names)
+        if cond.value.startswith("$"):
+            allowed = ["$seq_count", *(f"$args.{a}" for a in sorted(arg_names or ()))]
+            if not command_refs:
+                self.err(
+                    src,
+                    f"{where} compares with {cond.value!r}, a reference to a command; only "
+                    "command verifiers can use those",
+                    "compare with a value, or quote it if it is a text",
+                )
+            elif cond.value not in allowed:
+                self.err(
+                    src,
+                    f"{where} compares with {cond.value!r}, which the command does not have",
+                    "use one of: " + ", ".join(allowed),
+                )
+            return
         ref = cond.ref
         if ref.argument or ref.member or not ref.calibrated:
             return
@@ -980,8 +1000,10 @@ class _Checker:
                         f"{vwhat} has neither a container nor a condition",
                         "give the packet to wait for or the condition to become true",
                     )
-                self.check_condition(ver.condition, src, vwhat, arg_names)
-                self.check_condition(ver.fail_condition, src, vwhat, arg_names)
+                self.check_condition(ver.condition, src, vwhat, arg_names, command_refs=True)
+                self.check_condition(
+                    ver.fail_condition, src, vwhat, arg_names, command_refs=True
+                )
             cb = getattr(cmd, "container_base", None)
             if (
                 cb is not None

@@ -20,6 +20,12 @@ Conditions are evaluated on the packet's values laid over the latest known value
 parameter (so a condition may mix the packet and the current state). Engineering values are
 compared unless the reference asks for the raw value; enumerations compare by label, booleans
 by their strings or true/false.
+
+A comparison's value may name the command itself, so that an acknowledgement is matched to
+the command it acknowledges and not to another in flight: ``$seq_count`` is the CCSDS
+sequence count the command was released with, ``$args.NAME`` the engineering value of its
+argument NAME (e.g. ``ACK_SEQ_COUNT == $seq_count``). Without that context (a command
+released with no sequence count) such a comparison is unknown, never true.
 """
 
 from __future__ import annotations
@@ -45,10 +51,12 @@ from falak.mdb.model import (
 )
 
 __all__ = [
+    "COMMAND_REFS",
     "Outcome",
     "StageResult",
     "Value",
     "Verification",
+    "command_context",
     "evaluate",
     "parse_condition",
 ]
@@ -133,32 +141,55 @@ def _compare(ref: ParameterRef, op: str, text: str, v: Value, mdb: MissionDataba
         return False
 
 
+#: Names a verifier comparison may take its value from (``$seq_count``, ``$args.NAME``).
+COMMAND_REFS = ("seq_count", "args.")
+
+
 def evaluate(
-    cond: Condition, values: Mapping[str, Value], mdb: MissionDatabase | None = None
+    cond: Condition,
+    values: Mapping[str, Value],
+    mdb: MissionDatabase | None = None,
+    command: Mapping[str, Any] | None = None,
 ) -> bool | None:
     """Evaluate ``cond`` on values by qualified parameter name.
 
-    Returns None when a parameter it needs has no value yet (unknown is not true).
+    ``command`` gives the values of ``$name`` references (``seq_count``, ``args.NAME``; see
+    the module doc). Returns None when a parameter or reference it needs has no value yet
+    (unknown is not true).
     """
     if isinstance(cond, Comparison):
         v = values.get(cond.ref.parameter)
         if v is None:
             return None
-        return _compare(cond.ref, cond.operator, cond.value, v, mdb)
+        target = cond.value
+        if target.startswith("$"):
+            known = None if command is None else command.get(target[1:])
+            if known is None:
+                return None
+            target = str(known)
+        return _compare(cond.ref, cond.operator, target, v, mdb)
     if isinstance(cond, AllOf):
-        results = [evaluate(c, values, mdb) for c in cond.conditions]
+        results = [evaluate(c, values, mdb, command) for c in cond.conditions]
         if any(r is False for r in results):
             return False
         return None if any(r is None for r in results) else True
     if isinstance(cond, AnyOf):
-        results = [evaluate(c, values, mdb) for c in cond.conditions]
+        results = [evaluate(c, values, mdb, command) for c in cond.conditions]
         if any(r is True for r in results):
             return True
         return None if any(r is None for r in results) else False
     if isinstance(cond, Not):
-        r = evaluate(cond.condition, values, mdb)
+        r = evaluate(cond.condition, values, mdb, command)
         return None if r is None else not r
     return None
+
+
+def command_context(seq_count: int | None, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``$name`` values of a released command: its sequence count and arguments."""
+    out: dict[str, Any] = {f"args.{k}": v for k, v in arguments.items()}
+    if seq_count is not None:
+        out["seq_count"] = seq_count
+    return out
 
 
 _COND = re.compile(
@@ -210,11 +241,14 @@ class Verification:
     """The verification of one released command (see the module doc).
 
     ``release_ns`` is the release time (ns since the Unix epoch); windows count from it.
+    ``command`` holds what ``$name`` references in conditions resolve to: ``seq_count`` and
+    ``args.NAME`` (see :func:`command_context`).
     """
 
     mdb: MissionDatabase
     verifiers: tuple[Verifier, ...]
     release_ns: int
+    command: Mapping[str, Any] = field(default_factory=dict)
     _stages: list[_Stage] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -282,13 +316,15 @@ class Verification:
                 continue
             if v.container is not None and not self._in_container(container, v.container):
                 continue
-            if v.fail_condition is not None and evaluate(v.fail_condition, values, self.mdb):
+            if v.fail_condition is not None and evaluate(
+                v.fail_condition, values, self.mdb, self.command
+            ):
                 out.append(self._end(s, Outcome.NOK, time_ns, "failure condition met"))
                 continue
             if v.condition is None:
                 if v.container is not None:
                     out.append(self._end(s, Outcome.OK, time_ns, f"{v.container} received"))
-            elif evaluate(v.condition, values, self.mdb):
+            elif evaluate(v.condition, values, self.mdb, self.command):
                 out.append(self._end(s, Outcome.OK, time_ns, "condition met"))
         return out + self._cancel_after_failure(time_ns)
 
