@@ -86,7 +86,10 @@ class Spacecraft:
             opcode = data[6]
             seq = ((data[2] << 8) | data[3]) & 0x3FFF
             stages = {"ok": ["RECEIVED", "ACCEPTED", "COMPLETE"], "fail": ["RECEIVED", "FAILED"]}
-            for stage in stages.get(self.behaviour, []):
+            behaviour = self.behaviour
+            if behaviour == "fail-even":  # commands with an even sequence count fail
+                behaviour = "fail" if seq % 2 == 0 else "ok"
+            for stage in stages.get(behaviour, []):
                 self._count += 1
                 self._send(ack_packet(self.mdb, opcode, seq, stage, self._count))
                 time.sleep(0.03)  # separate processing batches, like a real on-board sequence

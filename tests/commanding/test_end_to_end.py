@@ -107,6 +107,27 @@ def test_failure_code_gives_nok(tmp_path: Path) -> None:
     assert "accepted NOK" in final["reason"]
 
 
+def test_two_commands_in_flight_are_verified_by_their_own_acks(tmp_path: Path) -> None:
+    """The spacecraft fails the first SET_MODE (even sequence count) and completes the second,
+    sent right after it: each command's verifiers take only the acks that echo its sequence
+    count (``ACK_SEQ_COUNT == $seq_count``), so the first failure does not fail the second."""
+    with ground(tmp_path, "fail-even") as (mgr, sc):
+        first = mgr.issue("SET_MODE", {"NEW_MODE": "SCIENCE"}, user="bob")
+        second = mgr.issue("SET_MODE", {"NEW_MODE": "SAFE"}, user="bob")
+        a = mgr.wait(first["id"], timeout_s=10)
+        b = mgr.wait(second["id"], timeout_s=10)
+    assert len(sc.received) == 2
+    assert (a["seq_count"], b["seq_count"]) == (0, 1)
+    assert a["state"] == "failed"
+    assert a["verifiers"]["accepted"]["outcome"] == "NOK"
+    assert b["state"] == "completed", b
+    assert {s: v["outcome"] for s, v in b["verifiers"].items()} == {
+        "received": "OK",
+        "accepted": "OK",
+        "complete": "OK",
+    }
+
+
 def test_lunar_light_time_on_the_uplink(tmp_path: Path) -> None:
     with ground(tmp_path, "ok", delay_s=LUNAR_LIGHT_TIME_S) as (mgr, sc):
         rec = mgr.issue("NOOP", user="alice")
