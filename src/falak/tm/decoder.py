@@ -6,7 +6,9 @@ packet at once (one numpy operation per entry), then the packets are partitioned
 child containers whose restriction criteria they satisfy, and each partition goes on from
 where its base container ended. Positions are kept per packet, so variable-length entries,
 include conditions and repeats stay vectorised; equal-length packets are viewed as an
-``(N, length)`` byte matrix, which makes fixed layouts a handful of strided reads.
+``(N, length)`` byte matrix, which makes fixed layouts a handful of strided reads. Runs of
+plain byte-aligned integers and floats there are decoded through plans cached on the decoder
+(one strided read per run of equal-sized fields), so a batch costs little per parameter.
 
 A packet that cannot be decoded (too short for its container, no concrete container matches,
 bad CRC, a type without encoding) is never raised mid-batch: it is counted by reason in
