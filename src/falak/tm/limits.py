@@ -69,7 +69,8 @@ def check_numeric(
     evaluate: ConditionEvaluator | None = None,
 ) -> NDArray[np.uint8]:
     """Alarm levels for a numeric parameter; context ranges override the static ones."""
-    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN from the wire stays a NaN
+        x = np.asarray(values, dtype=np.float64)
     level = (
         check_ranges(alarm.static, x)
         if alarm.static is not None
