@@ -1001,9 +1001,7 @@ class _Checker:
                         "give the packet to wait for or the condition to become true",
                     )
                 self.check_condition(ver.condition, src, vwhat, arg_names, command_refs=True)
-                self.check_condition(
-                    ver.fail_condition, src, vwhat, arg_names, command_refs=True
-                )
+                self.check_condition(ver.fail_condition, src, vwhat, arg_names, command_refs=True)
             cb = getattr(cmd, "container_base", None)
             if (
                 cb is not None
