@@ -283,6 +283,11 @@ def _bidir_side(
     reaches μ: ``(k + k_other) · delta ≥ μ``. Reads of the other half may be stale, which
     only delays the stop; the caller recomputes μ exactly after both stop and checks the
     criterion again (see :func:`_bidirectional`).
+
+    The bucket-queue steps (pop, unlink, push, neighbour tests) repeat those of
+    :func:`_bucket_astar` on purpose: moved into ``inline="always"`` helpers they made both
+    searches 20 % slower on the 2000² benchmark grids, and 2.5× with the neighbour test too
+    (numba passes the arrays to inlined functions with reference counting).
     """
     ny, nx = cost.shape
     flat = cost.ravel()
