@@ -55,6 +55,13 @@ def test_propagate_writes_an_oem(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert all(set(r) >= {"start", "stop", "body", "umbra_start", "min_sun_fraction"} for r in rows)
+    # Options of a propagation do not apply to an OEM: rejected, with the names, not ignored.
+    result = runner.invoke(
+        app, ["orbiter", "eclipses", "--oem", str(out), "--days", "3", "--degree", "0"]
+    )
+    assert result.exit_code == 1
+    assert "--days, --degree" in result.output
+    assert "do not apply to --oem" in result.output
 
 
 def test_contacts_json() -> None:

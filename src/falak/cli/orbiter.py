@@ -115,6 +115,18 @@ def _parse_elements(text: str) -> tuple[float, float, float, float, float, float
     return a, e, i, raan, argp, ta
 
 
+def _given(ctx: typer.Context | None, names: tuple[str, ...]) -> list[str]:
+    """Return the options among ``names`` typed on the command line (as --flag names)."""
+    if ctx is None:
+        return []
+    out = []
+    for p in ctx.command.params:
+        src = ctx.get_parameter_source(p.name) if p.name else None
+        if p.name in names and src is not None and src.name == "COMMANDLINE":
+            out.append(p.opts[0] if p.opts else p.name)
+    return out
+
+
 def _trajectory(
     elements: str | None,
     epoch: str | None,
@@ -124,6 +136,7 @@ def _trajectory(
     step_s: float,
     degree: int,
     third_bodies: bool,
+    ctx: typer.Context | None = None,
 ) -> Trajectory:
     from datetime import timedelta
 
@@ -141,6 +154,12 @@ def _trajectory(
     if oem is not None:
         if elements is not None:
             raise InputError("give either --oem FILE or --elements with --epoch, not both")
+        ignored = _given(ctx, ("epoch", "frame", "days", "degree", "third_bodies"))
+        if ignored:
+            raise InputError(
+                f"{', '.join(ignored)} describe a propagation and do not apply to --oem FILE "
+                "(the ephemeris is used as written, over its whole span); drop them"
+            )
         return trajectory_from_oem(read_oem(oem))
     if elements is None or epoch is None:
         raise InputError(
@@ -264,6 +283,7 @@ def propagate_command(
     ),
 )
 def contacts_command(
+    ctx: typer.Context,
     station: Annotated[
         list[str] | None,
         typer.Option(
@@ -317,7 +337,7 @@ def contacts_command(
         catalogue = load_stations(extra=stations_file)
         chosen = [get_station(name, catalogue) for name in station or []]
         chosen += [parse_site(text, min_elevation) for text in site or []]
-        traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies)
+        traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies, ctx)
         windows = contacts(traj, chosen)
     except FalakError as exc:
         raise _err_exit(exc) from None
@@ -337,6 +357,7 @@ def contacts_command(
     ),
 )
 def imaging_command(
+    ctx: typer.Context,
     target: Annotated[
         str,
         typer.Option(
@@ -383,7 +404,7 @@ def imaging_command(
             raise InputError(
                 f"--target {target!r} must be LAT,LON in degrees (MOON_ME), e.g. -89.5,0"
             ) from None
-        traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies)
+        traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies, ctx)
         windows = imaging_opportunities(
             traj,
             lat,
@@ -404,6 +425,7 @@ def imaging_command(
     help=("Find the orbiter's eclipses by the Moon and the Earth (conical umbra and penumbra)."),
 )
 def eclipses_command(
+    ctx: typer.Context,
     elements: ElementsOpt = None,
     epoch: EpochOpt = None,
     frame: FrameOpt = "ICRF",
@@ -426,7 +448,7 @@ def eclipses_command(
     from falak.errors import FalakError
 
     try:
-        traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies)
+        traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies, ctx)
         windows = eclipses(traj)
     except FalakError as exc:
         raise _err_exit(exc) from None
