@@ -395,9 +395,17 @@ def test_streaming_matches_batch_on_ctim(ctim: bytes) -> None:
     assert [r.span_start for r in results[1:]] == [r.span_stop for r in results[:-1]]
 
 
+# Garbage whose first byte does not read as a version-0 header. Garbage that does (a random
+# blob has a 1 in 8 chance) is a header with a false length field, and there the low-latency
+# mode trusts the length as documented (PacketSplitter: "on a stream whose length fields are
+# damaged the two can differ"): hypothesis found a 5-byte blob whose length field, completed
+# by the next packet's first byte, landed exactly on the following packet.
+_NOT_A_HEADER = st.binary(min_size=1, max_size=30).map(lambda b: bytes([b[0] | 0x20]) + b[1:])
+
+
 @settings(max_examples=100)
 @given(
-    inserts=st.lists(st.tuples(st.integers(0, 30), st.binary(min_size=1, max_size=30)), max_size=4),
+    inserts=st.lists(st.tuples(st.integers(0, 30), _NOT_A_HEADER), max_size=4),
     cuts=st.lists(st.integers(0, 3000), max_size=8),
 )
 def test_low_latency_streaming_equals_batch_when_lengths_are_intact(
