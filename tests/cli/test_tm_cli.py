@@ -185,3 +185,20 @@ def test_garbage_is_counted_in_the_summary(testdata: Path, tmp_path: Path) -> No
     assert "rejected bytes: truncated" in result.output
     with out.open() as fh:
         assert sum(1 for _ in fh) == 21  # header + the 20 whole packets
+
+
+def test_decode_freezes_the_loaded_mdb_out_of_the_cyclic_gc(testdata: Path, tmp_path: Path) -> None:
+    # falak.cli.freeze_loaded_objects: the MDB and decoder are frozen before the batch decode
+    # (halves its CPU time on a large MDB, benchmarks/RESULTS_ingest.md)
+    import gc
+
+    gc.unfreeze()
+    mdb, packets = _jpss(testdata)
+    out = tmp_path / "j.csv"
+    args = ["tm", "decode", "--mdb", str(mdb), "--packets", str(packets), "--out", str(out)]
+    try:
+        result = runner.invoke(app, [*args, "--raw"])
+        assert result.exit_code == 0, result.output
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -61,6 +61,7 @@ def serve_command(
     import socket
     import tempfile
 
+    from falak.cli import freeze_loaded_objects
     from falak.errors import FalakError
 
     _QuietServer = _quiet_server_class()
@@ -76,6 +77,7 @@ def serve_command(
         else:
             cfg = load_config(config)
         runtime = Runtime.from_config(cfg)
+        freeze_loaded_objects()
     except (FalakError, OSError) as exc:
         if tmp is not None:
             tmp.cleanup()

@@ -68,6 +68,7 @@ def decode_command(
     from rich.table import Table as RichTable
 
     from falak.ccsds.spacepacket import split_packets
+    from falak.cli import freeze_loaded_objects
     from falak.errors import FalakError
     from falak.mdb import load
     from falak.tm.decoder import ContainerResult, Decoder, merge_results
@@ -88,6 +89,7 @@ def decode_command(
                 keep = {c.qualified_name}
                 keep.update(_descendants(db, c.qualified_name))
         decoder = Decoder(db, root, calibrate=not raw, check_limits=not raw)
+        freeze_loaded_objects()
         data = np.fromfile(packets, dtype=np.uint8)
         split = split_packets(data, prefix_bytes=prefix_bytes, lenient_version=lenient)
         results: list[ContainerResult] = []
