@@ -19,8 +19,8 @@ decomposition over days (column generation), and sets it beside the optimum CP-S
 Two numbers per round: the Lagrangian bound (valid whatever the prices; it falls as the
 prices converge) and the master LP over the patterns generated so far, which only rises and
 never exceeds the decomposition's final bound, so it shows, before convergence, how low this
-kind of bound can get at best. ``smoothing`` > 0 prices at a point between the LP prices and
-the best-bound prices (Wentges); on the 30-day campaign 0.7 stalled the master, so it is off.
+kind of bound can get at best. Pricing at smoothed prices (Wentges, 0.7 towards the best-bound
+prices) was tried on the 30-day campaign and stalled the master; it is not kept.
 
 Relaxed (each makes the bound larger, never invalid): cold storage, downlink, minimum and
 maximum lags, and the interaction of a day's sessions with sessions started on other days
@@ -175,7 +175,7 @@ class _Pricer:
     def solve(
         self, day: _Day, value: np.ndarray, limit_s: float
     ) -> tuple[float, list[dict[int, tuple[int, int]]]]:
-        """Return (bound on the best reduced value, the last patterns found, best last).
+        """Return (bound on the best reduced value, the last few patterns found, best last).
 
         A pattern is {item: (count, deferred)}.
         """
@@ -325,7 +325,7 @@ class _Pricer:
 
 
 def _plan_patterns(
-    c: Campaign, plan: Plan, index: dict[tuple[str, str], int]
+    plan: Plan, index: dict[tuple[str, str], int]
 ) -> list[tuple[int, dict[int, tuple[int, int]]]]:
     """Return the day patterns of a plan: per day, the sessions started and their deferrals."""
     per_day: dict[int, dict[int, tuple[int, int]]] = {}
@@ -347,7 +347,6 @@ def day_pattern_bound(
     rounds: int = 200,
     pricing_s: float = 10.0,
     quick_s: float = 1.0,
-    smoothing: float = 0.0,
     log: bool = True,
 ) -> float:
     """Return the Lagrangian bound of the day decomposition (an upper bound on the science).
@@ -366,10 +365,8 @@ def day_pattern_bound(
             succ[index[it.pred]].append(i)
     pricer = _Pricer(c, env, items)
     cols: list[tuple[int, dict[int, tuple[int, int]]]] = [(d, {}) for d in range(nd)]
-    cols += _plan_patterns(c, greedy_plan(c, env), index)  # a start with meaningful prices
+    cols += _plan_patterns(greedy_plan(c, env), index)  # a start with meaningful prices
     best = math.inf
-    center: np.ndarray | None = None
-    alpha = smoothing
     t0 = time.perf_counter()
     limit = quick_s
     for rnd in range(rounds):
@@ -393,57 +390,41 @@ def day_pattern_bound(
         b_ub = np.concatenate([np.ones(nd), [it.reps for it in items], np.zeros(n), [0.0]])
         res = linprog(-v, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
         lp = -float(res.fun)
-        y_lp = -np.asarray(res.ineqlin.marginals)
-        # Wentges smoothing: price at a point between the LP duals and the best-bound duals
-        y = y_lp if center is None or alpha == 0.0 else alpha * center + (1 - alpha) * y_lp
-
-        def values(yv: np.ndarray) -> np.ndarray:
-            pi, rho, mu = yv[nd : nd + n], yv[nd + n : nd + 2 * n], yv[nd + 2 * n]
-            out = np.array(
-                [
-                    it.weight
-                    - pi[i]
-                    - rho[i] * it.pred_share
-                    - mu * (it.main + it.stow + it.transfer) * it.ncrew
-                    for i, it in enumerate(items)
-                ]
-            )
-            for i in range(n):
-                out[i] += sum(rho[sj] for sj in succ[i])
-            return out
-
-        value, value_lp = values(y), values(y_lp)
-        mu, mu_lp = y[nd + 2 * n], y_lp[nd + 2 * n]
+        y = -np.asarray(res.ineqlin.marginals)
+        pi, rho, mu = y[nd : nd + n], y[nd + n : nd + 2 * n], y[nd + 2 * n]
+        value = np.array(
+            [
+                it.weight
+                - pi[i]
+                - rho[i] * it.pred_share
+                - mu * (it.main + it.stow + it.transfer) * it.ncrew
+                + sum(rho[sj] for sj in succ[i])
+                for i, it in enumerate(items)
+            ]
+        )
         # L(y) = sum of y * b over the coupling rows + each day's best pattern at y
-        total, new = float(np.dot(y[nd : nd + n], [it.reps for it in items])), 0
+        total, new = float(np.dot(pi, [it.reps for it in items])), 0
         for d, day in enumerate(days):
             ub, pats = pricer.solve(day, value, limit)
             total += ub + mu * len(day.crew) * day.work
             for pat in pats:
-                rc = sum(value_lp[i] * k for i, (k, _) in pat.items())
-                if rc + mu_lp * len(day.crew) * day.work - y_lp[d] > 1e-6:
+                rc = sum(value[i] * k for i, (k, _) in pat.items())
+                if rc + mu * len(day.crew) * day.work - y[d] > 1e-6:
                     cols.append((d, pat))
                     new += 1
-        if total < best:
-            best, center = total, y.copy()
-        elif center is None:
-            center = y.copy()
+        best = min(best, total)
         if log:
             print(
                 f"round {rnd:3d}: master LP {lp:8.2f}, Lagrangian bound {total:8.2f}, "
-                f"best {best:8.2f}, {len(cols)} patterns, alpha {alpha:.1f}, "
-                f"{time.perf_counter() - t0:5.0f} s",
+                f"best {best:8.2f}, {len(cols)} patterns, {time.perf_counter() - t0:5.0f} s",
                 flush=True,
             )
         if new == 0:
-            if alpha > 0.0:
-                alpha = 0.0  # mis-priced: price at the LP duals themselves
-            elif limit >= pricing_s:
+            if limit >= pricing_s:
                 break
-            else:
-                limit = pricing_s  # no column from quick pricing: prove with the long limit
+            limit = pricing_s  # no column from quick pricing: prove with the long limit
         else:
-            limit, alpha = quick_s, smoothing
+            limit = quick_s
     return best
 
 
