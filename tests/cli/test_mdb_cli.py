@@ -81,10 +81,10 @@ def test_check_missing_file_and_yaml_syntax(app: typer.Typer, tmp_path: Path) ->
     assert "Traceback" not in result.output
 
 
-def test_check_xtce(app: typer.Typer, testdata: Path) -> None:
+def test_check_xtce(yamcs_xtce: Path, app: typer.Typer, testdata: Path) -> None:
     if importlib.util.find_spec("falak.mdb.xtce") is None:
         pytest.skip("falak.mdb.xtce is not there yet")
-    path = testdata / "yamcs-xtce" / "ccsds-green-book.xml"
+    path = yamcs_xtce / "ccsds-green-book.xml"
     result = runner.invoke(app, ["mdb", "check", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{path}: OK, ")
@@ -153,12 +153,12 @@ def test_convert_testsat_to_xtce_and_back(app: typer.Typer, tmp_path: Path) -> N
     assert load_yaml(back) == load_yaml(TESTSAT)
 
 
-def test_convert_xtce_to_yaml_and_back(app: typer.Typer, testdata: Path, tmp_path: Path) -> None:
+def test_convert_xtce_to_yaml_and_back(app: typer.Typer, yamcs_xtce: Path, tmp_path: Path) -> None:
     if importlib.util.find_spec("falak.mdb.xtce") is None:
         pytest.skip("falak.mdb.xtce is not there yet")
     from falak.mdb.xtce import load_xtce
 
-    original = testdata / "yamcs-xtce" / "ccsds-green-book.xml"
+    original = yamcs_xtce / "ccsds-green-book.xml"
     yml = tmp_path / "green.yaml"
     result = runner.invoke(app, ["mdb", "convert", str(original), str(yml)])
     assert result.exit_code == 0, result.output

@@ -50,6 +50,7 @@ from falak.mdb.model import (
     Verifier,
 )
 from falak.mdb.native import builtin_type, dump_yaml, load_yaml, loads_yaml
+from tests.conftest import data_file
 
 TESTSAT = Path(str(resources.files("falak.missions.testsat") / "mdb.yaml"))
 
@@ -776,14 +777,14 @@ XTCE_FILES = [
 
 
 @pytest.mark.parametrize("rel", XTCE_FILES)
-def test_xtce_models_round_trip_through_yaml(testdata: Path, rel: str) -> None:
+def test_xtce_models_round_trip_through_yaml(rel: str) -> None:
     if importlib.util.find_spec("falak.mdb.xtce") is None:
         pytest.skip("falak.mdb.xtce is not there yet")
     from falak.mdb.native import _parse
     from falak.mdb.xtce import load_xtce
 
     # validate=False: BogusSAT-1 holds deliberate errors; the round trip must keep them
-    m = load_xtce(testdata / rel, validate=False)
+    m = load_xtce(data_file(rel), validate=False)
     text = dump_yaml(m)
     parsed = _parse(text, "<dump>")
     assert parsed.errors == []
@@ -849,14 +850,14 @@ def test_schema_needs_a_name(schema_validator) -> None:  # type: ignore[no-untyp
 @pytest.mark.parametrize(
     "rel", [r for r in XTCE_FILES if isinstance(r, str) and r != "yamcs-xtce/BogusSAT-1.xml"]
 )
-def test_schema_accepts_dumps_of_xtce_files(testdata: Path, schema_validator, rel: str) -> None:  # type: ignore[no-untyped-def]
+def test_schema_accepts_dumps_of_xtce_files(schema_validator, rel: str) -> None:  # type: ignore[no-untyped-def]
     # BogusSAT-1 is left out: it holds deliberate errors (an empty polynomial, spline order 2);
     # CTIM (1.7 MB) only for time: its dump uses no feature the others lack
     if importlib.util.find_spec("falak.mdb.xtce") is None:
         pytest.skip("falak.mdb.xtce is not there yet")
     from falak.mdb.xtce import load_xtce
 
-    text = dump_yaml(load_xtce(testdata / rel, validate=False))
+    text = dump_yaml(load_xtce(data_file(rel), validate=False))
     assert list(schema_validator.iter_errors(as_json(text))) == []
 
 

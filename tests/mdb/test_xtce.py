@@ -243,8 +243,8 @@ def _cmp(param: str, value: str, op: str = "==", **kw: object) -> Comparison:
     return Comparison(ParameterRef(param, **kw), op, value)  # type: ignore[arg-type]
 
 
-def test_green_book_structure(testdata: Path) -> None:
-    mdb = load_xtce(testdata / YAMCS / "ccsds-green-book.xml")
+def test_green_book_structure(yamcs_xtce: Path) -> None:
+    mdb = load_xtce(yamcs_xtce / "ccsds-green-book.xml")
     sv = "/SpaceVehicle"
     # yamcs-xtce/TRUTH.md: HealthSafety1 is selected when Type = 1 and ID = 24
     hs = mdb.containers[f"{sv}/HealthSafety1"]
@@ -265,8 +265,8 @@ def test_green_book_structure(testdata: Path) -> None:
     )
 
 
-def test_green_book_times_and_calibration(testdata: Path) -> None:
-    mdb = load_xtce(testdata / YAMCS / "ccsds-green-book.xml")
+def test_green_book_times_and_calibration(yamcs_xtce: Path) -> None:
+    mdb = load_xtce(yamcs_xtce / "ccsds-green-book.xml")
     sv = "/SpaceVehicle"
     seconds = mdb.parameter_type(f"{sv}/Seconds")
     assert isinstance(seconds, AbsoluteTimeType)
@@ -291,8 +291,8 @@ def test_green_book_times_and_calibration(testdata: Path) -> None:
     assert mdb.parameters[f"{sv}/MissionTime"].data_source == "derived"
 
 
-def test_green_book_command(testdata: Path) -> None:
-    mdb = load_xtce(testdata / YAMCS / "ccsds-green-book.xml")
+def test_green_book_command(yamcs_xtce: Path) -> None:
+    mdb = load_xtce(yamcs_xtce / "ccsds-green-book.xml")
     sv = "/SpaceVehicle"
     cmd = mdb.commands[f"{sv}/PWHTMR"]
     assert cmd.significance == Significance.CRITICAL
@@ -474,10 +474,10 @@ def test_bogussat1_validation_reports_what_the_decoder_cannot_do(testdata: Path)
     ],
 )
 def test_small_yamcs_files_load(
-    testdata: Path, name: str, params: int, containers: int, commands: int
+    yamcs_xtce: Path, name: str, params: int, containers: int, commands: int
 ) -> None:
     # counts are those of Parameter, SequenceContainer and MetaCommand elements in each file
-    mdb = load_xtce(testdata / YAMCS / name, validate=False)
+    mdb = load_xtce(yamcs_xtce / name, validate=False)
     assert (len(mdb.parameters), len(mdb.containers), len(mdb.commands)) == (
         params,
         containers,
@@ -485,8 +485,8 @@ def test_small_yamcs_files_load(
     )
 
 
-def test_strings_encodings(testdata: Path) -> None:
-    mdb = load_xtce(testdata / YAMCS / "strings-tm.xml", validate=False)
+def test_strings_encodings(yamcs_xtce: Path) -> None:
+    mdb = load_xtce(yamcs_xtce / "strings-tm.xml", validate=False)
     enc = {
         n: mdb.types[f"/StringsTm/{n}"].encoding
         for n in ("string1", "string3", "string5", "string6")
@@ -501,22 +501,22 @@ def test_strings_encodings(testdata: Path) -> None:
     }
 
 
-def test_arrays_fold_start_and_end_index_into_a_count(testdata: Path) -> None:
-    mdb = load_xtce(testdata / YAMCS / "array-tm.xml")
+def test_arrays_fold_start_and_end_index_into_a_count(yamcs_xtce: Path) -> None:
+    mdb = load_xtce(yamcs_xtce / "array-tm.xml")
     t = mdb.types["/ArrayTmTest/aggrarraytype"]
     assert isinstance(t, ArrayType)
     assert t.element_type == "/ArrayTmTest/aggrtype"
     # StartingIndex 0, EndingIndex n - 1: the count is n
     assert t.dimensions == (Dimension(dynamic_size=DynamicValue(ParameterRef("/ArrayTmTest/n"))),)
-    arg = load_xtce(testdata / YAMCS / "array-arg.xml").argument_types["/ArrayArgTest/array1_type"]
+    arg = load_xtce(yamcs_xtce / "array-arg.xml").argument_types["/ArrayArgTest/array1_type"]
     assert isinstance(arg, ArrayType)
     assert arg.dimensions == (
         Dimension(dynamic_size=DynamicValue(ParameterRef("length", argument=True))),
     )
 
 
-def test_booleans(testdata: Path) -> None:
-    mdb = load_xtce(testdata / YAMCS / "booleans.xml")
+def test_booleans(yamcs_xtce: Path) -> None:
+    mdb = load_xtce(yamcs_xtce / "booleans.xml")
     b2 = mdb.types["/Booleans/bool2"]
     assert isinstance(b2, BooleanType)
     assert (b2.zero_string, b2.one_string) == ("nooo", "yes!")
@@ -754,9 +754,9 @@ _ATTR = re.compile(r'(\w+)="([^"]*)"')
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_garbage_in_gives_mdb_errors_never_a_crash(
-    testdata: Path, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+    yamcs_xtce: Path, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    text = (testdata / YAMCS / "ccsds-green-book.xml").read_text(encoding="utf-8")
+    text = (yamcs_xtce / "ccsds-green-book.xml").read_text(encoding="utf-8")
     spots = list(_ATTR.finditer(text))
     spot = spots[data.draw(st.integers(0, len(spots) - 1), label="attribute")]
     junk = data.draw(

@@ -58,6 +58,7 @@ from falak.mdb.model import (
     Verifier,
 )
 from falak.mdb.xtce import NS_XTCE_12, dump_xtce, load_xtce, write_xtce
+from tests.conftest import data_file
 
 TESTDATA_FILES = [
     "space_packet_parser/jpss/jpss1_geolocation_xtce_v1.xml",
@@ -84,10 +85,10 @@ def _round_trip(mdb: MissionDatabase, tmp_path: Path) -> MissionDatabase:
 
 
 @pytest.mark.parametrize("name", TESTDATA_FILES)
-def test_round_trip_every_testdata_file(testdata: Path, tmp_path: Path, name: str) -> None:
+def test_round_trip_every_testdata_file(tmp_path: Path, name: str) -> None:
     # validate=False: three yamcs files hold constructs falak.mdb.validate rejects (see
     # test_xtce.py); the export must still carry them unchanged
-    first = load_xtce(testdata / name, validate=False)
+    first = load_xtce(data_file(name), validate=False)
     second = _round_trip(first, tmp_path)
     assert second == first
     assert second.parameters == first.parameters
@@ -123,10 +124,10 @@ def test_exported_items_survive(testdata: Path, tmp_path: Path) -> None:
     assert bogus.commands["/BogusSAT/CCSDSTelecommand"].abstract
 
 
-def test_export_is_xtce_12(testdata: Path) -> None:
+def test_export_is_xtce_12(yamcs_xtce: Path) -> None:
     from lxml import etree
 
-    mdb = load_xtce(testdata / "yamcs-xtce/ccsds-green-book.xml")
+    mdb = load_xtce(yamcs_xtce / "ccsds-green-book.xml")
     xml = dump_xtce(mdb)
     assert xml.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
     root = etree.fromstring(xml)
@@ -169,11 +170,11 @@ def _xtce_schema() -> object:
 
 
 @pytest.mark.parametrize("name", TESTDATA_FILES)
-def test_export_validates_against_the_xtce_12_schema(testdata: Path, name: str) -> None:
+def test_export_validates_against_the_xtce_12_schema(name: str) -> None:
     from lxml import etree
 
     schema = _xtce_schema()
-    doc = etree.fromstring(dump_xtce(load_xtce(testdata / name, validate=False)))
+    doc = etree.fromstring(dump_xtce(load_xtce(data_file(name), validate=False)))
     valid = schema.validate(doc)  # type: ignore[attr-defined]
     messages = {e.message for e in schema.error_log}  # type: ignore[attr-defined]
     # Three things in the BogusSAT files cannot be written schema-valid, because the source

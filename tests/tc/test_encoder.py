@@ -227,8 +227,8 @@ def test_abstract_command_is_refused(encoder: CommandEncoder) -> None:
 # --- Yamcs XTCE test files (expected bytes from the XTCE definitions, by hand) -------------
 
 
-def test_xtce_enum_arg(testdata: Path) -> None:
-    enc = CommandEncoder(load(testdata / "yamcs-xtce/enum-arg.xml"))
+def test_xtce_enum_arg(yamcs_xtce: Path) -> None:
+    enc = CommandEncoder(load(yamcs_xtce / "enum-arg.xml"))
     # PHASE_Type: 8-bit unsigned, MISSION = 3
     assert enc.encode("cmd1", {"phase": "MISSION"}).binary == b"\x03"
     assert not enc.encode("cmd1", {"phase": "MISSION"}).ccsds
@@ -238,8 +238,8 @@ def test_xtce_enum_arg(testdata: Path) -> None:
     assert "SAFE, LEOP, ASCENT, MISSION, STORAGE, DEBORBIT" in str(info.value)
 
 
-def test_xtce_booleans(testdata: Path) -> None:
-    enc = CommandEncoder(load(testdata / "yamcs-xtce/booleans.xml"))
+def test_xtce_booleans(yamcs_xtce: Path) -> None:
+    enc = CommandEncoder(load(yamcs_xtce / "booleans.xml"))
     assert enc.encode("command1", {"bool1": True}).binary == b"\x01"  # uint8
     assert enc.encode("command1", {"bool1": "False"}).binary == b"\x00"
     # bool2: 32-bit string, one "yes!" / zero "nooo"
@@ -247,8 +247,8 @@ def test_xtce_booleans(testdata: Path) -> None:
     assert enc.encode("command2", {"bool2": "nooo"}).binary == b"nooo"
 
 
-def test_xtce_array_arg(testdata: Path) -> None:
-    enc = CommandEncoder(load(testdata / "yamcs-xtce/array-arg.xml"))
+def test_xtce_array_arg(yamcs_xtce: Path) -> None:
+    enc = CommandEncoder(load(yamcs_xtce / "array-arg.xml"))
     # length: uint16 (max 5); array1: uint8 elements, as many as `length`
     assert enc.encode("cmd1", {"length": 3, "array1": [1, 2, 3]}).binary == bytes.fromhex(
         "0003010203"
@@ -265,9 +265,9 @@ def test_xtce_array_arg(testdata: Path) -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(values=st.lists(st.integers(0, 255), min_size=0, max_size=5))
-def test_hypothesis_array_roundtrip(testdata: Path, values: list[int]) -> None:
+def test_hypothesis_array_roundtrip(yamcs_xtce: Path, values: list[int]) -> None:
     enc = _ARRAY.get("enc") or _ARRAY.setdefault(
-        "enc", CommandEncoder(load(testdata / "yamcs-xtce/array-arg.xml"))
+        "enc", CommandEncoder(load(yamcs_xtce / "array-arg.xml"))
     )
     data = enc.encode("cmd1", {"array1": values}).binary
     n = int.from_bytes(data[:2], "big")

@@ -182,11 +182,11 @@ def test_bogussat2_pus_header_without_concrete_container(testdata: Path) -> None
     assert partial.column("CCSDS_Packet_Sequence.Count").raw[0] == 0x56
 
 
-def test_green_book_include_condition_false(testdata: Path) -> None:
+def test_green_book_include_condition_false(yamcs_xtce: Path) -> None:
     """CcsdsGreenBookTmTest case 1 (yamcs-xtce/TRUTH.md): 6 values, SecH raw 0, the
     secondary header skipped; derived: PBATMTEMP is the polynomial's constant term and
     PSWHLTIMFLG is TIMER_OFF."""
-    res = _one(testdata / YAMCS / "ccsds-green-book.xml", "18 01 00 00 00 00 00 00")
+    res = _one(yamcs_xtce / "ccsds-green-book.xml", "18 01 00 00 00 00 00 00")
     c = res.container("HealthSafety1")
     assert len(c.columns) == 6
     assert c.column("SecH").raw[0] == 0
@@ -195,13 +195,11 @@ def test_green_book_include_condition_false(testdata: Path) -> None:
     assert c.column("PSWHLTIMFLG").eng[0] == "TIMER_OFF"
 
 
-def test_green_book_absolute_times(testdata: Path) -> None:
+def test_green_book_absolute_times(yamcs_xtce: Path) -> None:
     """Case 2: with the secondary header, 8 values; Seconds (TAI epoch, 378691200 s = 4383
     days) is 1970-01-01T00:00:00.000Z and MilliSeconds (scale 0.001, offset from Seconds)
     1970-01-01T00:00:00.050Z, as Yamcs asserts."""
-    res = _one(
-        testdata / YAMCS / "ccsds-green-book.xml", "18 81 00 0C 16 92 5E 80 00 32 00 00 00 00"
-    )
+    res = _one(yamcs_xtce / "ccsds-green-book.xml", "18 81 00 0C 16 92 5E 80 00 32 00 00 00 00")
     c = res.container("HealthSafety1")
     assert len(c.columns) == 8
     assert c.column("Seconds").raw[0] == 378691200
