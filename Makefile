@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.falak-installed
-TESTDATA ?= $(abspath ../shared/testdata)
 
 .PHONY: install system-deps demo test lint typecheck bench clean
 
@@ -40,14 +39,13 @@ system-deps:
 test: system-deps lint typecheck
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
-JPSS := $(TESTDATA)/space_packet_parser/jpss
+JPSS := tests/data/space_packet_parser/jpss
 FALAK := $(VENV)/bin/falak
 # The demo runs on what ships with falak (the station's TLE, the synthetic south pole, the
-# campaign generator, the lunar gravity field); the JPSS telemetry steps need the shared test
-# data (../shared/testdata, or TESTDATA=...) and are skipped with a note without it.
+# campaign generator, the lunar gravity field) and on the real JPSS-1 packets in tests/data.
 demo: install
 	@mkdir -p demo-out
-	@set -e; if [ -f "$(JPSS)/jpss1_geolocation_xtce_v1.xml" ]; then \
+	@set -e; \
 	  echo "== mission database: the JPSS-1 XTCE, as a tree"; \
 	  $(FALAK) mdb show $(JPSS)/jpss1_geolocation_xtce_v1.xml; \
 	  echo "== telemetry: decode 7,200 real packets to CSV"; \
@@ -59,11 +57,7 @@ demo: install
 	    --packets $(JPSS)/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1 --archive demo-out/archive; \
 	  $(FALAK) archive stats --archive demo-out/archive; \
 	  $(FALAK) archive export --archive demo-out/archive --parameters ADGPSPOSX,ADGPSPOSY \
-	    --out demo-out/positions.csv; \
-	else \
-	  echo "== (telemetry steps skipped: no JPSS test data at $(JPSS); set TESTDATA=DIR)"; \
-	  $(FALAK) mdb show src/falak/missions/testsat/mdb.yaml; \
-	fi
+	    --out demo-out/positions.csv
 	@echo "== Tiangong: the station over Pakistani ground stations"
 	$(FALAK) passes --tle src/falak/missions/tiangong/css.tle --station Islamabad \
 	  --station Karachi --start 2023-09-08T00:00:00Z --days 1
