@@ -11,7 +11,7 @@ Write the table with :func:`falak.tm.tabular.write_table` (CSV or Parquet).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,14 +19,34 @@ from numpy.typing import NDArray
 from falak.errors import InputError
 from falak.tm.tabular import Table
 
-if TYPE_CHECKING:
-    from falak.archive.base import Archive, ParameterSeries
+__all__ = ["ParameterReader", "Series", "align", "export_parameters"]
 
-__all__ = ["align", "export_parameters"]
+
+class Series(Protocol):
+    """What :func:`align` reads of a series (:class:`falak.archive.ParameterSeries` has it).
+
+    A protocol, so that this module needs nothing from :mod:`falak.archive.base`, which
+    imports it for :meth:`~falak.archive.base.Archive.export` (no import cycle).
+    """
+
+    name: str
+    time_ns: NDArray[np.int64]
+    raw: NDArray[Any]
+    eng: NDArray[Any]
+
+
+class ParameterReader(Protocol):
+    """What :func:`export_parameters` needs of an archive (any :class:`falak.archive.Archive`)."""
+
+    def read_parameter(
+        self, name: str, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> Series:
+        """Return one parameter's samples in ``[start_ns, stop_ns)``."""
+        ...
 
 
 def export_parameters(
-    archive: Archive,
+    archive: ParameterReader,
     names: Sequence[str],
     start_ns: int | None = None,
     stop_ns: int | None = None,
@@ -40,7 +60,7 @@ def export_parameters(
     return align(series, raw=raw)
 
 
-def align(series: Sequence[ParameterSeries], *, raw: bool = False) -> Table:
+def align(series: Sequence[Series], *, raw: bool = False) -> Table:
     """Align parameter series on the union of their times (see the module docstring)."""
     keys = [s.name for s in series]
     short = [k.rsplit("/", 1)[-1] for k in keys]
