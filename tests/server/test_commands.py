@@ -51,6 +51,24 @@ def test_out_of_range_argument_is_422_naming_it(
     assert "no command named 'NO_SUCH'" in r.json()["detail"]
 
 
+def test_range_error_shows_the_value_as_given(
+    client: TestClient, auth: dict[str, dict[str, str]]
+) -> None:
+    """40.000001 is just above the -20..40 degC of HeaterSetpoint (testsat mdb.yaml): the
+    message must not round it to 40, which would read as inside the range."""
+    for given, shown in [(40.000001, "40.000001"), ("40.000001", "40.000001"), (41, "41")]:
+        r = client.post(
+            API + "/commands/dry-run",
+            json={"command": "SET_HEATER", "arguments": {"SETPOINT": given}},
+            headers=auth["vera"],
+        )
+        assert r.status_code == 422, r.text
+        assert r.json() == {
+            "detail": f"SET_HEATER: argument SETPOINT = {shown} is outside -20..40 degC",
+            "argument": "SETPOINT",
+        }
+
+
 def test_critical_command_needs_arming_by_a_flight_director(
     client: TestClient, auth: dict[str, dict[str, str]]
 ) -> None:

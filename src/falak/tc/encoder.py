@@ -437,7 +437,8 @@ class CommandEncoder:
                 raise bad("is not a finite number")
             unit = f" {t.unit}" if t.unit else ""
             if t.valid_range is not None and not _in_range(float(v), t.valid_range):
-                shown = f"{v:g}" if isinstance(v, float) else str(v)
+                # as given: ``f"{v:g}"`` would print 40.000001 as 40, inside -20..40
+                shown = value.strip() if isinstance(value, str) else str(value)
                 raise CommandRejected(
                     f"{cmd.name}: argument {name} = {shown} is outside "
                     f"{_fmt_range(t.valid_range)}{unit}",
