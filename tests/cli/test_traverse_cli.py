@@ -102,3 +102,80 @@ def test_scheduled_traverse_with_png(dem_file, tmp_path) -> None:  # type: ignor
     kinds = {row["kind"] for row in props["timeline"]}
     assert kinds <= {"drive", "wait"}
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def demo_dem(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The terrain of ``make demo``: 200 × 200 cells at 0.5 m around the pole, seed 2."""
+    path = tmp_path_factory.mktemp("demo") / "dem.tif"
+    result = runner.invoke(
+        app,
+        ["terrain", "synth", "--out", str(path), "--size", "200", "--resolution-m", "0.5",
+         "--center", "-90,0", "--seed", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return path
+
+
+DEMO_PLAN = ["--start", "-40,-40", "--goal", "40,40", "--depart", "2028-01-10T00:00Z",
+             "--hours", "48"]  # fmt: skip
+
+
+def test_demo_summary_reports_the_light_along_the_route(demo_dem, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The printed sunlit share matches the illumination map sampled along the route.
+
+    Before the fix the summary said ``sunlit 0%, Earth in view 0%``: it took the darkest cell
+    of the whole 20-minute drive.
+    """
+    from falak.terrain import horizons, illumination_maps, read_dem
+
+    out = tmp_path / "route.geojson"
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(demo_dem), *DEMO_PLAN, "--autonomous", "--out",
+         str(out), "--png", str(tmp_path / "route.png")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    feature = json.loads(out.read_text())
+    props = feature["properties"]
+    # Independent value: the illumination map at departure, sampled at the route's vertices and
+    # weighted by the length of route each vertex stands for.
+    dem = read_dem(demo_dem)
+    xy = np.array(feature["geometry"]["coordinates"])
+    rows, cols = dem.cell_of(xy[:, 0], xy[:, 1])
+    maps = illumination_maps(dem, horizons(dem, 180), [np.datetime64("2028-01-10T00:00")])
+    lit = maps.lit_percent[rows, cols] / 100.0
+    step = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
+    weight = np.concatenate([step / 2, [0.0]]) + np.concatenate([[0.0], step / 2])
+    expected = float(np.sum(lit * weight) / np.sum(weight))
+    assert 0.6 < expected < 0.7  # 65 % of the route's cells are lit at departure
+    # 0.02: the drive lasts 20 min, during which the Sun moves ~0.2° and shadows shift
+    assert props["sunlit_fraction"] == pytest.approx(expected, abs=0.02)
+    assert f"sunlit {props['sunlit_fraction']:.0%}" in result.output
+    assert f"Earth in view {props['earth_visible_fraction']:.0%}" in result.output
+    assert props["earth_visible_fraction"] > 0.9
+
+
+def test_demo_teleoperated_names_the_hidden_earth(demo_dem, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Earth hidden from the start for all 48 h: the error names it, not the battery."""
+    from falak.terrain import horizons, illumination_maps, read_dem
+
+    dem = read_dem(demo_dem)
+    times = np.datetime64("2028-01-10T00:00") + np.arange(97) * np.timedelta64(30, "m")
+    maps = illumination_maps(dem, horizons(dem, 180), times)
+    r, c = dem.cell_of(-40.0, -40.0)
+    assert maps.earth_percent[r[0], c[0]] == 0.0  # independent: never in view from the start
+
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(demo_dem), *DEMO_PLAN, "--out",
+         str(tmp_path / "r.geojson")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert (
+        "error: no Earth window: the Earth is never in view at the start (-39.8, -40.2) (0 m "
+        "along the route) from 2028-01-10T00:00:00Z to 2028-01-12T00:00:00Z (the end of the "
+        "timeline), and a teleoperated rover drives only in contact (plan it --autonomous, "
+        "move the start, or extend the window)"
+    ) in result.output
+    assert "battery" not in result.output

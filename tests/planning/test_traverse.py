@@ -179,11 +179,60 @@ def test_teleoperated_rover_waits_for_earth_and_autonomous_does_not() -> None:
     assert any("without the Earth in view" in v for v in report.violations)
 
 
+def test_sunlit_and_earth_fractions_are_where_the_rover_is() -> None:
+    """One dark cell and one hidden cell on a lit route cost 20 s each, not whole steps."""
+    route = _line_route()  # 99 steps of 2 m; the rover spends 2 m / 0.1 m/s = 20 s on a cell
+    times = _times(6)
+    sun = np.ones((times.size, len(route.rows)))
+    earth = np.ones_like(sun, dtype=bool)
+    sun[:, 40] = 0.0
+    earth[:, 60] = False
+    plan = schedule_traverse(route, times, sun, earth, teleoperated=False)
+    # Expected by hand: the rover is on cell 40 (and on cell 60) for 20 s of the traverse; all
+    # the rest of the time it is lit and in view. The old summary took the worst cell of each
+    # 10 min step, which made both fractions 1 - 2 × 600 s / duration.
+    assert plan.sunlit_fraction == pytest.approx(1.0 - 20.0 / plan.duration_s, abs=1e-9)
+    assert plan.earth_visible_fraction == pytest.approx(1.0 - 20.0 / plan.duration_s, abs=1e-9)
+    assert plan.passage_sun_fraction[40] == 0.0
+    assert np.all(np.delete(plan.passage_sun_fraction, 40) == 1.0)
+
+
+def test_fractions_interpolate_light_linearly_in_time() -> None:
+    """Waiting at the start while the Sun rises from 0 to 1 over the hour gives half light."""
+    route = _line_route()
+    times = _times(2, 60.0)  # samples at 0, 1 and 2 h
+    sun = np.ones((times.size, len(route.rows)))
+    sun[0] = 0.0
+    earth = np.ones_like(sun, dtype=bool)
+    earth[0] = False
+    plan = schedule_traverse(route, times, sun, earth)  # teleoperated: waits the first hour
+    assert plan.depart == DEPART + dt.timedelta(hours=1)
+    # 3600 s at a mean of 0.5 (the ramp's integral), then 1980 s of driving in full light
+    assert plan.sunlit_fraction == pytest.approx((1800.0 + 1980.0) / (3600.0 + 1980.0))
+    assert plan.earth_visible_fraction == pytest.approx(plan.sunlit_fraction)
+
+
+def test_earth_never_in_view_is_named_not_the_battery() -> None:
+    """Earth hidden all along: a bigger battery would not help, so the Earth is named."""
+    route = _line_route()
+    times = _times(24, 30.0)
+    sun = np.zeros((times.size, len(route.rows)))
+    earth = np.zeros_like(sun, dtype=bool)  # no contact: a teleoperated rover cannot leave
+    with pytest.raises(
+        PlanInfeasible,
+        match=r"^no Earth window: the Earth is never in view at the start \(1001\.0, 4997\.0\) "
+        r"\(0 m along the route\) from 2028-01-10T00:00:00Z to 2028-01-11T00:00:00Z",
+    ) as info:
+        schedule_traverse(route, times, sun, earth, battery=Battery(capacity_wh=150.0))
+    assert info.value.conflicts == ["earth visibility"]
+
+
 def test_battery_message_names_hours_of_darkness_and_place() -> None:
     route = _line_route()
     times = _times(24, 30.0)
     sun = np.zeros((times.size, len(route.rows)))
-    earth = np.zeros_like(sun, dtype=bool)  # no contact either: the rover can only wait
+    earth = np.zeros_like(sun, dtype=bool)
+    earth[times >= times[0] + np.timedelta64(11, "h")] = True  # contact after the battery died
     battery = Battery(capacity_wh=150.0, idle_power_w=15.0)
     with pytest.raises(
         PlanInfeasible,

@@ -95,18 +95,23 @@ def plan_command(
     ] = 90.0,
     png: Annotated[
         Path | None,
-        typer.Option("--png", help="PNG map: hillshade, hazards, route by lit fraction, waits."),
+        typer.Option(
+            "--png",
+            help="PNG map: hillshade, hazards, the route coloured by the Sun's lit fraction as "
+            "the rover passes, waits.",
+        ),
     ] = None,
 ) -> None:
     """Plan a traverse: least-cost route through waypoints, then (with --depart) a schedule.
 
     Writes ROUTE.geojson (a Feature with a LineString in projected metres; properties length_m,
     duration_s, max_slope_deg, sunlit_fraction, earth_visible_fraction, depart, arrive,
-    waypoints, waits and the drive/wait timeline) and prints a summary. Exits 1 with the
-    blocking constraint if no plan exists.
+    waypoints, waits and the drive/wait timeline) and prints a summary. "sunlit" is the
+    time-weighted mean lit fraction of the Sun where the rover is, from the earliest departure
+    to arrival; "Earth in view" the share of that time with the Earth above the horizon there.
+    Exits 1 with the binding constraint if no plan exists (the one whose removal would let the
+    rover through: battery, Earth visibility, safe haven or the planning window).
     """
-    import numpy as np
-
     from falak.errors import FalakError
     from falak.planning.traverse import (
         Battery,
@@ -121,7 +126,6 @@ def plan_command(
     from falak.timecodes import parse_utc
 
     schedule = None
-    lit = None
     try:
         dem = read_dem(dem_path)
         maps = hazards(dem, Rover(max_slope_deg=max_slope_deg))
@@ -145,10 +149,9 @@ def plan_command(
                 route, times, sun, earth, speed_m_s=speed_m_s, battery=battery,
                 teleoperated=teleoperated,
             )  # fmt: skip
-            lit = np.mean(sun, axis=0)
         out.write_text(json.dumps(to_geojson(route, schedule), indent=1))
         if png is not None:
-            route_png(png, dem, maps, route, lit, schedule)
+            route_png(png, dem, maps, route, None, schedule)
     except FalakError as exc:
         _fail(str(exc))
     typer.echo(

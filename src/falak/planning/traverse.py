@@ -290,10 +290,14 @@ class Schedule:
     arrive: _dt.datetime
     waypoint_arrivals: list[_dt.datetime]
     min_battery_wh: float
-    sunlit_fraction: float  # time-weighted mean lit fraction of the Sun over the traverse
-    earth_visible_fraction: float  # share of the traverse's time with the Earth in view
+    sunlit_fraction: float  # time-weighted mean lit fraction of the Sun where the rover is
+    earth_visible_fraction: float  # share of the traverse's time with the Earth in view there
     time_step_s: float
     notes: list[str] = field(default_factory=list)
+    #: (n_cells,) lit fraction of the Sun at each route cell when the rover is on it (0…1).
+    passage_sun_fraction: NDArray[np.float64] = field(
+        default_factory=lambda: np.zeros(0, np.float64)
+    )
 
     @property
     def duration_s(self) -> float:
@@ -455,9 +459,11 @@ def schedule_traverse(
         battery.solar_power_w, bool(teleoperated), float(haven_min_sun_fraction),
     )  # fmt: skip
     if last < 0:
-        raise PlanInfeasible(
-            *_why_not(route, t64, best, sun, earth, battery, teleoperated, haven_min_sun_fraction)
-        )
+        reason = _why_not(
+            route, t64, step_s, best, sun, earth, float(speed_m_s), battery,
+            bool(teleoperated), float(haven_min_sun_fraction),
+        )  # fmt: skip
+        raise PlanInfeasible(*reason)
     # Walk back: (t, k) ← (t−1, prev).
     steps = []
     t, k = last, n_k - 1
@@ -485,8 +491,6 @@ def schedule_traverse(
             segments.append(Segment(kind, _utc(start), _utc(stop), a, b, charge, end_charge))
         charge = end_charge
 
-    lit_s = 0.0
-    earth_s = 0.0
     min_charge = charge
     for ts, a, b, td in steps:
         dt = step_s[ts]
@@ -494,21 +498,14 @@ def schedule_traverse(
         s_a = min(sun[ts, a], sun[ts + 1, a])
         if a == b:
             add("wait", t0, dt, a, a, battery.solar_power_w * s_a - battery.idle_power_w)
-            lit_s += s_a * dt
-            earth_s += dt * bool(earth[ts, a] and earth[ts + 1, a])
         else:
             s_path = float(np.min(np.minimum(sun[ts, a : b + 1], sun[ts + 1, a : b + 1])))
             add("drive", t0, td, a, b, battery.solar_power_w * s_path - battery.drive_power_w)
-            lit_s += s_path * td
-            seen = bool(np.all(earth[ts, a : b + 1] & earth[ts + 1, a : b + 1]))
-            earth_s += td * seen
             if b != n_k - 1:
                 rest = dt - td
                 s_b = min(sun[ts, b], sun[ts + 1, b])
                 t_rest = t0 + np.timedelta64(round(td * 1e9), "ns")
                 add("wait", t_rest, rest, b, b, battery.solar_power_w * s_b - battery.idle_power_w)
-                lit_s += s_b * rest
-                earth_s += rest * bool(earth[ts, b] and earth[ts + 1, b])
         min_charge = min(min_charge, charge)
     if segments and segments[0].kind == "wait":
         depart = segments[0].end if len(segments) > 1 else segments[0].start
@@ -525,74 +522,176 @@ def schedule_traverse(
                 when = seg.start + _dt.timedelta(seconds=float(frac))
         arrivals.append(when or arrive)
     total = max((arrive - _utc(t64[0])).total_seconds(), 1e-9)
+    lit_s, earth_s, passage = _exposure(segments, route, t64, sun, earth, speed_m_s)
     return Schedule(
         segments=segments,
         depart=depart,
         arrive=arrive,
         waypoint_arrivals=arrivals,
         min_battery_wh=float(min_charge),
-        sunlit_fraction=min(1.0, float(lit_s / total)),  # µs rounding of the times
-        earth_visible_fraction=min(1.0, float(earth_s / total)),
+        sunlit_fraction=min(1.0, lit_s / total),  # µs rounding of the times
+        earth_visible_fraction=min(1.0, earth_s / total),
         time_step_s=float(np.median(step_s)),
+        passage_sun_fraction=passage,
     )
+
+
+def _exposure(
+    segments: list[Segment],
+    route: TraverseRoute,
+    t64: NDArray[np.datetime64],
+    sun: NDArray[np.float64],
+    earth: NDArray[np.bool_],
+    speed_m_s: float,
+) -> tuple[float, float, NDArray[np.float64]]:
+    """Integrate light and Earth visibility where the rover actually is, segment by segment.
+
+    Returns (sunlit seconds, Earth-in-view seconds, lit fraction at each route cell when the
+    rover is on it). Both series are interpolated linearly in time between the timeline's
+    samples (Earth visibility as 0/1, so a step whose ends disagree counts half). While
+    driving, the rover is on cell j from the midpoint before it to the midpoint after it along
+    the route, and the cell's value is taken at the middle of that time. This is the
+    description of the schedule, not the planner's energy bound, which takes the worst cell
+    and the worse end of each step.
+    """
+    t_s = (t64 - t64[0]) / np.timedelta64(1, "s")
+    origin = _utc(t64[0])
+    earth_f = earth.astype(np.float64)
+    n_k = route.rows.shape[0]
+    passage = np.full(n_k, np.nan)
+    lit_s = earth_s = 0.0
+
+    def at(when_s: NDArray[np.float64], cells: NDArray[np.intp], series: Any) -> Any:
+        i = np.clip(np.searchsorted(t_s, when_s, side="right") - 1, 0, t_s.size - 2)
+        w = np.clip((when_s - t_s[i]) / (t_s[i + 1] - t_s[i]), 0.0, 1.0)
+        return (1.0 - w) * series[i, cells] + w * series[i + 1, cells]
+
+    d = route.distance_m
+    for seg in segments:
+        start_s = (seg.start - origin).total_seconds()
+        end_s = start_s + seg.duration_s
+        if seg.kind == "wait":
+            inner = t_s[(t_s > start_s) & (t_s < end_s)]
+            edges = np.concatenate([[start_s], inner, [end_s]])
+            cell = np.full(edges.size, seg.node_from, np.intp)
+            # linear between samples: the trapezoid rule is exact
+            lit_s += float(np.trapezoid(at(edges, cell, sun), edges))
+            earth_s += float(np.trapezoid(at(edges, cell, earth_f), edges))
+            if np.isnan(passage[seg.node_from]):
+                passage[seg.node_from] = float(np.mean(at(edges, cell, sun)))
+            continue
+        j = np.arange(seg.node_from, seg.node_to + 1)
+        lo = np.maximum(d[seg.node_from], (d[np.maximum(j - 1, 0)] + d[j]) / 2.0)
+        hi = np.minimum(d[seg.node_to], (d[j] + d[np.minimum(j + 1, n_k - 1)]) / 2.0)
+        dwell_s = (hi - lo) / speed_m_s
+        mid_s = start_s + ((lo + hi) / 2.0 - d[seg.node_from]) / speed_m_s
+        lit = at(mid_s, j, sun)
+        lit_s += float(np.sum(lit * dwell_s))
+        earth_s += float(np.sum(at(mid_s, j, earth_f) * dwell_s))
+        passage[j[1:]] = lit[1:]
+        if np.isnan(passage[j[0]]):
+            passage[j[0]] = lit[0]
+    return lit_s, earth_s, passage
 
 
 def _why_not(
     route: TraverseRoute,
     t64: NDArray[np.datetime64],
+    step_s: NDArray[np.float64],
     best: NDArray[np.float64],
     sun: NDArray[np.float64],
     earth: NDArray[np.bool_],
+    speed_m_s: float,
     battery: Battery,
     teleoperated: bool,
     haven: float,
 ) -> tuple[str, list[str]]:
-    """Name what stops the rover: battery in darkness, no Earth window, or time."""
-    reached = np.isfinite(best)
+    """Name the binding constraint: the one whose removal lets the rover reach the goal.
+
+    The labelling is run again with the battery unlimited: if the goal is then reached, the
+    battery binds. If not, and a teleoperated rover with an unlimited battery planned
+    autonomous would get there, the Earth's visibility binds. Otherwise the rover cannot wait
+    where it is (safe haven) or the window is too short.
+    """
+
+    def relaxed(tele: bool) -> tuple[NDArray[np.float64], int]:
+        free, _, _, last = _label(
+            step_s, route.distance_m, sun, earth, speed_m_s, np.inf, -np.inf, 0.0,
+            battery.drive_power_w, battery.idle_power_w, battery.solar_power_w, tele, haven,
+        )  # fmt: skip
+        return free, last
+
+    end = _utc(t64[-1]).isoformat().replace("+00:00", "Z")
+    free, last_free = relaxed(teleoperated)
+    if last_free >= 0:
+        return _battery_reason(route, t64, best, sun, battery)
+    reached = np.isfinite(free)
     k = int(np.max(np.nonzero(reached.any(axis=0))[0]))
     t_seen = np.nonzero(reached[:, k])[0]
     first, t_last = int(t_seen[0]), int(t_seen[-1])
-    nxt = min(k + 1, route.rows.shape[0] - 1)
     where = _fmt((route.x_m[k], route.y_m[k]))
-    end = _utc(t64[-1]).isoformat().replace("+00:00", "Z")
-    if t_last < t64.size - 1 and min(sun[t_last, k], sun[t_last + 1, k]) < haven:
+    if t_last < t64.size - 1:  # with energy to spare, only the haven rule stops waiting
         when = _utc(t64[t_last]).isoformat().replace("+00:00", "Z")
         return (
             f"no safe haven: at {where} only {sun[t_last + 1, k]:.0%} of the Sun is up after "
             f"{when}, and the rover may wait only where at least {haven:.0%} is",
             ["safe haven"],
         )
-    if t_last < t64.size - 1:
-        # The rover cannot stay at or leave k after t_last: the battery ran out in the dark.
-        dark = t_last
-        while dark > 0 and sun[dark - 1, k] * battery.solar_power_w < battery.idle_power_w:
-            dark -= 1
-        seconds = float((t64[t_last] - t64[dark]) / np.timedelta64(1, "s"))
-        drain_w = battery.idle_power_w - battery.solar_power_w * sun[t_last, k]
-        left_wh = best[t_last, k] - battery.min_charge_wh
-        seconds += left_wh / drain_w * 3600.0 if drain_w > 0 else 0.0  # what is left, idling
-        hours = seconds / 3600.0
+    if teleoperated and relaxed(False)[1] >= 0:
+        nxt = min(k + 1, route.rows.shape[0] - 1)
+
+        def at(node: int) -> str:
+            place = "the start " if node == 0 else ""
+            return (
+                f"{place}{_fmt((route.x_m[node], route.y_m[node]))} "
+                f"({route.distance_m[node]:.0f} m along the route)"
+            )
+
+        if not np.any(earth[first:, k]):
+            hidden = f"never in view at {at(k)}"
+        elif not np.any(earth[first:, nxt]):
+            hidden = f"never in view at {at(nxt)}"
+        else:
+            hidden = f"never in view at both {at(k)} and the next cell for a whole time step"
+        arrival = _utc(t64[first]).isoformat().replace("+00:00", "Z")
         return (
-            f"battery would be empty after {hours:.1f} h of darkness at {where} "
-            f"({route.distance_m[k]:.0f} m along the route; capacity {battery.capacity_wh:g} "
-            f"Wh, idle {battery.idle_power_w:g} W)",
-            ["battery"],
-        )
-    if (
-        teleoperated
-        and first < t64.size - 1
-        and not np.any(earth[first:-1, nxt] & earth[first + 1 :, nxt])
-    ):
-        return (
-            f"no Earth window: the Earth is not in view at {_fmt((route.x_m[nxt], route.y_m[nxt]))}"
-            f" between the rover's arrival nearby and {end}, and a teleoperated rover drives only "
-            "in contact (plan it autonomous, or extend the window)",
+            f"no Earth window: the Earth is {hidden} from {arrival} to {end} (the end of the "
+            "timeline), and a teleoperated rover drives only in contact (plan it --autonomous, "
+            "move the start, or extend the window)",
             ["earth visibility"],
         )
     return (
         f"the goal is not reached by {end} (end of the timeline): the rover gets to {where}, "
         f"{route.distance_m[k]:.0f} of {route.length_m:.0f} m; extend the planning window",
         ["time window"],
+    )
+
+
+def _battery_reason(
+    route: TraverseRoute,
+    t64: NDArray[np.datetime64],
+    best: NDArray[np.float64],
+    sun: NDArray[np.float64],
+    battery: Battery,
+) -> tuple[str, list[str]]:
+    """Say where and after how long in the dark the battery runs out (it binds)."""
+    reached = np.isfinite(best)
+    k = int(np.max(np.nonzero(reached.any(axis=0))[0]))
+    t_last = int(np.nonzero(reached[:, k])[0][-1])
+    where = _fmt((route.x_m[k], route.y_m[k]))
+    # The rover cannot stay at or leave k after t_last: the battery ran out in the dark.
+    dark = t_last
+    while dark > 0 and sun[dark - 1, k] * battery.solar_power_w < battery.idle_power_w:
+        dark -= 1
+    seconds = float((t64[t_last] - t64[dark]) / np.timedelta64(1, "s"))
+    drain_w = battery.idle_power_w - battery.solar_power_w * sun[t_last, k]
+    left_wh = best[t_last, k] - battery.min_charge_wh
+    seconds += left_wh / drain_w * 3600.0 if drain_w > 0 else 0.0  # what is left, idling
+    return (
+        f"battery would be empty after {seconds / 3600.0:.1f} h of darkness at {where} "
+        f"({route.distance_m[k]:.0f} m along the route; capacity {battery.capacity_wh:g} "
+        f"Wh, idle {battery.idle_power_w:g} W)",
+        ["battery"],
     )
 
 
@@ -826,7 +925,9 @@ def route_png(
     """Write a PNG: hillshade, hazard cells, the route (coloured by lit fraction) and waits.
 
     ``lit_fraction`` (n_cells,) is the mean sunlit share of each route cell over the traverse
-    window; without it the route is drawn in one colour.
+    window; without it, a schedule's route is coloured by the lit fraction when the rover is on
+    each cell (``Schedule.passage_sun_fraction``, what its ``sunlit_fraction`` averages), and a
+    bare route is drawn in one colour.
     """
     import matplotlib
 
@@ -847,9 +948,13 @@ def route_png(
     hazard = np.ma.masked_equal(maps.impassable.astype(float), 0)
     ax.imshow(hazard, cmap=ListedColormap(["#d62728"]), alpha=0.45, extent=extent)
     x, y = route.x_m / 1e3, route.y_m / 1e3
+    label = "mean sunlit fraction over the window (0…1)"
+    if lit_fraction is None and schedule is not None and schedule.passage_sun_fraction.size:
+        lit_fraction = schedule.passage_sun_fraction
+        label = "sunlit fraction as the rover passes (0…1)"
     if lit_fraction is not None:
         points = ax.scatter(x, y, c=lit_fraction, cmap="plasma", vmin=0, vmax=1, s=4, zorder=3)
-        fig.colorbar(points, ax=ax, label="mean sunlit fraction over the window (0…1)")
+        fig.colorbar(points, ax=ax, label=label)
     else:
         ax.plot(x, y, color="#1f77b4", lw=1.5, zorder=3)
     wx = [p[0] / 1e3 for p in route.waypoint_xy]
