@@ -843,6 +843,24 @@ class MissionDatabase:
         p = self.parameter(parameter) if isinstance(parameter, str) else parameter
         return None if p.type is None else self.types[p.type]
 
+    def split_member_key(self, key: str) -> tuple[str, tuple[str, ...]]:
+        """Split ``/SS/PARAM.member.sub`` into a parameter's qualified name and member path.
+
+        Decoded columns of aggregate members are keyed by the parameter's qualified name and
+        the member path joined with dots. A dot is also legal inside an XTCE name
+        (``SCI.SPIN_PHASE``), so the split is not at the first dot: a key that names a
+        parameter has no members, else the longest prefix ending before a dot that names a
+        parameter is the parameter. A key that names no parameter is returned whole.
+        """
+        if key in self.parameters:
+            return key, ()
+        cut = len(key)
+        slash = key.rfind("/")
+        while (cut := key.rfind(".", slash + 1, cut)) > slash:
+            if key[:cut] in self.parameters:
+                return key[:cut], tuple(key[cut + 1 :].split("."))
+        return key, ()
+
     def children(self, container: str) -> list[SequenceContainer]:
         """Containers whose ``base`` is ``container`` (qualified), in definition order."""
         return [c for c in self.containers.values() if c.base == container]

@@ -448,11 +448,14 @@ class _Loader:
                 return q, tuple(parts[k:])
         last = parts[-1]
         if "." in last and last not in (".", ".."):
-            name, *members = last.split(".")
-            head = "/".join([*parts[:-1], name])
-            q = self.lookup("parameter", head, ss)
-            if q is not None:
-                return q, tuple(members)
+            # a dot is legal inside a name (SCI.HDR.APID may be member APID of SCI.HDR):
+            # the longest prefix that names a parameter wins, as in split_member_key
+            bits = last.split(".")
+            for k in range(len(bits) - 1, 0, -1):
+                head = "/".join([*parts[:-1], ".".join(bits[:k])])
+                q = self.lookup("parameter", head, ss)
+                if q is not None:
+                    return q, tuple(bits[k:])
         self._unresolved("parameter", ref, ss, el, what)
         return None
 

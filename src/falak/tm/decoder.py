@@ -514,8 +514,8 @@ class Decoder:
 
     def _plan_key(self, key: str) -> _KeyInfo:
         """What :meth:`_finish` needs for a column key, worked out once per decoder."""
-        pname, _, member = key.partition(".")
-        name = short_name(pname) + ("." + member if member else "")
+        pname, members = self.mdb.split_member_key(key)  # a dot is legal in a name
+        name = short_name(pname) + "".join("." + m for m in members)
         ptype = self._key_type(key)
         if not self.do_calibrate or ptype is None:
             eng_mode = _ENG_RAW
@@ -1173,12 +1173,12 @@ class Decoder:
     # -- engineering values, monitoring, derived -------------------------------------------
 
     def _key_type(self, key: str) -> DataType | None:
-        pname, _, member = key.partition(".")
+        pname, members = self.mdb.split_member_key(key)  # a dot is legal in a name
         p = self.mdb.parameters.get(pname)
         if p is None or p.type is None:
             return None
         t: DataType | None = self.mdb.types.get(p.type)
-        for m in member.split(".") if member else []:
+        for m in members:
             if not isinstance(t, AggregateType):
                 return None
             mt = next((x.type for x in t.members if x.name == m), None)
