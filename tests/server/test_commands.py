@@ -118,6 +118,15 @@ def test_reboot_armed_and_confirmed_end_to_end(
     assert client.post(f"{API}/commands/{cid}/arm", headers=auth["fiona"]).status_code == 200
     r = client.post(f"{API}/commands/{cid}/confirm", headers=auth["fiona"])
     assert r.status_code == 200, r.text
+    # the answer is the state after confirming: nothing else holds REBOOT, so it has gone
+    # (it answered "armed" while the scheduler released it a moment later)
+    assert r.json()["state"] in ("released", "completed"), r.json()
+    assert r.json()["confirmed_by"] == "fiona"
+    again = client.post(f"{API}/commands/{cid}/confirm", headers=auth["fiona"])
+    assert again.status_code == 409
+    state = again.json()["detail"].split("it is ")[1].split(",")[0]
+    assert again.json() == {"detail": f"cannot confirm command {cid}: it is {state}, not queued"}
+    assert state in ("released", "completed")
     rec = client.get(
         f"{API}/commands/{cid}/wait", params={"timeout_s": 10}, headers=auth["vera"]
     ).json()
@@ -127,6 +136,7 @@ def test_reboot_armed_and_confirmed_end_to_end(
         ("arm", "fiona"),
         ("confirm", "fiona"),
         ("release", "otto"),  # released for the user who issued it
+        ("confirm", "fiona"),  # the refused second confirmation is audited too
     ]
 
 

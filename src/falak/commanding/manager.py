@@ -412,6 +412,9 @@ class CommandManager:
             pc.confirmed_by = user
             self.history.update(command_id, confirmed_by=user)
             self.history.audit(user, "confirm", f"{pc.cmd.name} confirmed", command_id)
+            # step it now, as the scheduler would next: the caller's record then shows the
+            # true state (released, or still armed while a time tag, queue or constraint holds)
+            self._step(pc, time.time_ns())
             self._cond.notify_all()
 
     def release(self, command_id: int, *, user: str, roles: Iterable[str] = ()) -> None:

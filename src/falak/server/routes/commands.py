@@ -9,14 +9,17 @@ audited by the command manager with the user (command history and archive events
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from falak.commanding.queue import FINAL_STATES
+from falak.commanding.queue import FINAL_STATES, CommandState
+from falak.errors import CommandRejected
 from falak.server.auth import User
 from falak.server.routes.deps import CurrentUser, RuntimeDep, require
 from falak.server.routes.telemetry import Limit, Start, Stop, time_range
+from falak.server.runtime import Runtime
 from falak.server.schemas import (
     CommandRecord,
     CommandRequest,
@@ -33,10 +36,31 @@ FlightDirector = Annotated[User, Depends(require("flight_director"))]
 _REJECTED: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "rejected (bad argument named in `argument`)"},
 }
+_ACTED: dict[int | str, dict[str, Any]] = _REJECTED | {
+    409: {"model": ErrorOut, "description": "the command has left its queue (state named)"},
+}
+_WAITING = {CommandState.QUEUED.value, CommandState.ARMED.value}
 
 
 def _record(rec: dict[str, Any]) -> CommandRecord:
     return CommandRecord.model_validate(jsonable(rec))
+
+
+def _act(rt: Runtime, command_id: int, action: Callable[[], None]) -> CommandRecord:
+    """Run an action on a queued command and return its record as it is afterwards.
+
+    An action on a command that already left its queue (released, completed, rejected,
+    cancelled) is 409 Conflict with the manager's reason (``cannot confirm command 7: it is
+    released, not queued``); other refusals stay 422.
+    """
+    before = rt.commands.get(command_id).get("state")
+    try:
+        action()
+    except CommandRejected as exc:
+        if before not in _WAITING:
+            raise HTTPException(409, str(exc)) from None
+        raise
+    return _record(rt.commands.get(command_id))
 
 
 @router.post("/commands", response_model=CommandRecord, responses=_REJECTED)
@@ -105,32 +129,38 @@ def wait(
     return _record(rec)
 
 
-@router.post("/commands/{command_id}/arm", response_model=CommandRecord, responses=_REJECTED)
+@router.post("/commands/{command_id}/arm", response_model=CommandRecord, responses=_ACTED)
 def arm(command_id: int, rt: RuntimeDep, user: FlightDirector) -> CommandRecord:
     """Arm a queued critical command (flight director); confirm it next."""
-    rt.commands.arm(command_id, user=user.name, roles=user.roles)
-    return _record(rt.commands.get(command_id))
+    return _act(
+        rt, command_id, lambda: rt.commands.arm(command_id, user=user.name, roles=user.roles)
+    )
 
 
-@router.post("/commands/{command_id}/confirm", response_model=CommandRecord, responses=_REJECTED)
+@router.post("/commands/{command_id}/confirm", response_model=CommandRecord, responses=_ACTED)
 def confirm(command_id: int, rt: RuntimeDep, user: FlightDirector) -> CommandRecord:
-    """Confirm an armed critical command within the confirmation window (flight director)."""
-    rt.commands.confirm(command_id, user=user.name, roles=user.roles)
-    return _record(rt.commands.get(command_id))
+    """Confirm an armed critical command within the confirmation window (flight director).
+
+    The answer is the command's state after the confirmation: ``released`` when nothing else
+    holds it, still ``armed`` (with ``confirmed_by``) while a time tag, a blocked queue or a
+    transmission constraint does."""
+    return _act(
+        rt, command_id, lambda: rt.commands.confirm(command_id, user=user.name, roles=user.roles)
+    )
 
 
-@router.post("/commands/{command_id}/release", response_model=CommandRecord, responses=_REJECTED)
+@router.post("/commands/{command_id}/release", response_model=CommandRecord, responses=_ACTED)
 def release(command_id: int, rt: RuntimeDep, user: Operator) -> CommandRecord:
     """Let one command out of a blocked queue now (operator); critical ones must be armed."""
-    rt.commands.release(command_id, user=user.name, roles=user.roles)
-    return _record(rt.commands.get(command_id))
+    return _act(
+        rt, command_id, lambda: rt.commands.release(command_id, user=user.name, roles=user.roles)
+    )
 
 
-@router.post("/commands/{command_id}/cancel", response_model=CommandRecord, responses=_REJECTED)
+@router.post("/commands/{command_id}/cancel", response_model=CommandRecord, responses=_ACTED)
 def cancel(command_id: int, rt: RuntimeDep, user: Operator) -> CommandRecord:
     """Withdraw a queued command (operator)."""
-    rt.commands.cancel(command_id, user=user.name)
-    return _record(rt.commands.get(command_id))
+    return _act(rt, command_id, lambda: rt.commands.cancel(command_id, user=user.name))
 
 
 @router.get("/queues", response_model=list[QueueOut])
