@@ -32,6 +32,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     """Build the app around ``runtime`` (the caller starts and stops the runtime)."""
     from falak import __version__
     from falak.server import ws
+    from falak.server.docs import add_docs
     from falak.server.routes import alarms, archive, auth, commands, links, mdb, telemetry
 
     app = FastAPI(
@@ -39,7 +40,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=__version__,
         description="falak ground system API: mission database, telemetry, alarms, links, "
         "commanding, archive. Authenticate with POST /api/v1/auth/token.",
+        docs_url=None,  # served from the package by add_docs, not from a CDN
+        redoc_url=None,  # ReDoc, too, would load from a CDN
     )
+    add_docs(app)
     app.state.runtime = runtime
 
     @app.exception_handler(CommandRejected)
