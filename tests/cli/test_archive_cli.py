@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from falak.archive import open_archive
 from falak.cli.app import app
+from tests.conftest import DATA
 
 runner = CliRunner()
 
@@ -200,3 +201,115 @@ def test_errors_are_one_line_exit_1(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 1
     assert "--start 'yesterday' is not an ISO 8601 time" in res.output
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """An archive of the first 200 JPSS packets (71 bytes each): (archive, MDB, packet file)."""
+    d = DATA / SPP / "jpss"
+    tmp = tmp_path_factory.mktemp("small")
+    packets = tmp / "first200.bin"
+    packets.write_bytes((d / "J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1").read_bytes()[: 200 * 71])
+    mdb, store = d / "jpss1_geolocation_xtce_v1.xml", tmp / "a"
+    res = runner.invoke(
+        app,
+        ["archive", "ingest", "--mdb", str(mdb), "--packets", str(packets),
+         "--archive", str(store)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return store, mdb, packets
+
+
+RANGE = "1677-09-21T00:12:43.145224193Z .. 2262-04-11T23:47:16.854775807Z"
+
+
+def one_line_error(args: list[str]) -> str:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    return res.output.strip()
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59+00:00"])
+def test_export_far_future_is_refused_not_wrapped(
+    small_archive: tuple[Path, Path, Path], tmp_path: Path, start: str
+) -> None:
+    # issue 12: numpy wrapped the Z form to 1816 (all exported); +00:00 was an OverflowError
+    store, _, _ = small_archive
+    out = tmp_path / "x.csv"
+    message = one_line_error(
+        ["archive", "export", "--archive", str(store), "--parameters", "SRC_SEQ_CTR",
+         "--start", start, "--out", str(out)],
+    )  # fmt: skip
+    assert message == (
+        f"error: --start {start!r} is outside the times falak can store, {RANGE} (int64 "
+        "nanoseconds since 1970, numpy datetime64[ns]); give a time within it"
+    )
+    assert not out.exists()
+
+
+def test_replay_far_future_deletes_nothing(small_archive: tuple[Path, Path, Path]) -> None:
+    # issue 12: replay --start 9999-... deleted and rebuilt the whole parameter archive
+    store, mdb, _ = small_archive
+    with open_archive(store, create=False) as a:
+        before = a.read_parameter("SRC_SEQ_CTR").time_ns.tolist()
+    message = one_line_error(
+        ["archive", "replay", "--archive", str(store), "--mdb", str(mdb),
+         "--start", "9999-12-31T23:59:59Z"],
+    )  # fmt: skip
+    assert message.startswith(
+        f"error: --start '9999-12-31T23:59:59Z' is outside the times falak can store, {RANGE}"
+    )
+    with open_archive(store, create=False) as a:
+        assert a.read_parameter("SRC_SEQ_CTR").time_ns.tolist() == before
+    assert len(before) == 200
+
+
+def test_export_start_after_stop_and_leap_second(
+    small_archive: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    store, mdb, _ = small_archive
+    base = ["--archive", str(store)]
+    out = ["--out", str(tmp_path / "x.csv")]
+    assert one_line_error(
+        ["archive", "export", *base, "--parameters", "SRC_SEQ_CTR", *out,
+         "--start", "2021-04-10", "--stop", "2021-04-09T12:00+00:00"],
+    ) == (
+        "error: --stop 2021-04-09T12:00:00.000000000Z is before --start "
+        "2021-04-10T00:00:00.000000000Z; give a stop at or after the start"
+    )  # fmt: skip
+    assert one_line_error(
+        ["archive", "replay", *base, "--mdb", str(mdb), "--start", "2021-04-10",
+         "--stop", "2021-04-09"],
+    ).startswith("error: --stop 2021-04-09T00:00:00.000000000Z is before --start")  # fmt: skip
+    # the leap second of IERS Bulletin C 52 is named as such, not "not an ISO 8601 time"
+    assert one_line_error(
+        ["archive", "export", *base, "--parameters", "SRC_SEQ_CTR", *out,
+         "--stop", "2016-12-31T23:59:60Z"],
+    ).startswith(
+        "error: --stop '2016-12-31T23:59:60Z' lies in the leap second at the end of 2016-12-31"
+    )  # fmt: skip
+
+
+def test_export_unknown_parameter_is_an_error(
+    small_archive: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    store, _, _ = small_archive
+    out = tmp_path / "x.csv"
+    message = one_line_error(
+        ["archive", "export", "--archive", str(store), "--parameters", "SRC_SEQ_CTR,SEQ_CTR_X",
+         "--out", str(out)],
+    )  # fmt: skip
+    assert message == (
+        f"error: --parameters: no parameter named 'SEQ_CTR_X' in archive {store}; it holds 27 "
+        "parameters: ADAESCID, ADAET1DAY, ADAET1MS, ADAET1US, ADAET2DAY, ADAET2MS, ADAET2US, "
+        "ADCFAQ1, ADCFAQ2, ADCFAQ3, ..."
+    )
+    assert not out.exists()
+    assert one_line_error(
+        ["archive", "export", "--archive", str(store), "--parameters", "seq_ctr",
+         "--out", str(out)],
+    ) == (
+        f"error: --parameters: no parameter named 'seq_ctr' in archive {store}; "
+        "did you mean /JPSS_Geolocation_Packets/SRC_SEQ_CTR"
+    )  # fmt: skip

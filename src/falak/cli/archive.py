@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,50 +43,62 @@ StartOpt = Annotated[
     str | None,
     typer.Option(
         "--start",
-        help="Start of the time range (inclusive), ISO 8601, e.g. 2026-11-25T10:00:00Z; "
-        "a time without zone is UTC.",
+        help="Start of the time range (inclusive), ISO 8601 UTC, e.g. 2026-11-25T10:00:00Z "
+        "(also +00:00 or another offset, decimals to the ns, a date alone; a time without "
+        "zone is UTC), within 1677-09-21..2262-04-11.",
     ),
 ]
 StopOpt = Annotated[
     str | None,
-    typer.Option("--stop", help="End of the time range (exclusive), ISO 8601 like --start."),
+    typer.Option(
+        "--stop", help="End of the time range (exclusive), ISO 8601 like --start; not before it."
+    ),
 ]
 
 
-def parse_time_ns(text: str | None, option: str) -> int | None:
-    """ISO 8601 text to ns since the Unix epoch (UTC); no zone means UTC; None stays None."""
-    import re
+def time_range_ns(start: str | None, stop: str | None) -> tuple[int | None, int | None]:
+    """Parse ``--start``/``--stop`` to ns since 1970 UTC (:mod:`falak.utctime` rules).
 
-    import numpy as np
+    None stays None (an open end); a stop before the start is an
+    :class:`~falak.errors.InputError`, as on the server.
+    """
+    from falak.utctime import check_order, parse_ns
 
-    from falak.errors import InputError
-
-    if text is None:
-        return None
-    s = text.strip()
-    bad = InputError(f"{option} {text!r} is not an ISO 8601 time; write e.g. 2026-11-25T10:00:00Z")
-    if not re.search(r"[+-]\d\d:?\d\d$", s) or re.fullmatch(r"\d{4}-\d\d-\d\d", s):
-        try:  # UTC ("Z" or no zone): numpy keeps nanoseconds
-            return int(np.datetime64(s.removesuffix("Z").removesuffix("z"), "ns").astype(np.int64))
-        except ValueError:
-            raise bad from None
-    try:
-        t = dt.datetime.fromisoformat(s)
-    except ValueError:
-        raise bad from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    delta = t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    start_ns = None if start is None else parse_ns(start, "--start")
+    stop_ns = None if stop is None else parse_ns(stop, "--stop")
+    check_order(start_ns, stop_ns, "--start", "--stop")
+    return start_ns, stop_ns
 
 
 def iso_ns(t_ns: int | None) -> str:
     """ns since the epoch to ISO 8601 UTC with nanoseconds and ``Z`` (``-`` for None)."""
-    if t_ns is None:
-        return "-"
-    import numpy as np
+    from falak.utctime import format_ns
 
-    return str(np.datetime_as_string(np.datetime64(int(t_ns), "ns"), unit="ns")) + "Z"
+    return "-" if t_ns is None else format_ns(t_ns)
+
+
+def check_archived(store: Archive, names: list[str], option: str) -> None:
+    """Refuse names that no archived parameter has (qualified, or a short name), as the server
+    refuses names its MDB does not know."""
+    from falak.errors import InputError
+
+    known = store.parameter_names()
+    shorts = {k.rsplit("/", 1)[-1] for k in known}
+    for name in names:
+        if name in known or name in shorts:
+            continue
+        near = [k for k in known if name.lower() in k.lower()][:5]
+        if near:
+            hint = "did you mean " + ", ".join(near)
+        elif known:
+            listed = sorted(shorts)
+            hint = f"it holds {len(known):,} parameters: " + ", ".join(listed[:10])
+            hint += ", ..." if len(listed) > 10 else ""
+        else:
+            hint = "it holds no parameters yet (falak archive ingest writes them)"
+        raise InputError(
+            f"{option}: no parameter named {name!r} in archive {store.location}; {hint}"
+        )
 
 
 def root_container(db: MissionDatabase, container: str | None) -> str | None:
@@ -249,6 +260,7 @@ def export_command(
     from rich.console import Console
 
     from falak.errors import FalakError, InputError
+    from falak.timecodes import format_utc
     from falak.tm.tabular import Table, write_table
 
     console = Console(stderr=True)
@@ -260,9 +272,10 @@ def export_command(
         names = [n.strip() for n in parameters.split(",") if n.strip()]
         if not names:
             raise InputError("--parameters is empty; give names such as BATT_V,MODE")
-        start_ns, stop_ns = parse_time_ns(start, "--start"), parse_time_ns(stop, "--stop")
+        start_ns, stop_ns = time_range_ns(start, stop)
         store = _open(archive, create=False)
         try:
+            check_archived(store, names, "--parameters")
             table = store.export(names, start_ns, stop_ns, raw=raw)
             if with_raw:
                 raws = store.export(names, start_ns, stop_ns, raw=True)
@@ -277,8 +290,7 @@ def export_command(
         finally:
             store.close()
         if out.suffix.lower() == ".csv":
-            t = table.values[0].astype("datetime64[ns]")
-            text = np.array([s + "Z" for s in np.datetime_as_string(t, unit="ns")], dtype=object)
+            text = np.array(format_utc(table.values[0], digits=9), dtype=object)
             table = Table(table.names, [text, *table.values[1:]], table.present)
         write_table(table, out)
     except (FalakError, OSError) as exc:
@@ -309,7 +321,7 @@ def replay_command(
     try:
         db = load(mdb)
         root = root_container(db, container)
-        start_ns, stop_ns = parse_time_ns(start, "--start"), parse_time_ns(stop, "--stop")
+        start_ns, stop_ns = time_range_ns(start, stop)
         store = _open(archive, create=False)
     except (FalakError, OSError) as exc:
         _fail(console, exc)
