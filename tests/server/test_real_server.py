@@ -70,13 +70,21 @@ def test_parameter_stream_over_a_real_socket(real_server: RealServer, http: http
     assert m["seq"] == max(int(x["seq"]) for x in msgs)  # type: ignore[call-overload]
 
 
-def test_websocket_without_token_is_refused(real_server: RealServer) -> None:
+def test_websocket_without_a_valid_token_is_401(real_server: RealServer) -> None:
+    """The handshake is answered with HTTP 401 over a real socket, as docs/server.md says
+    (it was 403: uvicorn's answer to a socket closed before accept)."""
     from websockets.exceptions import InvalidStatus
 
+    from falak.server.ws import NOT_AUTHENTICATED
+
     ws_url = real_server.url.replace("http://", "ws://")
-    with pytest.raises(InvalidStatus) as info, connect(f"{ws_url}/api/v1/ws/alarms"):
-        pass
-    assert info.value.response.status_code == 403
+    for path in ("/api/v1/ws/alarms", "/api/v1/ws/commands?token=wrong"):
+        with pytest.raises(InvalidStatus) as info, connect(ws_url + path):
+            pass
+        response = info.value.response
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert json.loads(response.body) == {"detail": NOT_AUTHENTICATED}
 
 
 def test_stuck_subscriber_is_dropped_and_others_keep_up(

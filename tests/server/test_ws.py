@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
+from falak.server.ws import NOT_AUTHENTICATED
 from tests.server.conftest import Ground
 
 WS = "/api/v1/ws"
@@ -30,10 +32,18 @@ def receive(ws: Any, want: int, kind: str) -> list[dict[str, Any]]:
     return got
 
 
-def test_unauthenticated_socket_is_refused(client: TestClient) -> None:
-    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect(WS + "/alarms"):
-        pass
-    assert info.value.code == 1008
+def test_unauthenticated_socket_is_refused_with_401(client: TestClient) -> None:
+    """As on the REST routes and in docs/server.md: 401 with the reason, before accept."""
+    for url in (WS + "/alarms", WS + "/links?token=wrong"):
+        with pytest.raises(WebSocketDenialResponse) as info, client.websocket_connect(url):
+            pass
+        assert info.value.status_code == 401
+        assert info.value.headers["www-authenticate"] == "Bearer"
+        assert info.value.json() == {"detail": NOT_AUTHENTICATED}
+    assert NOT_AUTHENTICATED == (
+        "not authenticated: add ?token=TOKEN or an 'Authorization: Bearer TOKEN' header "
+        "(get a token with POST /api/v1/auth/token)"
+    )
 
 
 def test_parameter_stream_numbers_messages(

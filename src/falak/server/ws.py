@@ -2,8 +2,13 @@
 ``/ws/links``.
 
 Authenticate with ``?token=TOKEN`` (browsers cannot set headers on WebSockets) or an
-``Authorization: Bearer`` header; without a valid token the handshake is refused (close code
-1008). Every frame the server sends is a JSON array of messages::
+``Authorization: Bearer`` header; without a valid token the handshake is refused with an
+HTTP 401 answer (``WWW-Authenticate: Bearer`` and a JSON ``detail``), as on the REST routes:
+RFC 6455 §4.2.2 lets a server answer the opening handshake with any HTTP status, and 401 is
+the one that means "no valid credentials". (The 403 that uvicorn sends for a socket closed
+before it was accepted means "forbidden" and hid the reason.) Under a server without the
+ASGI ``websocket.http.response`` extension the handshake is closed with code 1008 instead.
+Every frame the server sends is a JSON array of messages::
 
     {"seq": 17, "type": "parameter", "topic": "/TESTSAT/BATT_V", "data": {...}}
 
@@ -32,6 +37,7 @@ from typing import Any
 import numpy as np
 import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 
 from falak.archive import AlarmRecord
 from falak.bus import Delivery, SubscriptionClosed
@@ -131,6 +137,22 @@ def _authenticate(ws: WebSocket, token: str | None) -> User | None:
     return None if token is None else rt.tokens.lookup(token)
 
 
+NOT_AUTHENTICATED = (
+    "not authenticated: add ?token=TOKEN or an 'Authorization: Bearer TOKEN' header "
+    "(get a token with POST /api/v1/auth/token)"
+)
+
+
+async def _refuse(ws: WebSocket) -> None:
+    """Refuse the handshake: HTTP 401 where the server can send it, else close code 1008."""
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        await ws.send_denial_response(
+            JSONResponse({"detail": NOT_AUTHENTICATED}, 401, headers={"WWW-Authenticate": "Bearer"})
+        )
+    else:
+        await ws.close(code=1008, reason="not authenticated: add ?token=TOKEN")
+
+
 async def _until_disconnect(ws: WebSocket) -> None:
     with contextlib.suppress(WebSocketDisconnect):
         while True:
@@ -157,7 +179,7 @@ async def _bus_stream(
 ) -> None:
     user = _authenticate(ws, token)
     if user is None:
-        await ws.close(code=1008, reason="not authenticated: add ?token=TOKEN")
+        await _refuse(ws)
         return
     rt: Runtime = ws.app.state.runtime
     loop = asyncio.get_running_loop()
@@ -262,7 +284,7 @@ async def _poll_stream(
 ) -> None:
     user = _authenticate(ws, token)
     if user is None:
-        await ws.close(code=1008, reason="not authenticated: add ?token=TOKEN")
+        await _refuse(ws)
         return
     rt: Runtime = ws.app.state.runtime
     await ws.accept()
