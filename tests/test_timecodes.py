@@ -309,6 +309,54 @@ def test_cds_leap_second_milliseconds_are_held() -> None:
     assert cds_to_datetime64(raw)[0] == D64("1958-04-11T23:59:59.999999999", "ns")
 
 
+def test_cds_seconds_count_utc_days() -> None:
+    """CCSDS 301.0-B-4 §3.3: CDS counts days from 1958-01-01 and ms of day, UTC-based: day
+    24107 ms 0 is 2024-01-02T00:00:00 (issue 12), with no 37 s leap-second shift."""
+    from falak.timecodes import cds_seconds_to_datetime64
+
+    out = cds_seconds_to_datetime64([24107 * 86400.0, np.nan])
+    assert out[0] == D64("2024-01-02T00:00:00", "ns")
+    assert np.isnat(out[1])
+    raw = np.frombuffer((24107).to_bytes(2, "big") + bytes(4), np.uint8)
+    assert cds_to_datetime64(raw)[0] == out[0]
+    # day 0 is the UTC date of the epoch: UNIX 1970-01-01, GPS 1980-01-06, or an ISO date
+    assert cds_seconds_to_datetime64([86400.0], "UNIX")[0] == D64("1970-01-02", "ns")
+    assert cds_seconds_to_datetime64([0.0], "GPS")[0] == D64("1980-01-06", "ns")
+    assert cds_seconds_to_datetime64([1.5], "2020-01-01T00:00:00Z")[0] == D64(
+        "2020-01-01T00:00:01.5", "ns"
+    )
+    # a leap second's milliseconds (day 21549 = 2016-12-31, ms 86,400,500) cannot be told
+    # from the next day's first second in float seconds; the T-field route holds them
+    assert cds_seconds_to_datetime64([21549 * 86400 + 86400.5])[0] == D64(
+        "2017-01-01T00:00:00.5", "ns"
+    )
+    leap = np.frombuffer((21549).to_bytes(2, "big") + (86_400_500).to_bytes(4, "big"), np.uint8)
+    assert cds_to_datetime64(leap)[0] == D64("2016-12-31T23:59:59.999999999", "ns")
+
+
+def test_epoch_seconds_cuc_counts_si_seconds() -> None:
+    """CUC from the 1958 TAI epoch counts SI seconds (CCSDS 301.0-B-4 §3.2): UTC is 37 s
+    behind in 2024 (IERS Bulletin C); UNIX and explicit dates count UTC seconds."""
+    from falak.timecodes import epoch_seconds_to_datetime64
+
+    sec = 24107 * 86400.0 + 37
+    assert epoch_seconds_to_datetime64([sec])[0] == D64("2024-01-02T00:00:00", "ns")
+    assert epoch_seconds_to_datetime64([sec], "tai")[0] == D64("2024-01-02T00:00:00", "ns")
+    assert epoch_seconds_to_datetime64([0.0], "GPS")[0] == D64("1980-01-06", "ns")
+    # J2000 is 1.3e9 TAI seconds, held in float64 to 2**-22 s (0.24 µs)
+    j2000 = epoch_seconds_to_datetime64([0.0], "J2000")[0]
+    assert abs(int((j2000 - D64("2000-01-01T11:58:55.816", "ns")).astype(np.int64))) <= 240
+    assert epoch_seconds_to_datetime64([1.0], "UNIX")[0] == D64("1970-01-01T00:00:01", "ns")
+    assert epoch_seconds_to_datetime64([2.0], "2017-01-01")[0] == D64("2017-01-01T00:00:02", "ns")
+    with pytest.raises(
+        TimeCodeError,
+        match=r"time epoch 'next tuesday' is not TAI, GPS, J2000, UNIX or an ISO 8601 UTC time",
+    ):
+        epoch_seconds_to_datetime64([0.0], "next tuesday")
+    with pytest.raises(TimeCodeError, match=r"time epoch .. is not"):
+        epoch_seconds_to_datetime64([0.0], "")
+
+
 def test_cds_bad_sizes() -> None:
     with pytest.raises(
         TimeCodeError,

@@ -56,6 +56,7 @@ __all__ = [
     "LEAP_SECONDS",
     "PField",
     "cds_from_ints",
+    "cds_seconds_to_datetime64",
     "cds_to_datetime64",
     "cds_to_seconds",
     "cuc_from_ints",
@@ -65,6 +66,7 @@ __all__ = [
     "datetime64_to_unix",
     "datetimes_to_datetime64",
     "decode_pfield",
+    "epoch_seconds_to_datetime64",
     "format_tai_utc",
     "format_utc",
     "parse_utc",
@@ -336,6 +338,79 @@ def format_tai_utc(tai_s: ArrayLike, digits: int = 3) -> list[str]:
         )
         text[k] = f"{day}T23:59:{60 + into:02d}" + ("." + frac if digits else "") + "Z"
     return text
+
+
+# ------------------------------------------------------------------------------ XTCE epochs
+
+_NAMED_EPOCHS_TAI_S = {
+    "TAI": EPOCH_TAI_S,
+    "GPS": EPOCH_GPS_TAI_S,
+    "J2000": EPOCH_J2000_TAI_S,
+}
+_EPOCH_HELP = "TAI, GPS, J2000, UNIX or an ISO 8601 UTC time such as 2020-01-01T00:00:00Z"
+
+
+def _epoch_utc(epoch: str) -> np.datetime64:
+    """UTC ``datetime64[ns]`` of an XTCE epoch: a name or an ISO 8601 UTC date/time."""
+    key = epoch.strip().upper()
+    if key in _NAMED_EPOCHS_TAI_S:
+        named: np.datetime64 = tai_seconds_to_datetime64([_NAMED_EPOCHS_TAI_S[key]])[0]
+        return named
+    if key == "UNIX":
+        return np.datetime64("1970-01-01T00:00:00", "ns")
+    text = key[:-1] if key.endswith("Z") else key
+    start: np.datetime64
+    try:
+        start = np.datetime64(text, "ns")
+    except ValueError:
+        start = np.datetime64("NaT", "ns")
+    if np.isnat(start):
+        raise TimeCodeError(f"time epoch {epoch!r} is not {_EPOCH_HELP}")
+    return start
+
+
+def epoch_seconds_to_datetime64(sec: ArrayLike, epoch: str = "TAI") -> NDArray[np.datetime64]:
+    """Convert seconds counted from an XTCE epoch to UTC ``datetime64[ns]`` (NaN gives NaT).
+
+    For CUC (CCSDS 301.0-B-4 §3.2: a count of SI seconds) and plain scaled numbers. ``TAI``
+    (1958-01-01 TAI, the CCSDS level-1 epoch), ``GPS`` and ``J2000`` count continuous TAI
+    seconds, so leap seconds are applied; ``UNIX`` and an explicit ISO 8601 date count UTC
+    seconds (86,400 per day). Day-segmented codes (CDS) use
+    :func:`cds_seconds_to_datetime64` instead.
+    """
+    arr = np.asarray(sec, dtype=np.float64)
+    key = epoch.strip().upper()
+    if key in _NAMED_EPOCHS_TAI_S:
+        return tai_seconds_to_datetime64(arr + _NAMED_EPOCHS_TAI_S[key])
+    if key == "UNIX":
+        return unix_to_datetime64(arr)
+    return _utc_seconds_after(_epoch_utc(epoch), arr)
+
+
+def _utc_seconds_after(start: np.datetime64, arr: NDArray[np.float64]) -> NDArray[np.datetime64]:
+    """``start`` plus float seconds of UTC (86,400 per day), exact to the ns; NaN gives NaT."""
+    finite = np.isfinite(arr)
+    whole, ns = _split_seconds(np.where(finite, arr, 0.0))
+    out = (start + (whole * _NS + ns).astype("timedelta64[ns]")).astype("datetime64[ns]")
+    out[~finite] = np.datetime64("NaT")
+    result: NDArray[np.datetime64] = out
+    return result
+
+
+def cds_seconds_to_datetime64(sec: ArrayLike, epoch: str = "TAI") -> NDArray[np.datetime64]:
+    """Convert CDS seconds (days × 86,400 + seconds of day) to UTC ``datetime64[ns]``.
+
+    CDS (CCSDS 301.0-B-4 §3.3) counts days from its epoch and milliseconds of the day: it is
+    a UTC-based code, so no leap seconds are applied. Day 0 is the UTC date of ``epoch``:
+    ``TAI`` names the CCSDS level-1 epoch, 1958-01-01; ``UNIX`` 1970-01-01; ``GPS``
+    1980-01-06; an ISO 8601 date itself. Float seconds cannot tell a leap second's
+    milliseconds (86,400,000..86,400,999) from the next day's first second, where they land;
+    :func:`cds_to_datetime64` decodes the T-field bytes and holds them at 23:59:59.999999999.
+    """
+    arr = np.asarray(sec, dtype=np.float64)
+    key = epoch.strip().upper()
+    start = np.datetime64("1958-01-01T00:00:00", "ns") if key == "TAI" else _epoch_utc(epoch)
+    return _utc_seconds_after(start, arr)
 
 
 # ------------------------------------------------------------------------------ CUC

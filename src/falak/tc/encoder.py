@@ -66,7 +66,7 @@ from falak.mdb.model import (
     StringType,
     short_name,
 )
-from falak.tm.encoder import BitWriter, ContainerEncoder, encode_integer
+from falak.tm.encoder import BitWriter, ContainerEncoder, encode_integer, write_timecode
 
 __all__ = [
     "CommandEncoder",
@@ -739,6 +739,9 @@ class CommandEncoder:
             for m in t.members:
                 mt = self.mdb.argument_types.get(m.type) or self.mdb.types[m.type]
                 self._write(w, mt, raw[m.name] if isinstance(raw, Mapping) else 0)
+            return
+        if isinstance(t, AbsoluteTimeType) and t.timecode is not None:
+            write_timecode(w, t.timecode, float(raw))  # seconds since the code's epoch
             return
         enc = t.encoding
         if enc is None:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from falak import timecodes
 from falak.errors import DecodeError, MdbError
 from falak.mdb.model import (
     AbsoluteTimeType,
@@ -955,24 +956,24 @@ class Decoder:
     def _read_timecode(
         self, st: _State, tc: CucTimeCode | CdsTimeCode, act: NDArray[np.int64] | None
     ) -> NDArray[np.float64]:
+        """Seconds since the code's epoch of a CUC or CDS T-field (:mod:`falak.timecodes`)."""
         if isinstance(tc, CucTimeCode):
-            coarse = self._read_uint(st, act, 8 * tc.coarse_bytes).astype(np.float64)
+            coarse = self._read_uint(st, act, 8 * tc.coarse_bytes)
             self._advance(st, act, 8 * tc.coarse_bytes)
+            fine: NDArray[Any] | int = 0
             if tc.fine_bytes:
-                fine = self._read_uint(st, act, 8 * tc.fine_bytes).astype(np.float64)
+                fine = self._read_uint(st, act, 8 * tc.fine_bytes)
                 self._advance(st, act, 8 * tc.fine_bytes)
-                coarse = coarse + fine / float(1 << (8 * tc.fine_bytes))
-            return coarse
-        days = self._read_uint(st, act, 8 * tc.day_bytes).astype(np.float64)
+            return timecodes.cuc_from_ints(coarse, fine, tc.fine_bytes)
+        days = self._read_uint(st, act, 8 * tc.day_bytes)
         self._advance(st, act, 8 * tc.day_bytes)
-        ms = self._read_uint(st, act, 32).astype(np.float64)
+        ms = self._read_uint(st, act, 32)
         self._advance(st, act, 32)
-        sec = days * 86400.0 + ms / 1e3
+        sub = None
         if tc.submillis_bytes:
-            sub = self._read_uint(st, act, 8 * tc.submillis_bytes).astype(np.float64)
+            sub = self._read_uint(st, act, 8 * tc.submillis_bytes)
             self._advance(st, act, 8 * tc.submillis_bytes)
-            sec = sec + sub * (1e-6 if tc.submillis_bytes == 2 else 1e-12)
-        return sec
+        return timecodes.cds_from_ints(days, ms, sub, tc.submillis_bytes)
 
     def _read_bytes(
         self, st: _State, enc: StringEncoding | BinaryEncoding, act: NDArray[np.int64] | None
@@ -1227,7 +1228,9 @@ class Decoder:
             shifted: NDArray[Any] = base + (seconds * 1e9).astype("timedelta64[ns]")
             return shifted
         epoch = ptype.epoch.epoch if ptype.epoch is not None else "TAI"
-        return _epoch_seconds_to_datetime64(seconds, epoch)
+        if isinstance(ptype.timecode, CdsTimeCode):  # a UTC day count (CCSDS 301.0-B-4 §3.3)
+            return timecodes.cds_seconds_to_datetime64(seconds, epoch)
+        return timecodes.epoch_seconds_to_datetime64(seconds, epoch)
 
     def _monitor(
         self,
@@ -1319,27 +1322,6 @@ class Decoder:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _epoch_seconds_to_datetime64(seconds: NDArray[np.float64], epoch: str) -> NDArray[Any]:
-    """UTC datetime64[ns] of ``seconds`` counted from an XTCE epoch.
-
-    TAI, GPS and J2000 count continuous (TAI) seconds, so leap seconds are applied; UNIX and
-    explicit dates count UTC days of 86,400 s.
-    """
-    from falak import timecodes
-
-    key = epoch.upper()
-    if key == "TAI":
-        return timecodes.tai_seconds_to_datetime64(seconds)
-    if key == "GPS":
-        return timecodes.tai_seconds_to_datetime64(seconds + timecodes.EPOCH_GPS_TAI_S)
-    if key == "J2000":
-        return timecodes.tai_seconds_to_datetime64(seconds + timecodes.EPOCH_J2000_TAI_S)
-    if key == "UNIX":
-        return timecodes.unix_to_datetime64(seconds)
-    start = np.datetime64(epoch.rstrip("Zz"), "ns")
-    return start + np.round(seconds * 1e9).astype("timedelta64[ns]")
 
 
 def _signed(u: NDArray[Any], nbits: int, encoding: str) -> NDArray[Any]:

@@ -9,12 +9,12 @@ when not given. Simulators build their telemetry with it, and the property tests
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Mapping
 from typing import Any
 
-from falak.errors import EncodeError
+from falak import timecodes
+from falak.errors import EncodeError, TimeCodeError
 from falak.mdb.model import (
     AbsoluteTimeType,
     AggregateType,
@@ -213,7 +213,7 @@ class ContainerEncoder:
                 self._value(w, etype, item, raw)
             return
         if isinstance(ptype, AbsoluteTimeType) and ptype.timecode is not None:
-            _write_timecode(w, ptype.timecode, float(value))
+            write_timecode(w, ptype.timecode, float(value))
             return
         enc = ptype.encoding
         if enc is None:
@@ -254,25 +254,16 @@ class ContainerEncoder:
             raise EncodeError(f"unsupported encoding {type(enc).__name__}")
 
 
-def _write_timecode(w: BitWriter, tc: CucTimeCode | CdsTimeCode, seconds: float) -> None:
-    if isinstance(tc, CucTimeCode):
-        coarse = math.floor(seconds)
-        fine = round((seconds - coarse) * (1 << (8 * tc.fine_bytes)))
-        if fine >> (8 * tc.fine_bytes):
-            coarse, fine = coarse + 1, 0
-        w.write(coarse, 8 * tc.coarse_bytes)
-        w.write(fine, 8 * tc.fine_bytes)
-        return
-    # whole microseconds first, so that float seconds like 86400.002 keep their milliseconds
-    total_us = round(seconds * 1e6)
-    days, rest_us = divmod(total_us, 86_400_000_000)
-    ms, sub_us = divmod(rest_us, 1000)
-    w.write(days, 8 * tc.day_bytes)
-    w.write(ms, 32)
-    if tc.submillis_bytes == 2:
-        w.write(sub_us, 16)
-    elif tc.submillis_bytes == 4:
-        w.write(sub_us * 1_000_000, 32)
+def write_timecode(w: BitWriter, tc: CucTimeCode | CdsTimeCode, seconds: float) -> None:
+    """Write the CUC or CDS T-field of ``seconds`` since the code's epoch (falak.timecodes)."""
+    try:
+        if isinstance(tc, CucTimeCode):
+            field = timecodes.seconds_to_cuc([seconds], tc.coarse_bytes, tc.fine_bytes)
+        else:
+            field = timecodes.seconds_to_cds([seconds], tc.day_bytes, tc.submillis_bytes)
+    except TimeCodeError as exc:
+        raise EncodeError(str(exc)) from None
+    w.write_bytes(field[0].tobytes())
 
 
 def _flatten(value: Any) -> list[Any]:
