@@ -107,7 +107,13 @@ def test_table_is_thinned_and_summarised(app: typer.Typer) -> None:
         ),
         (
             ["--site", "-89,0", "--start", "2028-01-02", "--stop", "2028-01-01"],
-            "error: --stop 2028-01-01T00:00:00+00:00 is before --start 2028-01-02T00:00:00+00:00",
+            "error: --stop 2028-01-01T00:00:00.000000000Z is before --start "
+            "2028-01-02T00:00:00.000000000Z; give a stop at or after the start",
+        ),
+        (  # once wrapped by numpy to a day of 1816 before the kernel-span check
+            ["--site", "-89,0", "--start", "2028-01-01", "--stop", "9999-12-31T23:59:59+00:00"],
+            "error: --stop '9999-12-31T23:59:59+00:00' is outside the times falak can store, "
+            "1677-09-21T00:12:43.145224193Z .. 2262-04-11T23:47:16.854775807Z",
         ),
         (
             ["--site", "-89,0", "--start", "2050-12-01", "--stop", "2051-02-01"],

@@ -156,6 +156,11 @@ def test_imaging_json() -> None:
             ["--elements", "1900,0.0,90,0,0,0", "--epoch", "tomorrow"],
             "error: --epoch 'tomorrow' is not an ISO 8601 time",
         ),
+        (
+            ["--elements", "1900,0.0,90,0,0,0", "--epoch", "2028-03-01T12:59:60Z"],
+            "error: --epoch '2028-03-01T12:59:60Z' has second 60, but no leap second ended the "
+            "UTC minute 2028-03-01T12:59",
+        ),
         (["--epoch", EPOCH], "error: give the orbit as --elements"),
     ],
 )

@@ -106,7 +106,14 @@ def test_stations_file(tmp_path: Path) -> None:
         ),
         (
             ["--station", "Lahore", "--start", "2023-13-01"],
-            "error: --start '2023-13-01' is not an ISO 8601 time; use e.g. 2023-09-08T00:00:00Z",
+            "error: --start '2023-13-01' is not an ISO 8601 time; use e.g. 2028-01-01T00:00:00Z "
+            "(UTC; also 2028-01-01, 2028-01-01T06:30, decimals of a second to the nanosecond, "
+            "or an offset such as +00:00; a time without offset is UTC)",
+        ),
+        (
+            ["--station", "Lahore", "--start", "2016-12-31T23:59:60Z"],
+            "error: --start '2016-12-31T23:59:60Z' lies in the leap second at the end of "
+            "2016-12-31 (IERS Bulletin C)",
         ),
         (["--station", "Lahore", "--days", "0"], "error: --days 0 is outside 0 < N ≤ 366"),
         ([], "error: give at least one --station NAME or --site LAT,LON,HEIGHT_M"),

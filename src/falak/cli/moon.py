@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -53,57 +53,35 @@ def parse_site(text: str) -> MoonSite:
     return MoonSite(*numbers)
 
 
-def parse_utc(option: str, text: str) -> datetime:
-    """Parse an ISO 8601 time; a time without offset is taken as UTC."""
-    from falak.errors import InputError
-
-    s = text.strip()
-    try:
-        t = datetime.fromisoformat(s[:-1] + "+00:00" if s[-1:] in "Zz" else s)
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r} is not an ISO 8601 time; use e.g. 2028-01-01T00:00Z "
-            "(UTC; a time without offset is taken as UTC)"
-        ) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC)
-
-
 def time_grid(start: datetime, stop: datetime, step_minutes: float) -> NDArray[np.datetime64]:
     """Return UTC epochs from ``start`` to ``stop`` (inclusive when on the grid), ns resolution."""
     import numpy as np
 
     from falak.errors import InputError
+    from falak.utctime import check_order, datetime_to_ns
 
     if not step_minutes > 0:
         raise InputError(f"--step-minutes must be > 0, got {step_minutes:g}")
-    if stop < start:
-        raise InputError(
-            f"--stop {stop.isoformat()} is before --start {start.isoformat()}; "
-            "give a stop at or after the start"
-        )
-    step_ns = round(step_minutes * 60e9)
-    start_ns = np.datetime64(start.replace(tzinfo=None), "ns")
-    stop_ns = np.datetime64(stop.replace(tzinfo=None), "ns")
-    count = int((stop_ns - start_ns).astype(np.int64) // step_ns) + 1
+    start_ns, stop_ns = datetime_to_ns(start, "--start"), datetime_to_ns(stop, "--stop")
+    check_order(start_ns, stop_ns, "--start", "--stop")
+    step_ns = max(1, round(step_minutes * 60e9))
+    count = (stop_ns - start_ns) // step_ns + 1
     if count > MAX_EPOCHS:
         raise InputError(
             f"{count:,} epochs requested; at most {MAX_EPOCHS:,} per call "
             "(a year at 1-minute steps is 525,600): use a larger --step-minutes or a shorter span"
         )
-    grid: NDArray[np.datetime64] = start_ns + np.arange(count, dtype=np.int64) * np.timedelta64(
-        step_ns, "ns"
+    grid: NDArray[np.datetime64] = (start_ns + np.arange(count, dtype=np.int64) * step_ns).astype(
+        "datetime64[ns]"
     )
     return grid
 
 
 def _iso_z(times: NDArray[np.datetime64]) -> list[str]:
-    import numpy as np
+    from falak.timecodes import format_utc
 
     whole_seconds = not (times.astype("datetime64[s]") != times).any()
-    unit: Literal["s", "ms"] = "s" if whole_seconds else "ms"
-    return [s + "Z" for s in np.datetime_as_string(times, unit=unit).tolist()]
+    return format_utc(times, digits=0 if whole_seconds else 3)
 
 
 def sky_json(result: SkyResult) -> dict[str, Any]:
@@ -208,10 +186,11 @@ def sky_command(
 ) -> None:
     """Sun and Earth azimuth/elevation, Earth distance and one-way light time from a lunar site."""
     from falak.errors import FalakError
+    from falak.utctime import parse_utc
 
     try:
         moon_site = parse_site(site)
-        first, last = parse_utc("--start", start), parse_utc("--stop", stop)
+        first, last = parse_utc(start, "--start"), parse_utc(stop, "--stop")
         from falak.dynamics.moonframes import check_time_span
         from falak.dynamics.moonsky import sky
 

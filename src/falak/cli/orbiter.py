@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -83,21 +82,6 @@ def _err_exit(exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _parse_epoch(text: str) -> datetime:
-    from falak.errors import InputError
-
-    s = text.strip()
-    try:
-        t = datetime.fromisoformat(s[:-1] + "+00:00" if s[-1:] in "Zz" else s)
-    except ValueError:
-        raise InputError(
-            f"--epoch {text!r} is not an ISO 8601 time; use e.g. 2028-03-01T00:00:00Z (UTC)"
-        ) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC)
-
-
 def _parse_elements(text: str) -> tuple[float, float, float, float, float, float]:
     from falak.errors import InputError
 
@@ -150,6 +134,7 @@ def _trajectory(
     from falak.dynamics.oem import read_oem
     from falak.dynamics.orbiter import trajectory_from_oem
     from falak.errors import InputError
+    from falak.utctime import parse_utc
 
     if oem is not None:
         if elements is not None:
@@ -172,7 +157,7 @@ def _trajectory(
         raise InputError(f"--step {step_s:g} is outside 0 < S ≤ 3600 seconds")
     if not 0 <= degree <= 1200:
         raise InputError(f"--degree {degree} is outside 0..1200 (GRGM1200A)")
-    t0 = _parse_epoch(epoch)
+    t0 = parse_utc(epoch, "--epoch")
     check_time_span(t0)
     check_time_span(t0 + timedelta(days=days))
     r, v = elements_to_state(*_parse_elements(elements))
@@ -245,6 +230,8 @@ def propagate_command(
 
     from falak.dynamics.orbiter import trajectory_to_oem
     from falak.errors import FalakError
+    from falak.timecodes import format_utc
+    from falak.utctime import format_datetime
 
     try:
         traj = _trajectory(elements, epoch, frame, None, days, step, degree, third_bodies)
@@ -256,8 +243,8 @@ def propagate_command(
         raise _err_exit(exc) from None
     alt = np.linalg.norm(traj.r_km, axis=1) - 1737.4
     summary: dict[str, Any] = {
-        "epoch": traj.epoch.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "stop": str(traj.times[-1].astype("datetime64[us]")) + "Z",
+        "epoch": format_datetime(traj.epoch),
+        "stop": format_utc(traj.times[-1:], digits=6)[0],
         "n_states": len(traj.t_s),
         "step_s": step,
         "degree": degree,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,24 +18,9 @@ _MAX_DAYS = 366.0
 
 def _iso_utc(t: datetime) -> str:
     """Format an aware datetime as ISO 8601 UTC with milliseconds, e.g. 2023-05-01T12:34:56.789Z."""
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    from falak.utctime import format_datetime
 
-
-def _parse_start(text: str) -> datetime:
-    from falak.errors import InputError
-
-    s = text.strip()
-    try:
-        t = datetime.fromisoformat(s[:-1] + "+00:00" if s[-1:] in "Zz" and s else s)
-    except ValueError:
-        raise InputError(
-            f"--start {text!r} is not an ISO 8601 time; use e.g. 2023-09-08T00:00:00Z "
-            "(UTC; a time without offset is taken as UTC)"
-        ) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC)
+    return format_datetime(t, 3)
 
 
 def _load_elements(path: Path) -> list[Tle]:
@@ -166,10 +151,11 @@ def passes_command(
     from falak.dynamics.passes import find_passes
     from falak.dynamics.stations import get_station, load_stations, parse_site
     from falak.errors import FalakError, InputError
+    from falak.utctime import parse_utc
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        t0 = _parse_start(start)
+        t0 = parse_utc(start, "--start")
         if not 0.0 < days <= _MAX_DAYS:
             raise InputError(f"--days {days:g} is outside 0 < N ≤ {_MAX_DAYS:g}")
         if not station and not site:
