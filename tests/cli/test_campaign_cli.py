@@ -172,3 +172,33 @@ def test_help_mentions_units() -> None:
     assert res.exit_code == 0
     assert "ISO 8601 UTC" in res.output
     assert "minutes" in res.output
+
+
+def test_replan_session_failed_counts_from_zero_and_freezes_the_past(tmp_path: Path) -> None:
+    """docs/station.md §5 through the CLI: 0-based in the event file and in the output."""
+    camp = "src/falak/missions/tiangong/example_campaign.yaml"
+    plan = tmp_path / "plan.json"
+    res = runner.invoke(
+        app, ["campaign", "plan", camp, "--out", str(plan), "--time-limit", "20", "--deterministic"]
+    )
+    assert res.exit_code == 0, res.output
+    event = tmp_path / "event.yaml"
+    args = ["campaign", "replan", camp, str(plan), "--now", "2023-09-10T09:00:00Z", "--event",
+            str(event), "--out", str(tmp_path / "new.json"), "--time-limit", "10"]  # fmt: skip
+    failed = {"type": "session-failed", "experiment": "rice-growth", "session": "inspect"}
+    event.write_text(yaml.safe_dump({**failed, "repetition": 0}), encoding="utf-8")
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "  - rice-growth/inspect #0 failed: it moves to the history" in res.output
+    assert "in progress" not in res.output  # it all ended on 2023-09-09
+    assert " moved " not in res.output
+    assert "  - rice-growth/inspect #2 added at 2023-09-1" in res.output
+    event.write_text(yaml.safe_dump({**failed, "repetition": 3}), encoding="utf-8")
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2  # bad input, as for a bad campaign file
+    assert (
+        "error: session-failed: repetition 3 is out of range: rice-growth/inspect has "
+        "repetitions 0..2 (they count from 0, as in plan files)"
+    ) in res.output
+    help_text = runner.invoke(app, ["campaign", "replan", "--help"]).output
+    assert "Repetitions count from 0" in " ".join(help_text.split())

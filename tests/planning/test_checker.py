@@ -106,7 +106,7 @@ def test_missing_sample_transfer_and_false_objective(
     acts = [a for a in plan.activities if a.kind != "sample-transfer"]
     viol = check_plan(c, env, dataclasses.replace(plan, activities=acts, objective=99.0))
     msgs = [str(v) for v in viol]
-    assert "[session structure] x/s #1: expected 1 sample-transfer activity, found 0" in msgs
+    assert "[session structure] x/s #0: expected 1 sample-transfer activity, found 0" in msgs
     assert any(m.startswith("[objective] the plan claims objective 99") for m in msgs)
 
 

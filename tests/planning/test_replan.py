@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -84,7 +85,7 @@ def test_replan_keeps_untouched_and_is_valid(
     }
     if event["type"] != "session-failed":
         for k, p in old.items():
-            label = (f"{k[0]}/{k[1]}", str(k[2] + 1))
+            label = (f"{k[0]}/{k[1]}", str(k[2]))  # labels count from 0
             if label not in touched and k in new:
                 assert new[k] == p
         assert result.kept + result.moved + result.dropped == len(old)
@@ -156,7 +157,92 @@ def test_in_progress_session_hit_by_event_is_aborted() -> None:
     now = c.start + dt.timedelta(hours=9, minutes=30)
     event = {"type": "crew-unavailable", "crew": "Ayesha", "start": "2024-01-01T09:30:00Z"}
     result = replan(c, env, plan, now, event, time_limit_s=5, deterministic=True)
-    assert "cells/s #1 was in progress and is aborted by the event" in result.changes
+    assert "cells/s #0 was in progress and is aborted by the event" in result.changes
     assert [h["kind"] for h in result.plan.extra["history"]] == ["run", "unattended", "stow"]
     assert result.plan.activities == []
     assert check_plan(result.campaign, env, result.plan) == []
+
+
+EXAMPLE = "src/falak/missions/tiangong/example_campaign.yaml"
+
+
+@pytest.fixture(scope="module")
+def example() -> tuple[Campaign, Environment, Plan]:
+    """The example campaign of docs/station.md, planned as there (deterministic)."""
+    from falak.planning.campaign import load_campaign
+
+    c = load_campaign(EXAMPLE)
+    env = build_environment(c)
+    return c, env, solve(c, env, SolveOptions(time_limit_s=20, deterministic=True))
+
+
+def test_work_done_before_now_is_frozen_after_a_session_failure(
+    example: tuple[Campaign, Environment, Plan],
+) -> None:
+    """docs/station.md §5: rice-growth/inspect #0 fails; --now is two days after it all ended.
+
+    Before the fix the finished inspections and the harvest were called "in progress", aborted
+    and moved days later, and the messages counted from 1 against a 0-based event file.
+    """
+    c, env, plan = example
+    now = dt.datetime(2023, 9, 10, 9, 0, tzinfo=dt.UTC)
+    rice = [a for a in plan.activities if a.experiment == "rice-growth"]
+    assert max(a.end_min for a in rice) <= c.to_minute(now) - 24 * 60  # all done 1+ day before
+    assert {a.key[1:] for a in rice} == {("inspect", 0), ("inspect", 1), ("inspect", 2),
+                                         ("harvest", 0)}  # fmt: skip
+    event = {"type": "session-failed", "experiment": "rice-growth", "session": "inspect",
+             "repetition": 0}  # fmt: skip
+    result = replan(c, env, plan, now, event, time_limit_s=10, deterministic=True)
+    assert result.changes[0].startswith("rice-growth/inspect #0 failed: it moves to the history")
+    assert not [x for x in result.changes if "in progress" in x or " moved " in x]
+    # every done activity but the failed one's is exactly where it was, renumbered down by one
+    expected = sorted(
+        (a.session, a.repetition - (a.session == "inspect"), a.kind, a.start_min, a.end_min,
+         a.rack, a.crew)
+        for a in rice
+        if a.key != ("rice-growth", "inspect", 0)
+    )  # fmt: skip
+    new = sorted(
+        (a.session, a.repetition, a.kind, a.start_min, a.end_min, a.rack, a.crew)
+        for a in result.plan.activities
+        if a.experiment == "rice-growth" and a.start_min < c.to_minute(now)
+    )
+    assert new == expected
+    # the repeat is the last repetition, after now
+    assert any(x.startswith("rice-growth/inspect #2 added at 2023-09-1") for x in result.changes)
+    repeat = [a for a in result.plan.activities if a.key == ("rice-growth", "inspect", 2)]
+    assert repeat
+    assert min(a.start_min for a in repeat) >= c.to_minute(now)
+    # the harvest was done after the inspection that failed: history, reported, not repaired
+    assert [str(v) for v in result.past] == [
+        "[precedence] rice-growth/harvest #0 starts -150 min after rice-growth/inspect #0 ends; "
+        "allowed 0-inf min"
+    ]
+    assert check_plan(result.campaign, env, result.plan) == result.past
+    assert [h["repetition"] for h in result.plan.extra["history"]] == [0, 0, 0, 0]
+
+
+def test_session_failed_repetition_out_of_range_or_unplanned(
+    example: tuple[Campaign, Environment, Plan],
+) -> None:
+    c, env, plan = example
+    ev = {"type": "session-failed", "experiment": "rice-growth", "session": "inspect"}
+    for bad in (3, -1, "1", 1.0, True):
+        with pytest.raises(
+            InputError,
+            match=rf"^session-failed: repetition {re.escape(repr(bad))} is out of range: "
+            r"rice-growth/inspect has repetitions 0\.\.2 \(they count from 0, as in plan files\)$",
+        ):
+            replan(c, env, plan, c.start, {**ev, "repetition": bad})
+    first_only = [
+        a
+        for a in plan.activities
+        if (a.experiment, a.session) != ("rice-growth", "inspect") or a.repetition == 0
+    ]
+    unplanned = Plan(plan.status, first_only)
+    with pytest.raises(
+        InputError,
+        match=r"^session-failed: rice-growth/inspect #1 is not in the plan \(planned "
+        r"repetitions: 0; they count from 0\)$",
+    ):
+        replan(c, env, unplanned, c.start, {**ev, "repetition": 1})

@@ -185,7 +185,10 @@ def replan_cmd(
 
     Events: session-failed (experiment, session, repetition), rack-down (rack, start, end),
     cold-storage-outage (temperature_c, start, end), crew-unavailable (crew, start, end).
-    Activities before --now are frozen.
+    Repetitions count from 0 everywhere: in plan files, in the event file and in the "E/S #K"
+    of the messages (#0 is the first); an out-of-range or unplanned repetition is an error.
+    Activities before --now are frozen: an occurrence that has ended by --now stays where it
+    is; one under way that the event hits is aborted (kept under "history").
     """
     import yaml
 

@@ -37,7 +37,7 @@ class Violation:
 
 
 def _label(key: OccurrenceKey) -> str:
-    return f"{key[0]}/{key[1]} #{key[2] + 1}"
+    return f"{key[0]}/{key[1]} #{key[2]}"  # repetitions count from 0, as in plan files
 
 
 def _hm(c: Campaign, minute: float) -> str:

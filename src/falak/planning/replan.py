@@ -1,6 +1,7 @@
 """Repair a plan after an event, changing as little as possible.
 
-Events (YAML or dict, times ISO 8601 UTC; ``repetition`` counts from 0 as in plan files):
+Events (YAML or dict, times ISO 8601 UTC). Repetitions count from 0 everywhere: in plan files,
+in event files and in the ``E/S #K`` labels of the messages (``#0`` is the first).
 
 - ``{type: session-failed, experiment: E, session: S, repetition: K}`` — the occurrence must be
   repeated: its activities leave the plan (kept under ``history``), later repetitions are
@@ -10,11 +11,15 @@ Events (YAML or dict, times ISO 8601 UTC; ``repetition`` counts from 0 as in pla
   store meanwhile);
 - ``{type: crew-unavailable, crew: NAME, start: T0, end: T1}`` (``end`` defaults to a day later).
 
-Events act from ``now`` on. Method: the event is applied to the campaign; the independent
-checker reads the old plan against the changed campaign; occurrences it names are *touched*
-(those already started are aborted and go to ``history``). Every other occurrence is fixed in
-place; the solver places the touched ones again (hinted at their old place, each step of
-displacement penalised) and may add sessions not yet planned, all starting at or after ``now``.
+Events act from ``now`` on; the past is frozen. An occurrence whose activities have all ended by
+``now`` is *done*: it stays exactly where it is, whatever the event (if the renumbering after a
+failure leaves two done occurrences out of order, that is history, reported in ``past`` and
+not repaired). Method: the event is applied to the campaign; the independent checker reads the
+old plan against the changed campaign; the occurrences it names that are not done are
+*touched* (those already under way are aborted and go to ``history``). Every other occurrence
+is fixed in place; the solver places the touched ones again (hinted at their old place, each
+step of displacement penalised) and may add sessions not yet planned, all starting at or after
+``now``.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from falak.planning.campaign import (
     Plan,
     Unavailability,
 )
-from falak.planning.checker import check_plan
+from falak.planning.checker import Violation, check_plan
 from falak.planning.orbit_env import Environment
 from falak.planning.solver import SolveOptions, placements_of, solve
 from falak.timecodes import parse_utc
@@ -55,6 +60,8 @@ class ReplanResult:
     moved: int
     dropped: int
     added: int
+    #: broken rules among done occurrences only (the past; left as it was)
+    past: list[Violation] = dataclasses.field(default_factory=list)
 
 
 def _time(ev: Mapping[str, Any], key: str, c: Campaign) -> int:
@@ -78,15 +85,18 @@ def apply_event(
     kind = str(event["type"])
     if kind == "session-failed":
         en, sn = str(event.get("experiment")), str(event.get("session"))
-        k = int(event.get("repetition", 0))
         try:
             e = c.experiment(en)
             s = e.session(sn)
         except KeyError:
             raise InputError(f"session-failed: no session {en}/{sn} in the campaign") from None
-        if not 0 <= k < s.repetitions:
-            raise InputError(f"session-failed: {en}/{sn} has repetitions 0..{s.repetitions - 1}")
-        return c, (en, sn, k)
+        raw = event.get("repetition", 0)
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < s.repetitions:
+            raise InputError(
+                f"session-failed: repetition {raw!r} is out of range: {en}/{sn} has "
+                f"repetitions 0..{s.repetitions - 1} (they count from 0, as in plan files)"
+            )
+        return c, (en, sn, raw)
     start = max(_time(event, "start", c), now_min)
     end = (
         _time(event, "end", c)
@@ -155,6 +165,12 @@ def replan(
     acts = list(plan.activities)
     if failed is not None:
         en, sn, k = failed
+        if not any(a.key == failed for a in acts):
+            planned = sorted({a.repetition for a in acts if (a.experiment, a.session) == (en, sn)})
+            raise InputError(
+                f"session-failed: {en}/{sn} #{k} is not in the plan (planned repetitions: "
+                f"{', '.join(map(str, planned)) or 'none'}; they count from 0)"
+            )
         history += [a for a in acts if a.key == failed]
         acts = [
             dataclasses.replace(a, repetition=a.repetition - 1)
@@ -164,14 +180,23 @@ def replan(
             if a.key != failed
         ]
     old = Plan(plan.status, acts)
-    started = {a.key for a in acts if a.start_min < now_min}
+    last_end: dict[OccurrenceKey, float] = {}
+    for act in acts:
+        last_end[act.key] = max(last_end.get(act.key, -math.inf), act.end_min)
+    done = {key for key, end in last_end.items() if end <= now_min + 1e-9}
+    started = {a.key for a in acts if a.start_min < now_min} - done
     touched: set[OccurrenceKey] = set()
     aborted: set[OccurrenceKey] = set()
+    past: list[Violation] = []
     for _ in range(10):
         current = Plan("", [a for a in acts if a.key not in aborted])
-        hit = {
-            k for v in check_plan(c2, env, current, check_objective=False) for k in v.occurrences
-        }
+        hit: set[OccurrenceKey] = set()
+        past = []
+        for v in check_plan(c2, env, current, check_objective=False):
+            live = set(v.occurrences) - done
+            if v.occurrences and not live:
+                past.append(v)
+            hit |= live
         new_aborted = hit & started - aborted
         touched |= hit - started
         if not new_aborted:
@@ -183,7 +208,7 @@ def replan(
     stack = list(touched | aborted)
     while stack:
         for d in deps.get(stack.pop(), ()):
-            if d not in touched and d not in started:
+            if d not in touched and d not in started and d not in done:
                 touched.add(d)
                 stack.append(d)
     history += [a for a in acts if a.key in aborted]
@@ -204,16 +229,16 @@ def replan(
     changes: list[str] = []
     if failed is not None:
         changes.append(
-            f"{failed[0]}/{failed[1]} #{failed[2] + 1} failed: it moves to the history, later "
+            f"{failed[0]}/{failed[1]} #{failed[2]} failed: it moves to the history, later "
             "repetitions are renumbered and the last one is free for the repeat"
         )
     for ab in sorted(aborted):
-        changes.append(f"{ab[0]}/{ab[1]} #{ab[2] + 1} was in progress and is aborted by the event")
+        changes.append(f"{ab[0]}/{ab[1]} #{ab[2]} was in progress and is aborted by the event")
     moved = dropped = added = 0
     step = c.step_min
     for key in sorted(set(old_places) | set(new_places)):
         a, b = old_places.get(key), new_places.get(key)
-        lab = f"{key[0]}/{key[1]} #{key[2] + 1}"
+        lab = f"{key[0]}/{key[1]} #{key[2]}"
         if a is not None and b is None:
             dropped += 1
             changes.append(f"{lab} dropped from the plan")
@@ -230,6 +255,8 @@ def replan(
                 f"{b.rack} {'+'.join(b.crew)}"
             )
     kept = sum(1 for q in old_places if q in new_places and old_places[q] == new_places[q])
+    for v in past:
+        changes.append(f"done before now, left as it was: {v}")
     if not changes:
         changes.append("nothing had to change")
     new.extra["history"] = [
@@ -244,4 +271,4 @@ def replan(
         for a in history
     ]
     new.extra["changes"] = changes
-    return ReplanResult(new, c2, changes, kept, moved, dropped, added)
+    return ReplanResult(new, c2, changes, kept, moved, dropped, added, past)

@@ -218,7 +218,7 @@ def build_model(
 
     for e, s, k in c.occurrences():
         key = (e.name, s.name, k)
-        label = f"{e.name}/{s.name}" + (f" #{k + 1}" if s.repetitions > 1 else "")
+        label = f"{e.name}/{s.name}" + (f" #{k}" if s.repetitions > 1 else "")  # from 0
         P, R, W = s.prep_min // step, s.run_min // step, s.stow_min // step
         umin, umax = s.unattended_min // step, s.unattended_max_min // step
         present = m.new_bool_var(f"p[{label}]")
@@ -396,16 +396,23 @@ def build_model(
         science_terms.append((e.priority, present))
         occs[key] = o
 
-    # repetitions in order, precedence with lags
-    for o in occs.values():
+    # repetitions in order, precedence with lags (not between two fixed placements: those are
+    # the past when replanning, and it stays as it was)
+    def both_fixed(a: OccurrenceKey, b: OccurrenceKey) -> bool:
+        return fixed is not None and a in fixed and b in fixed
+
+    for key, o in occs.items():
         e, s, k = o.exp, o.sess, o.rep
-        if k > 0:
+        if k > 0 and not both_fixed(key, (e.name, s.name, k - 1)):
             prev = occs[(e.name, s.name, k - 1)]
             m.add_implication(o.present, prev.present)
             m.add(o.start >= prev.end).only_enforce_if(o.present)
         for pr in s.after:
             other = c.experiment(pr.after_experiment).session(pr.after_session)
-            ref = occs[(pr.after_experiment, pr.after_session, min(k, other.repetitions - 1))]
+            ref_key = (pr.after_experiment, pr.after_session, min(k, other.repetitions - 1))
+            if both_fixed(key, ref_key):
+                continue
+            ref = occs[ref_key]
             pl = lit(
                 f"precedence {pr.after_experiment}/{pr.after_session} -> {e.name}/{s.name}",
                 f"{e.name}/{s.name} follows {pr.after_experiment}/{pr.after_session} by "
