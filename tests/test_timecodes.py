@@ -29,7 +29,6 @@ from falak.timecodes import (
     decode_pfield,
     format_tai_utc,
     format_utc,
-    parse_utc,
     seconds_to_cds,
     seconds_to_cuc,
     tai_minus_utc,
@@ -154,21 +153,6 @@ def test_unix_conversions() -> None:
 
 
 # ------------------------------------------------------------------------------ edges
-
-
-def test_parse_utc() -> None:
-    utc = dt.UTC
-    assert parse_utc("2028-01-01T00:00:00Z") == dt.datetime(2028, 1, 1, tzinfo=utc)
-    assert parse_utc("2028-01-01T00:00:00") == dt.datetime(2028, 1, 1, tzinfo=utc)
-    assert parse_utc("2028-01-01") == dt.datetime(2028, 1, 1, tzinfo=utc)
-    assert parse_utc("2028-01-01T05:00:00+05:00") == dt.datetime(2028, 1, 1, tzinfo=utc)
-    assert parse_utc(" 2028-03-04T05:06:07.25Z ").microsecond == 250000
-    with pytest.raises(
-        InputError, match=r"expected an ISO 8601 UTC time like 2028-01-01T00:00:00Z"
-    ):
-        parse_utc("next tuesday")
-    with pytest.raises(InputError, match="leap second"):
-        parse_utc("2016-12-31T23:59:60Z")
 
 
 def test_format_utc() -> None:

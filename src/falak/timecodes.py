@@ -69,7 +69,6 @@ __all__ = [
     "epoch_seconds_to_datetime64",
     "format_tai_utc",
     "format_utc",
-    "parse_utc",
     "seconds_to_cds",
     "seconds_to_cuc",
     "tai_minus_utc",
@@ -246,7 +245,7 @@ def datetimes_to_datetime64(times: _dt.datetime | Iterable[_dt.datetime]) -> NDA
         if not isinstance(t, _dt.datetime) or t.tzinfo is None or t.utcoffset() is None:
             raise InputError(
                 f"expected a timezone-aware datetime, got {t!r}; "
-                "fix: datetime(..., tzinfo=timezone.utc) or parse_utc('2028-01-01T00:00:00Z')"
+                "fix: datetime(..., tzinfo=timezone.utc) or falak.utctime.parse_utc('2028-01-01')"
             )
         u = t.astimezone(_dt.UTC).replace(tzinfo=None)
         delta = u - _dt.datetime(1970, 1, 1)
@@ -266,35 +265,6 @@ def datetime64_to_datetimes(utc: ArrayLike) -> list[_dt.datetime | None]:
         us = (v + 500) // 1000
         out.append(_dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=us))
     return out
-
-
-_PARSE_HELP = (
-    "expected an ISO 8601 UTC time like 2028-01-01T00:00:00Z "
-    "(also 2028-01-01, 2028-01-01T06:30, fractions of a second, or an offset like +05:00)"
-)
-
-
-def parse_utc(text: str) -> _dt.datetime:
-    """Parse an ISO 8601 time into a timezone-aware UTC ``datetime``.
-
-    A time without an offset is taken as UTC; an offset is converted to UTC. Raises
-    :class:`~falak.errors.InputError` with the expected format on bad input.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(f"{_PARSE_HELP}; got {text!r}")
-    cleaned = text.strip()
-    if ":60" in cleaned.split("T")[-1][:9]:
-        raise InputError(
-            f"{_PARSE_HELP}; got {text!r}: a leap second (:60) has no datetime value, "
-            "give TAI seconds instead (datetime64_to_tai_seconds of the second before, plus 1)"
-        )
-    try:
-        parsed = _dt.datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise InputError(f"{_PARSE_HELP}; got {text!r}") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=_dt.UTC)
-    return parsed.astimezone(_dt.UTC)
 
 
 def format_utc(utc: ArrayLike, digits: int = 3) -> list[str]:

@@ -107,7 +107,7 @@ def test_map_azimuth_is_local_azimuth_plus_longitude(make_dem):
 
 def test_relay_map_and_bad_inputs(flat):
     from falak.dynamics.relay import queqiao2_like
-    from falak.timecodes import parse_utc
+    from falak.utctime import parse_utc
 
     dem, hz = flat
     relay = queqiao2_like(parse_utc("2028-01-01T00:00Z"))

@@ -194,13 +194,13 @@ def replan_cmd(
 
     from falak.errors import FalakError, PlanInfeasible
     from falak.planning.replan import replan
-    from falak.timecodes import parse_utc
+    from falak.utctime import parse_utc
 
     c, env = _load(campaign)
     p = _read_plan(plan, c)
     try:
         ev = yaml.safe_load(event.read_text(encoding="utf-8"))
-        t_now = parse_utc(now)
+        t_now = parse_utc(now, "--now")
         with _console().status("replanning"):
             result = replan(c, env, p, t_now, ev, time_limit_s=time_limit)
     except PlanInfeasible as exc:

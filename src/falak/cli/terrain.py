@@ -212,10 +212,10 @@ def illumination_command(
     from falak.terrain.horizons import load_horizons
     from falak.terrain.illumination import illumination_maps
     from falak.terrain.preview import map_preview
-    from falak.timecodes import parse_utc
+    from falak.utctime import parse_utc
 
     try:
-        begin, end = parse_utc(start), parse_utc(stop)
+        begin, end = parse_utc(start, "--start"), parse_utc(stop, "--stop")
         if not (step_hours > 0 and end >= begin):
             raise InputError(
                 f"need --stop ≥ --start and --step-hours > 0, got {start} … {stop} step "

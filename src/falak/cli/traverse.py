@@ -123,7 +123,7 @@ def plan_command(
     )
     from falak.terrain.dem import read_dem
     from falak.terrain.hazards import Rover, hazards
-    from falak.timecodes import parse_utc
+    from falak.utctime import parse_utc
 
     schedule = None
     try:
@@ -136,7 +136,7 @@ def plan_command(
         if depart is not None:
             from falak.terrain.horizons import horizons, load_horizons
 
-            when = parse_utc(depart)
+            when = parse_utc(depart, "--depart")
             hz = load_horizons(horizons_path) if horizons_path else horizons(dem, 180)
             times, sun, earth = route_timeline(dem, hz, route, when, hours, step_min)
             battery = Battery(

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from falak.errors import InputError
-from falak.timecodes import parse_utc
+from falak.utctime import parse_utc
 
 __all__ = [
     "DISCIPLINES",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from falak.errors import InputError
-from falak.timecodes import parse_utc
+from falak.utctime import parse_utc
 
 __all__ = ["gantt_rows", "write_gantt"]
 

@@ -42,7 +42,7 @@ from falak.planning.campaign import (
 from falak.planning.checker import Violation, check_plan
 from falak.planning.orbit_env import Environment
 from falak.planning.solver import SolveOptions, placements_of, solve
-from falak.timecodes import parse_utc
+from falak.utctime import parse_utc
 
 __all__ = ["ReplanResult", "apply_event", "replan"]
 
