@@ -9,51 +9,45 @@ moon_080317.tf) for one site on the 1737.4 km sphere, for 525,600 epochs:
   Earth, with the site built by ``PlanetaryConstants.build_latlon_degrees`` on the
   ``MOON_ME_DE421`` frame, also vectorised over all epochs (``Time`` built with ``ts.utc``).
 
-Run: ``.venv/bin/python benchmarks/moon_sky.py [--epochs N] [--repeat R]``. Prints a table with
-the wall times, the ratio and the largest differences (degrees) between the two routes.
+Both are warmed up on the full year and timed interleaved (``_harness``); the two must agree
+within :data:`TOLERANCE_DEG` in elevation and azimuth·cos(el) and :data:`TOLERANCE_KM` in
+distance at every epoch, or the script fails.
+
+Run: ``.venv/bin/python benchmarks/moon_sky.py [--epochs N] [--repeat R] [--out FILE]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _harness import Bench, Side, expect
 
 from falak.dynamics import moonframes
 from falak.dynamics.moonsky import MoonSite, sky
 
 LAT_DEG, LON_DEG = -88.74, 124.5  # Bussey et al. 2010 best-lit point (REFERENCES.md)
-
-
-def best_of(repeat: int, func: Callable[[], Any]) -> tuple[float, Any]:
-    """Return the best wall time of ``repeat`` runs and the last result."""
-    best = float("inf")
-    result = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+#: Largest accepted differences: 1 mas in angle (falak leaves out gravitational deflection,
+#: which skyfield includes, ≤ 0.5 mas here; the rest is round-off), 1 m in distance.
+TOLERANCE_DEG = 1.0 / 3.6e6
+TOLERANCE_KM = 1e-3
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=525_600, help="1-minute steps from 2028")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per route; best is kept")
+    Bench.arguments(parser)
     args = parser.parse_args()
-
+    bench = Bench(
+        f"moon_sky: {args.epochs:,} epochs (1-minute steps from 2028-01-01), site "
+        f"{LAT_DEG}°, {LON_DEG}°E, Sun and Earth",
+        args.out,
+    )
     grid = np.datetime64("2028-01-01T00:00", "ns") + np.arange(args.epochs) * np.timedelta64(
         60, "s"
     )
     site = MoonSite(LAT_DEG, LON_DEG)
-    sky(site, grid[:10])  # load numba's cached code and the kernels outside the timing
-
-    falak_s, ours = best_of(args.repeat, lambda: sky(site, grid))
 
     ts = moonframes.timescale()
     eph = moonframes.ephemeris()
@@ -73,35 +67,40 @@ def main() -> None:
             out[name] = (az.degrees, alt.degrees, distance.km)
         return out
 
-    skyfield_s, theirs = best_of(args.repeat, skyfield_route)
+    worst: dict[str, tuple[float, float, float]] = {}
 
-    print(
-        f"moon_sky: {args.epochs:,} epochs (1-minute steps from 2028-01-01), site {LAT_DEG}°, "
-        f"{LON_DEG}°E; {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, best of {args.repeat}"
+    def check(r: dict[str, Any]) -> None:
+        ours, theirs = r["falak moonsky.sky"], r["skyfield observe/apparent/altaz"]
+        for name in ("sun", "earth"):
+            az_sf, el_sf, dist_sf = theirs[name]
+            az = getattr(ours, f"{name}_azimuth_deg")
+            el = getattr(ours, f"{name}_elevation_deg")
+            dist = getattr(ours, f"{name}_distance_km")
+            d_el = float(np.abs(el - el_sf).max())
+            d_az = float(
+                np.abs(((az - az_sf + 180.0) % 360.0 - 180.0) * np.cos(np.radians(el))).max()
+            )
+            d_dist = float(np.abs(dist - dist_sf).max())
+            expect(
+                max(d_el, d_az) <= TOLERANCE_DEG and d_dist <= TOLERANCE_KM,
+                f"{name}: falak and skyfield differ by {d_el:.2e}° el, {d_az:.2e}° az·cos el, "
+                f"{d_dist:.2e} km",
+            )
+            worst[name] = (d_el, d_az, d_dist)
+
+    bench.compare(
+        f"{args.epochs:,} epochs, Sun + Earth",
+        [
+            Side("falak moonsky.sky", lambda: sky(site, grid)),
+            Side("skyfield observe/apparent/altaz", skyfield_route),
+        ],
+        repeat=args.repeat,
+        check=check,
     )
-    print()
-    print(f"{'route':<42} {'wall s':>8} {'epochs/s':>12}")
-    print(
-        f"{'falak moonsky.sky (Sun + Earth, numba)':<42} {falak_s:8.3f} "
-        f"{args.epochs / falak_s:12,.0f}"
-    )
-    print(
-        f"{'skyfield observe/apparent/altaz (Sun+Earth)':<42} {skyfield_s:8.3f} "
-        f"{args.epochs / skyfield_s:12,.0f}"
-    )
-    print(f"ratio skyfield / falak: {skyfield_s / falak_s:.1f}x")
-    print()
-    print(f"{'body':<6} {'max |Δel| deg':>14} {'max |Δaz·cos el| deg':>21} {'max |Δdist| km':>15}")
-    for name in ("sun", "earth"):
-        az_sf, el_sf, dist_sf = theirs[name]
-        az = getattr(ours, f"{name}_azimuth_deg")
-        el = getattr(ours, f"{name}_elevation_deg")
-        dist = getattr(ours, f"{name}_distance_km")
-        d_el = np.abs(el - el_sf).max()
-        d_az = np.abs(((az - az_sf + 180.0) % 360.0 - 180.0) * np.cos(np.radians(el))).max()
-        d_dist = np.abs(dist - dist_sf).max()
-        print(f"{name:<6} {d_el:14.2e} {d_az:21.2e} {d_dist:15.2e}")
+    bench.say(f"largest differences (asserted ≤ {TOLERANCE_DEG:.1e}° and ≤ {TOLERANCE_KM:g} km):")
+    for name, (d_el, d_az, d_dist) in worst.items():
+        bench.say(f"  {name:<6} el {d_el:.2e}°, az·cos el {d_az:.2e}°, distance {d_dist:.2e} km")
+    bench.finish()
 
 
 if __name__ == "__main__":

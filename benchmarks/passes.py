@@ -5,21 +5,24 @@ varied in inclination, node, phase, eccentricity and mean motion (seeded, realis
 360-790 km, i = 40-99°). Both sides use the same element sets and each station's own minimum
 elevation; skyfield gets its builtin timescale and falak the same UT1−UTC.
 
-Run: .venv/bin/python benchmarks/passes.py [--satellites N] [--days D] [--out FILE]
-Prints a table and the speed ratio, checks the events are the same, and writes
-benchmarks/RESULTS_passes.md.
+Both sides get the same small warm-up, then are timed interleaved (``_harness``: wall and
+process CPU time); the events must agree (same counts per pair, rise/set within
+:data:`MAX_DT_S`, maximum elevations as described at :data:`PEAK_RANGE_DEG`) or the script
+fails.
+
+Run: ``.venv/bin/python benchmarks/passes.py [--satellites N] [--days D] [--repeat 3]
+[--out FILE]`` (writes a file only with ``--out``; RESULTS_passes.md is kept by hand).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.resources
-import platform
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from _harness import Bench, Side, expect
 from skyfield.api import EarthSatellite, load, wgs84
 
 from falak.dynamics.passes import find_passes
@@ -60,12 +63,20 @@ def skyfield_passes(sat, topo, ts, start, stop, min_el):  # type: ignore[no-unty
     return secs[events == 0], secs[events == 2], t[events == 1]
 
 
+#: Accepted differences: rise/set times (s; skyfield stops refining when its bracket is under
+#: 0.5 s), falak's peak minus skyfield's altitude at skyfield's culmination (deg; skyfield stops
+#: within ~0.5 s of the peak, low by up to ~0.06° on near-zenith passes; the small negative end
+#: is UT1 drift), skyfield's altitude at falak's culmination vs falak's (deg; UT1 drift).
+MAX_DT_S = 1.0
+PEAK_RANGE_DEG = (-1e-3, 0.1)
+SAME_INSTANT_DEG = 1e-3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--satellites", type=int, default=100)
     parser.add_argument("--days", type=float, default=7.0)
-    parser.add_argument("--repeat", type=int, default=3, help="timings: best of N, both sides")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS_passes.md"))
+    Bench.arguments(parser)
     args = parser.parse_args()
 
     tles = make_satellites(args.satellites)
@@ -74,30 +85,60 @@ def main() -> None:
     stop = start + timedelta(days=args.days)
     ts = load.timescale(builtin=True)  # builtin: needs no (expired) finals file
     dut1 = float(ts.from_datetime(start).dut1)
-
-    # falak: one call for everything.
-    find_passes(tles[:2], stations[:1], start, start + timedelta(hours=3))  # warm-up imports
+    pairs = len(tles) * len(stations)
+    bench = Bench(
+        f"passes: {len(tles)} satellites × {len(stations)} stations × {args.days:g} days "
+        f"({pairs} pairs), each station's own minimum elevation",
+        args.out,
+    )
     sats = [EarthSatellite(t.line1, t.line2, t.name, ts) for t in tles]
     topos = [wgs84.latlon(s.lat_deg, s.lon_deg, elevation_m=s.height_m) for s in stations]
-    # Best of N for both sides, alternating. The machine is shared (2 cores, other jobs), so
-    # the ratio uses process CPU time (all threads counted); wall-clock is shown beside it.
-    t_falak = t_sky = w_falak = w_sky = float("inf")
-    for _ in range(args.repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        ours = find_passes(tles, stations, start, stop, ut1_minus_utc_s=dut1)
-        t_falak = min(t_falak, time.process_time() - c0)
-        w_falak = min(w_falak, time.perf_counter() - w0)
 
-        # skyfield: the usual loop over satellite × station.
-        w0, c0 = time.perf_counter(), time.process_time()
-        ref = {}
-        for i, sat in enumerate(sats):
-            for j, (st, topo) in enumerate(zip(stations, topos, strict=True)):
-                ref[i, j] = skyfield_passes(sat, topo, ts, start, stop, st.min_elevation_deg)
-        t_sky = min(t_sky, time.process_time() - c0)
-        w_sky = min(w_sky, time.perf_counter() - w0)
+    def run_falak(n_sat: int = len(tles), n_st: int = len(stations), until=stop):  # type: ignore[no-untyped-def]
+        return find_passes(tles[:n_sat], stations[:n_st], start, until, ut1_minus_utc_s=dut1)
 
-    # Compare events: counts of rises/sets/culminations and the largest time difference.
+    def run_skyfield(n_sat: int = len(tles), n_st: int = len(stations), until=stop):  # type: ignore[no-untyped-def]
+        # the usual loop over satellite × station
+        return {
+            (i, j): skyfield_passes(sat, topo, ts, start, until, st.min_elevation_deg)
+            for i, sat in enumerate(sats[:n_sat])
+            for j, (st, topo) in enumerate(zip(stations[:n_st], topos[:n_st], strict=True))
+        }
+
+    summary: dict[str, object] = {}
+    short = start + timedelta(hours=3)
+
+    def check(r: dict[str, object]) -> None:
+        ours, ref = r["falak find_passes (one call)"], r["skyfield find_events loop"]
+        summary.update(compare_events(ours, ref, tles, stations, sats, topos, ts, start))
+
+    bench.compare(
+        f"{pairs} pairs",
+        [
+            # warm-up: the same code on 2 satellites × 1 station × 3 hours, both sides
+            Side("falak find_passes (one call)", run_falak, lambda: run_falak(2, 1, short)),
+            Side("skyfield find_events loop", run_skyfield, lambda: run_skyfield(2, 1, short)),
+        ],
+        repeat=args.repeat,
+        check=check,
+    )
+    bench.say(
+        f"rises {summary['n_rise']} (skyfield {summary['n_rise_ref']}), sets {summary['n_set']} "
+        f"(skyfield {summary['n_set_ref']}); pairs with different event counts: "
+        f"{summary['mismatched']} (asserted 0); max |Δt| rise/set {summary['max_dt']:.3f} s "
+        f"(asserted ≤ {MAX_DT_S:g} s)"
+    )
+    bench.say(
+        f"{summary['n_culm']} culminations: falak max elevation − skyfield altitude at its "
+        f"culmination in [{summary['lower']:.6f}, {summary['max_del']:.5f}]° (asserted within "
+        f"{PEAK_RANGE_DEG}); skyfield altitude at falak's culmination differs by "
+        f"≤ {summary['same_t']:.6f}° (asserted ≤ {SAME_INSTANT_DEG:g}°)"
+    )
+    bench.finish()
+
+
+def compare_events(ours, ref, tles, stations, sats, topos, ts, start) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Compare falak's passes with skyfield's events; raise if they differ beyond the limits."""
     idx = {t.norad: i for i, t in enumerate(tles)}
     jdx = {s.name: j for j, s in enumerate(stations)}
     mine: dict[tuple[int, int], list] = {}
@@ -140,68 +181,18 @@ def main() -> None:
             max_dt = max(max_dt, float(np.abs(rise - r_rise).max()))
         if len(sets):
             max_dt = max(max_dt, float(np.abs(sets - r_set).max()))
-
-    ratio = t_sky / t_falak
-    pairs = len(tles) * len(stations)
-    rows = [
-        ("falak find_passes (one call)", t_falak, w_falak, n_rise, n_set),
-        ("skyfield find_events loop", t_sky, w_sky, n_rise_ref, n_set_ref),
-    ]
-    print(f"{len(tles)} satellites × {len(stations)} stations × {args.days:g} days ({pairs} pairs)")
-    print(f"{'method':34s} {'CPU (s)':>9s} {'wall (s)':>9s} {'rises':>7s} {'sets':>7s}")
-    for name, secs, wall, nr, ns in rows:
-        print(f"{name:34s} {secs:9.2f} {wall:9.2f} {nr:7d} {ns:7d}")
-    print(f"speed ratio skyfield/falak: {ratio:.1f}× CPU time ({w_sky / w_falak:.1f}× wall)")
-    print(f"pairs with different event counts: {mismatched}; max |Δt| rise/set: {max_dt:.3f} s")
-    print(
-        f"{n_culm} culminations: falak max elevation − skyfield altitude at its culmination "
-        f"in [{lower:.6f}, {max_del:.5f}]°; skyfield altitude at falak's culmination differs "
-        f"by ≤ {same_t:.6f}°"
+    expect(mismatched == 0, f"{mismatched} satellite/station pairs have different events")
+    expect(max_dt <= MAX_DT_S, f"rise/set times differ by up to {max_dt:.3f} s")
+    expect(
+        n_culm == 0 or (PEAK_RANGE_DEG[0] <= lower and max_del <= PEAK_RANGE_DEG[1]),
+        f"maximum elevations differ: [{lower:.6f}, {max_del:.5f}]°",
     )
-
-    text = f"""## Pass prediction (`benchmarks/passes.py`)
-
-{len(tles)} LEO satellites (the CSS TLE and seeded variants, 360-790 km, i = 40-99°) × the
-{len(stations)} catalogue stations × {args.days:g} days, each station's own minimum elevation
-(10° Pakistan, 5° others). Same element sets and UT1 on both sides; times are the best of
-{args.repeat} alternating runs. The machine is shared (2 cores, other jobs running), so the
-ratio is taken on process CPU time (all threads); wall-clock is shown for reference.
-
-| method | CPU (s) | wall (s) | rises | sets |
-|---|---:|---:|---:|---:|
-| falak `find_passes` (one vectorised call) | {t_falak:.2f} | {w_falak:.2f} | {n_rise} \
-| {n_set} |
-| skyfield `EarthSatellite.find_events` loop ({pairs} calls) | {t_sky:.2f} | {w_sky:.2f} \
-| {n_rise_ref} | {n_set_ref} |
-
-**Speed ratio: {ratio:.1f}× faster than skyfield** in CPU time ({w_sky / w_falak:.1f}× in
-wall-clock time; same run). Satellite/station pairs with a
-different number of events: {mismatched}; largest rise/set time difference: {max_dt:.3f} s;
-over skyfield's {n_culm} culminations, falak's maximum elevation minus skyfield's altitude at
-skyfield's culmination instant lies in [{lower:.6f}, {max_del:.5f}]° (falak finds the peak
-itself, skyfield stops within ~0.5 s of it; the small negative end comes from the UT1
-difference below), and skyfield's altitude at falak's culmination instant equals falak's
-maximum elevation to {same_t:.6f}° (falak holds UT1−UTC at its value at the start of the
-window; skyfield's drifts by milliseconds over the week, a few metres of Earth rotation).
-So skyfield's own maximum elevations are low by up to {max_del:.3f}° on near-zenith passes,
-where the elevation peaks sharply; falak's are the peak.
-(skyfield refines events until its bracket is under half a second; falak to 0.1 ms, and
-`tests/dynamics/test_passes.py` checks that falak's rise/set straddle the limit within ±1 ms).
-
-Machine: {platform.machine()}, Python {platform.python_version()}, {_cpu()}.
-"""
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    expect(same_t <= SAME_INSTANT_DEG, f"altitudes at falak's culminations differ by {same_t}°")
+    return {
+        "n_rise": n_rise, "n_set": n_set, "n_rise_ref": n_rise_ref, "n_set_ref": n_set_ref,
+        "mismatched": mismatched, "max_dt": max_dt, "lower": lower, "max_del": max_del,
+        "same_t": same_t, "n_culm": n_culm,
+    }  # fmt: skip
 
 
 if __name__ == "__main__":
