@@ -1,8 +1,9 @@
 """The decoder's fast path (planned runs of simple entries in fixed layouts) gives exactly the
 results of the generic entry-by-entry walk (``Decoder(..., fast_path=False)``): the same
 columns in the same order with the same raw, engineering, presence and monitoring arrays (same
-dtypes, bit for bit), the same failures by reason, alarms and trailing bits, whatever the batch:
-equal or mixed packet lengths, truncated packets, packets not contiguous in the buffer."""
+dtypes, bit for bit), the same failures and excess by reason, alarms and trailing bits,
+whatever the batch: equal or mixed packet lengths, truncated or overlong packets, packets not
+contiguous in the buffer."""
 
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ def assert_same_result(a: DecodeResult, b: DecodeResult) -> None:
     assert list(a.failed) == list(b.failed)
     for reason in a.failed:
         _same_array(a.failed[reason], b.failed[reason], f"failed {reason}")
+    assert list(a.excess) == list(b.excess)
+    for reason in a.excess:
+        _same_array(a.excess[reason], b.excess[reason], f"excess {reason}")
+    assert a.excess_bytes == b.excess_bytes
     assert [repr(t) for t in a.alarms] == [repr(t) for t in b.alarms]  # NaN values too
     _same_containers(a.containers, b.containers)
     _same_containers(a.partial, b.partial)
@@ -160,6 +165,24 @@ def test_perftest2_mixed_lengths_and_truncated(
     res = _both(mdb, data, offs, lens)
     assert res.failed_counts() == {"too_short": len(cuts)}
     assert res.n_decoded == 120 - len(cuts)
+
+
+def test_perftest2_overlong_packets(perftest2: tuple[MissionDatabase, list[bytes]]) -> None:
+    """Packets whose length runs into their neighbours (a damaged length field), by 1 byte
+    to several packets: the same excess by reason with and without the fast path."""
+    mdb, packets = perftest2
+    rng = np.random.default_rng(9)
+    batch = [packets[k] for k in rng.integers(0, len(packets), 60)]
+    data = b"".join(batch)
+    lens = np.array([len(p) for p in batch], dtype=np.int64)
+    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    longer = {2: 1, 7: 1, 15: int(lens[16]), 30: int(lens[31:34].sum())}
+    for k, extra in longer.items():
+        lens[k] += extra
+    res = _both(mdb, data, offs, lens)
+    assert res.failed_counts() == {}
+    assert res.excess_counts() == {"excess_bytes": 2, "oversize": 2}
+    assert res.excess["oversize"].tolist() == [15, 30]
 
 
 def _encodings_mdb() -> MissionDatabase:

@@ -94,6 +94,7 @@ def decode_command(
         split = split_packets(data, prefix_bytes=prefix_bytes, lenient_version=lenient)
         results: list[ContainerResult] = []
         failed: dict[str, int] = {}
+        excess: dict[str, list[int]] = {}  # reason: [packets, bytes]
         n = split.n_packets
         with Progress(console=console, transient=True, disable=n < _CHUNK_PACKETS) as bar:
             task = bar.add_task("decoding", total=n)
@@ -106,6 +107,10 @@ def decode_command(
                         results.append(r)
                 for k, v in res.failed_counts().items():
                     failed[k] = failed.get(k, 0) + v
+                for k, v in res.excess_counts().items():
+                    got = excess.setdefault(k, [0, 0])
+                    got[0] += v
+                    got[1] += res.excess_bytes[k]
                 bar.advance(task, min(_CHUNK_PACKETS, n - start))
         merged = merge_results(results)
         write_table(results_table(merged, raw=raw), out)
@@ -131,6 +136,10 @@ def decode_command(
         summary.add_row(f"rejected bytes: {reason}", f"{counts[reason]:,}", f"{nbytes[reason]:,}")
     for reason, count in sorted(failed.items()):
         summary.add_row(f"packets not decoded: {reason}", f"{count:,}", "")
+    for reason, (count, nbytes_over) in sorted(excess.items()):
+        summary.add_row(
+            f"decoded, longer than container: {reason}", f"{count:,}", f"{nbytes_over:,}"
+        )
     Console().print(summary)
     Console().print(f"wrote {out}")
 

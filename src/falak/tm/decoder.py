@@ -12,7 +12,9 @@ plain byte-aligned integers and floats there are decoded through plans cached on
 
 A packet that cannot be decoded (too short for its container, no concrete container matches,
 bad CRC, a type without encoding) is never raised mid-batch: it is counted by reason in
-:attr:`DecodeResult.failed`.
+:attr:`DecodeResult.failed`. A packet longer than its container is decoded (its container's
+bytes are all there) and reported by reason in :attr:`DecodeResult.excess`, a warning count
+apart from the failures (see :data:`EXCESS_REASONS`).
 """
 
 from __future__ import annotations
@@ -81,6 +83,15 @@ FAIL_REASONS: tuple[str, ...] = (
 )
 _FAIL = {name: i for i, name in enumerate(FAIL_REASONS)}
 
+#: Why a decoded packet is longer than its container (bits past the last entry that do not
+#: fill a byte are octet padding, not excess). Both are warnings: the packet is decoded and
+#: also counted in :attr:`DecodeResult.excess`. ``excess_bytes``: one or more whole bytes
+#: after the container's last entry, fewer than the container holds (an MDB that does not
+#: describe spare or padding bytes; CTIM's APID 1 and 20 packets). ``oversize``: at least as
+#: many bytes after the container as in it (a packet at least twice its container), the mark
+#: of a damaged length field that swallowed the packets after it.
+EXCESS_REASONS: tuple[str, ...] = ("excess_bytes", "oversize")
+
 _PAD_BYTES = 16
 
 #: Most cached run plans a decoder keeps (one per container, run start, position and packet
@@ -143,6 +154,11 @@ class DecodeResult:
     #: packets that matched no concrete container: the values of the abstract container
     #: they stopped in (headers), for diagnosis; they are also counted in ``failed``
     partial: list[ContainerResult] = field(default_factory=list)
+    #: decoded packets longer than their container, by reason (:data:`EXCESS_REASONS`):
+    #: sorted packet positions in the batch; they are also in ``containers`` (a warning)
+    excess: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    #: bytes after the container's end in the packets of ``excess``, by reason
+    excess_bytes: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_decoded(self) -> int:
@@ -152,6 +168,10 @@ class DecodeResult:
     def failed_counts(self) -> dict[str, int]:
         """Packets that failed to decode, by reason."""
         return {k: int(v.size) for k, v in self.failed.items() if v.size}
+
+    def excess_counts(self) -> dict[str, int]:
+        """Decoded packets longer than their container, by reason (warnings)."""
+        return {k: int(v.size) for k, v in self.excess.items() if v.size}
 
     def container(self, name: str) -> ContainerResult:
         """The result for a container given by qualified or short name."""
@@ -364,7 +384,9 @@ class Decoder:
                 if code:
                     failed[reason] = np.sort(all_idx[all_code == code])
         alarms = self._transitions(merged) if self.do_limits else []
-        return DecodeResult(n, merged, failed, alarms, merge_results(self._partial))
+        excess, excess_bytes = _excess(merged, lens)
+        partial = merge_results(self._partial)
+        return DecodeResult(n, merged, failed, alarms, partial, excess, excess_bytes)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -1322,6 +1344,34 @@ class Decoder:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _excess(
+    results: list[ContainerResult], lengths: NDArray[np.int64]
+) -> tuple[dict[str, NDArray[np.int64]], dict[str, int]]:
+    """Packets of ``results`` with whole bytes after their container, by reason, and those
+    bytes by reason (see :data:`EXCESS_REASONS`); ``lengths`` are the batch's packet bytes."""
+    where: list[NDArray[np.int64]] = []
+    extra: list[NDArray[np.int64]] = []
+    for c in results:
+        over = c.trailing_bits >> 3
+        hit = np.flatnonzero(over > 0)
+        if hit.size:
+            where.append(c.packet_index[hit])
+            extra.append(over[hit])
+    if not where:
+        return {}, {}
+    idx = np.concatenate(where)
+    nbytes = np.concatenate(extra)
+    oversize = nbytes >= lengths[idx] - nbytes
+    out: dict[str, NDArray[np.int64]] = {}
+    total: dict[str, int] = {}
+    for reason, sel in (("excess_bytes", ~oversize), ("oversize", oversize)):
+        if sel.any():
+            order = np.argsort(idx[sel], kind="stable")
+            out[reason] = idx[sel][order]
+            total[reason] = int(nbytes[sel].sum())
+    return out, total
 
 
 def _signed(u: NDArray[Any], nbits: int, encoding: str) -> NDArray[Any]:
