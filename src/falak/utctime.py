@@ -45,6 +45,7 @@ __all__ = [
     "ns_to_datetime",
     "parse_ns",
     "parse_utc",
+    "refuse_second_60",
 ]
 
 _NS = 1_000_000_000
@@ -159,6 +160,17 @@ def parse_ns(text: str, what: str = "time") -> int:
     if leap:
         raise _leap_second_error(what, text, t)
     return check_range(_fields_ns(t) + frac_ns, what, text)
+
+
+def refuse_second_60(text: str, what: str = "time") -> None:
+    """Raise :func:`parse_ns`'s leap-second :class:`InputError` if ``text`` has a second 60.
+
+    For edges that parse with another library (the server's pydantic models) but should
+    refuse 23:59:60 with the reason rather than "unexpected extra characters".
+    """
+    m = _SECONDS.fullmatch(text.strip()) if isinstance(text, str) else None
+    if m is not None and m["sec"] == "60":
+        parse_ns(text, what)
 
 
 def ns_to_datetime(t_ns: int) -> _dt.datetime:

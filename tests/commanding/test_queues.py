@@ -12,7 +12,7 @@ import pytest
 from falak.archive import open_archive
 from falak.bus import Bus
 from falak.commanding import CommandManager, CommandQueue, CriticalPolicy, QueueState
-from falak.errors import CommandRejected
+from falak.errors import CommandRejected, InputError
 from falak.links.tc import TcUplink
 from falak.mdb import MissionDatabase
 from falak.processor.processor import ParameterValues
@@ -169,6 +169,23 @@ def test_time_tagged_release(mdb, bus, uplink) -> None:  # type: ignore[no-untyp
 def test_naive_release_time_is_refused(mdb, bus, uplink) -> None:  # type: ignore[no-untyped-def]
     with make(mdb, bus, uplink) as mgr, pytest.raises(Exception, match="has no time zone"):
         mgr.issue("NOOP", user="alice", release_at=datetime(2030, 1, 1))
+
+
+def test_release_time_is_exact_int_ns_and_in_range(mdb, bus, uplink) -> None:  # type: ignore[no-untyped-def]
+    at = datetime(2030, 1, 1, 0, 0, 0, 123457, tzinfo=UTC)
+    # 2030-01-01 is 21,915 days after 1970-01-01; float ns (timestamp() * 1e9) miss by ~100 ns
+    exact_ns = 21_915 * 86_400 * 10**9 + 123_457_000
+    assert round(at.timestamp() * 1e9) != exact_ns
+    with make(mdb, bus, uplink) as mgr:
+        rec = mgr.issue("NOOP", user="alice", release_at=at, dry_run=True)
+        assert rec["release_at_ns"] == exact_ns
+        with pytest.raises(InputError) as exc:
+            mgr.issue("NOOP", user="alice", release_at=datetime(9999, 1, 1, tzinfo=UTC))
+    assert str(exc.value) == (
+        "release time '9999-01-01T00:00:00+00:00' is outside the times falak can store, "
+        "1677-09-21T00:12:43.145224193Z .. 2262-04-11T23:47:16.854775807Z (int64 nanoseconds "
+        "since 1970, numpy datetime64[ns]); give a time within it"
+    )
 
 
 # --- critical commands ------------------------------------------------------------------

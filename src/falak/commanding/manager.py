@@ -62,6 +62,7 @@ from falak.tc.verification import (
     evaluate,
     parse_condition,
 )
+from falak.utctime import datetime_to_ns
 
 __all__ = ["DEFAULT_QUEUE", "CommandManager"]
 
@@ -101,15 +102,6 @@ class SampleBatch(Protocol):
     present: Any
 
     def __len__(self) -> int: ...
-
-
-def _to_ns(t: datetime) -> int:
-    if t.tzinfo is None:
-        raise InputError(
-            f"release time {t.isoformat()} has no time zone; give a UTC time "
-            "(e.g. 2026-11-25T12:00:00Z or datetime(..., tzinfo=timezone.utc))"
-        )
-    return round(t.timestamp() * 1e9)
 
 
 class CommandManager:
@@ -286,6 +278,7 @@ class CommandManager:
         role_set = frozenset(roles)
         q = self.queue(queue)
         cmd = self.mdb.command(command)
+        release_ns = None if release_at is None else datetime_to_ns(release_at, "release time")
         base: dict[str, Any] = {
             "command": cmd.qualified_name,
             "user": user,
@@ -294,7 +287,7 @@ class CommandManager:
             "origin": origin,
             "significance": cmd.significance.name.lower(),
             "requested_arguments": dict(args or {}),
-            "release_at_ns": None if release_at is None else _to_ns(release_at),
+            "release_at_ns": release_ns,
             "dry_run": dry_run,
         }
         if not q.permits(user, role_set):

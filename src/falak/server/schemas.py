@@ -6,11 +6,13 @@ matters, integer nanoseconds since 1970 (``*_ns``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
+
+from falak.utctime import format_ns
 
 __all__ = [
     "AlarmAction",
@@ -37,10 +39,8 @@ __all__ = [
 
 
 def iso(t_ns: int | None) -> str | None:
-    """ns since 1970 → ISO 8601 UTC with microseconds and ``Z``."""
-    if t_ns is None:
-        return None
-    return datetime.fromtimestamp(t_ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ns since 1970 → ISO 8601 UTC with microseconds (rounded) and ``Z``."""
+    return None if t_ns is None else format_ns(t_ns, 6)
 
 
 def jsonable(v: Any) -> Any:

@@ -6,34 +6,51 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from falak.errors import InputError
 from falak.mdb.model import AlarmLevel
 from falak.server.routes.deps import CurrentUser, RuntimeDep
 from falak.server.schemas import EventOut, PacketOut, Sample, Series, iso, jsonable
+from falak.utctime import check_order, datetime_to_ns, refuse_second_60
 
 router = APIRouter(tags=["telemetry"])
 
-Start = Annotated[datetime | None, Query(description="From this time (ISO 8601, UTC)")]
-Stop = Annotated[datetime | None, Query(description="Until this time, exclusive")]
+
+def _no_second_60(what: str) -> BeforeValidator:
+    """Refuse 23:59:60 with the reason (falak.utctime), before pydantic parses the rest."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                refuse_second_60(value, what)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    return BeforeValidator(check)
+
+
+Start = Annotated[
+    datetime | None,
+    _no_second_60("start"),
+    Query(description="From this time (ISO 8601 with Z or an offset)"),
+]
+Stop = Annotated[
+    datetime | None,
+    _no_second_60("stop"),
+    Query(description="Until this time, exclusive (ISO 8601 like start)"),
+]
 Limit = Annotated[int, Query(ge=1, le=1_000_000, description="At most this many rows")]
 
 
 def time_range(start: datetime | None, stop: datetime | None) -> tuple[int | None, int | None]:
-    """Query times → ns (clamped to int64); a naive time is refused (say UTC)."""
-    out: list[int | None] = []
-    for label, t in (("start", start), ("stop", stop)):
-        if t is None:
-            out.append(None)
-            continue
-        if t.tzinfo is None:
-            raise InputError(f"{label} {t.isoformat()} has no time zone; add Z (UTC)")
-        # archive times are int64 ns (years 1678..2262): clamp what lies beyond
-        out.append(min(max(round(t.timestamp() * 1e9), -(2**63) + 1), 2**63 - 1))
-    if out[0] is not None and out[1] is not None and out[1] < out[0]:
-        raise InputError(f"stop {stop} is before start {start}")
-    return out[0], out[1]
+    """Query times → ns since 1970 by the falak.utctime rules (a naive time, one outside
+    1677-09-21..2262-04-11 or a stop before the start is refused)."""
+    start_ns = None if start is None else datetime_to_ns(start, "start")
+    stop_ns = None if stop is None else datetime_to_ns(stop, "stop")
+    check_order(start_ns, stop_ns)
+    return start_ns, stop_ns
 
 
 def level_name(v: int) -> str:
