@@ -20,6 +20,7 @@ from falak.archive.base import (
     PacketStats,
     ParameterColumn,
     ParameterSeries,
+    ParameterWrite,
     from_time_ns,
     to_time_ns,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "PacketStats",
     "ParameterColumn",
     "ParameterSeries",
+    "ParameterWrite",
     "SqliteArchive",
     "decode_array",
     "encode_array",

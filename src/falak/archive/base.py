@@ -8,6 +8,12 @@ half-open, ``start_ns <= t < stop_ns``, and ``None`` means unbounded. :func:`to_
 Raw packets are durable when :meth:`Archive.append_packets` returns (committed; the SQLite WAL
 is synced at the configured ``synchronous`` level). The parameter archive is derived data: it can
 be rebuilt from the raw packets by replay (:meth:`Archive.delete_parameters`, then decode again).
+
+Which raw packets have their parameters committed is recorded durably, as ranges of packet ids
+(the *coverage*): :meth:`Archive.commit_parameters` writes the samples decoded from some packets
+and marks those packets covered in one transaction, so after a crash
+:meth:`Archive.packets_without_parameters` names exactly the packets to decode again, and a
+packet is never archived twice (its rows are skipped when it is covered already).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ __all__ = [
     "PacketStats",
     "ParameterColumn",
     "ParameterSeries",
+    "ParameterWrite",
     "from_time_ns",
     "to_time_ns",
 ]
@@ -165,6 +172,21 @@ class ParameterColumn:
 
 
 @dataclass
+class ParameterWrite:
+    """The samples of one parameter group decoded from raw packets, for
+    :meth:`Archive.commit_parameters`.
+
+    ``packet_ids`` is the raw-archive id of the packet each row was decoded from (None: rows
+    not tied to packets, always written).
+    """
+
+    group: str
+    time_ns: NDArray[np.int64]
+    columns: Mapping[str, ParameterColumn]
+    packet_ids: NDArray[np.int64] | None = None
+
+
+@dataclass
 class ParameterSeries:
     """One parameter over a time range, ordered by time (stable for equal times)."""
 
@@ -285,8 +307,12 @@ class Archive(abc.ABC):
         *,
         apids: Collection[int] | None = None,
         batch_size: int = 100_000,
+        id_range: tuple[int, int] | None = None,
     ) -> Iterator[PacketBatch]:
-        """Yield packets received in ``[start_ns, stop_ns)`` in id order, in batches."""
+        """Yield packets received in ``[start_ns, stop_ns)`` in id order, in batches.
+
+        ``id_range=(first, last)`` keeps packets with ids ``first..last`` (inclusive) only.
+        """
 
     @abc.abstractmethod
     def packet_stats(self) -> PacketStats:
@@ -299,6 +325,30 @@ class Archive(abc.ABC):
         self, group: str, time_ns: NDArray[np.int64], columns: Mapping[str, ParameterColumn]
     ) -> None:
         """Store the columns of one parameter group (a container's qualified name)."""
+
+    @abc.abstractmethod
+    def commit_parameters(
+        self, writes: Sequence[ParameterWrite], packet_ids: NDArray[np.int64]
+    ) -> int:
+        """Store the samples decoded from raw packets ``packet_ids`` and mark those packets
+        covered, in one transaction (see the module doc).
+
+        ``packet_ids`` are all the packets the writes came from, including those that decoded
+        to no sample (failed, or containers without parameters). Rows of packets that are
+        covered already (processed by another process, or replayed twice) are not written.
+        Return the number of such packets.
+        """
+
+    @abc.abstractmethod
+    def parameter_coverage(self) -> list[tuple[int, int]]:
+        """Return the ``(first_id, last_id)`` ranges (inclusive, sorted, disjoint) of raw
+        packets whose parameters are committed."""
+
+    @abc.abstractmethod
+    def packets_without_parameters(self) -> list[tuple[int, int]]:
+        """Return the ``(first_id, last_id)`` ranges (inclusive, sorted) of raw packets whose
+        parameters are not committed yet: what replay must decode to bring the parameter
+        archive up to the raw archive."""
 
     @abc.abstractmethod
     def read_parameter(
@@ -327,7 +377,10 @@ class Archive(abc.ABC):
     def delete_parameters(self, start_ns: int | None = None, stop_ns: int | None = None) -> int:
         """Delete parameter samples in ``[start_ns, stop_ns)``; return the samples deleted.
 
-        A sample is one time row of one group (all its parameters go together).
+        A sample is one time row of one group (all its parameters go together). In the same
+        transaction the raw packets *received* in the range lose their coverage (all packets
+        without a range), so :meth:`packets_without_parameters` lists them until replay (or
+        the catch-up when a processor starts) writes them again.
         """
 
     def export(

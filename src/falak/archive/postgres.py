@@ -98,6 +98,7 @@ class PostgresArchive(SqlArchive):
                                 f"ALTER TABLE {table} ALTER COLUMN {col} SET STORAGE EXTERNAL"
                             )
             self._check_format(self.main, self.location)
+            self._init_coverage()
         except BaseException:
             self.close()
             raise
@@ -114,6 +115,10 @@ class PostgresArchive(SqlArchive):
 
     def _lock_packets(self, cur: Any) -> None:
         cur.execute("LOCK TABLE packets IN EXCLUSIVE MODE")
+
+    def _lock_coverage(self, cur: Any) -> None:
+        """Writers of parameters with coverage take turns (read, skip covered, extend)."""
+        cur.execute("LOCK TABLE coverage IN EXCLUSIVE MODE")
 
     def _insert_packets(self, cur: Any, rows: list[tuple[int, int, str, int, int, bytes]]) -> None:
         """COPY is several times faster than INSERT for many small rows."""

@@ -17,6 +17,13 @@ reads would pay per segment. So segments are merged like an LSM tree: a segment'
 signature (and together hold at most :data:`SEGMENT_SAMPLES`), they become one segment of the
 next level. Each sample is rewritten at most about 5 times however small the writes are.
 
+The parameter store also holds the **coverage**: ranges ``(first_id, last_id)`` of raw packet
+ids whose parameters are committed, written in the transaction that writes those parameters
+(:meth:`SqlArchive.commit_parameters`). It is the durable high-water mark a restart replays
+from: the raw packets outside it (:meth:`SqlArchive.packets_without_parameters`) are the ones a
+crash left without parameters. Archives made before coverage existed are taken as covered up to
+their last packet when they are first opened (meta key ``coverage``).
+
 Subclasses supply the connection, the DDL dialect and transactions.
 """
 
@@ -44,6 +51,7 @@ from falak.archive.base import (
     PacketStats,
     ParameterColumn,
     ParameterSeries,
+    ParameterWrite,
 )
 from falak.archive.segments import decode_array, describe, encode_array
 from falak.errors import InputError
@@ -93,6 +101,7 @@ CREATE INDEX IF NOT EXISTS segment_values_name ON segment_values (name, t_start)
 CREATE TABLE IF NOT EXISTS parameters (
     name TEXT NOT NULL, grp TEXT NOT NULL, raw_empty {BLOB} NOT NULL, eng_empty {BLOB} NOT NULL,
     PRIMARY KEY (name, grp));
+CREATE TABLE IF NOT EXISTS coverage (first_id BIGINT PRIMARY KEY, last_id BIGINT NOT NULL);
 """
 
 
@@ -154,6 +163,48 @@ def _range_sql(col: str, start_ns: int | None, stop_ns: int | None) -> tuple[str
         parts.append(f"{col} < ?")
         args.append(int(stop_ns))
     return (" AND ".join(parts) if parts else "1=1"), args
+
+
+def id_ranges(ids: NDArray[np.int64]) -> list[tuple[int, int]]:
+    """Return the ``(first, last)`` runs of consecutive values in sorted unique ``ids``."""
+    if ids.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(ids) != 1)
+    firsts = np.concatenate([ids[:1], ids[breaks + 1]])
+    lasts = np.concatenate([ids[breaks], ids[-1:]])
+    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
+
+
+def _normalise(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sort ranges and merge those that overlap or touch."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def in_ranges(ids: NDArray[np.int64], ranges: Sequence[tuple[int, int]]) -> NDArray[np.bool_]:
+    """Mask of ``ids`` inside any of the sorted, disjoint inclusive ``ranges``."""
+    if not ranges or ids.size == 0:
+        return np.zeros(ids.shape, dtype=bool)
+    firsts = np.array([a for a, _ in ranges], dtype=np.int64)
+    lasts = np.array([b for _, b in ranges], dtype=np.int64)
+    at = np.searchsorted(firsts, ids, side="right") - 1
+    return (at >= 0) & (ids <= lasts[np.maximum(at, 0)])
+
+
+def _take_rows(col: ParameterColumn, keep: NDArray[np.bool_]) -> ParameterColumn:
+    raw = np.asarray(col.raw)[keep]
+    eng = raw if col.eng is col.raw else np.asarray(col.eng)[keep]
+    return ParameterColumn(
+        raw,
+        eng,
+        None if col.status is None else np.asarray(col.status)[keep],
+        None if col.present is None else np.asarray(col.present)[keep],
+    )
 
 
 def _level(n: int) -> int:
@@ -228,6 +279,9 @@ class SqlArchive(Archive):
     def _lock_packets(self, cur: Any) -> None:
         """Serialise packet-id allocation among writers (inside a write transaction)."""
 
+    def _lock_coverage(self, cur: Any) -> None:
+        """Serialise coverage updates among writers (inside a parameter-store transaction)."""
+
     def _sql(self, sql: str) -> str:
         return sql if self.PLACEHOLDER == "?" else sql.replace("?", self.PLACEHOLDER)
 
@@ -261,6 +315,29 @@ class SqlArchive(Archive):
                     self._sql("INSERT INTO meta (key, value) VALUES (?, ?), (?, ?)"),
                     ("format", FORMAT_NAME, "version", FORMAT_VERSION),
                 )
+
+    def _init_coverage(self) -> None:
+        """Start coverage on an archive that has none yet (new, or made by an older falak).
+
+        An older archive's parameters are taken as complete up to its last packet (it had no
+        way to tell otherwise); a new one starts with nothing covered.
+        """
+        rows = self._query(self.params, "SELECT value FROM meta WHERE key = ?", ["coverage"])
+        if rows:
+            return
+        last_id = int(self._query(self.main, "SELECT COALESCE(MAX(id), 0) FROM packets")[0][0])
+        with self._transaction(self.params) as cur:
+            self._lock_coverage(cur)
+            cur.execute(self._sql("SELECT value FROM meta WHERE key = ?"), ("coverage",))
+            if cur.fetchone() is not None:
+                return  # another process did it meanwhile
+            cur.execute("SELECT COUNT(*) FROM segments")
+            if int(cur.fetchone()[0]) and last_id:
+                cur.execute(
+                    self._sql("INSERT INTO coverage (first_id, last_id) VALUES (?, ?)"),
+                    (1, last_id),
+                )
+            cur.execute(self._sql("INSERT INTO meta (key, value) VALUES (?, ?)"), ("coverage", "1"))
 
     def _check_format(self, store: Store, what: str) -> None:
         from falak.archive.base import ArchiveError
@@ -401,17 +478,22 @@ class SqlArchive(Archive):
         *,
         apids: Collection[int] | None = None,
         batch_size: int = 100_000,
+        id_range: tuple[int, int] | None = None,
     ) -> Iterator[PacketBatch]:
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         where, args = _range_sql("recv_time", start_ns, stop_ns)
+        last = 0
+        if id_range is not None:
+            last = int(id_range[0]) - 1
+            where += " AND id <= ?"
+            args.append(int(id_range[1]))
         if apids is not None:
             apid_list = sorted({int(a) for a in apids})
             if not apid_list:
                 return
             where += f" AND apid IN ({', '.join('?' * len(apid_list))})"
             args += apid_list
-        last = 0
         while True:
             rows = self._query(
                 self.main,
@@ -466,6 +548,104 @@ class SqlArchive(Archive):
     def write_parameters(
         self, group: str, time_ns: NDArray[np.int64], columns: Mapping[str, ParameterColumn]
     ) -> None:
+        t, order, cols = self._prepare(group, time_ns, columns)
+        new_rows: set[tuple[str, str, str, str]] = set()
+        with self.params.lock:  # the cache is updated only once the rows are committed
+            with self._transaction(self.params) as cur:
+                self._write_segments(cur, group, t, order, cols, new_rows)
+            self._known_parameters.update(new_rows)
+
+    def commit_parameters(
+        self, writes: Sequence[ParameterWrite], packet_ids: NDArray[np.int64]
+    ) -> int:
+        ids = np.unique(np.asarray(packet_ids, dtype=np.int64).ravel())
+        new_rows: set[tuple[str, str, str, str]] = set()
+        with self.params.lock:
+            with self._transaction(self.params) as cur:
+                self._lock_coverage(cur)
+                covered = self._coverage(cur)
+                done = in_ranges(ids, covered)
+                for w in writes:
+                    cols = w.columns
+                    t = np.asarray(w.time_ns)
+                    if w.packet_ids is not None and done.any():
+                        keep = ~in_ranges(np.asarray(w.packet_ids, dtype=np.int64), covered)
+                        if not keep.all():
+                            t = t[keep]
+                            cols = {k: _take_rows(c, keep) for k, c in cols.items()}
+                    tt, order, prepared = self._prepare(w.group, t, cols)
+                    self._write_segments(cur, w.group, tt, order, prepared, new_rows)
+                for a, b in id_ranges(ids[~done]):
+                    self._cover(cur, a, b)
+            self._known_parameters.update(new_rows)
+        return int(done.sum())
+
+    def _coverage(self, cur: Any) -> list[tuple[int, int]]:
+        cur.execute("SELECT first_id, last_id FROM coverage ORDER BY first_id")
+        return _normalise([(int(a), int(b)) for a, b in cur.fetchall()])
+
+    def _cover(self, cur: Any, first: int, last: int) -> None:
+        """Add ``first..last`` to the coverage, merged with the ranges it touches."""
+        cur.execute(
+            self._sql(
+                "SELECT first_id, last_id FROM coverage WHERE first_id <= ? AND last_id >= ?"
+            ),
+            (last + 1, first - 1),
+        )
+        touching = [(int(a), int(b)) for a, b in cur.fetchall()]
+        for a, b in touching:
+            first, last = min(first, a), max(last, b)
+        if touching:
+            marks = ", ".join("?" * len(touching))
+            cur.execute(
+                self._sql(f"DELETE FROM coverage WHERE first_id IN ({marks})"),
+                [a for a, _ in touching],
+            )
+        cur.execute(
+            self._sql("INSERT INTO coverage (first_id, last_id) VALUES (?, ?)"), (first, last)
+        )
+
+    def _uncover(self, cur: Any, ranges: Sequence[tuple[int, int]]) -> None:
+        """Remove the inclusive ``ranges`` from the coverage."""
+        for first, last in ranges:
+            cur.execute(
+                self._sql(
+                    "SELECT first_id, last_id FROM coverage WHERE first_id <= ? AND last_id >= ?"
+                ),
+                (last, first),
+            )
+            for a, b in [(int(a), int(b)) for a, b in cur.fetchall()]:
+                cur.execute(self._sql("DELETE FROM coverage WHERE first_id = ?"), (a,))
+                for lo, hi in ((a, first - 1), (last + 1, b)):
+                    if lo <= hi:
+                        cur.execute(
+                            self._sql("INSERT INTO coverage (first_id, last_id) VALUES (?, ?)"),
+                            (lo, hi),
+                        )
+
+    def parameter_coverage(self) -> list[tuple[int, int]]:
+        rows = self._query(self.params, "SELECT first_id, last_id FROM coverage")
+        return _normalise([(int(a), int(b)) for a, b in rows])
+
+    def packets_without_parameters(self) -> list[tuple[int, int]]:
+        # packet ids are dense (1, 2, ...: allocated as MAX(id) + 1, never deleted)
+        last_id = int(self._query(self.main, "SELECT COALESCE(MAX(id), 0) FROM packets")[0][0])
+        out: list[tuple[int, int]] = []
+        at = 1
+        for a, b in self.parameter_coverage():
+            if a > last_id:
+                break
+            if a > at:
+                out.append((at, a - 1))
+            at = max(at, b + 1)
+        if at <= last_id:
+            out.append((at, last_id))
+        return out
+
+    def _prepare(
+        self, group: str, time_ns: NDArray[np.int64], columns: Mapping[str, ParameterColumn]
+    ) -> tuple[NDArray[np.int64], NDArray[np.intp] | None, dict[str, ParameterColumn]]:
+        """Check one group's columns against its times; sort the times (order: None if sorted)."""
         t = np.asarray(time_ns)
         if t.dtype.kind == "M":
             t = t.astype("datetime64[ns]").astype(np.int64)
@@ -488,13 +668,11 @@ class SqlArchive(Archive):
         if n > 1 and bool((np.diff(t) < 0).any()):
             order = np.argsort(t, kind="stable")
             t = t[order]
-        new_rows: set[tuple[str, str, str, str]] = set()
-        with self.params.lock:  # the cache is updated only once the rows are committed
-            self._write_segments(group, t, order, cols, new_rows)
-            self._known_parameters.update(new_rows)
+        return t, order, cols
 
     def _write_segments(
         self,
+        cur: Any,
         group: str,
         t: NDArray[np.int64],
         order: NDArray[np.intp] | None,
@@ -502,25 +680,24 @@ class SqlArchive(Archive):
         new_rows: set[tuple[str, str, str, str]],
     ) -> None:
         n = int(t.size)
-        with self._transaction(self.params) as cur:
+        for name, col in cols.items():
+            self._upsert_parameter(cur, name, group, col, new_rows)
+        if n == 0:
+            return
+        for lo in range(0, n, SEGMENT_SAMPLES):
+            hi = min(n, lo + SEGMENT_SAMPLES)
+            sel: Any = slice(lo, hi) if order is None else order[lo:hi]
+            values = {}
             for name, col in cols.items():
-                self._upsert_parameter(cur, name, group, col, new_rows)
-            if n == 0:
-                return
-            for lo in range(0, n, SEGMENT_SAMPLES):
-                hi = min(n, lo + SEGMENT_SAMPLES)
-                sel: Any = slice(lo, hi) if order is None else order[lo:hi]
-                values = {}
-                for name, col in cols.items():
-                    raw = col.raw[sel]
-                    values[name] = (
-                        raw,
-                        raw if col.eng is col.raw else col.eng[sel],  # same data: no compare
-                        None if col.status is None else col.status[sel],
-                        None if col.present is None else col.present[sel],
-                    )
-                self._insert_segment(cur, group, t[lo:hi], values)
-            self._merge_tail(cur, group)
+                raw = col.raw[sel]
+                values[name] = (
+                    raw,
+                    raw if col.eng is col.raw else col.eng[sel],  # same data: no compare
+                    None if col.status is None else col.status[sel],
+                    None if col.present is None else col.present[sel],
+                )
+            self._insert_segment(cur, group, t[lo:hi], values)
+        self._merge_tail(cur, group)
 
     def _upsert_parameter(
         self,
@@ -786,13 +963,21 @@ class SqlArchive(Archive):
         return {g: (int(c), int(n)) for g, c, n in rows}
 
     def delete_parameters(self, start_ns: int | None = None, stop_ns: int | None = None) -> int:
+        received: list[tuple[int, int]] = []
+        if start_ns is not None or stop_ns is not None:
+            where, args = _range_sql("recv_time", start_ns, stop_ns)
+            rows = self._query(self.main, f"SELECT id FROM packets WHERE {where} ORDER BY id", args)
+            received = id_ranges(np.array([r[0] for r in rows], dtype=np.int64))
         with self._transaction(self.params) as cur:
+            self._lock_coverage(cur)
             if start_ns is None and stop_ns is None:
                 cur.execute("SELECT COALESCE(SUM(n), 0) FROM segments")
                 total = int(cur.fetchone()[0])
                 cur.execute("DELETE FROM segment_values")
                 cur.execute("DELETE FROM segments")
+                cur.execute("DELETE FROM coverage")
                 return total
+            self._uncover(cur, received)
             conds, args = [], []
             if start_ns is not None:
                 conds.append("t_stop >= ?")

@@ -5,8 +5,11 @@
   :meth:`~falak.archive.base.Archive.append_packets` returns, so it survives a power cut, not
   only a crash of the process (see ``benchmarks/RESULTS_archive.md`` for the cost).
 * ``parameters.sqlite`` — the parameter archive. WAL with ``synchronous=NORMAL``: a crash of the
-  process loses nothing; a power cut may lose the last transactions, which replay rebuilds from
-  the raw archive.
+  process loses no committed transaction; a power cut may lose the last ones. Either way the
+  parameters a processor had decoded but not committed yet (it buffers them for up to
+  ``parameter_flush_s``), or that a power cut took, are missing: the coverage committed with
+  the parameters (:mod:`falak.archive.sql`) says which raw packets they came from, and the
+  next processor start decodes those again (:func:`falak.processor.catch_up`).
 
 WAL lets other processes read while one writes (``falak archive`` next to ``falak run``);
 writers wait up to ``busy_timeout_ms`` for each other.
@@ -115,6 +118,7 @@ class SqliteArchive(SqlArchive):
             self._init_schema(self.params, PARAM_SCHEMA)
             self._check_format(self.main, str(main_file))
             self._check_format(self.params, str(self.path / PARAMETERS_FILE))
+            self._init_coverage()
         except sqlite3.DatabaseError as exc:
             for s in stores:
                 s.conn.close()

@@ -211,6 +211,8 @@ def ingest_command(
     summary.add_row("packets decoded", f"{stats.decoded:,}", "")
     for reason, count in sorted(stats.failed.items()):
         summary.add_row(f"packets not decoded: {reason}", f"{count:,}", "")
+    for reason, count in sorted(stats.excess.items()):
+        summary.add_row(f"decoded, longer than container: {reason}", f"{count:,}", "")
     counts, nbytes = split.rejected_counts(), split.rejected_bytes()
     for reason in sorted(counts):
         if counts[reason]:
@@ -340,19 +342,24 @@ def replay_command(
         _fail(console, exc)
     store.close()
     failed = ", ".join(f"{k} {v:,}" for k, v in sorted(res.failed.items())) or "none"
+    excess = ", ".join(f"{k} {v:,}" for k, v in sorted(res.excess.items())) or "none"
     Console().print(
-        f"replayed {res.packets:,} packets: {res.decoded:,} decoded, not decoded: {failed}; "
+        f"replayed {res.packets:,} packets: {res.decoded:,} decoded, not decoded: {failed}, "
+        f"longer than their container: {excess}; "
         f"{res.samples_deleted:,} old samples deleted, "
         f"{res.samples_written:,} parameter samples written"
     )
 
 
 def stats_command(archive: ArchiveOpt) -> None:
-    """Show what the archive holds: packets by APID, time span, rejected bytes, failures."""
+    """Show what the archive holds: packets by APID, time span, rejected bytes, failures,
+    and how many raw packets have no parameters yet (a processor was killed before writing
+    them; the next ``falak run`` or ``falak archive ingest`` catches up)."""
     from rich.console import Console
     from rich.table import Table as RichTable
 
     from falak.errors import FalakError
+    from falak.processor.processor import ranges_text
 
     console = Console(stderr=True)
     try:
@@ -360,6 +367,7 @@ def stats_command(archive: ArchiveOpt) -> None:
         try:
             st = store.packet_stats()
             n_params = len(store.parameter_names())
+            missing = store.packets_without_parameters()
         finally:
             store.close()
     except (FalakError, OSError) as exc:
@@ -367,6 +375,15 @@ def stats_command(archive: ArchiveOpt) -> None:
     out = Console()
     out.print(f"archive {archive}: {st.n_packets:,} packets, {n_params:,} parameters")
     out.print(f"received from {iso_ns(st.first_recv_ns)} to {iso_ns(st.last_recv_ns)}")
+    n_missing = sum(b - a + 1 for a, b in missing)
+    if n_missing:
+        out.print(
+            f"parameters behind raw by {n_missing:,} packets (ids {ranges_text(missing)}); "
+            "the next falak run or falak archive ingest catches up",
+            soft_wrap=True,
+        )
+    else:
+        out.print("parameters up to date with the raw packets")
     by_apid = RichTable(title="packets by APID")
     by_apid.add_column("APID", justify="right")
     by_apid.add_column("packets", justify="right")

@@ -59,7 +59,11 @@ def run_command(
     ] = None,
     until_done: Annotated[
         bool,
-        typer.Option("--until-done", help="Exit when every file link has replayed its file."),
+        typer.Option(
+            "--until-done",
+            help="Exit when every file link has replayed its file (and the start-up catch-up "
+            "of parameters is done).",
+        ),
     ] = False,
     duration_s: Annotated[
         float | None, typer.Option("--duration", min=0, help="Exit after this many seconds.")
@@ -75,7 +79,9 @@ def run_command(
     """Run the live processor: links → raw archive → decode → alarms → bus → parameters.
 
     Stops cleanly on Ctrl-C or SIGTERM: the links stop, what was received is processed and
-    archived, the archive is closed, and the exit code is 0.
+    archived, the archive is closed, and the exit code is 0. On start, raw packets that have no
+    parameters yet (a previous run was killed before it wrote them) are decoded beside live
+    processing, and a line says so.
     """
     import signal
     import threading
@@ -139,6 +145,13 @@ def run_command(
     files = [lk for lk in links if isinstance(lk, FileLink)]
     try:
         proc.start()
+        first = proc.stats()
+        if first.catch_up_behind:
+            console.print(
+                f"parameters behind raw by {first.catch_up_behind:,} packets "
+                "(a previous run stopped before writing them): catching up",
+                soft_wrap=True,
+            )
         live = None
         if status and console.is_terminal:
             live = Live(_status(proc), console=console, refresh_per_second=2)
@@ -149,7 +162,12 @@ def run_command(
                     live.update(_status(proc))
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     break
-                if until_done and files and all(f.done.is_set() for f in files):
+                if (
+                    until_done
+                    and files
+                    and all(f.done.is_set() for f in files)
+                    and not proc.catching_up
+                ):
                     break
         finally:
             if live is not None:
@@ -162,10 +180,16 @@ def run_command(
             log_fh.close()
         for s, h in old.items():
             signal.signal(s, h)
+    caught_up = ""
+    if st.catch_up_behind:
+        caught_up = f", caught up {st.catch_up_done:,} of {st.catch_up_behind:,} packets"
     typer.echo(
         f"stopped: {st.packets_archived:,} packets archived, {st.decoded:,} decoded, "
-        f"{sum(st.failed.values()):,} not decoded, {st.active_alarms} active alarms, "
-        f"{st.errors} processing errors"
+        f"{sum(st.failed.values()):,} not decoded{_by_reason(st.failed)}, "
+        f"{sum(st.excess.values()):,} longer than their container{_by_reason(st.excess)}, "
+        f"{sum(st.decoder_errors.values()):,} decoder errors{_by_reason(st.decoder_errors)}, "
+        f"{st.active_alarms} active alarms, "
+        f"{st.errors} processing errors{caught_up}"
     )
 
 
@@ -197,15 +221,26 @@ def _status(proc: Processor) -> RenderableType:
     st = proc.stats()
     summary = (
         f"archived {st.packets_archived:,}  decoded {st.decoded:,}  "
-        f"not decoded {sum(st.failed.values()):,}  latency {st.last_latency_ms:.0f} ms  "
+        f"not decoded {sum(st.failed.values()):,}  "
+        f"longer than container {sum(st.excess.values()):,}  "
+        f"decoder errors {sum(st.decoder_errors.values()):,}  "
+        f"latency {st.last_latency_ms:.0f} ms  "
         f"expired {st.expired_parameters}  errors {st.errors}"
     )
+    if st.catching_up:
+        summary += f"  catching up {st.catch_up_done:,}/{st.catch_up_behind:,}"
     alarms = Table(title=f"alarms ({st.active_alarms} active)")
     for col in ("parameter", "level", "state", "value"):
         alarms.add_column(col)
     for a in proc.alarms.active()[:10]:
         alarms.add_row(a.parameter, a.max_level.name, a.state, str(a.value))
     return Group(links, summary, alarms)
+
+
+def _by_reason(counts: dict[str, int]) -> str:
+    """`` (reason n, ...)`` for non-zero counts, else nothing."""
+    parts = [f"{k} {v:,}" for k, v in sorted(counts.items()) if v]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def register(app: typer.Typer) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from falak.processor.alarms import ALARMS_TOPIC, Alarm, AlarmManager
 from falak.processor.processor import (
     EVENTS_TOPIC,
+    CatchUpResult,
     Chain,
     ParameterValues,
     Processor,
     ProcessorStats,
+    catch_up,
     generation_times,
 )
 from falak.processor.replay import ReplayResult, replay
@@ -22,6 +24,7 @@ __all__ = [
     "STALENESS_TOPIC",
     "Alarm",
     "AlarmManager",
+    "CatchUpResult",
     "Chain",
     "ParameterValues",
     "Processor",
@@ -29,6 +32,7 @@ __all__ = [
     "ReplayResult",
     "Staleness",
     "StalenessMonitor",
+    "catch_up",
     "generation_times",
     "replay",
 ]

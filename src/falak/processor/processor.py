@@ -11,7 +11,12 @@ stays low at moderate rates and per-batch costs are shared at high rates), then:
 3. feeds monitoring levels to the :class:`~falak.processor.alarms.AlarmManager`;
 4. publishes each parameter's values (:class:`ParameterValues`) on the bus;
 5. writes the parameters to the parameter archive (one group per container), buffered for up
-   to ``parameter_flush_s`` (the parameter archive is derived data: replay rebuilds it).
+   to ``parameter_flush_s`` (the parameter archive is derived data: replay rebuilds it). Each
+   write commits, in the same transaction, which raw packets it covers
+   (:meth:`~falak.archive.Archive.commit_parameters`), so a crash loses no more than a replay
+   of the packets left without parameters; :meth:`Processor.start` runs that replay (the
+   *catch-up*, :func:`~falak.processor.replay.catch_up`) in a thread beside live processing,
+   and reports it (log, event, :class:`ProcessorStats`).
 
 Generation time of a packet: the value of the first absolute-time (``datetime64``) column
 of its decoded container (e.g. a secondary-header on-board time), else its reception time.
@@ -35,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from falak.archive import Archive, ParameterColumn
+from falak.archive import Archive, ParameterColumn, ParameterWrite
 from falak.bus import Bus, Subscription
 from falak.errors import InputError
 from falak.links.base import Link, ReceivedBatch
@@ -46,11 +51,13 @@ from falak.tm.decoder import ContainerResult, Decoder
 
 __all__ = [
     "EVENTS_TOPIC",
+    "CatchUpResult",
     "Chain",
     "ChainStats",
     "ParameterValues",
     "Processor",
     "ProcessorStats",
+    "catch_up",
     "generation_times",
 ]
 
@@ -106,8 +113,17 @@ class ChainStats:
     packets: int = 0
     decoded: int = 0
     failed: dict[str, int] = field(default_factory=dict)
+    excess: dict[str, int] = field(default_factory=dict)
+    """Decoded packets longer than their container, by reason (warnings; see
+    :data:`falak.tm.decoder.EXCESS_REASONS`)."""
+    decoder_errors: dict[str, int] = field(default_factory=dict)
+    """Batches on which the decoder raised, by exception type; their packets are counted in
+    ``failed`` as ``decoder_error`` (see :meth:`Chain.run`)."""
     samples_written: int = 0
     """Parameter samples (rows × parameters) written to the parameter archive."""
+    packets_skipped: int = 0
+    """Packets whose parameters were committed already (replayed twice, or by another
+    process): their samples were not written again."""
     messages_published: int = 0
     last_latency_ms: float = 0.0
     """Reception of a batch's oldest packet to its publication on the bus."""
@@ -122,31 +138,62 @@ class _ParameterBuffer:
     """
 
     def __init__(self) -> None:
-        self.parts: dict[str, list[tuple[NDArray[np.int64], dict[str, ParameterColumn]]]] = {}
+        self.parts: dict[
+            str,
+            list[tuple[NDArray[np.int64], dict[str, ParameterColumn], NDArray[np.int64] | None]],
+        ] = {}
+        self.ids: list[NDArray[np.int64]] = []
+        """Raw-archive ids of the packets the buffered rows come from (all of them, also
+        those that decoded to nothing): committed as covered with the rows."""
         self.rows = 0
         self.since = 0.0
 
-    def add(self, group: str, t: NDArray[np.int64], cols: dict[str, ParameterColumn]) -> None:
-        if not self.parts:
+    @property
+    def pending(self) -> bool:
+        return bool(self.parts or self.ids)
+
+    def add(
+        self,
+        group: str,
+        t: NDArray[np.int64],
+        cols: dict[str, ParameterColumn],
+        packet_ids: NDArray[np.int64] | None = None,
+    ) -> None:
+        if not self.pending:
             self.since = time.monotonic()
-        self.parts.setdefault(group, []).append((t, cols))
+        self.parts.setdefault(group, []).append((t, cols, packet_ids))
         self.rows += int(t.size)
 
-    def flush(self, archive: Archive) -> int:
-        """Write everything buffered; return the samples (rows x parameters) written."""
+    def add_packets(self, ids: NDArray[np.int64]) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.ids.append(ids)
+
+    def flush(self, archive: Archive) -> tuple[int, int]:
+        """Write everything buffered in one transaction; return the samples (rows x
+        parameters) written and the packets skipped as covered already."""
         written = 0
+        writes = []
         for group, parts in self.parts.items():
             if len(parts) == 1:
-                t, cols = parts[0]
+                t, cols, row_ids = parts[0]
             else:
                 t = np.concatenate([p[0] for p in parts])
-                keys = list(dict.fromkeys(k for _, c in parts for k in c))
-                cols = {k: _join([(c.get(k), tt.size) for tt, c in parts]) for k in keys}
-            archive.write_parameters(group, t, cols)
+                keys = list(dict.fromkeys(k for _, c, _ in parts for k in c))
+                cols = {k: _join([(c.get(k), tt.size) for tt, c, _ in parts]) for k in keys}
+                row_ids = (
+                    None
+                    if any(p[2] is None for p in parts)
+                    else np.concatenate([p[2] for p in parts if p[2] is not None])
+                )
+            writes.append(ParameterWrite(group, t, cols, row_ids))
             written += int(t.size) * len(cols)
+        ids = np.concatenate(self.ids) if self.ids else np.zeros(0, np.int64)
+        skipped = archive.commit_parameters(writes, ids)
         self.parts.clear()
+        self.ids.clear()
         self.rows = 0
-        return written
+        return written, skipped
 
 
 def _join(parts: list[tuple[ParameterColumn | None, int]]) -> ParameterColumn:
@@ -195,13 +242,36 @@ def _join(parts: list[tuple[ParameterColumn | None, int]]) -> ParameterColumn:
     return ParameterColumn(raw, eng, status, present)
 
 
+@dataclass
+class _ErrorReport:
+    """Decoder errors of one kind since the last event about them."""
+
+    reported_ns: int
+    batches: int = 0
+    packets: int = 0
+    last: str = ""
+
+
+DECODER_ERROR = "decoder_error"
+"""Packet status (and ``failed`` reason) of packets in a batch on which the decoder raised."""
+
+
 class Chain:
     """Decode → alarms → bus → parameter archive, for packets already in the raw archive.
 
     Parameter samples are buffered and written every ``parameter_flush_s`` seconds (or at
     ``parameter_max_rows`` rows, or on :meth:`flush`): the parameter archive is derived data
     that replay rebuilds, and writing it costs a fixed amount per parameter and call.
+
+    A batch on which the decoder raises (a decoder bug, or a mission database it trips on)
+    does not stop the stream: it is counted by exception type in
+    :attr:`ChainStats.decoder_errors`, its packets (already in the raw archive) are marked
+    ``decoder_error``, and it is reported as an event: at once the first time for each
+    exception type, then as a count at most every ``decoder_error_report_s`` seconds (and on
+    :meth:`flush`), so a bad MDB does not flood the event log.
     """
+
+    decoder_error_report_s: float = 60.0
 
     def __init__(
         self,
@@ -232,6 +302,7 @@ class Chain:
         self.clock = clock
         self.stats = ChainStats()
         self._tracked: dict[str, list[str]] = {}
+        self._error_reports: dict[str, _ErrorReport] = {}
 
     def run(
         self,
@@ -249,10 +320,16 @@ class Chain:
         n = int(offsets.size)
         if n == 0:
             return
-        res = self.decoder.decode(data, offsets, lengths)
+        try:
+            res = self.decoder.decode(data, offsets, lengths)
+        except Exception as exc:  # a batch API never stops mid-stream: counted and reported
+            self._decoder_failed(exc, n, ids, previous_status)
+            return
         st = self.stats
         st.packets += n
         st.decoded += res.n_decoded
+        for reason, idx in res.excess.items():
+            st.excess[reason] = st.excess.get(reason, 0) + int(idx.size)
         if self.archive is not None and ids is not None and self.mark_status:
             status = np.full(n, "", dtype=object)
             for reason, idx in res.failed.items():
@@ -320,20 +397,98 @@ class Chain:
                     k: ParameterColumn(c.raw, c.eng, c.monitoring, c.present)
                     for k, c in cres.columns.items()
                 }
-                self._buffer.add(cres.container, t, cols)
+                row_ids = None if ids is None else ids[cres.packet_index]
+                self._buffer.add(cres.container, t, cols, row_ids)
+            if ids is not None:
+                self._buffer.add_packets(np.asarray(ids, dtype=np.int64))
             self.flush(force=False)
+
+    def _decoder_failed(
+        self,
+        exc: Exception,
+        n: int,
+        ids: NDArray[np.int64] | None,
+        previous_status: NDArray[np.object_] | None,
+    ) -> None:
+        """Count a batch the decoder raised on, mark its packets, report it (rate-limited)."""
+        reason = type(exc).__name__
+        text = f"{reason}: {exc}"
+        st = self.stats
+        st.packets += n
+        st.failed[DECODER_ERROR] = st.failed.get(DECODER_ERROR, 0) + n
+        st.decoder_errors[reason] = st.decoder_errors.get(reason, 0) + 1
+        if self.archive is not None and ids is not None and self.mark_status:
+            status = np.full(n, DECODER_ERROR, dtype=object)
+            mark = np.arange(n) if previous_status is None else status != previous_status
+            if np.any(mark):
+                self.archive.set_packet_status(ids[mark], status[mark].tolist())
+        now = self.clock()
+        rec = self._error_reports.get(reason)
+        if rec is None:
+            # the first of its kind: logged with its traceback and reported at once
+            log.error("processor: decoder error on a batch of %d packets", n, exc_info=exc)
+            self._error_reports[reason] = _ErrorReport(now)
+            self._report(
+                "critical",
+                f"decoder error on a batch of {n:,} packets: {text}; the packets are in the "
+                f"raw archive, marked {DECODER_ERROR}; further {reason} errors are counted "
+                f"and reported at most every {self.decoder_error_report_s:g} s",
+                reason=reason,
+                packets=n,
+            )
+            return
+        log.debug("processor: decoder error again on %d packets: %s", n, text)
+        rec.batches += 1
+        rec.packets += n
+        rec.last = text
+        self.report_decoder_errors(now_ns=now)
+
+    def report_decoder_errors(self, *, force: bool = False, now_ns: int | None = None) -> None:
+        """Report the decoder errors counted since their last event (when due, or all now
+        with ``force``)."""
+        now = self.clock() if now_ns is None else now_ns
+        for reason, rec in self._error_reports.items():
+            if rec.batches == 0:
+                continue
+            if not force and now - rec.reported_ns < self.decoder_error_report_s * 1e9:
+                continue
+            since_s = (now - rec.reported_ns) / 1e9
+            self._report(
+                "error",
+                f"decoder error {reason} again on {rec.batches:,} batches "
+                f"({rec.packets:,} packets) in the last {since_s:.0f} s; last: {rec.last}",
+                reason=reason,
+                batches=rec.batches,
+                packets=rec.packets,
+            )
+            rec.reported_ns, rec.batches, rec.packets = now, 0, 0
+
+    def _report(self, severity: str, message: str, **attrs: Any) -> None:
+        """Archive an event and publish it on the ``events`` topic (never raises)."""
+        t = self.clock()
+        if self.archive is not None:
+            try:
+                self.archive.append_event(t, "processor", severity, message, **attrs)
+            except Exception:  # an event must never stop processing; it is logged instead
+                log.exception("processor: cannot archive event %r", message)
+        if self.bus is not None:
+            self.bus.publish(EVENTS_TOPIC, (t, severity, message))
 
     def flush(self, *, force: bool = True) -> None:
         """Write the buffered parameter samples (when due, or now with ``force``)."""
+        if force:
+            self.report_decoder_errors(force=True)
         buf = self._buffer
-        if self.archive is None or not buf.parts:
+        if self.archive is None or not buf.pending:
             return
         if (
             force
             or buf.rows >= self.parameter_max_rows
             or time.monotonic() - buf.since >= self.parameter_flush_s
         ):
-            self.stats.samples_written += buf.flush(self.archive)
+            written, skipped = buf.flush(self.archive)
+            self.stats.samples_written += written
+            self.stats.packets_skipped += skipped
 
     def _publish_staleness(self, rec: Staleness) -> None:
         if self.bus is not None:
@@ -361,6 +516,10 @@ class ProcessorStats:
     queued_batches: int
     decoded: int
     failed: dict[str, int]
+    excess: dict[str, int]
+    """Decoded packets longer than their container, by reason (warnings)."""
+    decoder_errors: dict[str, int]
+    """Batches on which the decoder raised, by exception type."""
     samples_written: int
     messages_published: int
     last_latency_ms: float
@@ -369,6 +528,102 @@ class ProcessorStats:
     expired_parameters: int
     errors: int
     last_error: str | None
+    catching_up: bool = False
+    """True while the start-up catch-up runs (see :meth:`Processor.start`)."""
+    catch_up_behind: int = 0
+    """Raw packets that had no parameters when the processor started."""
+    catch_up_done: int = 0
+    """Of those, the packets the catch-up has committed so far."""
+
+
+@dataclass
+class CatchUpResult:
+    """What a catch-up did: ``behind`` packets had no parameters, ``packets`` were replayed
+    (fewer when it was stopped: ``complete`` is then False)."""
+
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+    behind: int = 0
+    packets: int = 0
+    decoded: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    samples_written: int = 0
+    packets_skipped: int = 0
+    """Packets that another writer covered meanwhile (not written twice)."""
+    seconds: float = 0.0
+    complete: bool = True
+
+
+def behind(ranges: Sequence[tuple[int, int]]) -> int:
+    """Number of packets in inclusive id ``ranges``."""
+    return sum(b - a + 1 for a, b in ranges)
+
+
+def catch_up(
+    archive: Archive,
+    mdb: MissionDatabase,
+    *,
+    root: str | None = None,
+    ranges: Sequence[tuple[int, int]] | None = None,
+    batch_size: int = 20_000,
+    stop: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CatchUpResult:
+    """Decode the raw packets that have no parameters yet and commit their parameters.
+
+    Parameters
+    ----------
+    ranges
+        Inclusive packet-id ranges to catch up; default: what
+        :meth:`~falak.archive.Archive.packets_without_parameters` says now.
+    batch_size
+        Packets per batch; each batch is committed (with its coverage) before the next, so
+        a catch-up that is killed or stopped keeps what it did.
+    stop
+        When set, the catch-up ends after the current batch (``complete`` False).
+    progress
+        ``progress(n_done, n_behind)`` after each batch.
+    """
+    started = time.monotonic()
+    todo = list(archive.packets_without_parameters() if ranges is None else ranges)
+    out = CatchUpResult(ranges=todo, behind=behind(todo))
+    if not todo:
+        return out
+    chain = Chain(mdb, archive, root=root)
+    done = 0
+    for first, last in todo:
+        for batch in archive.read_packets(id_range=(first, last), batch_size=batch_size):
+            chain.run(
+                batch.data,
+                batch.offsets,
+                batch.lengths,
+                batch.recv_time_ns,
+                batch.ids,
+                previous_status=batch.status,
+            )
+            chain.flush()
+            done += len(batch)
+            if progress is not None:
+                progress(done, out.behind)
+            if stop is not None and stop.is_set():
+                out.complete = done >= out.behind
+                break
+        if not out.complete:
+            break
+    out.packets = chain.stats.packets
+    out.decoded = chain.stats.decoded
+    out.failed = dict(chain.stats.failed)
+    out.samples_written = chain.stats.samples_written
+    out.packets_skipped = chain.stats.packets_skipped
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def ranges_text(ranges: Sequence[tuple[int, int]], most: int = 3) -> str:
+    """Write id ranges as ``1..5, 9, 12..20`` (the first ``most``, then ``...``)."""
+    parts = [str(a) if a == b else f"{a}..{b}" for a, b in ranges[:most]]
+    if len(ranges) > most:
+        parts.append(f"... ({len(ranges)} ranges)")
+    return ", ".join(parts)
 
 
 _STOP = object()
@@ -397,6 +652,9 @@ class Processor:
     parameter_flush_s
         Parameter samples are written to the parameter archive at least this often (s);
         :meth:`stop` writes the rest.
+    catch_up_on_start
+        At :meth:`start`, decode the raw packets that have no parameters yet (a crash left
+        them so) in a thread beside live processing (see :meth:`start`).
     """
 
     def __init__(
@@ -415,6 +673,7 @@ class Processor:
         parameter_flush_s: float = 1.0,
         max_queued_batches: int = 10_000,
         clock: Callable[[], int] = time.time_ns,
+        catch_up_on_start: bool = True,
     ) -> None:
         if batch_max_packets < 1 or batch_max_age_s < 0:
             raise InputError(
@@ -423,6 +682,13 @@ class Processor:
             )
         self.mdb = mdb
         self.archive = archive
+        self.root = root
+        self.catch_up_on_start = catch_up_on_start and write_parameters
+        self.catch_up_result: CatchUpResult | None = None
+        self._catch_up_thread: threading.Thread | None = None
+        self._catch_up_stop = threading.Event()
+        self._catch_up_behind = 0
+        self._catch_up_done = 0
         self.bus = bus if bus is not None else Bus()
         self.clock = clock
         self.alarms = AlarmManager(archive, self.bus, clock=clock)
@@ -464,16 +730,89 @@ class Processor:
         """True while the worker thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def catching_up(self) -> bool:
+        """True while the start-up catch-up runs."""
+        return self._catch_up_thread is not None and self._catch_up_thread.is_alive()
+
     def start(self) -> None:
-        """Start the worker thread, then every link."""
+        """Start the worker thread, the catch-up, then every link.
+
+        The catch-up (``catch_up_on_start``): the raw packets that have no committed
+        parameters when the processor starts (a crash or a kill left them so) are decoded
+        and their parameters committed, in a thread beside live processing (no alarms, nothing
+        on the bus: they are old). It is logged and archived as events ("parameters behind
+        raw by N packets", then "caught up N packets"), and shown by :meth:`stats`.
+        """
         if self.running:
             return
         self.staleness.start(self.clock())
         self._thread = threading.Thread(target=self._work, name="falak-processor", daemon=True)
         self._thread.start()
         self._event("info", "processor started")
+        if self.catch_up_on_start:
+            self._safe(self._start_catch_up)
         for link in self.links.values():
             link.start(self.submit)
+
+    def _start_catch_up(self) -> None:
+        # before any link starts: every packet without parameters now is an old one
+        ranges = self.archive.packets_without_parameters()
+        n = sum(b - a + 1 for a, b in ranges)
+        if n == 0:
+            return
+        self._catch_up_behind, self._catch_up_done = n, 0
+        self._catch_up_stop.clear()
+        msg = f"parameters behind raw by {n:,} packets (ids {ranges_text(ranges)}): catching up"
+        log.warning("processor: %s", msg)
+        self._event("warning", msg, behind=n, ranges=[list(r) for r in ranges[:100]])
+        self._catch_up_thread = threading.Thread(
+            target=self._catch_up, args=(ranges,), name="falak-catch-up", daemon=True
+        )
+        self._catch_up_thread.start()
+
+    def _catch_up(self, ranges: list[tuple[int, int]]) -> None:
+        def progress(done: int, total: int) -> None:
+            self._catch_up_done = done
+
+        try:
+            res = catch_up(
+                self.archive,
+                self.mdb,
+                root=self.root,
+                ranges=ranges,
+                stop=self._catch_up_stop,
+                progress=progress,
+            )
+        except Exception as exc:  # reported like a failed batch; the next start tries again
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("processor: catch-up failed")
+            self._event("critical", f"catch-up failed: {self.last_error}")
+            return
+        self.catch_up_result = res
+        failed = sum(res.failed.values())
+        if res.complete:
+            msg = (
+                f"caught up {res.packets:,} packets that had no parameters in "
+                f"{res.seconds:.1f} s: {res.decoded:,} decoded, {failed:,} not decoded"
+            )
+            severity = "info"
+        else:
+            msg = (
+                f"catch-up stopped after {res.packets:,} of {res.behind:,} packets; "
+                "the next start goes on"
+            )
+            severity = "warning"
+        log.info("processor: %s", msg)
+        self._event(severity, msg, behind=res.behind, packets=res.packets, complete=res.complete)
+
+    def wait_caught_up(self, timeout: float | None = None) -> bool:
+        """Wait for the start-up catch-up to end; return True when none runs any more."""
+        t = self._catch_up_thread
+        if t is not None:
+            t.join(timeout)
+        return not self.catching_up
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the links, process what was received, write the buffered parameters, and
@@ -481,6 +820,9 @@ class Processor:
         it waits until everything is written."""
         for link in self.links.values():
             link.stop()
+        self._catch_up_stop.set()  # it ends after its current batch; the next start goes on
+        if self._catch_up_thread is not None:
+            self._catch_up_thread.join(timeout)
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(timeout)
@@ -589,6 +931,7 @@ class Processor:
     def _tick(self) -> None:
         now = self.clock()
         self.alarms.tick(now)
+        self.chain.report_decoder_errors(now_ns=now)
         self.chain.check_staleness(now)
         self.chain.flush(force=False)
 
@@ -656,6 +999,8 @@ class Processor:
             queued_batches=self._queue.qsize(),
             decoded=cs.decoded,
             failed=dict(cs.failed),
+            excess=dict(cs.excess),
+            decoder_errors=dict(cs.decoder_errors),
             samples_written=cs.samples_written,
             messages_published=cs.messages_published,
             last_latency_ms=cs.last_latency_ms,
@@ -664,12 +1009,15 @@ class Processor:
             expired_parameters=len(self.staleness.expired),
             errors=self.errors,
             last_error=self.last_error,
+            catching_up=self.catching_up,
+            catch_up_behind=self._catch_up_behind,
+            catch_up_done=self._catch_up_done,
         )
 
-    def _event(self, severity: str, message: str) -> None:
+    def _event(self, severity: str, message: str, **attrs: Any) -> None:
         t = self.clock()
         try:
-            self.archive.append_event(t, "processor", severity, message)
+            self.archive.append_event(t, "processor", severity, message, **attrs)
         except Exception:  # an event must never stop processing; it is logged instead
             log.exception("processor: cannot archive event %r", message)
         self.bus.publish(EVENTS_TOPIC, (t, severity, message))

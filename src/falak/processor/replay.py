@@ -9,6 +9,13 @@ now decodes are marked good again).
 The range selects packets by *reception* time, and deletes parameter samples by their time,
 which is the generation time (see :mod:`falak.processor.processor`); give no range to
 rebuild everything. Alarm records are not written again unless ``archive_alarms=True``.
+
+Full or partial, a replay commits coverage with the parameters it writes
+(:meth:`~falak.archive.Archive.commit_parameters`), so a replay that is killed halfway leaves
+the rest to :func:`~falak.processor.processor.catch_up` (which
+:class:`~falak.processor.processor.Processor` runs at start, and ``falak archive ingest``
+before ingesting): it replays only the raw packets that have no committed parameters yet,
+without deleting anything, and idempotently.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ class ReplayResult:
     packets: int = 0
     decoded: int = 0
     failed: dict[str, int] = field(default_factory=dict)
+    excess: dict[str, int] = field(default_factory=dict)
+    """Decoded packets longer than their container, by reason (warnings)."""
     samples_deleted: int = 0
     samples_written: int = 0
 
@@ -77,5 +86,6 @@ def replay(
     out.packets = chain.stats.packets
     out.decoded = chain.stats.decoded
     out.failed = dict(chain.stats.failed)
+    out.excess = dict(chain.stats.excess)
     out.samples_written = chain.stats.samples_written
     return out
