@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from falak.archive import open_archive
@@ -20,7 +21,7 @@ from falak.links import UdpLink
 from falak.links.tc import UdpUplink
 from falak.mdb import load
 from falak.processor import Processor
-from falak.server import Runtime, UserStore, create_app, uvicorn_config
+from falak.server import Limits, Runtime, UserStore, create_app, uvicorn_config
 from tests.commanding.spacecraft import Spacecraft
 from tests.commanding.test_end_to_end import short_windows
 from tests.processor.testsat import MDB_PATH, TAI_1958_TO_UNIX_S, TAI_MINUS_UTC_S, hk_packet
@@ -50,7 +51,10 @@ class Ground:
 
 @contextmanager
 def ground(
-    tmp_path: Path, behaviour: str = "ok", window_s: float | None = None
+    tmp_path: Path,
+    behaviour: str = "ok",
+    window_s: float | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[Ground]:
     mdb = load(MDB_PATH)
     if window_s is not None:
@@ -70,6 +74,7 @@ def ground(
             uplink=uplink,
             users=users,
             critical=CriticalPolicy(confirm_window_s=5.0),
+            limits=limits,
         )
         rt.start()
         try:
@@ -120,6 +125,7 @@ def auth(client: TestClient) -> dict[str, dict[str, str]]:
 class RealServer:
     url: str
     ground: Ground
+    app: FastAPI
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +137,13 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn_config(create_app(g.runtime)))
+        app = create_app(g.runtime)
+        server = uvicorn.Server(uvicorn_config(app))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         assert wait_for(lambda: server.started, 10.0), "uvicorn did not start"
         try:
-            yield RealServer(f"http://127.0.0.1:{port}", g)
+            yield RealServer(f"http://127.0.0.1:{port}", g, app)
         finally:
             server.should_exit = True
             thread.join(10.0)

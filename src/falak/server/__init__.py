@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from falak.server.app import create_app, uvicorn_config
 from falak.server.auth import ROLES, TokenStore, User, UserStore, hash_password
-from falak.server.config import ServerConfig, UserConfig, example_config, load_config
+from falak.server.config import Limits, ServerConfig, UserConfig, example_config, load_config
 from falak.server.runtime import Runtime
 
 __all__ = [
     "ROLES",
+    "Limits",
     "Runtime",
     "ServerConfig",
     "TokenStore",

@@ -4,6 +4,11 @@ Errors: falak's own exceptions become 4xx answers whose ``detail`` says what was
 :class:`~falak.errors.CommandRejected` → 422 (with ``argument`` naming the bad argument),
 an unknown name in the mission database → 404, other :class:`~falak.errors.MdbError` and
 :class:`~falak.errors.InputError` → 400. Nothing a client sends should give a 500.
+
+Limits: a request without a valid token is refused (401) before its body is read
+(:class:`~falak.server.guard.AuthGuard`); a body above ``limits.max_body_bytes`` of the
+server config (1 MiB by default; the login body above 16 KiB) is refused with 413 as soon
+as its ``Content-Length`` or its streamed size shows it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from falak.errors import CommandRejected, FalakError, MdbError
+from falak.server.guard import AuthGuard, GuardStats
 from falak.server.runtime import Runtime
 from falak.server.schemas import ErrorOut
 
@@ -45,6 +51,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     add_docs(app)
     app.state.runtime = runtime
+    app.state.guard = GuardStats()
+    app.add_middleware(
+        AuthGuard,
+        tokens=runtime.tokens,
+        max_body_bytes=runtime.limits.max_body_bytes,
+        stats=app.state.guard,
+    )
 
     @app.exception_handler(CommandRejected)
     async def _rejected(request: Request, exc: CommandRejected) -> JSONResponse:
@@ -69,6 +82,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         401: {"model": ErrorOut, "description": "no valid bearer token"},
         403: {"model": ErrorOut, "description": "the user's roles do not allow this"},
         404: {"model": ErrorOut, "description": "unknown name or id"},
+        413: {"model": ErrorOut, "description": "request body above the server's limit"},
         422: {"model": ErrorOut, "description": "invalid request or rejected command"},
     }
     for module in (auth, mdb, telemetry, alarms, links, commands, archive):

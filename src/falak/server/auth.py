@@ -6,7 +6,9 @@ commands) and ``admin`` (everything). Each role includes the ones before it, so 
 flight director is an operator too.
 
 Tokens are random 256-bit strings kept in memory with their expiry; a restart of the server
-logs everybody out. Passwords are stored as argon2id hashes (RFC 9106) only.
+logs everybody out. Passwords are stored as argon2id hashes (RFC 9106) only. A login for an
+unknown user name checks the password against a dummy hash with the same argon2 parameters
+as the configured users', so it costs the same time as a wrong password for a real user.
 """
 
 from __future__ import annotations
@@ -16,12 +18,23 @@ import threading
 import time
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi.security.utils import get_authorization_scheme_param
 
 from falak.errors import InputError
 
-__all__ = ["ROLES", "TokenStore", "User", "UserStore", "effective_roles", "hash_password"]
+__all__ = [
+    "BAD_TOKEN",
+    "NO_TOKEN",
+    "ROLES",
+    "TokenStore",
+    "User",
+    "UserStore",
+    "bearer_user",
+    "effective_roles",
+    "hash_password",
+]
 
 ROLES: tuple[str, ...] = ("viewer", "operator", "flight_director", "admin")
 """Known roles, least trusted first; each includes those before it."""
@@ -61,6 +74,8 @@ class UserStore:
 
     def __init__(self) -> None:
         self._users: dict[str, tuple[str, frozenset[str]]] = {}
+        self.dummy_hash = _DUMMY_HASH
+        """What an unknown user's password is checked against (same cost as a real check)."""
 
     def add(
         self,
@@ -81,6 +96,16 @@ class UserStore:
                 "print(hash_password('...'))\"`"
             )
         self._users[name] = (h, effective_roles(roles))
+        self._match_dummy(h)
+
+    def _match_dummy(self, h: str) -> None:
+        """Give the dummy hash the argon2 parameters of ``h`` (cost is set by them)."""
+        try:
+            params: Parameters = extract_parameters(h)
+        except InvalidHashError:
+            return  # not verifiable at all: authenticate() fails it without argon2 work
+        if params != extract_parameters(self.dummy_hash):
+            self.dummy_hash = PasswordHasher.from_parameters(params).hash(secrets.token_hex(8))
 
     def names(self) -> list[str]:
         """The user names, sorted."""
@@ -89,7 +114,7 @@ class UserStore:
     def authenticate(self, name: str, password: str) -> User | None:
         """Return the user when the password matches, else None (same cost either way)."""
         entry = self._users.get(name)
-        h = entry[0] if entry is not None else _DUMMY_HASH
+        h = entry[0] if entry is not None else self.dummy_hash
         try:
             ok: bool = _hasher.verify(h, password)
         except (VerificationError, InvalidHashError):
@@ -100,6 +125,23 @@ class UserStore:
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+NO_TOKEN = (
+    "not authenticated: send 'Authorization: Bearer TOKEN' "
+    "(get a token with POST /api/v1/auth/token)"
+)
+BAD_TOKEN = "token unknown or expired: get a new one with POST /api/v1/auth/token"
+
+
+def bearer_user(tokens: TokenStore, authorization: str | None) -> User | str:
+    """The user of an ``Authorization: Bearer TOKEN`` header value, else why not
+    (:data:`NO_TOKEN` or :data:`BAD_TOKEN`)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not authorization or scheme.lower() != "bearer" or not credentials:
+        return NO_TOKEN
+    user = tokens.lookup(credentials)
+    return BAD_TOKEN if user is None else user
 
 
 class TokenStore:

@@ -9,6 +9,14 @@
     archive: ./archive                    # directory (SQLite) or postgresql://...
     token_ttl_s: 28800                    # bearer tokens expire after this many seconds
     confirm_window_s: 30                  # critical commands: confirm within this after arming
+    limits:                               # optional; these are the defaults (see Limits)
+      max_body_bytes: 1048576             # request bodies above this are refused (413)
+      login_failures: 5                   # failed logins per user name in the window...
+      login_address_failures: 20          # ...or per client address, before back-off
+      login_window_s: 900                 # failures older than this are forgotten
+      login_lockout_s: 1                  # first back-off; doubles with each failure
+      login_lockout_max_s: 900            # longest back-off
+      login_concurrency: 1                # password checks (argon2) running at once
     users:
       - {name: alice, roles: [operator], password_hash: "$argon2id$v=19$..."}
 
@@ -19,7 +27,7 @@ throw-away setups only, ``password`` in clear.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -27,7 +35,14 @@ import yaml
 from falak.errors import InputError
 from falak.server.auth import ROLES
 
-__all__ = ["EXAMPLE_USERS", "ServerConfig", "UserConfig", "example_config", "load_config"]
+__all__ = [
+    "EXAMPLE_USERS",
+    "Limits",
+    "ServerConfig",
+    "UserConfig",
+    "example_config",
+    "load_config",
+]
 
 _KEYS = {
     "mdb",
@@ -37,8 +52,40 @@ _KEYS = {
     "archive",
     "token_ttl_s",
     "confirm_window_s",
+    "limits",
     "users",
 }
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may cost the server: request body size and login attempts.
+
+    A request body above ``max_body_bytes`` is refused with 413 (the login body above
+    :data:`~falak.server.guard.LOGIN_BODY_BYTES`). After ``login_failures`` failed logins for
+    one user name, or ``login_address_failures`` from one client address, within
+    ``login_window_s``, the next attempt must wait ``login_lockout_s``, doubling with each
+    further failure up to ``login_lockout_max_s`` (429 with ``Retry-After``; the password is
+    not checked). At most ``login_concurrency`` password checks (argon2, about 0.1-0.2 s of
+    one core each) run at once.
+    """
+
+    max_body_bytes: int = 1_048_576
+    login_failures: int = 5
+    login_address_failures: int = 20
+    login_window_s: float = 900.0
+    login_lockout_s: float = 1.0
+    login_lockout_max_s: float = 900.0
+    login_concurrency: int = 1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+                raise InputError(f"limits: {f.name} must be a positive number, got {v!r}")
+            if f.type == "int" and not float(v).is_integer():
+                raise InputError(f"limits: {f.name} must be a whole number, got {v!r}")
+            object.__setattr__(self, f.name, int(v) if f.type == "int" else float(v))
 
 
 @dataclass(frozen=True)
@@ -63,6 +110,7 @@ class ServerConfig:
     users: list[UserConfig] = field(default_factory=list)
     token_ttl_s: float = 8 * 3600.0
     confirm_window_s: float = 30.0
+    limits: Limits = field(default_factory=Limits)
 
 
 def _fail(path: Path, msg: str) -> InputError:
@@ -104,6 +152,14 @@ def load_config(path: str | Path) -> ServerConfig:
         if ("password" in u) == ("password_hash" in u):
             raise _fail(p, f"user {u['name']}: give exactly one of password_hash or password")
         users.append(UserConfig(u["name"], tuple(roles), u.get("password"), u.get("password_hash")))
+    limits = doc.get("limits") or {}
+    known = [f.name for f in fields(Limits)]
+    if not isinstance(limits, dict) or set(limits) - set(known):
+        raise _fail(p, f"'limits' must be a mapping with keys among {', '.join(known)}")
+    try:
+        lim = Limits(**limits)
+    except InputError as exc:
+        raise _fail(p, str(exc)) from None
     try:
         return ServerConfig(
             mdb=(base / str(doc["mdb"])).resolve(),
@@ -114,6 +170,7 @@ def load_config(path: str | Path) -> ServerConfig:
             users=users,
             token_ttl_s=float(doc.get("token_ttl_s", 8 * 3600.0)),
             confirm_window_s=float(doc.get("confirm_window_s", 30.0)),
+            limits=lim,
         )
     except (TypeError, ValueError) as exc:
         raise _fail(p, f"bad value: {exc}") from None

@@ -2,7 +2,8 @@
 
 :class:`Runtime` owns them and their threads (``start``/``stop``). It also keeps the latest
 value of every parameter (from a bus subscription) for ``GET /parameters/.../latest`` and
-writes audit events (user actions on alarms and links) to the archive and the bus.
+writes audit events (user actions on alarms and links, login lockouts) to the archive and
+the bus. It holds the request limits and the login throttle.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from falak.links.tc import TcUplink, open_uplink
 from falak.mdb import MissionDatabase, load
 from falak.processor import EVENTS_TOPIC, ParameterValues, Processor
 from falak.server.auth import TokenStore, UserStore
-from falak.server.config import ServerConfig
+from falak.server.config import Limits, ServerConfig
+from falak.server.throttle import Kind, LoginThrottle
 
 __all__ = ["LatestValue", "Runtime"]
 
@@ -53,6 +55,7 @@ class Runtime:
         users: UserStore | None = None,
         tokens: TokenStore | None = None,
         critical: CriticalPolicy | None = None,
+        limits: Limits | None = None,
         own_archive: bool = False,
     ) -> None:
         self.mdb = mdb
@@ -69,6 +72,8 @@ class Runtime:
         )
         self.users = users if users is not None else UserStore()
         self.tokens = tokens if tokens is not None else TokenStore()
+        self.limits = limits if limits is not None else Limits()
+        self.logins = LoginThrottle(self.limits, on_lockout=self._audit_lockout)
         self.latest: dict[str, LatestValue] = {}
         self._own_archive = own_archive
         self._stop = threading.Event()
@@ -100,6 +105,7 @@ class Runtime:
             users=users,
             tokens=TokenStore(config.token_ttl_s),
             critical=CriticalPolicy(confirm_window_s=config.confirm_window_s),
+            limits=config.limits,
             own_archive=True,
         )
 
@@ -161,8 +167,24 @@ class Runtime:
 
     # -- audit ---------------------------------------------------------------------------
 
-    def audit(self, user: str, action: str, message: str, **attrs: Any) -> None:
+    def audit(
+        self, user: str, action: str, message: str, *, severity: str = "info", **attrs: Any
+    ) -> None:
         """Archive an audit event (source ``server``) and publish it on ``events``."""
         t = time.time_ns()
-        self.archive.append_event(t, "server", "info", message, user=user, action=action, **attrs)
-        self.bus.publish(EVENTS_TOPIC, (t, "info", f"{user}: {message}"))
+        self.archive.append_event(t, "server", severity, message, user=user, action=action, **attrs)
+        self.bus.publish(EVENTS_TOPIC, (t, severity, f"{user}: {message}"))
+
+    def _audit_lockout(self, kind: Kind, key: str, failures: int, lockout_s: float) -> None:
+        who = f"user {key!r}" if kind == "user" else f"address {key}"
+        self.audit(
+            key if kind == "user" else "-",
+            "login_locked",
+            f"logins for {who} throttled after {failures} failures within "
+            f"{self.limits.login_window_s:g} s: next attempt in {lockout_s:g} s, "
+            "doubling with each further failure",
+            severity="warning",
+            **({"address": key} if kind == "address" else {}),
+            failures=failures,
+            lockout_s=lockout_s,
+        )
