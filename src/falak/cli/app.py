@@ -37,6 +37,15 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.serve",
 )
 
+
+@app.callback()
+def _before_every_command() -> None:
+    # a file name that is not UTF-8 must print (as \xNN), not end the command
+    from falak.cli import safe_output_streams
+
+    safe_output_streams()
+
+
 for _name in GROUP_MODULES:
     importlib.import_module(_name).register(app)
 

@@ -160,6 +160,7 @@ def ingest_command(
     from rich.table import Table as RichTable
 
     from falak.ccsds.spacepacket import split_packets
+    from falak.cli import display_path
     from falak.errors import FalakError
     from falak.links.base import ReceivedBatch, RejectedRange
     from falak.mdb import load
@@ -174,7 +175,7 @@ def ingest_command(
         store = _open(archive, create=True)
     except (FalakError, OSError) as exc:
         _fail(console, exc)
-    link = f"file:{packets.name}"
+    link = f"file:{display_path(packets.name)}"  # stored as text: no lone surrogates
     n = split.n_packets
     last_ns = 0
     try:

@@ -39,6 +39,7 @@ import importlib
 import importlib.util
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -1560,7 +1561,10 @@ def load_xtce(
         huge_tree=True,
     )
     try:
-        tree = etree.parse(file, parser)
+        # opened here, the name given as bytes: lxml cannot encode a str file name that is not
+        # UTF-8 (a lone surrogate, as os.fsdecode keeps such bytes)
+        with p.open("rb") as fh:
+            tree = etree.parse(fh, parser, base_url=os.fsencode(file))
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         raise MdbErrors(

@@ -188,7 +188,9 @@ def write_parquet(table: Table, path: str | Path) -> None:
                 for i, v in enumerate(values.tolist())
             )
             arrays.append(pa.array(list(items)))
-    pq.write_table(pa.Table.from_arrays(arrays, names=table.names), str(path))
+    # opened here: pyarrow cannot encode a file name that is not UTF-8 (a lone surrogate)
+    with open(path, "wb") as fh:
+        pq.write_table(pa.Table.from_arrays(arrays, names=table.names), fh)
 
 
 def write_table(table: Table, path: str | Path) -> None:
