@@ -11,10 +11,11 @@ import pytest
 from falak.errors import InputError
 from falak.planning.campaign import Campaign, Plan, parse_campaign
 from falak.planning.checker import check_plan
+from falak.planning.cpmodel import placements_of
 from falak.planning.generator import generate_campaign
 from falak.planning.orbit_env import Environment, build_environment
 from falak.planning.replan import replan
-from falak.planning.solver import SolveOptions, placements_of, solve
+from falak.planning.solver import SolveOptions, solve
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 
 from falak.planning.campaign import Plan, parse_campaign
 from falak.planning.checker import check_plan, science_value
+from falak.planning.cpmodel import build_model, placements_of
 from falak.planning.generator import generate_campaign
 from falak.planning.greedy import greedy_plan
 from falak.planning.orbit_env import build_environment
@@ -17,8 +18,6 @@ from falak.planning.solver import (
     _fixed_solver,
     _improve_by_windows,
     _params,
-    build_model,
-    placements_of,
     solve,
 )
 

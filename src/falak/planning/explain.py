@@ -1,6 +1,6 @@
 """Explain an infeasible campaign: which rules and experiments conflict, in words.
 
-Every rule group of the CP-SAT model (:mod:`falak.planning.solver`) carries an enforcement
+Every rule group of the CP-SAT model (:mod:`falak.planning.cpmodel`) carries an enforcement
 literal. Here they become *assumptions*; when CP-SAT proves the model infeasible,
 ``SufficientAssumptionsForInfeasibility`` returns a subset of them that is already infeasible
 (an unsatisfiable core). That core is then shrunk by deletion: drop one rule, re-solve; if still
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from falak.planning.campaign import Campaign, OccurrenceKey
+from falak.planning.cpmodel import Placement, build_model
 from falak.planning.orbit_env import Environment
 
 __all__ = ["explain", "unsat_core"]
@@ -32,8 +33,6 @@ def unsat_core(
     An empty list means the campaign is feasible (or nothing was proven in time).
     """
     from ortools.sat.python import cp_model
-
-    from falak.planning.solver import Placement, build_model
 
     fx = {k: v for k, v in (fixed or {}).items() if isinstance(v, Placement)}
     mdl = build_model(c, env, explain=True, fixed=fx, frozen_before=frozen_before)
@@ -78,8 +77,6 @@ def explain(
     frozen_before: int | None = None,
 ) -> list[str]:
     """Return the conflicting rules of an infeasible campaign as sentences."""
-    from falak.planning.solver import build_model
-
     core = unsat_core(c, env, fixed=fixed, frozen_before=frozen_before)
     if not core:
         return [

@@ -40,8 +40,9 @@ from falak.planning.campaign import (
     Unavailability,
 )
 from falak.planning.checker import Violation, check_plan
+from falak.planning.cpmodel import placements_of
 from falak.planning.orbit_env import Environment
-from falak.planning.solver import SolveOptions, placements_of, solve
+from falak.planning.solver import SolveOptions, solve
 from falak.utctime import parse_utc
 
 __all__ = ["ReplanResult", "apply_event", "replan"]
