@@ -42,13 +42,18 @@ INGEST = Path(__file__).resolve().parents[2] / "benchmarks" / "ingest.py"
 
 
 def _ingest() -> ModuleType:
-    """benchmarks/ingest.py, for its perftest2-shaped MDB and packets."""
+    """benchmarks/ingest.py, for its perftest2-shaped MDB and packets (loaded as when run as
+    a script: its folder first on the path, for its sibling modules such as ``_harness``)."""
     spec = importlib.util.spec_from_file_location("falak_bench_ingest", INGEST)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(INGEST.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(INGEST.parent))
     return module
 
 

@@ -1354,11 +1354,10 @@ def _excess(
     where: list[NDArray[np.int64]] = []
     extra: list[NDArray[np.int64]] = []
     for c in results:
-        over = c.trailing_bits >> 3
-        hit = np.flatnonzero(over > 0)
+        hit = np.flatnonzero(c.trailing_bits >= 8)
         if hit.size:
             where.append(c.packet_index[hit])
-            extra.append(over[hit])
+            extra.append(c.trailing_bits[hit] >> 3)
     if not where:
         return {}, {}
     idx = np.concatenate(where)
