@@ -836,6 +836,10 @@ class _Builder:
             return None
         ref = self.ref_text(m.group("lhs"), node, scope, user)
         rhs = m.group("rhs").strip()
+        bad = self.bad_condition_value(m.group("op"), rhs)
+        if bad is not None:
+            ctx.err(node, f"cannot read condition {text!r} {user}: {bad[0]}", bad[1])
+            return None
         if rhs.startswith('"'):
             try:
                 rhs = str(json.loads(rhs))
@@ -851,6 +855,18 @@ class _Builder:
         if ref is None:
             return None
         return Comparison(ref, cast(Any, m.group("op")), rhs)
+
+    @staticmethod
+    def bad_condition_value(op: str, rhs: str) -> tuple[str, str] | None:
+        """Why the value of ``NAME OP VALUE`` cannot be read (message, fix), or None."""
+        if not rhs:
+            return f"nothing follows {op}", "give the value to compare with, e.g. 'APID == 100'"
+        if rhs[0] in "=<>!":
+            return (
+                f"{op}{rhs[0]} is not an operator",
+                "use one of == != < <= > >= ('not equal' is !=)",
+            )
+        return None  # a value the type cannot compare with is reported by validate
 
     def dynamic(self, node: Node, scope: str, user: str) -> DynamicValue | None:
         ctx = self.ctx

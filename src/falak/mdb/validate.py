@@ -11,8 +11,11 @@ the fix.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
+
+import numpy as np
 
 from falak.errors import MdbError
 from falak.mdb.model import (
@@ -25,6 +28,7 @@ from falak.mdb.model import (
     ArrayType,
     BinaryEncoding,
     BinaryType,
+    BooleanType,
     Calibrator,
     CdsTimeCode,
     Comparison,
@@ -34,6 +38,7 @@ from falak.mdb.model import (
     CucTimeCode,
     DataEncoding,
     DataType,
+    Dimension,
     DynamicValue,
     Entry,
     EnumeratedType,
@@ -51,6 +56,7 @@ from falak.mdb.model import (
     ParameterRef,
     PolynomialCalibrator,
     Range,
+    RelativeTimeType,
     SequenceContainer,
     SourceLocation,
     SplineCalibrator,
@@ -58,7 +64,15 @@ from falak.mdb.model import (
     StringType,
 )
 
-__all__ = ["validate"]
+__all__ = ["MAX_PACKET_BITS", "validate"]
+
+#: The largest CCSDS space packet in bits: a 6-octet primary header and at most 65,536 octets of
+#: data (CCSDS 133.0-B-2 §4.1.3.5.3). No offset, field, count or array of a packet is larger;
+#: bounding them keeps the decoder's bit positions far from overflowing.
+MAX_PACKET_BITS = 65_542 * 8
+_MAX = f"{MAX_PACKET_BITS:,} bits, the largest CCSDS packet"
+#: the texts the decoder reads as a boolean (falak.tm.decoder._comparison_value)
+_BOOLEAN_WORDS = ("1", "true", "on", "yes", "0", "false", "off", "no")
 
 _FUNCTION_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _STAGES = (
@@ -101,6 +115,21 @@ def conditions_refs(cond: Condition | None) -> Iterator[ParameterRef]:
             yield from conditions_refs(c)
     elif isinstance(cond, Not):
         yield from conditions_refs(cond.condition)
+
+
+def _decoder_number(text: str) -> float | None:
+    """The number the decoder compares with for ``text``, or None when it reads no number."""
+    try:
+        if text.strip().lower().startswith(("0x", "0b")):
+            return float(int(text, 0))
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def _finite(*values: float | None) -> bool:
+    return all(v is None or math.isfinite(v) for v in values)
 
 
 def _fmt_range(r: Range) -> str:
@@ -237,20 +266,77 @@ class _Checker:
                     "use one of: " + ", ".join(allowed),
                 )
             return
-        ref = cond.ref
-        if ref.argument or ref.member or not ref.calibrated:
+        if not cond.ref.argument:
+            self.check_comparison_value(cond.ref, cond.value, src, where)
+
+    def check_comparison_value(
+        self, ref: ParameterRef, value: str, src: SourceLocation | None, where: str
+    ) -> None:
+        """A comparison's value must be one the decoder can compare with (a number for
+        numbers, a label for enumerations, hex for binaries, an ISO time for times):
+        otherwise every packet silently fails the condition, or decoding raises."""
+        t = self.resolve_ref_type(ref)
+        if t is None:
             return
-        p = self.mdb.parameters.get(ref.parameter)
-        t = self.mdb.types.get(p.type) if p is not None and p.type else None
-        if isinstance(t, EnumeratedType) and t.values:
+        name = ref.parameter + "".join("." + m for m in ref.member)
+        shown = name if ref.calibrated else f"raw({name})"
+        enc = getattr(t, "encoding", None)
+        numeric = isinstance(enc, IntegerEncoding | FloatEncoding)
+        if isinstance(t, EnumeratedType):
             labels = [v.label for v in t.values]
-            if cond.value not in labels:
+            if ref.calibrated and t.values and value not in labels:
                 self.err(
                     src,
-                    f"{where} compares {ref.parameter!r} with {cond.value!r}, "
-                    "which is not one of its labels",
+                    f"{where} compares {name!r} with {value!r}, which is not one of its labels",
                     "use one of " + ", ".join(labels) + " (or compare the raw value)",
                 )
+            elif not ref.calibrated and numeric and value not in labels:
+                self.check_number(value, shown, src, where)
+            return
+        if isinstance(t, BinaryType):
+            try:
+                bytes.fromhex(value.removeprefix("0x"))
+            except ValueError:
+                self.err(
+                    src,
+                    f"{where} compares {shown!r} with {value!r}, which is not hex bytes",
+                    "write the bytes in hex, e.g. 0A1B",
+                )
+            return
+        if isinstance(t, BooleanType) and ref.calibrated:
+            words = (*_BOOLEAN_WORDS, t.one_string.lower(), t.zero_string.lower())
+            if value.strip().lower() not in words:
+                self.err(
+                    src,
+                    f"{where} compares {shown!r} with {value!r}, which is not a boolean",
+                    f"write {t.one_string} or {t.zero_string} (or true/false, 1/0)",
+                )
+            return
+        if isinstance(t, AbsoluteTimeType) and ref.calibrated:
+            try:
+                np.datetime64(value.rstrip("Z"), "ns")
+            except ValueError:
+                self.err(
+                    src,
+                    f"{where} compares {shown!r} with {value!r}, which is not an ISO 8601 time",
+                    "write a UTC time such as 2026-01-01T00:00:00Z",
+                )
+            return
+        if numeric and (
+            isinstance(t, IntegerType | FloatType | RelativeTimeType) or not ref.calibrated
+        ):
+            self.check_number(value, shown, src, where)
+
+    def check_number(self, value: str, shown: str, src: SourceLocation | None, where: str) -> None:
+        if _decoder_number(value) is not None:
+            return
+        if value.lstrip()[:1] in ("=", "<", ">", "!"):
+            fix = "use one of == != < <= > >= between the name and a number ('not equal' is !=)"
+        elif not value.strip():
+            fix = "give the number to compare with, e.g. APID == 100"
+        else:
+            fix = "write a number (100, 2.5, 0x64); remove anything after it"
+        self.err(src, f"{where} compares {shown!r} with {value!r}, which is not a number", fix)
 
     def resolve_ref_type(self, ref: ParameterRef) -> DataType | None:
         p = self.mdb.parameters.get(ref.parameter)
@@ -298,6 +384,12 @@ class _Checker:
             self.check_range(t.size_range, src, what + " size range")
         if isinstance(t, AbsoluteTimeType):
             self.check_time(t, src, what)
+        if isinstance(t, AbsoluteTimeType | RelativeTimeType) and not _finite(t.scale, t.offset):
+            self.err(
+                src,
+                f"{what}: scale {t.scale:g} and offset {t.offset:g} s must be finite",
+                "give finite numbers (seconds = raw * scale + offset)",
+            )
         if isinstance(t, AggregateType):
             seen: set[str] = set()
             for m in t.members:
@@ -317,6 +409,7 @@ class _Checker:
                     f"{what}: element type {t.element_type!r} does not exist",
                     "define that type or correct the name",
                 )
+            self.check_dimensions(t.dimensions, src, what)
             for d in t.dimensions:
                 if d.dynamic_size is not None:
                     self.check_dynamic(d.dynamic_size, src, what + " dimension", arg)
@@ -330,10 +423,41 @@ class _Checker:
     def check_dynamic(
         self, dv: DynamicValue, src: SourceLocation | None, what: str, arg: bool
     ) -> None:
+        self.check_slope(dv, src, what)
         ref = dv.ref
         if arg and (ref.argument or ref.parameter not in self.mdb.parameters):
             return  # argument types size from arguments, checked against each command
         self.check_ref(ref, src, what)
+
+    def check_slope(self, dv: DynamicValue, src: SourceLocation | None, what: str) -> None:
+        if not _finite(dv.slope, dv.intercept):
+            self.err(
+                src,
+                f"{what}: slope {dv.slope:g} and intercept {dv.intercept:g} must be finite",
+                "give finite numbers (size = value * slope + intercept)",
+            )
+
+    def check_bits(self, bits: int, src: SourceLocation | None, what: str) -> None:
+        """A size or offset in bits of a packet field must fit in a packet."""
+        if abs(bits) > MAX_PACKET_BITS:
+            self.err(
+                src,
+                f"{what} of {bits:,} bits is larger than {_MAX}",
+                f"give at most {MAX_PACKET_BITS:,} bits (CCSDS 133.0-B-2)",
+            )
+
+    def check_dimensions(
+        self, dims: Iterable[Dimension], src: SourceLocation | None, what: str
+    ) -> None:
+        """Fixed dimensions whose elements could not fit in a packet (each element is at
+        least one bit; the decoder makes one entry per element)."""
+        count = math.prod(d.size for d in dims if d.size is not None and d.dynamic_size is None)
+        if count > MAX_PACKET_BITS:
+            self.err(
+                src,
+                f"{what} has {count:,} elements, more than fit in {_MAX}",
+                "give the number of elements of each dimension (or read it from a parameter)",
+            )
 
     def check_encoding(
         self, enc: DataEncoding, src: SourceLocation | None, what: str, arg: bool
@@ -378,6 +502,8 @@ class _Checker:
             # -1 is the Yamcs convention for "as long as the argument value given"
             if enc.fixed_size_bits is not None and enc.fixed_size_bits < (-1 if arg else 0):
                 self.err(src, f"{what}: negative size", "give a size in bits >= 0")
+            elif enc.fixed_size_bits is not None:
+                self.check_bits(enc.fixed_size_bits, src, f"{what}: {kind} encoding")
             if enc.leading_size_bits is not None and not 1 <= enc.leading_size_bits <= 64:
                 self.err(
                     src,
@@ -402,13 +528,27 @@ class _Checker:
 
     def check_calibrator(self, cal: Calibrator, src: SourceLocation | None, what: str) -> None:
         if isinstance(cal, PolynomialCalibrator):
-            if not cal.coefficients:
+            if not _finite(*cal.coefficients):
+                self.err(
+                    src,
+                    f"{what}: polynomial calibrator with a coefficient that is not a finite "
+                    f"number ({', '.join(f'{c:g}' for c in cal.coefficients)})",
+                    "give finite numbers [c0, c1, ...] with eng = c0 + c1*raw + ...",
+                )
+            elif not cal.coefficients:
                 self.warn(
                     src,
                     f"{what}: polynomial calibrator without coefficients (decoded as 0)",
                     "give [c0, c1, ...] with eng = c0 + c1*raw + ...",
                 )
         elif isinstance(cal, SplineCalibrator):
+            if not all(_finite(*p) for p in cal.points):
+                self.err(
+                    src,
+                    f"{what}: spline calibrator with a point that is not finite",
+                    "give [raw, eng] points of finite numbers",
+                )
+                return
             raws = [p[0] for p in cal.points]
             need = 1 if cal.order == 0 else 2
             if len(raws) < need:
@@ -446,7 +586,13 @@ class _Checker:
                 self.check_calibrator(cal.default, src, what)
 
     def check_range(self, r: Range, src: SourceLocation | None, what: str) -> None:
-        if r.min is not None and r.max is not None and r.min > r.max:
+        if any(b is not None and math.isnan(b) for b in (r.min, r.max)):
+            self.err(
+                src,
+                f"{what} {_fmt_range(r)} has a NaN bound (no value is ever inside or outside it)",
+                "give a number, or leave the bound open (null in YAML, no attribute in XTCE)",
+            )
+        elif r.min is not None and r.max is not None and r.min > r.max:
             self.err(src, f"{what} {_fmt_range(r)} has min above max", "swap the bounds")
 
     def check_alarm_ranges(
@@ -721,8 +867,13 @@ class _Checker:
                                 "does not decode",
                                 "restrict on a parameter of the base container or its bases",
                             )
+            n_errors = len(self.errors)
             self.check_entries(c.entries, src, what, command=None)
             self.check_sizes_in_order(c)
+            if len(self.errors) == n_errors:  # else the entry's own error says it better
+                self.check_positions(c)
+            if c.size_bits is not None:
+                self.check_bits(c.size_bits, src, f"{what}: size")
             if c.expected_period_s is not None and c.expected_period_s <= 0:
                 self.err(
                     src, f"{what}: expected period {c.expected_period_s} s", "give a period > 0 s"
@@ -738,6 +889,7 @@ class _Checker:
         arg_names = self.command_args(command) if command is not None else None
         for i, e in enumerate(entries, start=1):
             where = f"{what} entry {i}"
+            self.check_placement(e, src, where)
             if isinstance(e, ParameterEntry):
                 if e.parameter not in self.mdb.parameters and not self.missing(e.parameter):
                     self.err(
@@ -768,8 +920,10 @@ class _Checker:
                             "be decoded",
                             "give the type an encoding (e.g. uint16)",
                         )
+                self.check_dimensions(e.dimensions, src, where)
                 for d in e.dimensions:
                     if d.dynamic_size is not None:
+                        self.check_slope(d.dynamic_size, src, where + " dimension")
                         self.check_ref(d.dynamic_size.ref, src, where + " dimension", arg_names)
             elif isinstance(e, ContainerEntry):
                 if e.container not in self.mdb.containers and not self.missing(e.container):
@@ -798,13 +952,130 @@ class _Checker:
                     self.err(
                         src, f"{where}: fixed value of {e.size_bits} bits", "give a size >= 0 bits"
                     )
-                elif e.value is not None and len(e.value) * 8 < e.size_bits - 7:
-                    pass  # shorter values are zero-extended on the left
+                else:
+                    # shorter values are zero-extended on the left
+                    self.check_bits(e.size_bits, src, f"{where}: fixed value")
             self.check_condition(e.include_if, src, where + " include condition", arg_names)
             if e.repeat is not None and isinstance(e.repeat.count, DynamicValue):
+                self.check_slope(e.repeat.count, src, where + " repeat count")
                 self.check_ref(e.repeat.count.ref, src, where + " repeat count", arg_names)
             elif e.repeat is not None and isinstance(e.repeat.count, int) and e.repeat.count < 0:
                 self.err(src, f"{where}: repeat count {e.repeat.count}", "give a count >= 0")
+
+    def check_placement(self, e: Entry, src: SourceLocation | None, where: str) -> None:
+        """Locations and repeats the decoder can follow: inside a packet, starting at or after
+        the container's or packet's start."""
+        loc = e.location
+        if loc is not None:
+            self.check_bits(loc.offset_bits, src, f"{where}: location")
+            if loc.reference != "previousEntry" and loc.offset_bits < 0:
+                start = "container's" if loc.reference == "containerStart" else "packet's"
+                self.err(
+                    src,
+                    f"{where} starts {-loc.offset_bits:,} bits before the {start} start",
+                    f"give an offset >= 0 from the {start} start",
+                )
+        rep = e.repeat
+        if rep is not None:
+            self.check_bits(rep.offset_bits, src, f"{where}: repeat offset")
+            if isinstance(rep.count, int) and rep.count > MAX_PACKET_BITS:
+                self.err(
+                    src,
+                    f"{where} repeats {rep.count:,} times, more than fit in {_MAX}",
+                    "give the number of repetitions (or read it from a parameter)",
+                )
+
+    def min_bits(self, t: DataType | None, depth: int = 0) -> int:
+        """The fewest bits a value of type ``t`` takes in a packet (0 when unknown)."""
+        if t is None or depth > 16:
+            return 0
+        if isinstance(t, AggregateType):
+            return sum(self.min_bits(self.mdb.types.get(m.type), depth + 1) for m in t.members)
+        if isinstance(t, ArrayType):
+            return self.array_min_bits(t, t.dimensions, depth)
+        if isinstance(t, AbsoluteTimeType) and t.timecode is not None:
+            tc = t.timecode
+            if isinstance(tc, CucTimeCode):
+                return 8 * (tc.coarse_bytes + tc.fine_bytes)
+            return 8 * (tc.day_bytes + 4 + tc.submillis_bytes)
+        enc = getattr(t, "encoding", None)
+        if isinstance(enc, IntegerEncoding | FloatEncoding):
+            return enc.size_bits
+        if isinstance(enc, StringEncoding | BinaryEncoding):
+            if enc.fixed_size_bits is not None:
+                return max(enc.fixed_size_bits, 0)
+            if enc.leading_size_bits is not None:
+                return enc.leading_size_bits
+            if isinstance(enc, StringEncoding) and enc.terminator:
+                return 8 * len(enc.terminator)
+        return 0
+
+    def array_min_bits(self, t: ArrayType, dims: Iterable[Dimension], depth: int = 0) -> int:
+        fixed = (d.size if d.size is not None and d.dynamic_size is None else 0 for d in dims)
+        count = math.prod(fixed)
+        return count * self.min_bits(self.mdb.types.get(t.element_type), depth + 1) if count else 0
+
+    def entry_min_bits(self, e: Entry, depth: int = 0) -> int:
+        """The fewest bits one occurrence of an entry takes (locations inside not counted)."""
+        if isinstance(e, FixedValueEntry):
+            return max(e.size_bits, 0)
+        if isinstance(e, ParameterEntry):
+            p = self.mdb.parameters.get(e.parameter)
+            t = self.mdb.types.get(p.type) if p is not None and p.type else None
+            if isinstance(t, ArrayType) and e.dimensions:
+                return self.array_min_bits(t, e.dimensions)
+            return self.min_bits(t)
+        if isinstance(e, ContainerEntry) and depth <= 16:
+            chain = self.base_chain(e.container)
+            return sum(self.entry_min_bits(x, depth + 1) for c in chain for x in c.entries)
+        return 0
+
+    def check_positions(self, c: SequenceContainer) -> None:
+        """Every entry of a packet starts at or after the packet's start and ends within the
+        largest packet, even when each field before it is as short as it can be."""
+        chain = self.base_chain(c.qualified_name)
+        if not chain or chain[-1] is not c:
+            return
+        pos = 0  # the fewest bits from the packet's start
+        for owner in chain:
+            for i, e in enumerate(owner.entries, start=1):
+                before = pos
+                loc = e.location
+                if loc is not None:
+                    if loc.reference == "previousEntry":
+                        pos += loc.offset_bits
+                    else:
+                        pos = max(loc.offset_bits, 0)
+                where = f"container {owner.qualified_name} entry {i}"
+                if pos < 0 and owner is c:
+                    self.err(
+                        c.source,
+                        f"{where} can start {-pos:,} bits before the packet's start (its "
+                        f"offset is {loc.offset_bits if loc else 0:,} bits from the end of "
+                        "the previous entry)",
+                        "make the offset smaller, or give it from the container's start "
+                        '(absolute_bits in YAML, referenceLocation="containerStart" in XTCE)',
+                    )
+                    return
+                pos = max(pos, 0)
+                size = self.entry_min_bits(e)
+                rep = e.repeat
+                count = rep.count if rep is not None and isinstance(rep.count, int) else 1
+                if rep is not None and not isinstance(rep.count, int):
+                    count = 0
+                if count > 0:
+                    offset = rep.offset_bits if rep is not None else 0
+                    pos += size * count + offset * (count - 1)
+                if e.include_if is not None or count == 0:
+                    pos = min(pos, before)
+                if pos > MAX_PACKET_BITS and owner is c:
+                    self.err(
+                        c.source,
+                        f"{where} ends at least {pos:,} bits after the packet's start, "
+                        f"beyond {_MAX}",
+                        "check the entry's location, size, dimensions and repeat count",
+                    )
+                    return
 
     def dynamic_refs_of(self, t: DataType | None, depth: int = 0) -> list[ParameterRef]:
         if t is None or depth > 16:

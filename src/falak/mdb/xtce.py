@@ -181,9 +181,13 @@ def _float(text: str | None, default: float = 0.0) -> float:
 
 
 def _bool(text: str | None, default: bool) -> bool:
+    """An XML Schema boolean (``true``, ``false``, ``1``, ``0``); anything else is an error."""
     if text is None:
         return default
-    return text.strip().lower() in ("true", "1")
+    word = text.strip().lower()
+    if word not in ("true", "1", "false", "0"):
+        raise ValueError(f"{text!r} is not a boolean: write true or false")
+    return word in ("true", "1")
 
 
 def _text(el: _Element | None) -> str | None:
