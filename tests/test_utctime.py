@@ -43,6 +43,9 @@ RANGE_MESSAGE = (
         ("2027-12-31T19:00:00-05:00", T2028_NS),
         ("2028-01-01T00:00:00", T2028_NS),  # no zone: UTC
         ("2028-01-01", T2028_NS),  # date only: midnight UTC
+        ("2028-01", T2028_NS),  # ISO 8601 reduced precision (numpy read it, so did the CLI)
+        ("2028", T2028_NS),
+        ("2028-01-01T00", T2028_NS),
         ("2028-01-01T00:00Z", T2028_NS),
         (" 2028-01-01 00:00:00Z ", T2028_NS),
         ("20280101T000000Z", T2028_NS),  # ISO 8601 basic format

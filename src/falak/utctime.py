@@ -3,9 +3,10 @@
 One set of rules for every place where a person or a file gives falak a time:
 
 - **Forms accepted** by :func:`parse_ns` and :func:`parse_utc`: what Python's
-  ``datetime.fromisoformat`` reads (``2028-01-01``, ``2028-01-01T06:30``,
-  ``2028-01-01T06:30:00``, ``2028-01-01 06:30:00``), with seconds carrying up to nine decimals
-  (nanoseconds; a dot or a comma; decimals beyond the ninth are dropped), and a zone that is
+  ``datetime.fromisoformat`` reads (``2028-01-01``, ``2028-01-01T06``, ``2028-01-01T06:30``,
+  ``2028-01-01T06:30:00``, ``2028-01-01 06:30:00``, basic ``20280101T063000``) and the
+  reduced precisions ``2028`` and ``2028-01`` (their first instant); seconds carry up to nine
+  decimals (nanoseconds; a dot or a comma; decimals beyond the ninth are dropped); a zone is
   ``Z``/``z``, ``+00:00`` or any other offset (converted to UTC). A time without a zone is UTC.
 - **Range**: falak stores a UTC time as int64 nanoseconds since 1970-01-01 (numpy
   ``datetime64[ns]``; the smallest int64 is NaT), so a time must lie within
@@ -70,6 +71,7 @@ _SECONDS = re.compile(
     r"(?P<head>.+[Tt ]\d\d:?\d\d:?)(?P<sec>\d\d)(?:[.,](?P<frac>\d+))?"
     r"(?P<zone>[Zz]|[+-]\d\d(?::?\d\d)?)?"
 )
+_YEAR_MONTH = re.compile(r"\d{4}(?:-\d\d)?")
 # days that ended with a leap second (the day before each change of TAI−UTC after 1972-01-01)
 _LEAP_DAYS = frozenset(
     _dt.date.fromisoformat(d) - _dt.timedelta(days=1) for d, _ in LEAP_SECONDS[1:]
@@ -151,6 +153,8 @@ def parse_ns(text: str, what: str = "time") -> int:
         frac_ns = int((frac or "")[:9].ljust(9, "0"))
         zone = "+00:00" if zone in ("Z", "z") else zone
         s = m["head"] + ("59" if leap else sec) + zone
+    elif _YEAR_MONTH.fullmatch(s):  # ISO 8601 reduced precision: the first instant
+        s = (s + "-01-01")[:10]
     elif s[-1:] in ("Z", "z"):
         s = s[:-1] + "+00:00"
     try:
