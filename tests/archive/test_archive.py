@@ -611,7 +611,7 @@ def test_public_names() -> None:
     # the API the processor, replay and `falak archive` code against (pinned on purpose)
     assert sorted(falak.archive.__all__) == [
         "ALARM_STATES", "AlarmRecord", "Archive", "ArchiveError", "Event", "PacketBatch",
-        "PacketStats", "ParameterColumn", "ParameterSeries", "ParameterWrite", "SqliteArchive",
-        "decode_array",
+        "PacketStats", "ParameterColumn", "ParameterSeries", "ParameterWrite", "SourceProgress",
+        "SqliteArchive", "decode_array",
         "encode_array", "from_time_ns", "open_archive", "to_time_ns",
     ]  # fmt: skip

@@ -313,3 +313,139 @@ def test_export_unknown_parameter_is_an_error(
         f"error: --parameters: no parameter named 'seq_ctr' in archive {store}; "
         "did you mean /JPSS_Geolocation_Packets/SRC_SEQ_CTR"
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# ingest: resumable, and a no-op for a file already ingested (issue 12, "Crash and restart")
+
+
+def _testsat_file(path: Path, n: int, distinct: int = 2000) -> list[bytes]:
+    """``n`` HK packets with sequence counts 0, 1, ... (bodies repeat every ``distinct``:
+    encoding costs 0.3 ms a packet)."""
+    from ..processor.testsat import hk_packet
+
+    bodies = [hk_packet(i, 2e9 + i, 7000 + i % 1000) for i in range(min(n, distinct))]
+    pk = []
+    for i in range(n):
+        b = bytearray(bodies[i % distinct])
+        b[2:4] = (0xC000 | i % 16384).to_bytes(2, "big")  # sequence flags 3, count i
+        pk.append(bytes(b))
+    path.write_bytes(b"".join(pk))
+    return pk
+
+
+def _ingest(tm: Path, store: Path, *extra: str) -> str:
+    from ..processor.testsat import MDB_PATH
+
+    res = runner.invoke(
+        app,
+        ["archive", "ingest", "--mdb", str(MDB_PATH), "--packets", str(tm),
+         "--archive", str(store), *extra],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return " ".join(res.output.split())
+
+
+def _archived(store: Path) -> list[bytes]:
+    with open_archive(store, create=False) as a:
+        return [b.packet_bytes(i) for b in a.read_packets() for i in range(len(b))]
+
+
+def test_ingest_again_is_a_no_op_and_force_ingests_again(tmp_path: Path) -> None:
+    tm = tmp_path / "tm.bin"
+    pk = _testsat_file(tm, 300)
+    store = tmp_path / "archive"
+    assert "packets archived │ 300 │ 8,700" in _ingest(tm, store)
+    out = _ingest(tm, store)
+    assert out.startswith(f"tm.bin is in {store} already (8,700 bytes, sha256:")
+    assert out.endswith("nothing to do; --force ingests it again")
+    # the same content under another name is the same file
+    copy = tmp_path / "copy.bin"
+    copy.write_bytes(tm.read_bytes())
+    assert ", ingested as tm.bin at 20" in _ingest(copy, store)
+    assert _archived(store) == pk
+    assert "packets archived │ 300 │" in _ingest(tm, store, "--force")
+    assert _archived(store) == pk + pk
+    with open_archive(store, create=False) as a:
+        assert len(a.read_parameter("BATT_V")) == 600
+
+
+def test_ingest_help_says_it_is_resumable() -> None:
+    res = runner.invoke(app, ["archive", "ingest", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(res.output.split())
+    assert "Resumable, and a no-op for a file already ingested" in text
+    assert "--force" in text
+
+
+def test_ingest_resume_with_other_options_is_refused(tmp_path: Path) -> None:
+    from ..processor.testsat import MDB_PATH
+
+    tm = tmp_path / "tm.bin"
+    _testsat_file(tm, 10)
+    store = tmp_path / "archive"
+    with open_archive(store) as a:  # as a run killed after its first batch leaves it
+        a.start_source(
+            "sha256:" + __import__("hashlib").sha256(tm.read_bytes()).hexdigest(),
+            "tm.bin", 290, '{"lenient": false, "prefix_bytes": 0}',
+        )  # fmt: skip
+    res = runner.invoke(
+        app,
+        ["archive", "ingest", "--mdb", str(MDB_PATH), "--packets", str(tm), "--archive",
+         str(store), "--prefix-bytes", "4"],
+    )  # fmt: skip
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        "error: tm.bin was partly ingested with --prefix-bytes 0; run again with those "
+        "options to resume, or --force to start again"
+    )
+
+
+@pytest.mark.slow
+def test_ingest_killed_then_run_again_resumes_without_duplicates(tmp_path: Path) -> None:
+    """SIGKILL a real ``falak archive ingest`` after its first commits; the rerun resumes."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from ..processor.testsat import MDB_PATH
+
+    tm = tmp_path / "tm.bin"
+    pk = _testsat_file(tm, 200_000)  # 10 batches of 20,000 packets, 5.8 MB
+    store = tmp_path / "archive"
+    cmd = [
+        sys.executable, "-c", "from falak.cli.app import main; main()", "archive", "ingest",
+        "--mdb", str(MDB_PATH), "--packets", str(tm), "--archive", str(store),
+    ]  # fmt: skip
+    err = tmp_path / "stderr.txt"
+    with err.open("w") as fh:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=fh)
+    committed = 0
+    try:
+        deadline = time.monotonic() + 120
+        while committed == 0 and time.monotonic() < deadline:
+            assert p.poll() is None, err.read_text()
+            time.sleep(0.02)
+            try:
+                with sqlite3.connect(store / "archive.sqlite", timeout=30) as conn:
+                    row = conn.execute("SELECT committed FROM sources").fetchone()
+                committed = 0 if row is None else int(row[0])
+            except sqlite3.OperationalError:  # not created yet
+                pass
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+    assert p.returncode == -signal.SIGKILL
+    assert 0 < committed < len(pk) * 29
+    with open_archive(store, create=False) as a:
+        before = a.packet_stats().n_packets
+    assert 0 < before < len(pk)  # killed mid-file
+    out = _ingest(tm, store)
+    assert "resuming tm.bin: bytes 0.." in out
+    assert f"of {len(pk) * 29:,} were archived before" in out
+    assert _archived(store) == pk  # every packet once, in file order
+    with open_archive(store, create=False) as a:
+        assert a.packets_without_parameters() == []
+        assert len(a.read_parameter("BATT_V")) == len(pk)
+    assert "nothing to do" in _ingest(tm, store)

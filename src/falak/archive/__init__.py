@@ -21,6 +21,7 @@ from falak.archive.base import (
     ParameterColumn,
     ParameterSeries,
     ParameterWrite,
+    SourceProgress,
     from_time_ns,
     to_time_ns,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "ParameterColumn",
     "ParameterSeries",
     "ParameterWrite",
+    "SourceProgress",
     "SqliteArchive",
     "decode_array",
     "encode_array",

@@ -44,6 +44,7 @@ __all__ = [
     "ParameterColumn",
     "ParameterSeries",
     "ParameterWrite",
+    "SourceProgress",
     "from_time_ns",
     "to_time_ns",
 ]
@@ -172,6 +173,29 @@ class ParameterColumn:
 
 
 @dataclass
+class SourceProgress:
+    """How far the raw packets of one input (a file, by its content) are committed.
+
+    ``key`` identifies the content (``sha256:HEX``); ``committed_bytes`` is where the next
+    run goes on (bytes before it are archived as packets or rejected ranges); the input is
+    done when it reaches ``size``. ``options`` are the splitting options it was started with.
+    """
+
+    key: str
+    name: str
+    size: int
+    options: str
+    committed_bytes: int
+    started_ns: int
+    updated_ns: int
+
+    @property
+    def done(self) -> bool:
+        """True when every byte is committed."""
+        return self.committed_bytes >= self.size
+
+
+@dataclass
 class ParameterWrite:
     """The samples of one parameter group decoded from raw packets, for
     :meth:`Archive.commit_parameters`.
@@ -268,12 +292,18 @@ class Archive(abc.ABC):
         *,
         recv_time_ns: NDArray[np.int64],
         link: str,
+        source: tuple[str, int, int] | None = None,
     ) -> NDArray[np.int64]:
         """Store packets durably; return their ids (increasing, never reused).
 
         ``data[offsets[i]: offsets[i] + lengths[i]]`` is packet ``i``; ``recv_time_ns`` is one
         time per packet (or a scalar for all). APID and sequence count are read from each
         primary header (CCSDS 133.0-B-2 §4.1.3).
+
+        ``source=(key, from_byte, to_byte)`` moves the input ``key``'s committed offset (see
+        :meth:`start_source`) from ``from_byte`` to ``to_byte`` in the same transaction; when
+        it is not at ``from_byte`` (another run is ingesting the same input), nothing is
+        stored and :class:`ArchiveError` says so.
         """
 
     @abc.abstractmethod
@@ -286,14 +316,34 @@ class Archive(abc.ABC):
         recv_time_ns: int,
         link: str,
         reason: str,
+        source: tuple[str, int, int] | None = None,
     ) -> int:
-        """Store bytes ``data[start:stop]`` that were in no packet, with the reason; return id."""
+        """Store bytes ``data[start:stop]`` that were in no packet, with the reason; return id.
+
+        ``source`` as for :meth:`append_packets`.
+        """
 
     @abc.abstractmethod
     def read_rejected(
         self, start_ns: int | None = None, stop_ns: int | None = None
     ) -> list[tuple[int, int, str, str, bytes]]:
         """Return ``(id, recv_time_ns, link, reason, bytes)`` of archived rejected byte ranges."""
+
+    @abc.abstractmethod
+    def start_source(
+        self, key: str, name: str, size: int, options: str, *, restart: bool = False
+    ) -> SourceProgress:
+        """Return the progress of input ``key``, recorded at offset 0 when new (or when
+        ``restart``)."""
+
+    @abc.abstractmethod
+    def source_progress(self, key: str) -> SourceProgress | None:
+        """Return the progress of input ``key``, or None when it was never started."""
+
+    @abc.abstractmethod
+    def advance_source(self, key: str, from_byte: int, to_byte: int) -> None:
+        """Move input ``key``'s committed offset (bytes that hold nothing to store, such as
+        the end of a file), checked as for ``source`` in :meth:`append_packets`."""
 
     @abc.abstractmethod
     def set_packet_status(self, ids: NDArray[np.int64], reasons: Sequence[str]) -> None:

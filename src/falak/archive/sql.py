@@ -4,7 +4,8 @@ Two stores (two SQLite files, or two connections to one PostgreSQL database):
 
 * the **main store** holds raw packets (``packets``), bytes that were in no packet
   (``rejected``), ``events``, ``alarms`` and ``commands``: written durably, never rewritten
-  (except a packet's decode status and a command's attributes);
+  (except a packet's decode status and a command's attributes); and ``sources``, how far each
+  ingested file (by content) is committed, moved in the transactions that store its packets;
 * the **parameter store** holds the parameter archive: ``segments`` (one row per parameter group
   and time range, with the sample times) and ``segment_values`` (one row per segment and
   parameter: raw, engineering, status and presence arrays encoded by
@@ -52,6 +53,7 @@ from falak.archive.base import (
     ParameterColumn,
     ParameterSeries,
     ParameterWrite,
+    SourceProgress,
 )
 from falak.archive.segments import decode_array, describe, encode_array
 from falak.errors import InputError
@@ -84,6 +86,9 @@ CREATE TABLE IF NOT EXISTS alarms (
 CREATE INDEX IF NOT EXISTS alarms_time ON alarms (time);
 CREATE TABLE IF NOT EXISTS commands (id {AUTOID}, time BIGINT NOT NULL, attrs TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS commands_time ON commands (time);
+CREATE TABLE IF NOT EXISTS sources (
+    key TEXT PRIMARY KEY, name TEXT NOT NULL, size BIGINT NOT NULL, options TEXT NOT NULL,
+    committed BIGINT NOT NULL, started BIGINT NOT NULL, updated BIGINT NOT NULL);
 """
 
 PARAM_SCHEMA = """
@@ -360,6 +365,7 @@ class SqlArchive(Archive):
         *,
         recv_time_ns: NDArray[np.int64],
         link: str,
+        source: tuple[str, int, int] | None = None,
     ) -> NDArray[np.int64]:
         arr = _as_bytes_array(data)
         off = np.asarray(offsets, dtype=np.int64).ravel()
@@ -389,6 +395,8 @@ class SqlArchive(Archive):
         buf = arr[lo : int((off + ln).max())].tobytes()
         blobs = [buf[o : o + k] for o, k in zip((off - lo).tolist(), ln.tolist(), strict=True)]
         with self._transaction(self.main) as cur:
+            if source is not None:
+                self._advance_source(cur, *source)
             self._lock_packets(cur)
             cur.execute("SELECT COALESCE(MAX(id), 0) FROM packets")
             base = int(cur.fetchone()[0])
@@ -428,12 +436,15 @@ class SqlArchive(Archive):
         recv_time_ns: int,
         link: str,
         reason: str,
+        source: tuple[str, int, int] | None = None,
     ) -> int:
         arr = _as_bytes_array(data)
         if not 0 <= start <= stop <= arr.size:
             raise InputError(f"rejected range {start}..{stop} must lie inside 0..{arr.size}")
         blob = arr[start:stop].tobytes()
         with self._transaction(self.main) as cur:
+            if source is not None:
+                self._advance_source(cur, *source)
             cur.execute(
                 self._sql(
                     "INSERT INTO rejected (recv_time, link, reason, n_bytes, data) "
@@ -454,6 +465,73 @@ class SqlArchive(Archive):
             args,
         )
         return [(int(r[0]), int(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+
+    # ---- sources (resumable ingest)
+
+    def _advance_source(self, cur: Any, key: str, from_byte: int, to_byte: int) -> None:
+        cur.execute(
+            self._sql(
+                "UPDATE sources SET committed = ?, updated = ? WHERE key = ? AND committed = ?"
+            ),
+            (int(to_byte), time.time_ns(), key, int(from_byte)),
+        )
+        if cur.rowcount != 1:
+            from falak.archive.base import ArchiveError
+
+            cur.execute(self._sql("SELECT committed FROM sources WHERE key = ?"), (key,))
+            row = cur.fetchone()
+            found = "never started" if row is None else f"at byte {int(row[0]):,}"
+            raise ArchiveError(
+                f"input {key} is {found} in {self.location}, not at byte {from_byte:,}: "
+                "another run is ingesting the same file; let it finish (or stop it) and run "
+                "again"
+            )
+
+    def start_source(
+        self, key: str, name: str, size: int, options: str, *, restart: bool = False
+    ) -> SourceProgress:
+        now = time.time_ns()
+        with self._transaction(self.main) as cur:
+            cur.execute(self._sql("SELECT key FROM sources WHERE key = ?"), (key,))
+            if cur.fetchone() is None:
+                cur.execute(
+                    self._sql(
+                        "INSERT INTO sources (key, name, size, options, committed, started, "
+                        "updated) VALUES (?, ?, ?, ?, 0, ?, ?)"
+                    ),
+                    (key, name, int(size), options, now, now),
+                )
+            elif restart:
+                cur.execute(
+                    self._sql(
+                        "UPDATE sources SET name = ?, size = ?, options = ?, committed = 0, "
+                        "started = ?, updated = ? WHERE key = ?"
+                    ),
+                    (name, int(size), options, now, now, key),
+                )
+        progress = self.source_progress(key)
+        assert progress is not None  # written above
+        return progress
+
+    def source_progress(self, key: str) -> SourceProgress | None:
+        rows = self._query(
+            self.main,
+            "SELECT key, name, size, options, committed, started, updated FROM sources "
+            "WHERE key = ?",
+            [key],
+        )
+        if not rows:
+            return None
+        k, name, size, options, committed, started, updated = rows[0]
+        return SourceProgress(
+            k, name, int(size), options, int(committed), int(started), int(updated)
+        )
+
+    def advance_source(self, key: str, from_byte: int, to_byte: int) -> None:
+        with self._transaction(self.main) as cur:
+            self._advance_source(cur, key, from_byte, to_byte)
+
+    # ---- packet status
 
     def set_packet_status(self, ids: NDArray[np.int64], reasons: Sequence[str] | str) -> None:
         id_list = np.asarray(ids, dtype=np.int64).ravel().tolist()

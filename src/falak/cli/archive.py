@@ -145,13 +145,30 @@ def ingest_command(
     lenient: Annotated[
         bool, typer.Option("--lenient", help="Accept packet version numbers other than 0.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Ingest the file from its start even if this archive has it already, wholly "
+            "or in part (its packets are then archived twice).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest a packet file: raw packets first (durable), then decoded parameters, alarms.
+
+    Resumable, and a no-op for a file already ingested: the archive records the file by its
+    content (size and SHA-256) and, in the same transaction as each batch of raw packets, the
+    byte offset committed. Run again after a kill or an error, it goes on after the last
+    committed byte (first decoding the packets an interrupted run left without parameters);
+    run again on a file it finished (under any name), it says so and stores nothing. --force
+    ingests the file again.
 
     Reception times are the ingest times (ns, strictly increasing); each packet's parameters
     are stamped with its first absolute-time parameter (on-board time) when it has one, else
     with its reception time.
     """
+    import hashlib
+    import json
     import time
 
     import numpy as np
@@ -161,10 +178,9 @@ def ingest_command(
 
     from falak.ccsds.spacepacket import split_packets
     from falak.cli import display_path
-    from falak.errors import FalakError
-    from falak.links.base import ReceivedBatch, RejectedRange
+    from falak.errors import FalakError, InputError
     from falak.mdb import load
-    from falak.processor import Processor
+    from falak.processor import Processor, catch_up
 
     console = Console(stderr=True)
     try:
@@ -176,50 +192,104 @@ def ingest_command(
     except (FalakError, OSError) as exc:
         _fail(console, exc)
     link = f"file:{display_path(packets.name)}"  # stored as text: no lone surrogates
-    n = split.n_packets
-    last_ns = 0
+    name = display_path(packets.name)
+    size = int(data.size)
+    key = "sha256:" + hashlib.sha256(data.data).hexdigest()
+    options = json.dumps({"lenient": lenient, "prefix_bytes": prefix_bytes}, sort_keys=True)
     try:
+        caught = catch_up(store, db, root=root)
+        if caught.behind:
+            console.print(
+                f"caught up {caught.packets:,} packets that an interrupted run had left "
+                "without parameters",
+                soft_wrap=True,
+            )
+        progress = store.source_progress(key)
+        if progress is not None and not force:
+            if progress.done:
+                store.close()
+                Console().print(
+                    f"{name} is in {archive} already ({size:,} bytes, {key[:19]}..., ingested "
+                    f"as {progress.name} at {iso_ns(progress.updated_ns)}): nothing to do; "
+                    "--force ingests it again",
+                    soft_wrap=True,
+                )
+                return
+            if progress.options != options:
+                was = json.loads(progress.options)
+                raise InputError(
+                    f"{name} was partly ingested with --prefix-bytes {was['prefix_bytes']}"
+                    f"{' --lenient' if was['lenient'] else ''}; run again with those options "
+                    "to resume, or --force to start again"
+                )
+        if progress is None or force:
+            progress = store.start_source(key, name, size, options, restart=force)
+        pos = progress.committed_bytes
+        if pos:
+            console.print(
+                f"resuming {name}: bytes 0..{pos:,} of {size:,} were archived before",
+                soft_wrap=True,
+            )
         proc = Processor(db, store, root=root)
+        keep = split.offsets >= pos
+        offs, lens = split.offsets[keep], split.lengths[keep]
+        skipped = [r for r in split.skipped if r.start >= pos]
         t0 = time.time_ns()
-        rejected = [RejectedRange(r.start, r.stop, r.reason, t0) for r in split.skipped]
-        if rejected:
-            empty = np.zeros(0, np.int64)
-            proc.process([ReceivedBatch(link, data, empty, empty, empty, rejected)])
+        last_ns = 0
+        n_archived = 0
         with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"ingesting {packets.name}", total=n)
-            for start in range(0, n, _CHUNK_PACKETS):
-                sl = slice(start, start + _CHUNK_PACKETS)
-                k = int(split.offsets[sl].size)
-                first = max(time.time_ns(), last_ns + 1)
-                recv = first + np.arange(k, dtype=np.int64)
-                last_ns = int(recv[-1])
-                batch = ReceivedBatch(link, data, split.offsets[sl], split.lengths[sl], recv)
-                proc.process([batch])
-                bar.advance(task, k)
+            task = bar.add_task(f"ingesting {name}", total=int(offs.size))
+            i = 0
+            # in file order, so that the committed offset always has everything before it
+            for r in [*skipped, None]:
+                j = int(offs.size) if r is None else int(np.searchsorted(offs, r.start))
+                while i < j:
+                    k = min(j, i + _CHUNK_PACKETS)
+                    end = max(pos, int(offs[k - 1] + lens[k - 1]))
+                    first = max(time.time_ns(), last_ns + 1)
+                    recv = first + np.arange(k - i, dtype=np.int64)
+                    last_ns = int(recv[-1])
+                    ids = store.append_packets(
+                        data, offs[i:k], lens[i:k], recv_time_ns=recv, link=link,
+                        source=(key, pos, end),
+                    )  # fmt: skip
+                    pos = end
+                    proc.chain.run(data, offs[i:k], lens[i:k], recv, ids)
+                    n_archived += k - i
+                    bar.advance(task, k - i)
+                    i = k
+                if r is not None:
+                    end = max(pos, r.stop)
+                    store.append_rejected(
+                        data, r.start, r.stop, recv_time_ns=t0, link=link, reason=r.reason,
+                        source=(key, pos, end),
+                    )  # fmt: skip
+                    pos = end
         proc.flush()
+        if pos < size:  # bytes after the last packet or range (none in a well-formed file)
+            store.advance_source(key, pos, size)
         stats = proc.stats()
     except (FalakError, OSError) as exc:
         store.close()
         _fail(console, exc)
     store.close()
-    summary = RichTable(title=f"{packets.name} → {archive}")
+    summary = RichTable(title=f"{name} → {archive}")
     summary.add_column("what")
     summary.add_column("count", justify="right")
     summary.add_column("bytes", justify="right")
-    summary.add_row(
-        "packets archived", f"{stats.packets_archived:,}", f"{int(split.lengths.sum()):,}"
-    )
+    summary.add_row("packets archived", f"{n_archived:,}", f"{int(lens.sum()):,}")
     summary.add_row("packets decoded", f"{stats.decoded:,}", "")
     for reason, count in sorted(stats.failed.items()):
         summary.add_row(f"packets not decoded: {reason}", f"{count:,}", "")
     for reason, count in sorted(stats.excess.items()):
         summary.add_row(f"decoded, longer than container: {reason}", f"{count:,}", "")
-    counts, nbytes = split.rejected_counts(), split.rejected_bytes()
-    for reason in sorted(counts):
-        if counts[reason]:
-            summary.add_row(
-                f"rejected bytes: {reason}", f"{counts[reason]:,}", f"{nbytes[reason]:,}"
-            )
+    counts: dict[str, list[int]] = {}
+    for r in skipped:
+        c = counts.setdefault(r.reason, [0, 0])
+        c[0] += 1
+        c[1] += r.stop - r.start
+    for reason, (count, nbytes) in sorted(counts.items()):
+        summary.add_row(f"rejected bytes: {reason}", f"{count:,}", f"{nbytes:,}")
     summary.add_row("parameter samples written", f"{stats.samples_written:,}", "")
     summary.add_row("alarm changes", f"{len(proc.alarms.records):,}", "")
     Console().print(summary)
