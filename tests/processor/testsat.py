@@ -46,3 +46,23 @@ def hk_packet(seq: int, obt_s: float, batt_v_counts: int = 7400, mode: int = 2) 
     n = len(pkt) - 7
     pkt[4:6] = n.to_bytes(2, "big")
     return bytes(pkt)
+
+
+def event_packet(seq: int, obt_s: float, event_id: int, severity: int, message: str) -> bytes:
+    """One on-board EVENT packet (APID 101); severity 0 INFO, 1 WARNING, 2 ERROR, 3 CRITICAL."""
+    enc = ContainerEncoder(load_testsat())
+    values = {
+        "CCSDS_VERSION": 0,
+        "CCSDS_TYPE": 0,
+        "CCSDS_SEC_HDR_FLAG": 1,
+        "CCSDS_SEQ_FLAGS": 3,
+        "CCSDS_SEQ_COUNT": seq % 16384,
+        "CCSDS_LENGTH": 0,
+        "OBT": obt_s,
+        "EVENT_ID": event_id,
+        "EVENT_SEVERITY": severity,
+        "EVENT_MESSAGE": message,
+    }
+    pkt = bytearray(enc.encode("EVENT", values))
+    pkt[4:6] = (len(pkt) - 7).to_bytes(2, "big")
+    return bytes(pkt)

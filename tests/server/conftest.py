@@ -24,7 +24,13 @@ from falak.processor import Processor
 from falak.server import Limits, Runtime, UserStore, create_app, uvicorn_config
 from tests.commanding.spacecraft import Spacecraft
 from tests.commanding.test_end_to_end import short_windows
-from tests.processor.testsat import MDB_PATH, TAI_1958_TO_UNIX_S, TAI_MINUS_UTC_S, hk_packet
+from tests.processor.testsat import (
+    MDB_PATH,
+    TAI_1958_TO_UNIX_S,
+    TAI_MINUS_UTC_S,
+    event_packet,
+    hk_packet,
+)
 
 #: user name → (password, role); one user per role
 USERS = {
@@ -47,6 +53,12 @@ class Ground:
             for i in range(n):
                 obt = time.time() + TAI_1958_TO_UNIX_S + TAI_MINUS_UTC_S
                 s.sendto(hk_packet(i, obt, batt_v_counts, mode), ("127.0.0.1", self.tm_port))
+
+    def send_event(self, event_id: int, severity: int, message: str) -> None:
+        """Send one TESTSAT on-board EVENT packet stamped now (severity 1 = WARNING)."""
+        obt = time.time() + TAI_1958_TO_UNIX_S + TAI_MINUS_UTC_S
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(event_packet(0, obt, event_id, severity, message), ("127.0.0.1", self.tm_port))
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -151,3 +152,33 @@ def test_frames_are_not_compressed_unless_asked(
     app = create_app(real_server.ground.runtime)
     assert uvicorn_config(app).ws_per_message_deflate is False
     assert uvicorn_config(app, ws_deflate=True).ws_per_message_deflate is True
+
+
+def test_onboard_events_reach_the_events_route_and_stream(
+    real_server: RealServer, http: httpx.Client
+) -> None:
+    """A TESTSAT EVENT packet (APID 101, marked as events in mdb.yaml) over UDP is on
+    /ws/events and in GET /api/v1/events?source=onboard (it was decoded and dropped)."""
+    t = token(http, "vera")
+    ws_url = real_server.url.replace("http://", "ws://")
+    with connect(f"{ws_url}/api/v1/ws/events?token={t}") as ws:
+        real_server.ground.send_event(42, 1, "battery heater stuck on")
+        got: list[dict[str, Any]] = []
+        for _ in range(50):
+            got += json.loads(ws.recv(timeout=10))
+            if any(m["data"]["message"] == "battery heater stuck on" for m in got):
+                break
+    (m,) = [m for m in got if m["data"]["message"] == "battery heater stuck on"]
+    assert (m["type"], m["topic"], m["data"]["severity"]) == ("event", "events", "warning")
+    r = http.get(
+        "/api/v1/events", params={"source": "onboard"}, headers={"Authorization": "Bearer " + t}
+    )
+    assert r.status_code == 200
+    (e,) = [e for e in r.json() if e["message"] == "battery heater stuck on"]
+    assert (e["source"], e["severity"], e["time_ns"]) == (
+        "onboard",
+        "warning",
+        m["data"]["time_ns"],
+    )
+    assert e["attrs"]["event_id"] == 42
+    assert e["attrs"]["container"] == "/TESTSAT/EVENT"

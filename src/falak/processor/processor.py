@@ -46,6 +46,7 @@ from falak.errors import InputError
 from falak.links.base import Link, ReceivedBatch
 from falak.mdb.model import MissionDatabase
 from falak.processor.alarms import ALARMS_TOPIC, AlarmManager
+from falak.processor.events import OnboardEvents
 from falak.processor.staleness import STALENESS_TOPIC, Staleness, StalenessMonitor
 from falak.tm.decoder import ContainerResult, Decoder
 
@@ -287,9 +288,12 @@ class Chain:
         parameter_flush_s: float = 1.0,
         parameter_max_rows: int = 100_000,
         clock: Callable[[], int] = time.time_ns,
+        onboard_events: bool = False,
     ) -> None:
         self.mdb = mdb
         self.parameter_flush_s = parameter_flush_s
+        # on-board event packets -> archive events (live only: replay must not repeat them)
+        self.onboard = OnboardEvents(mdb) if onboard_events else None
         self.parameter_max_rows = parameter_max_rows
         self._buffer = _ParameterBuffer()
         self.archive = archive
@@ -350,6 +354,8 @@ class Chain:
         prepared = []
         for cres in res.containers:
             t = generation_times(cres, recv_time_ns)
+            if self.onboard:
+                self.onboard.record(cres, t, ids, self.archive, self.bus, EVENTS_TOPIC)
             prepared.append((cres, t))
             if self.alarms is not None:
                 for col in cres.columns.values():
@@ -703,6 +709,7 @@ class Processor:
             write_parameters=write_parameters,
             parameter_flush_s=parameter_flush_s,
             clock=clock,
+            onboard_events=True,
         )
         self.batch_max_packets = batch_max_packets
         self.batch_max_age_s = batch_max_age_s

@@ -271,7 +271,7 @@ async def alarms(ws: WebSocket, token: str | None = Token, maxsize: int = MaxSiz
 
 @router.websocket("/events")
 async def events(ws: WebSocket, token: str | None = Token, maxsize: int = MaxSize) -> None:
-    """Processor and audit events."""
+    """Processor, audit and on-board events."""
     await _bus_stream(ws, token, [EVENTS_TOPIC], maxsize)
 
 

@@ -202,7 +202,8 @@ def events(
     source: Annotated[str | None, Query(max_length=200)] = None,
     limit: Limit = 1000,
 ) -> list[EventOut]:
-    """Archived events (processor, commanding audit, server audit), newest last."""
+    """Archived events (processor, commanding audit, server audit, on-board events with
+    source ``onboard``), newest last."""
     t0, t1 = time_range(start, stop)
     evs = [e for e in rt.archive.read_events(t0, t1) if source is None or e.source == source]
     return [
