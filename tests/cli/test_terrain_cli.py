@@ -109,3 +109,19 @@ def test_illumination_rejects_bad_period(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 1
     assert "need --stop ≥ --start" in result.output
+
+
+def test_illumination_refuses_a_leap_second_that_never_was(tmp_path):
+    # falak.utctime's rule, named by the option (IERS Bulletin C: none at the end of 2028-01-01)
+    result = runner.invoke(
+        app,
+        ["terrain", "illumination", "--dem", "x.tif", "--horizons", "h.npz", "--start",
+         "2028-01-01T23:59:60Z", "--stop", "2028-01-03", "--step-hours", "1",
+         "--out-dir", str(tmp_path)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert " ".join(result.output.split()) == (
+        "error: --start '2028-01-01T23:59:60Z' has second 60, but no leap second ended the UTC "
+        "minute 2028-01-01T23:59 (leap seconds come only at 23:59:60 on the days IERS Bulletin "
+        "C announces; the last was 2016-12-31); seconds run 00..59"
+    )

@@ -81,6 +81,18 @@ def test_errors_name_the_problem(dem_file, tmp_path) -> None:  # type: ignore[no
     )
     assert result.exit_code == 1
     assert "must be X,Y in projected metres" in result.output
+    # falak.utctime's range, named by the option (numpy would have wrapped it to 1816)
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(path), f"--start={_pt(dem, 2, 2)}",
+         f"--goal={_pt(dem, 97, 97)}", "--depart", "9999-12-31T23:59:59Z", "--out", out],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert " ".join(result.output.split()) == (
+        "error: --depart '9999-12-31T23:59:59Z' is outside the times falak can store, "
+        "1677-09-21T00:12:43.145224193Z .. 2262-04-11T23:47:16.854775807Z (int64 nanoseconds "
+        "since 1970, numpy datetime64[ns]); give a time within it"
+    )
 
 
 @pytest.mark.slow
