@@ -21,7 +21,9 @@ References
 Conventions
 -----------
 - Inside falak, a time is float64 seconds on a named scale, or ``datetime64[ns]`` holding UTC
-  (which cannot hold 23:59:60). At the edges it is a timezone-aware UTC ``datetime``.
+  (which cannot hold 23:59:60). At the edges it is a timezone-aware UTC ``datetime``; ISO 8601
+  text is parsed and formatted there by :mod:`falak.utctime` (one set of rules for the CLI,
+  the server and files).
 - "TAI seconds" are SI seconds since 1958-01-01T00:00:00 TAI. Float64 resolves about 0.5 µs
   at the 2020s' magnitude (~2.1e9 s).
 - Before 1972-01-01 falak takes TAI−UTC = 0, as Yamcs does (its Green Book test expects 4383
