@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from falak.mdb import load
 from falak.mdb.model import IntegerEncoding, IntegerType, MissionDatabase, ParameterEntry
@@ -114,3 +116,28 @@ def test_no_excess_leaves_empty_counts() -> None:
     assert res.excess == {}
     assert res.excess_counts() == {}
     assert res.excess_bytes == {}
+
+
+@given(extra=st.lists(st.integers(0, 40), min_size=1, max_size=30))
+def test_excess_by_reason_for_any_lengths(extra: list[int]) -> None:
+    """Packets of the 11-byte container with 0..40 bytes more: ``excess_bytes`` for 1..10,
+    ``oversize`` from 11; every packet decoded, whatever the mix, fast path or not."""
+    mdb = _eight_bit_mdb()
+    packets = [_packet(100, 5 + k) for k in extra]
+    lengths = np.array([len(p) for p in packets])
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    data = b"".join(packets)
+    res = Decoder(mdb).decode(data, offsets, lengths)
+    generic = Decoder(mdb, fast_path=False).decode(data, offsets, lengths)
+    assert res.n_decoded == len(extra)
+    assert res.failed_counts() == {}
+    ex = np.array(extra)
+    want = {
+        "excess_bytes": np.flatnonzero((ex >= 1) & (ex < 11)),
+        "oversize": np.flatnonzero(ex >= 11),
+    }
+    for r in (res, generic):
+        assert {k: v.tolist() for k, v in r.excess.items()} == {
+            k: v.tolist() for k, v in want.items() if v.size
+        }
+        assert r.excess_bytes == {k: int(ex[v].sum()) for k, v in want.items() if v.size}
