@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from falak.planning.campaign import Campaign, parse_campaign
-from falak.planning.checker import check_plan
-from falak.planning.generator import generate_campaign
-from falak.planning.greedy import greedy_plan
-from falak.planning.orbit_env import build_environment
-from falak.planning.solver import SolveOptions, solve
+from falak.planning.campaign.checker import check_plan
+from falak.planning.campaign.generator import generate_campaign
+from falak.planning.campaign.greedy import greedy_plan
+from falak.planning.campaign.model import Campaign, parse_campaign
+from falak.planning.campaign.orbit_env import build_environment
+from falak.planning.campaign.solver import SolveOptions, solve
 
 _BEGIN = "<!-- table: written by benchmarks/campaign.py -->"
 _END = "<!-- end of table -->"
@@ -111,7 +111,8 @@ def scaling(time_limit_s: float) -> None:
     set against what a solve with ``time_limit_s`` proves: where the optimum is proved, this
     shows how far above the optimum the root bound lies.
     """
-    from falak.planning.solver import _params, build_model
+    from falak.planning.campaign.cpmodel import build_model
+    from falak.planning.campaign.solver import _params
 
     print("days  experiments  occurrences  knapsack LP  first bound  solve")
     for days, n_exp in ((3, 7), (6, 14), (8, 19), (10, 23)):

@@ -42,11 +42,11 @@ import numpy as np
 from ortools.sat.python import cp_model
 from scipy.optimize import linprog
 
-from falak.planning.campaign import Campaign, CrewMember, Plan, parse_campaign
-from falak.planning.generator import generate_campaign
-from falak.planning.greedy import greedy_plan
-from falak.planning.orbit_env import Environment, build_environment
-from falak.planning.solver import SolveOptions, solve
+from falak.planning.campaign.generator import generate_campaign
+from falak.planning.campaign.greedy import greedy_plan
+from falak.planning.campaign.model import Campaign, CrewMember, Plan, parse_campaign
+from falak.planning.campaign.orbit_env import Environment, build_environment
+from falak.planning.campaign.solver import SolveOptions, solve
 
 _POWER = 100  # power in units of 10 W, as in falak.planning.solver
 _VALUE = 1000  # pricing objective scale

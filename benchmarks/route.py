@@ -51,7 +51,7 @@ def _corner(cost: NDArray[np.float64], r0: int, c0: int) -> tuple[int, int]:
 def main() -> None:
     from skimage.graph import route_through_array
 
-    from falak.planning.route import shortest_path
+    from falak.planning.traverse.route import shortest_path
 
     shortest_path(np.ones((4, 4)), (0, 0), (3, 3))  # compile (numba cache) outside the timing
     rows = []

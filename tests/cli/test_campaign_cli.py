@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from falak.cli.app import app
-from tests.planning.conftest import base_campaign, experiment, session
+from tests.planning.campaign.conftest import base_campaign, experiment, session
 
 runner = CliRunner()
 EXAMPLE = Path(__file__).parents[2] / "src/falak/missions/tiangong/example_campaign.yaml"

@@ -13,7 +13,7 @@ group = typer.Typer(
     help=(
         "Tiangong payload campaigns: plan with CP-SAT, check any plan independently, replan "
         "after an event, generate synthetic campaigns, draw Gantt charts. Campaign files are "
-        "YAML (schema: falak/planning/campaign_schema.json); plans are JSON with ISO 8601 UTC "
+        "YAML (schema: falak/planning/campaign/schema.json); plans are JSON with ISO 8601 UTC "
         "times; durations are minutes on a 5-minute grid."
     ),
     no_args_is_help=True,
@@ -33,8 +33,8 @@ def _fail(message: str) -> None:
 
 def _load(campaign: Path) -> tuple[Any, Any]:
     from falak.errors import FalakError
-    from falak.planning.campaign import load_campaign
-    from falak.planning.orbit_env import build_environment
+    from falak.planning.campaign.model import load_campaign
+    from falak.planning.campaign.orbit_env import build_environment
 
     try:
         with _console().status("reading the campaign, computing eclipses and contacts"):
@@ -47,7 +47,7 @@ def _load(campaign: Path) -> tuple[Any, Any]:
 
 def _read_plan(path: Path, c: Any) -> Any:
     from falak.errors import FalakError
-    from falak.planning.campaign import plan_from_json
+    from falak.planning.campaign.model import plan_from_json
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -59,7 +59,7 @@ def _read_plan(path: Path, c: Any) -> Any:
 
 
 def _write_plan(plan: Any, c: Any, env: Any, out: Path) -> None:
-    from falak.planning.campaign import plan_to_json
+    from falak.planning.campaign.model import plan_to_json
 
     data = plan_to_json(plan, c)
     data["environment"] = env.to_json()
@@ -90,7 +90,7 @@ def plan_cmd(
     infeasible campaign exits 1 and prints which rules conflict.
     """
     from falak.errors import PlanInfeasible
-    from falak.planning.solver import SolveOptions, solve
+    from falak.planning.campaign.solver import SolveOptions, solve
 
     c, env = _load(campaign)
     console = _console()
@@ -141,7 +141,7 @@ def check_cmd(
     plan: Annotated[Path, typer.Argument(help="Plan JSON file (from any planner).")],
 ) -> None:
     """Check a plan against every rule of its campaign; exit 1 listing every violation."""
-    from falak.planning.checker import check_plan
+    from falak.planning.campaign.checker import check_plan
 
     c, env = _load(campaign)
     p = _read_plan(plan, c)
@@ -165,7 +165,7 @@ def generate_cmd(
     """Write a synthetic campaign sized from published Tiangong facts (for tests/benchmarks)."""
     import yaml
 
-    from falak.planning.generator import generate_campaign
+    from falak.planning.campaign.generator import generate_campaign
 
     data = generate_campaign(days=days, experiments=experiments, seed=seed)
     out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -193,7 +193,7 @@ def replan_cmd(
     import yaml
 
     from falak.errors import FalakError, PlanInfeasible
-    from falak.planning.replan import replan
+    from falak.planning.campaign.replan import replan
     from falak.utctime import parse_utc
 
     c, env = _load(campaign)
@@ -222,7 +222,7 @@ def gantt_cmd(
 ) -> None:
     """Draw a plan: crew and rack rows, with contact windows and eclipses as bands."""
     from falak.errors import FalakError
-    from falak.planning.gantt import write_gantt
+    from falak.planning.campaign.gantt import write_gantt
 
     try:
         data = json.loads(plan.read_text(encoding="utf-8"))

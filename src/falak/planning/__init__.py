@@ -1,9 +1,24 @@
-"""Planning: the Tiangong payload campaign planner (model, CP-SAT solver, checker, replanning)."""
+"""Planning: the station campaign planner and the rover traverse planner.
 
-from falak.planning.campaign import Campaign, CampaignError, Plan, load_campaign, parse_campaign
-from falak.planning.checker import Violation, check_plan
-from falak.planning.orbit_env import Environment, build_environment
-from falak.planning.solver import SolveOptions, solve
+:mod:`falak.planning.campaign` plans Tiangong payload campaigns (model, CP-SAT solver,
+checker, replanning); :mod:`falak.planning.traverse` plans rover drives (routes on hazard maps,
+schedules in sunlight and Earth contact). The campaign planner's main names are re-exported
+here.
+"""
+
+from falak.planning.campaign import (
+    Campaign,
+    CampaignError,
+    Environment,
+    Plan,
+    SolveOptions,
+    Violation,
+    build_environment,
+    check_plan,
+    load_campaign,
+    parse_campaign,
+    solve,
+)
 
 __all__ = [
     "Campaign",

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from falak.planning.campaign import CampaignError, load_campaign, parse_campaign
-from tests.planning.conftest import base_campaign, experiment, session
+from falak.planning.campaign.model import CampaignError, load_campaign, parse_campaign
+from tests.planning.campaign.conftest import base_campaign, experiment, session
 
-EXAMPLE = Path(__file__).parents[2] / "src/falak/missions/tiangong/example_campaign.yaml"
+EXAMPLE = Path(__file__).parents[3] / "src/falak/missions/tiangong/example_campaign.yaml"
 
 
 def test_example_campaign_loads() -> None:
@@ -29,7 +29,7 @@ def test_example_matches_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     import json
 
-    schema_path = Path(__file__).parents[2] / "src/falak/planning/campaign_schema.json"
+    schema_path = Path(__file__).parents[3] / "src/falak/planning/campaign/schema.json"
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     # PyYAML turns unquoted ISO times into datetimes; the campaign format means strings

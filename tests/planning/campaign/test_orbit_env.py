@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from falak.dynamics.tle import read_tle_file
-from falak.planning.orbit_env import eclipse_intervals, merge_windows, shadow_function
+from falak.planning.campaign.orbit_env import eclipse_intervals, merge_windows, shadow_function
 
-TLE = Path(__file__).parents[2] / "src/falak/missions/tiangong/css.tle"
+TLE = Path(__file__).parents[3] / "src/falak/missions/tiangong/css.tle"
 START = dt.datetime(2023, 9, 8, tzinfo=dt.UTC)
 
 

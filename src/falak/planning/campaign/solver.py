@@ -1,6 +1,7 @@
 """Solve a payload campaign with CP-SAT: maximise priority-weighted science, then punctuality.
 
-The model is built by :func:`falak.planning.cpmodel.build_model` (see there for what it holds).
+The model is built by :func:`falak.planning.campaign.cpmodel.build_model` (see there for what it
+holds).
 
 Search: the greedy plan is a complete hint. In parallel mode with 10 s or more, a short phase
 on the whole model turns it into a complete solution, then large-neighbourhood rounds over
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from falak.errors import PlanInfeasible
-from falak.planning.campaign import Activity, Campaign, OccurrenceKey, Plan
-from falak.planning.cpmodel import Placement, _Model, _Occ, build_model, placements_of
-from falak.planning.explain import explain
-from falak.planning.orbit_env import Environment
+from falak.planning.campaign.cpmodel import Placement, _Model, _Occ, build_model, placements_of
+from falak.planning.campaign.explain import explain
+from falak.planning.campaign.model import Activity, Campaign, OccurrenceKey, Plan
+from falak.planning.campaign.orbit_env import Environment
 
 __all__ = ["SolveOptions", "solve"]
 
@@ -337,7 +338,7 @@ def solve(
     t0 = time.perf_counter()
     use_lns = False
     if hints is None and fixed is None and opts.warm_start:
-        from falak.planning.greedy import greedy_plan
+        from falak.planning.campaign.greedy import greedy_plan
 
         hints = placements_of(c, greedy_plan(c, env))
         use_lns = opts.lns and not opts.deterministic and opts.time_limit_s >= _LNS_MIN_TIME_S

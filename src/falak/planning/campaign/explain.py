@@ -1,6 +1,6 @@
 """Explain an infeasible campaign: which rules and experiments conflict, in words.
 
-Every rule group of the CP-SAT model (:mod:`falak.planning.cpmodel`) carries an enforcement
+Every rule group of the CP-SAT model (:mod:`falak.planning.campaign.cpmodel`) carries an enforcement
 literal. Here they become *assumptions*; when CP-SAT proves the model infeasible,
 ``SufficientAssumptionsForInfeasibility`` returns a subset of them that is already infeasible
 (an unsatisfiable core). That core is then shrunk by deletion: drop one rule, re-solve; if still
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from falak.planning.campaign import Campaign, OccurrenceKey
-from falak.planning.cpmodel import Placement, build_model
-from falak.planning.orbit_env import Environment
+from falak.planning.campaign.cpmodel import Placement, build_model
+from falak.planning.campaign.model import Campaign, OccurrenceKey
+from falak.planning.campaign.orbit_env import Environment
 
 __all__ = ["explain", "unsat_core"]
 

@@ -11,7 +11,6 @@ from affine import Affine  # type: ignore[import-untyped]  # ships no type infor
 from numpy.typing import NDArray
 
 from falak.errors import InputError, PlanInfeasible
-from falak.planning.route import route_cost, shortest_path
 from falak.planning.traverse import (
     Battery,
     TraverseRoute,
@@ -19,6 +18,7 @@ from falak.planning.traverse import (
     replay,
     schedule_traverse,
 )
+from falak.planning.traverse.route import route_cost, shortest_path
 from falak.terrain import Dem, Rover, hazards, synthesize
 
 DEPART = dt.datetime(2028, 1, 10, tzinfo=dt.UTC)

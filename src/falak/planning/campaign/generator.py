@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from falak.planning.campaign import DISCIPLINES
+from falak.planning.campaign.model import DISCIPLINES
 
 __all__ = ["RACKS", "generate_campaign"]
 
@@ -69,7 +69,7 @@ def generate_campaign(
     crew: int = 3,
     handover: bool = True,
 ) -> dict[str, Any]:
-    """Return a random but realistic campaign as YAML-ready data (see ``campaign_schema.json``).
+    """Return a random but realistic campaign as YAML-ready data (see ``schema.json``).
 
     ``orbit`` True uses the example CSS TLE for eclipses and contacts; False gives synthetic
     windows (a 92.2-min orbit with 36-min eclipses, 8-min contacts every orbit, and passes over

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from falak.planning.campaign import Activity, Campaign, Plan, parse_campaign
-from falak.planning.checker import check_plan
-from falak.planning.orbit_env import Environment, build_environment
-from falak.planning.solver import SolveOptions, solve
-from tests.planning.conftest import base_campaign, experiment, session
+from falak.planning.campaign.checker import check_plan
+from falak.planning.campaign.model import Activity, Campaign, Plan, parse_campaign
+from falak.planning.campaign.orbit_env import Environment, build_environment
+from falak.planning.campaign.solver import SolveOptions, solve
+from tests.planning.campaign.conftest import base_campaign, experiment, session
 
 
 @pytest.fixture(scope="module")

@@ -32,17 +32,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from falak.errors import InputError
-from falak.planning.campaign import (
+from falak.planning.campaign.checker import Violation, check_plan
+from falak.planning.campaign.cpmodel import placements_of
+from falak.planning.campaign.model import (
     Activity,
     Campaign,
     OccurrenceKey,
     Plan,
     Unavailability,
 )
-from falak.planning.checker import Violation, check_plan
-from falak.planning.cpmodel import placements_of
-from falak.planning.orbit_env import Environment
-from falak.planning.solver import SolveOptions, solve
+from falak.planning.campaign.orbit_env import Environment
+from falak.planning.campaign.solver import SolveOptions, solve
 from falak.utctime import parse_utc
 
 __all__ = ["ReplanResult", "apply_event", "replan"]

@@ -20,8 +20,8 @@ Each rule group has an enforcement literal. Normally they are fixed true; to exp
 infeasible campaign they become assumptions and CP-SAT's
 ``SufficientAssumptionsForInfeasibility`` gives a core, shrunk by deletion to a minimal one.
 
-The search is in :mod:`falak.planning.solver`; :mod:`falak.planning.explain` turns the rule
-groups into assumptions. Both import this module, which imports neither.
+The search is in :mod:`falak.planning.campaign.solver`; :mod:`falak.planning.campaign.explain`
+turns the rule groups into assumptions. Both import this module, which imports neither.
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from falak.planning.campaign import (
+from falak.planning.campaign.model import (
     Campaign,
     Experiment,
     OccurrenceKey,
     Plan,
     Session,
 )
-from falak.planning.orbit_env import Environment
+from falak.planning.campaign.orbit_env import Environment
 
 __all__ = ["Placement", "RuleGroup", "build_model", "placements_of"]
 

@@ -11,7 +11,7 @@ import pytest
 from numpy.typing import NDArray
 
 from falak.errors import InputError, PlanInfeasible
-from falak.planning.route import (
+from falak.planning.traverse.route import (
     MAX_UNORDERED,
     held_karp,
     path_costs,
@@ -260,7 +260,7 @@ def test_bidirectional_falls_back_when_its_final_check_fails(
     search is rerun one-directionally and the answer is still the optimum. (A grid large
     enough that both halves are running when they meet, so neither ends by exhausting its
     side — which would make the check pass whatever μ is.)"""
-    import falak.planning.route as route_module
+    import falak.planning.traverse.route as route_module
 
     cost = _cost_grid(400, 21, 0.0)
     start, goal = (0, 0), (399, 399)

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from falak.errors import PlanInfeasible
-from falak.planning.campaign import parse_campaign
-from falak.planning.checker import check_plan
-from falak.planning.generator import generate_campaign
-from falak.planning.orbit_env import build_environment
-from falak.planning.solver import SolveOptions, solve
-from tests.planning.conftest import base_campaign, experiment, session
+from falak.planning.campaign.checker import check_plan
+from falak.planning.campaign.generator import generate_campaign
+from falak.planning.campaign.model import parse_campaign
+from falak.planning.campaign.orbit_env import build_environment
+from falak.planning.campaign.solver import SolveOptions, solve
+from tests.planning.campaign.conftest import base_campaign, experiment, session
 
 DET = SolveOptions(time_limit_s=10, deterministic=True)
 
@@ -190,7 +190,7 @@ def test_deterministic_mode_repeats_the_plan() -> None:
 
 
 def test_greedy_is_valid_and_never_beats_cp_sat() -> None:
-    from falak.planning.greedy import greedy_plan
+    from falak.planning.campaign.greedy import greedy_plan
 
     c = parse_campaign(generate_campaign(days=3, experiments=8, seed=3, orbit=False))
     env = build_environment(c)

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from falak.planning.campaign import Plan, parse_campaign
-from falak.planning.checker import check_plan, science_value
-from falak.planning.cpmodel import build_model, placements_of
-from falak.planning.generator import generate_campaign
-from falak.planning.greedy import greedy_plan
-from falak.planning.orbit_env import build_environment
-from falak.planning.solver import (
+from falak.planning.campaign.checker import check_plan, science_value
+from falak.planning.campaign.cpmodel import build_model, placements_of
+from falak.planning.campaign.generator import generate_campaign
+from falak.planning.campaign.greedy import greedy_plan
+from falak.planning.campaign.model import Plan, parse_campaign
+from falak.planning.campaign.orbit_env import build_environment
+from falak.planning.campaign.solver import (
     SolveOptions,
     _extract,
     _fixed_solver,

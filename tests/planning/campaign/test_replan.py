@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from falak.errors import InputError
-from falak.planning.campaign import Campaign, Plan, parse_campaign
-from falak.planning.checker import check_plan
-from falak.planning.cpmodel import placements_of
-from falak.planning.generator import generate_campaign
-from falak.planning.orbit_env import Environment, build_environment
-from falak.planning.replan import replan
-from falak.planning.solver import SolveOptions, solve
+from falak.planning.campaign.checker import check_plan
+from falak.planning.campaign.cpmodel import placements_of
+from falak.planning.campaign.generator import generate_campaign
+from falak.planning.campaign.model import Campaign, Plan, parse_campaign
+from falak.planning.campaign.orbit_env import Environment, build_environment
+from falak.planning.campaign.replan import replan
+from falak.planning.campaign.solver import SolveOptions, solve
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_bad_event_is_refused(planned: tuple[Campaign, Environment, Plan]) -> No
 
 
 def test_in_progress_session_hit_by_event_is_aborted() -> None:
-    from tests.planning.conftest import base_campaign, experiment, session
+    from tests.planning.campaign.conftest import base_campaign, experiment, session
 
     # one crew member; the session runs 08:00-09:00, then waits >= 60 min, then needs 10 min of
     # stow, all inside 08:00-12:00. At 09:30 the crew member falls ill for a day: the stow
@@ -170,7 +170,7 @@ EXAMPLE = "src/falak/missions/tiangong/example_campaign.yaml"
 @pytest.fixture(scope="module")
 def example() -> tuple[Campaign, Environment, Plan]:
     """The example campaign of docs/station.md, planned as there (deterministic)."""
-    from falak.planning.campaign import load_campaign
+    from falak.planning.campaign.model import load_campaign
 
     c = load_campaign(EXAMPLE)
     env = build_environment(c)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from falak.planning.campaign import Activity, Campaign, Experiment, Plan
-from falak.planning.checker import check_plan, science_value
-from falak.planning.orbit_env import Environment
+from falak.planning.campaign.checker import check_plan, science_value
+from falak.planning.campaign.model import Activity, Campaign, Experiment, Plan
+from falak.planning.campaign.orbit_env import Environment
 
 __all__ = ["greedy_plan"]
 

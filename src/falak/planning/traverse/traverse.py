@@ -3,7 +3,7 @@
 Approach (two stages; the route itself is not time-dependent)
 -------------------------------------------------------------
 1. **Route** (:func:`plan_route`): the exact least-cost 8-connected path on the hazard cost map
-   (:mod:`falak.planning.route`) from the start through the science waypoints to the goal —
+   (:mod:`falak.planning.traverse.route`) from the start through the science waypoints to the goal —
    in the given order, or (``unordered=True``) in the cheapest order, found exactly by
    Held–Karp over the pairwise optimal costs. Hazard cells (slope over the limit, steps, rocks,
    no data) are never entered.
@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from falak.errors import InputError, PlanInfeasible
-from falak.planning.route import GridRoute, held_karp, path_costs, shortest_path
+from falak.planning.traverse.route import GridRoute, held_karp, path_costs, shortest_path
 from falak.terrain.dem import Dem
 from falak.terrain.hazards import HazardMaps
 

@@ -1,6 +1,6 @@
 """Tiangong payload campaign: the model (experiments, crew, racks, station) and its YAML loader.
 
-A campaign is read from YAML (documented by ``campaign_schema.json`` next to this module) into
+A campaign is read from YAML (documented by ``schema.json`` next to this module) into
 frozen dataclasses. All times inside the model are integer **minutes since the campaign start**
 (``Campaign.start``, UTC); every duration and time is a multiple of ``step_min`` (5 minutes,
 the plan step of ISS practice, REFERENCES.md "Station operations").
@@ -409,7 +409,7 @@ def _unavail(
 def parse_campaign(
     data: Mapping[str, Any], file: str | None = None, base_dir: Path | None = None
 ) -> Campaign:
-    """Build and validate a :class:`Campaign` from parsed YAML (see ``campaign_schema.json``)."""
+    """Build and validate a :class:`Campaign` from parsed YAML (see ``schema.json``)."""
     r = _Reader(file)
     top = r.mapping(data, "the campaign file", None)
     try:

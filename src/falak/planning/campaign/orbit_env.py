@@ -190,7 +190,7 @@ def build_environment(campaign: object) -> Environment:
     computed from the campaign's TLE. Without either, the station is always sunlit, always in
     contact (relay) and never over Pakistan.
     """
-    from falak.planning.campaign import Campaign
+    from falak.planning.campaign.model import Campaign
 
     if not isinstance(campaign, Campaign):
         raise TypeError("build_environment needs a Campaign")

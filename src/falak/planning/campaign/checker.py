@@ -1,9 +1,9 @@
 """Independent plan checker: reads the campaign rules afresh and lists every violation.
 
-This module shares no constraint code with :mod:`falak.planning.solver`: it works in minutes on
-the activities as written in a plan file (not in solver steps), uses the exact (unrounded)
-eclipse and contact windows, and sweeps resources over time instead of modelling them. It is
-the referee for any plan, whoever made it.
+This module shares no constraint code with :mod:`falak.planning.campaign.solver`: it works in
+minutes on the activities as written in a plan file (not in solver steps), uses the exact
+(unrounded) eclipse and contact windows, and sweeps resources over time instead of modelling
+them. It is the referee for any plan, whoever made it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from falak.planning.campaign import KINDS, Activity, Campaign, OccurrenceKey, Plan, Session
-from falak.planning.orbit_env import Environment
+from falak.planning.campaign.model import KINDS, Activity, Campaign, OccurrenceKey, Plan, Session
+from falak.planning.campaign.orbit_env import Environment
 
 __all__ = ["Violation", "check_plan", "science_value"]
 
