@@ -127,14 +127,17 @@ def test_a_real_mdb_that_trips_the_decoder(tmp_path: Path) -> None:
     packet = bytes.fromhex("0064 c000 0001 0102")  # APID 100, 2 data bytes
     with open_archive(tmp_path / "a") as archive:
         proc = Processor(_tripping_mdb(), archive, clock=clock)
-        for _ in range(3):
-            proc.process([_batch([packet] * 4, clock.now)])
+        for size in (4, 4, 3, 1):  # a batch of one packet too
+            proc.process([_batch([packet] * size, clock.now)])
         st = proc.stats()
         assert st.errors == 0
         assert st.packets_archived == 12
-        assert st.decoder_errors == {"DecodeError": 3}
+        assert st.decoder_errors == {"DecodeError": 4}
         assert st.failed == {"decoder_error": 12}
         assert archive.packet_stats().n_packets == 12
+        assert [s for b in archive.read_packets() for s in b.status.tolist()] == [
+            "decoder_error"
+        ] * 12
         assert _decoder_events(archive) == [
             (
                 "critical",

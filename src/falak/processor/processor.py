@@ -425,7 +425,7 @@ class Chain:
         st.decoder_errors[reason] = st.decoder_errors.get(reason, 0) + 1
         if self.archive is not None and ids is not None and self.mark_status:
             status = np.full(n, DECODER_ERROR, dtype=object)
-            mark = np.arange(n) if previous_status is None else status != previous_status
+            mark = np.ones(n, bool) if previous_status is None else status != previous_status
             if np.any(mark):
                 self.archive.set_packet_status(ids[mark], status[mark].tolist())
         now = self.clock()
