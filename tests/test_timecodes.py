@@ -370,3 +370,23 @@ def test_decode_pfield() -> None:
         decode_pfield(0b0_100_0_0_11)
     with pytest.raises(TimeCodeError, match=r"not CUC \(001, 010\) or CDS \(100\)"):
         decode_pfield(0b0_110_0000)
+
+
+def test_iso_to_datetime64_ns_refuses_what_numpy_would_wrap() -> None:
+    # np.datetime64("9999-12-31T23:59:59", "ns") is 1816-03-29T05:56:08.066277376 (int64 wraps)
+    from falak.timecodes import iso_to_datetime64_ns
+
+    assert iso_to_datetime64_ns("2024-01-02T00:00:00.5Z") == np.datetime64(
+        "2024-01-02T00:00:00.500", "ns"
+    )
+    with pytest.raises(InputError, match=r"'9999-12-31T23:59:59Z' is outside the range"):
+        iso_to_datetime64_ns("9999-12-31T23:59:59Z")
+    with pytest.raises(ValueError, match="out of range"):  # numpy's own message
+        iso_to_datetime64_ns("2024-13-01")
+
+
+def test_xtce_epoch_far_future_is_an_error_not_a_wrap() -> None:
+    from falak.timecodes import epoch_seconds_to_datetime64
+
+    with pytest.raises(TimeCodeError, match=r"time epoch '9999-01-01T00:00:00Z': time .* outside"):
+        epoch_seconds_to_datetime64([0.0], epoch="9999-01-01T00:00:00Z")

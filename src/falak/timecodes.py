@@ -71,6 +71,7 @@ __all__ = [
     "epoch_seconds_to_datetime64",
     "format_tai_utc",
     "format_utc",
+    "iso_to_datetime64_ns",
     "seconds_to_cds",
     "seconds_to_cuc",
     "tai_minus_utc",
@@ -322,6 +323,33 @@ _NAMED_EPOCHS_TAI_S = {
 _EPOCH_HELP = "TAI, GPS, J2000, UNIX or an ISO 8601 UTC time such as 2020-01-01T00:00:00Z"
 
 
+_NS_RANGE_S = (-9_223_372_036, 9_223_372_036)
+"""Whole seconds from 1970 that ``datetime64[ns]`` holds (1677-09-21 .. 2262-04-11)."""
+
+
+def iso_to_datetime64_ns(text: str) -> np.datetime64:
+    """Read an ISO 8601 date/time (no zone, or ``Z``) as ``datetime64[ns]``, refusing what wraps.
+
+    ``np.datetime64("9999-12-31T23:59:59", "ns")`` silently wraps to 1816; this reads the text in
+    its own unit first and raises :class:`~falak.errors.InputError` naming the valid range when
+    the instant lies outside 1677-09-21 .. 2262-04-11, and ``ValueError`` for text numpy cannot
+    read.
+    """
+    body = text.strip()
+    body = body[:-1] if body[-1:] in ("Z", "z") else body
+    coarse = np.datetime64(body)
+    if np.isnat(coarse):
+        raise ValueError(f"{text!r} is not an ISO 8601 time")
+    whole_s = int(coarse.astype("datetime64[s]").astype(np.int64))
+    if not _NS_RANGE_S[0] < whole_s < _NS_RANGE_S[1]:
+        raise InputError(
+            f"time {text!r} is outside the range a nanosecond time can hold "
+            "(1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z)"
+        )
+    result: np.datetime64 = coarse.astype("datetime64[ns]")
+    return result
+
+
 def _epoch_utc(epoch: str) -> np.datetime64:
     """UTC ``datetime64[ns]`` of an XTCE epoch: a name or an ISO 8601 UTC date/time."""
     key = epoch.strip().upper()
@@ -333,11 +361,11 @@ def _epoch_utc(epoch: str) -> np.datetime64:
     text = key[:-1] if key.endswith("Z") else key
     start: np.datetime64
     try:
-        start = np.datetime64(text, "ns")
+        start = iso_to_datetime64_ns(text)
     except ValueError:
-        start = np.datetime64("NaT", "ns")
-    if np.isnat(start):
-        raise TimeCodeError(f"time epoch {epoch!r} is not {_EPOCH_HELP}")
+        raise TimeCodeError(f"time epoch {epoch!r} is not {_EPOCH_HELP}") from None
+    except InputError as exc:
+        raise TimeCodeError(f"time epoch {epoch!r}: {exc}") from None
     return start
 
 

@@ -127,6 +127,16 @@ def test_parse_segments_doy_and_covariance() -> None:
             ),
             r"<oem>:13: metadata block lacks REF_FRAME",
         ),
+        # numpy's datetime64[ns] wraps 9999 silently to 1816 (issue 12): refused, range named
+        (
+            SAMPLE.replace("2028-001T00:01:00.5", "9999-12-31T23:59:59"),
+            r"<oem>:16: time '9999-12-31T23:59:59' is outside the range a nanosecond time can "
+            r"hold \(1677-09-21T00:12:44Z \.\. 2262-04-11T23:47:16Z\)",
+        ),
+        (
+            SAMPLE.replace("2028-001T00:01:00.5", "2263-001T00:00:00"),
+            r"<oem>:16: time '2263-01-01T00:00:00' is outside the range",
+        ),
     ],
 )
 def test_malformed_messages(text: str, message: str) -> None:

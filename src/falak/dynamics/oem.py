@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from falak.errors import InputError
+from falak.timecodes import iso_to_datetime64_ns
 
 __all__ = ["OemEphemeris", "format_oem", "parse_oem", "read_oem", "write_oem"]
 
@@ -52,12 +53,17 @@ def _parse_epoch(text: str, where: str) -> np.datetime64:
     m = _DOY.match(text)
     if m:
         year, doy, hh, mm, ss = m.groups()
-        base = np.datetime64(f"{year}-01-01T00:00:00", "ns")
+        try:
+            base = iso_to_datetime64_ns(f"{year}-01-01T00:00:00")
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
         seconds = (int(doy) - 1) * 86400 + int(hh) * 3600 + int(mm) * 60 + float(ss)
         return base + np.timedelta64(round(seconds * 1e9), "ns")
     if _CAL.match(text):
         try:
-            return np.datetime64(text.rstrip("Z"), "ns")
+            return iso_to_datetime64_ns(text)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
         except ValueError:
             pass
     raise InputError(
