@@ -52,8 +52,6 @@ SLOW = {
 #: Blocks known to fail, with why: they must fail (strict xfail), so fixing one shows here.
 #: Each is on a page another change of issue 12 is rewriting; remove the entry with the fix.
 KNOWN_BROKEN = {
-    "telemetry.md#sh0": "the JPSS file names are relative to the data folder, not given as "
-    "$TESTDATA/space_packet_parser/jpss/...",
     "mdb-yaml.md#sh1": 'the page shows bad.yaml as a yaml block without title="bad.yaml", '
     "so the command has no file to check",
 }
@@ -234,6 +232,8 @@ def test_docs_shell_example_runs(
     if page is None:
         workdir = tmp_path_factory.mktemp(block.page.removesuffix(".md"))
         (workdir / "src").symlink_to(ROOT / "src", target_is_directory=True)
+        # the third-party packets the pages decode ship in tests/data
+        (workdir / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
         page = _PAGES[block.page] = _Page(workdir)
     earlier = [b for b in SHELL_BLOCKS if b.page == block.page and b.index < block.index]
     for before in earlier[page.done :]:
