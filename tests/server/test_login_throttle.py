@@ -186,3 +186,36 @@ def test_login_limits_are_documented_in_openapi(client: TestClient) -> None:
     op = client.get("/openapi.json").json()["paths"]["/api/v1/auth/token"]["post"]
     assert set(op["responses"]) >= {"200", "401", "413", "429"}
     assert "Retry-After" in op["responses"]["429"]["headers"]
+
+
+def test_password_checks_run_at_most_login_concurrency_at_once() -> None:
+    import anyio
+
+    th = LoginThrottle(Limits(login_concurrency=1))
+
+    async def scenario() -> list[bool]:
+        first = await th.acquire_check()
+        second = await th.acquire_check(wait_s=0.05)  # the one slot is taken: refused
+        th.release_check()
+        third = await th.acquire_check(wait_s=0.05)
+        th.release_check()
+        return [first, second, third]
+
+    assert anyio.run(scenario) == [True, False, True]
+
+
+def test_no_free_password_check_slot_is_429_and_counts_no_failure(
+    throttled: tuple[Ground, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g, c = throttled
+
+    async def busy(wait_s: float = 0.0) -> bool:
+        return False
+
+    monkeypatch.setattr(g.runtime.logins, "acquire_check", busy)
+    for _ in range(5):  # more than login_failures (3): none of them counts as a failure
+        r = _try(c, "otto", "wrong")
+        assert (r.status_code, r.headers["retry-after"]) == (429, "1")
+        assert r.json() == {"detail": "too many logins being checked at once: try again in 1 s"}
+    monkeypatch.undo()
+    assert login(c, "otto")

@@ -144,8 +144,8 @@ class LoginThrottle:
             return False
         self._waiting += 1
         try:
-            end = self.clock() + wait_s
-            while self.clock() < end:
+            end = time.monotonic() + wait_s  # real time even under a test clock
+            while time.monotonic() < end:
                 await anyio.sleep(0.01)
                 if self._checks.acquire(blocking=False):
                     return True
