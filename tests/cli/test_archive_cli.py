@@ -449,3 +449,60 @@ def test_ingest_killed_then_run_again_resumes_without_duplicates(tmp_path: Path)
         assert a.packets_without_parameters() == []
         assert len(a.read_parameter("BATT_V")) == len(pk)
     assert "nothing to do" in _ingest(tm, store)
+
+
+# ---------------------------------------------------------------------------------------------
+# ingest: packet time from day/ms/µs fields, and a warning when reception time is used
+
+
+def test_jpss_ingest_with_packet_time_gets_on_board_times(tmp_path: Path, testdata: Path) -> None:
+    """TRUTH.md (space_packet_parser/jpss): packet 0 has DOY 23109 (days since 1958-01-01,
+    2021-04-09), MSEC 7, USEC 137; packet 7199 MSEC 7199005, USEC 260."""
+    d = testdata / SPP / "jpss"
+    base = [
+        "archive", "ingest", "--mdb", str(d / "jpss1_geolocation_xtce_v1.xml"),
+        "--packets", str(d / "J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1"),
+    ]  # fmt: skip
+    # without a packet time: stamped with the ingest time, and a warning says so
+    res = runner.invoke(app, [*base, "--archive", str(tmp_path / "plain")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert (
+        "warning: 7,200 of 7,200 decoded packets have no absolute-time parameter in their "
+        "containers: their parameters are stamped with the ingest time, 1 ns apart, so an "
+        "export aligned by time follows the ingest order, not the on-board clock; give "
+        "--packet-time NAME (an absolute-time parameter) or --packet-time cds:DAY,MS,US"
+    ) in text
+    store = tmp_path / "timed"
+    res = runner.invoke(app, [*base, "--archive", str(store), "--packet-time", "cds:DOY,MSEC,USEC"])
+    assert res.exit_code == 0, res.output
+    assert "warning" not in res.output
+    out = tmp_path / "x.csv"
+    res = runner.invoke(
+        app,
+        ["archive", "export", "--archive", str(store), "--parameters", "SRC_SEQ_CTR,USEC",
+         "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    head, rows = read_csv(out)
+    assert head == ["time", "SRC_SEQ_CTR", "USEC"]
+    assert len(rows) == 7200
+    assert rows[0] == ["2021-04-09T00:00:00.007137000Z", "2606", "137.0"]
+    assert rows[-1] == ["2021-04-09T01:59:59.005260000Z", "9805", "260.0"]
+
+
+def test_packet_time_option_errors_are_one_line(tmp_path: Path, testdata: Path) -> None:
+    d = testdata / SPP / "jpss"
+    res = runner.invoke(
+        app,
+        ["archive", "ingest", "--mdb", str(d / "jpss1_geolocation_xtce_v1.xml"),
+         "--packets", str(d / "J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1"),
+         "--archive", str(tmp_path / "a"), "--packet-time", "MSEC"],
+    )  # fmt: skip
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        "error: --packet-time 'MSEC': parameter /JPSS_Geolocation_Packets/MSEC has a "
+        "FloatType, not an absolute time; name an absolute-time parameter, or build the time "
+        "from day/ms/µs fields with cds:DAY,MS,US"
+    )
+    assert not (tmp_path / "a").exists()

@@ -48,6 +48,16 @@ StartOpt = Annotated[
         "zone is UTC), within 1677-09-21..2262-04-11.",
     ),
 ]
+PacketTimeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--packet-time",
+        help="How packet time is built (overrides the MDB's falak:packet_time): auto (first "
+        "absolute-time parameter, else reception time), reception, an absolute-time "
+        "parameter NAME, or cds:DAY,MS[,US][@EPOCH] for CCSDS day-segmented fields (days "
+        "since EPOCH, default 1958-01-01; JPSS: cds:DOY,MSEC,USEC).",
+    ),
+]
 StopOpt = Annotated[
     str | None,
     typer.Option(
@@ -153,6 +163,7 @@ def ingest_command(
             "or in part (its packets are then archived twice).",
         ),
     ] = False,
+    packet_time: PacketTimeOpt = None,
 ) -> None:
     """Ingest a packet file: raw packets first (durable), then decoded parameters, alarms.
 
@@ -163,9 +174,10 @@ def ingest_command(
     run again on a file it finished (under any name), it says so and stores nothing. --force
     ingests the file again.
 
-    Reception times are the ingest times (ns, strictly increasing); each packet's parameters
-    are stamped with its first absolute-time parameter (on-board time) when it has one, else
-    with its reception time.
+    Reception times are the ingest times (ns, strictly increasing). Each packet's parameters
+    are stamped with its packet time, built as --packet-time or the MDB's falak:packet_time
+    says, by default its first absolute-time parameter (on-board time); a packet without one
+    gets its reception time, and a warning says how many did.
     """
     import hashlib
     import json
@@ -181,11 +193,13 @@ def ingest_command(
     from falak.errors import FalakError, InputError
     from falak.mdb import load
     from falak.processor import Processor, catch_up
+    from falak.processor.packettime import PacketTime
 
     console = Console(stderr=True)
     try:
         db = load(mdb)
         root = root_container(db, container)
+        recipe = PacketTime.parse(packet_time, db)
         data = np.fromfile(packets, dtype=np.uint8)
         split = split_packets(data, prefix_bytes=prefix_bytes, lenient_version=lenient)
         store = _open(archive, create=True)
@@ -197,7 +211,7 @@ def ingest_command(
     key = "sha256:" + hashlib.sha256(data.data).hexdigest()
     options = json.dumps({"lenient": lenient, "prefix_bytes": prefix_bytes}, sort_keys=True)
     try:
-        caught = catch_up(store, db, root=root)
+        caught = catch_up(store, db, root=root, packet_time=recipe)
         if caught.behind:
             console.print(
                 f"caught up {caught.packets:,} packets that an interrupted run had left "
@@ -230,7 +244,7 @@ def ingest_command(
                 f"resuming {name}: bytes 0..{pos:,} of {size:,} were archived before",
                 soft_wrap=True,
             )
-        proc = Processor(db, store, root=root)
+        proc = Processor(db, store, root=root, packet_time=recipe)
         keep = split.offsets >= pos
         offs, lens = split.offsets[keep], split.lengths[keep]
         skipped = [r for r in split.skipped if r.start >= pos]
@@ -293,6 +307,21 @@ def ingest_command(
     summary.add_row("parameter samples written", f"{stats.samples_written:,}", "")
     summary.add_row("alarm changes", f"{len(proc.alarms.records):,}", "")
     Console().print(summary)
+    if stats.reception_time_packets and recipe.kind != "reception":
+        found = (
+            "no absolute-time parameter in their containers"
+            if recipe.kind == "auto"
+            else f"no time from --packet-time {recipe.text}"
+        )
+        console.print(
+            f"warning: {stats.reception_time_packets:,} of {stats.decoded:,} decoded packets "
+            f"have {found}: their parameters are stamped with the ingest time, 1 ns apart, so "
+            "an export aligned by time follows the ingest order, not the on-board clock; give "
+            "--packet-time NAME (an absolute-time parameter) or --packet-time cds:DAY,MS,US "
+            "(day, ms, µs fields), or set falak:packet_time in the MDB (--packet-time "
+            "reception accepts the ingest time)",
+            soft_wrap=True,
+        )
 
 
 def export_command(
@@ -377,6 +406,7 @@ def replay_command(
     start: StartOpt = None,
     stop: StopOpt = None,
     container: ContainerOpt = None,
+    packet_time: PacketTimeOpt = None,
 ) -> None:
     """Rebuild the parameter archive from the raw packets (e.g. with a new MDB version).
 
@@ -389,11 +419,13 @@ def replay_command(
     from falak.errors import FalakError
     from falak.mdb import load
     from falak.processor import replay
+    from falak.processor.packettime import PacketTime
 
     console = Console(stderr=True)
     try:
         db = load(mdb)
         root = root_container(db, container)
+        recipe = PacketTime.parse(packet_time, db)
         start_ns, stop_ns = time_range_ns(start, stop)
         store = _open(archive, create=False)
     except (FalakError, OSError) as exc:
@@ -406,8 +438,9 @@ def replay_command(
                 bar.update(task, completed=done, total=total)
 
             res = replay(
-                store, db, root=root, start_ns=start_ns, stop_ns=stop_ns, progress=progress
-            )
+                store, db, root=root, start_ns=start_ns, stop_ns=stop_ns, progress=progress,
+                packet_time=recipe,
+            )  # fmt: skip
     except (FalakError, OSError) as exc:
         store.close()
         _fail(console, exc)

@@ -776,6 +776,10 @@ def short_name(qualified_name: str) -> str:
     return qualified_name.rsplit("/", 1)[-1]
 
 
+PACKET_TIME_ITEM = "falak:packet_time"
+"""Ancillary item of the root space system that says how packet time is built."""
+
+
 class MissionDatabase:
     """A loaded mission database: the space-system tree plus flat indexes by qualified name.
 
@@ -823,6 +827,13 @@ class MissionDatabase:
             f"<MissionDatabase {self.root.qualified_name!r}: {len(self.parameters)} parameters, "
             f"{len(self.containers)} containers, {len(self.commands)} commands>"
         )
+
+    @property
+    def packet_time(self) -> str | None:
+        """How packet time is built, or None: the root space system's ancillary item
+        ``falak:packet_time`` (e.g. ``cds:DOY,MSEC,USEC``; the recipes are in
+        :mod:`falak.processor.packettime`)."""
+        return next((v for k, v in self.root.ancillary if k == PACKET_TIME_ITEM), None)
 
     # -- lookups ------------------------------------------------------------------------------
 

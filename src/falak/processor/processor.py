@@ -18,10 +18,12 @@ stays low at moderate rates and per-batch costs are shared at high rates), then:
    *catch-up*, :func:`~falak.processor.replay.catch_up`) in a thread beside live processing,
    and reports it (log, event, :class:`ProcessorStats`).
 
-Generation time of a packet: the value of the first absolute-time (``datetime64``) column
-of its decoded container (e.g. a secondary-header on-board time), else its reception time.
-Parameter samples are archived and published at that time; staleness runs on the reception
-clock.
+Generation time of a packet: as the MDB's ``falak:packet_time`` recipe (or the
+``packet_time`` argument) says (:mod:`falak.processor.packettime`); by default the value of
+the first absolute-time (``datetime64``) column of its decoded container (e.g. a
+secondary-header on-board time), else its reception time (counted in
+:attr:`ChainStats.reception_time_packets`). Parameter samples are archived and published at
+that time; staleness runs on the reception clock.
 
 :class:`Chain` is steps 2-5 alone; replay (:mod:`falak.processor.replay`) runs archived
 packets through it.
@@ -47,6 +49,7 @@ from falak.links.base import Link, ReceivedBatch
 from falak.mdb.model import MissionDatabase
 from falak.processor.alarms import ALARMS_TOPIC, AlarmManager
 from falak.processor.events import OnboardEvents
+from falak.processor.packettime import PacketTime
 from falak.processor.staleness import STALENESS_TOPIC, Staleness, StalenessMonitor
 from falak.tm.decoder import ContainerResult, Decoder
 
@@ -95,16 +98,11 @@ class ParameterValues:
 
 def generation_times(res: ContainerResult, recv_time_ns: NDArray[np.int64]) -> NDArray[np.int64]:
     """Generation time (ns) of each packet of ``res``: its first ``datetime64`` column, else
-    ``recv_time_ns`` (indexed by ``res.packet_index``); NaT or absent samples fall back too."""
-    recv = recv_time_ns[res.packet_index]
-    for col in res.columns.values():
-        if col.eng.dtype.kind == "M" and col.eng.ndim == 1:
-            t = col.eng.astype("datetime64[ns]").view(np.int64)
-            ok = ~np.isnat(col.eng)
-            if col.present is not None:
-                ok &= col.present
-            return np.where(ok, t, recv)
-    return recv.copy()
+    ``recv_time_ns`` (indexed by ``res.packet_index``); NaT or absent samples fall back too.
+
+    The ``auto`` recipe of :class:`~falak.processor.packettime.PacketTime`.
+    """
+    return PacketTime("auto").times(res, recv_time_ns)[0]
 
 
 @dataclass
@@ -122,6 +120,9 @@ class ChainStats:
     ``failed`` as ``decoder_error`` (see :meth:`Chain.run`)."""
     samples_written: int = 0
     """Parameter samples (rows × parameters) written to the parameter archive."""
+    reception_time_packets: int = 0
+    """Decoded packets stamped with their reception time: the packet-time recipe found no
+    time in them (see :mod:`falak.processor.packettime`)."""
     packets_skipped: int = 0
     """Packets whose parameters were committed already (replayed twice, or by another
     process): their samples were not written again."""
@@ -289,11 +290,14 @@ class Chain:
         parameter_max_rows: int = 100_000,
         clock: Callable[[], int] = time.time_ns,
         onboard_events: bool = False,
+        packet_time: PacketTime | None = None,
     ) -> None:
         self.mdb = mdb
         self.parameter_flush_s = parameter_flush_s
         # on-board event packets -> archive events (live only: replay must not repeat them)
         self.onboard = OnboardEvents(mdb) if onboard_events else None
+        # how generation time is built: the argument, else the MDB's recipe, else "auto"
+        self.packet_time = packet_time if packet_time is not None else PacketTime.parse(None, mdb)
         self.parameter_max_rows = parameter_max_rows
         self._buffer = _ParameterBuffer()
         self.archive = archive
@@ -353,7 +357,8 @@ class Chain:
         now = self.clock()
         prepared = []
         for cres in res.containers:
-            t = generation_times(cres, recv_time_ns)
+            t, n_reception = self.packet_time.times(cres, recv_time_ns)
+            st.reception_time_packets += n_reception
             if self.onboard:
                 self.onboard.record(cres, t, ids, self.archive, self.bus, EVENTS_TOPIC)
             prepared.append((cres, t))
@@ -540,6 +545,8 @@ class ProcessorStats:
     """Raw packets that had no parameters when the processor started."""
     catch_up_done: int = 0
     """Of those, the packets the catch-up has committed so far."""
+    reception_time_packets: int = 0
+    """Decoded packets stamped with their reception time (no packet time found in them)."""
 
 
 @dataclass
@@ -573,6 +580,7 @@ def catch_up(
     batch_size: int = 20_000,
     stop: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
+    packet_time: PacketTime | None = None,
 ) -> CatchUpResult:
     """Decode the raw packets that have no parameters yet and commit their parameters.
 
@@ -588,13 +596,15 @@ def catch_up(
         When set, the catch-up ends after the current batch (``complete`` False).
     progress
         ``progress(n_done, n_behind)`` after each batch.
+    packet_time
+        How packet time is built (default: the MDB's recipe, see :class:`Chain`).
     """
     started = time.monotonic()
     todo = list(archive.packets_without_parameters() if ranges is None else ranges)
     out = CatchUpResult(ranges=todo, behind=behind(todo))
     if not todo:
         return out
-    chain = Chain(mdb, archive, root=root)
+    chain = Chain(mdb, archive, root=root, packet_time=packet_time)
     done = 0
     for first, last in todo:
         for batch in archive.read_packets(id_range=(first, last), batch_size=batch_size):
@@ -661,6 +671,9 @@ class Processor:
     catch_up_on_start
         At :meth:`start`, decode the raw packets that have no parameters yet (a crash left
         them so) in a thread beside live processing (see :meth:`start`).
+    packet_time
+        How packet (generation) time is built; default: the MDB's ``falak:packet_time``
+        recipe, else ``auto`` (:mod:`falak.processor.packettime`).
     """
 
     def __init__(
@@ -680,6 +693,7 @@ class Processor:
         max_queued_batches: int = 10_000,
         clock: Callable[[], int] = time.time_ns,
         catch_up_on_start: bool = True,
+        packet_time: PacketTime | None = None,
     ) -> None:
         if batch_max_packets < 1 or batch_max_age_s < 0:
             raise InputError(
@@ -710,6 +724,7 @@ class Processor:
             parameter_flush_s=parameter_flush_s,
             clock=clock,
             onboard_events=True,
+            packet_time=packet_time,
         )
         self.batch_max_packets = batch_max_packets
         self.batch_max_age_s = batch_max_age_s
@@ -788,6 +803,7 @@ class Processor:
                 self.mdb,
                 root=self.root,
                 ranges=ranges,
+                packet_time=self.chain.packet_time,
                 stop=self._catch_up_stop,
                 progress=progress,
             )
@@ -1009,6 +1025,7 @@ class Processor:
             excess=dict(cs.excess),
             decoder_errors=dict(cs.decoder_errors),
             samples_written=cs.samples_written,
+            reception_time_packets=cs.reception_time_packets,
             messages_published=cs.messages_published,
             last_latency_ms=cs.last_latency_ms,
             max_latency_ms=cs.max_latency_ms,

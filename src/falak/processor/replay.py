@@ -27,6 +27,7 @@ from falak.archive import Archive
 from falak.bus import Bus
 from falak.mdb.model import MissionDatabase
 from falak.processor.alarms import AlarmManager
+from falak.processor.packettime import PacketTime
 from falak.processor.processor import Chain
 
 __all__ = ["ReplayResult", "replay"]
@@ -56,11 +57,13 @@ def replay(
     bus: Bus | None = None,
     archive_alarms: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    packet_time: PacketTime | None = None,
 ) -> ReplayResult:
     """Rebuild the parameter archive from the raw packets received in ``[start_ns, stop_ns)``.
 
     ``progress(n_done, n_total)`` is called after each batch (``n_total`` is None when a
-    range is given: the count is not known in advance).
+    range is given: the count is not known in advance). ``packet_time``: how packet time is
+    built (default: the MDB's recipe; :mod:`falak.processor.packettime`).
     """
     total = archive.packet_stats().n_packets if start_ns is None and stop_ns is None else None
     out = ReplayResult()
@@ -68,7 +71,7 @@ def replay(
     alarms = None
     if bus is not None or archive_alarms:
         alarms = AlarmManager(archive if archive_alarms else None, bus)
-    chain = Chain(mdb, archive, root=root, bus=bus, alarms=alarms)
+    chain = Chain(mdb, archive, root=root, bus=bus, alarms=alarms, packet_time=packet_time)
     done = 0
     for batch in archive.read_packets(start_ns, stop_ns, batch_size=batch_size):
         chain.run(
