@@ -8,6 +8,7 @@ processor on the same archive.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from falak.archive import Archive
 from falak.links.base import ReceivedBatch
@@ -97,3 +98,19 @@ def test_stop_interrupts_the_catch_up_and_the_next_start_goes_on(archive: Archiv
     res = catch_up(archive, load_testsat())
     assert (res.behind, res.packets, res.complete) == (N - 300, N - 300, True)
     assert len(archive.read_parameter("BATT_V")) == N
+
+
+def test_packets_the_decoder_raised_on_are_not_caught_up_at_every_start(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They were processed (marked ``decoder_error``): a replay, not each start, redoes them."""
+    proc = Processor(load_testsat(), archive)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("strides is incompatible with shape of requested array")
+
+    monkeypatch.setattr(proc.chain.decoder, "decode", broken)
+    proc.process([_batch(0, 20)])
+    proc.flush()
+    assert archive.packet_stats().failed == {"decoder_error": 20}
+    assert archive.packets_without_parameters() == []

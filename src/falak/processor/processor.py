@@ -433,6 +433,11 @@ class Chain:
             mark = np.ones(n, bool) if previous_status is None else status != previous_status
             if np.any(mark):
                 self.archive.set_packet_status(ids[mark], status[mark].tolist())
+        if self.archive is not None and ids is not None and self.write_parameters:
+            # processed (and failed): covered, so that the start-up catch-up does not retry
+            # them at every start; a replay with a fixed MDB decodes them again
+            self._buffer.add_packets(np.asarray(ids, dtype=np.int64))
+            self.flush(force=False)
         now = self.clock()
         rec = self._error_reports.get(reason)
         if rec is None:
