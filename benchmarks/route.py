@@ -16,31 +16,34 @@ Grids:
 falak searches from both ends at once on this grid size (two threads, the default on
 grids of ≥ 2¹⁸ cells; see ``falak.planning.route``), so its wall time uses both cores while
 scikit-image uses one: the table gives wall and process-CPU ratios (the CPU ratio is the
-work ratio, and steadier on a shared machine), best of 3 runs of each, interleaved. A second
-row per grid times falak's one-directional A* (``bidirectional=False``) for comparison.
-Run: ``.venv/bin/python benchmarks/route.py`` (a few minutes; making the DEM takes about one).
+work ratio, and steadier on a shared machine). Every side is warmed up on the grid itself and
+timed interleaved (``_harness``). A second row per grid times falak's one-directional A*
+(``bidirectional=False``) for comparison.
+Run: ``.venv/bin/python benchmarks/route.py [--size 2000] [--repeat 3] [--out FILE]`` (a few
+minutes; making the DEM takes about one).
 """
 
 from __future__ import annotations
 
-import time
+import argparse
+from typing import Any
 
 import numpy as np
+from _harness import Bench, Side, expect
 from numpy.typing import NDArray
 
 SIZE = 2000
-REPEATS = 3
 
 
-def _terrain() -> tuple[NDArray[np.float64], float]:
+def _terrain(size: int) -> tuple[NDArray[np.float64], float]:
     from falak.terrain import Rover, hazards, synthesize
 
-    dem = synthesize(SIZE, 2.0, seed=1)
+    dem = synthesize(size, 2.0, seed=1)
     return hazards(dem, Rover(max_slope_deg=20.0)).cost.astype(np.float64), dem.resolution_m
 
 
-def _uniform() -> tuple[NDArray[np.float64], float]:
-    return 1.0 + 2.0 * np.random.default_rng(0).random((SIZE, SIZE)), 1.0
+def _uniform(size: int) -> tuple[NDArray[np.float64], float]:
+    return 1.0 + 2.0 * np.random.default_rng(0).random((size, size)), 1.0
 
 
 def _corner(cost: NDArray[np.float64], r0: int, c0: int) -> tuple[int, int]:
@@ -53,48 +56,59 @@ def main() -> None:
 
     from falak.planning.traverse.route import shortest_path
 
-    shortest_path(np.ones((4, 4)), (0, 0), (3, 3))  # compile (numba cache) outside the timing
-    rows = []
-    for name, make in (("terrain", _terrain), ("uniform", _uniform)):
-        cost, _ = make()
-        start = _corner(cost, 20, 20)
-        goal = _corner(cost, SIZE - 60, SIZE - 60)
-        ours: list[tuple[float, float]] = []
-        one_way: list[tuple[float, float]] = []
-        peer: list[tuple[float, float]] = []
-        for _ in range(REPEATS):  # interleaved, so a change of machine load hits both sides
-            for times, bidirectional in ((ours, None), (one_way, False)):
-                w0, c0 = time.perf_counter(), time.process_time()
-                route = shortest_path(
-                    cost, start, goal, 1.0, corner_cutting=True, bidirectional=bidirectional
-                )
-                times.append((time.perf_counter() - w0, time.process_time() - c0))
-                if bidirectional is None:
-                    ours_cost = route.cost
-            w0, c0 = time.perf_counter(), time.process_time()
-            _, peer_cost = route_through_array(
-                cost, start, goal, fully_connected=True, geometric=True
-            )
-            peer.append((time.perf_counter() - w0, time.process_time() - c0))
-            for label, value in (("falak", ours_cost), ("falak A*", route.cost)):
-                if abs(value - float(peer_cost)) > 1e-9 * abs(value):
-                    raise SystemExit(
-                        f"{name}: costs differ: {label} {value!r}, skimage {peer_cost!r}"
-                    )
-        for label, times in ((name, ours), (f"{name} A*", one_way)):
-            wall = (min(o[0] for o in times), min(p[0] for p in peer))
-            cpu = (min(o[1] for o in times), min(p[1] for p in peer))
-            rows.append((label, start, goal, ours_cost, wall, cpu))
-    print(f"grid {SIZE}x{SIZE}, 8-connected, corner cutting on both sides, best of {REPEATS}")
-    print(
-        f"{'grid':11} {'start':>12} {'goal':>12} {'path cost':>11} {'falak s':>8} "
-        f"{'skimage s':>9} {'wall ratio':>10} {'CPU ratio':>9}"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=SIZE)
+    Bench.arguments(ap)
+    args = ap.parse_args()
+    n = args.size
+    bench = Bench(
+        f"route: {n}x{n} grid, 8-connected, corner cutting on both sides, path costs asserted "
+        "equal to 1e-9",
+        args.out,
     )
-    for name, start, goal, cost_value, wall, cpu in rows:
-        print(
-            f"{name:11} {start!s:>12} {goal!s:>12} {cost_value:11.4f} {wall[0]:8.3f} "
-            f"{wall[1]:9.3f} {wall[1] / wall[0]:9.1f}x {cpu[1] / cpu[0]:8.1f}x"
+    for name, make in (("terrain", _terrain), ("uniform", _uniform)):
+        cost, _ = make(n)
+        start = _corner(cost, 20, 20)
+        goal = _corner(cost, n - 60, n - 60)
+        costs: dict[str, float] = {}
+
+        def check(r: dict[str, Any], name: str = name, costs: dict[str, float] = costs) -> None:
+            peer_cost = float(r["scikit-image route_through_array"][1])
+            for label in ("falak (both ends, 2 threads)", "falak A* (one direction)"):
+                value = r[label].cost
+                expect(
+                    abs(value - peer_cost) <= 1e-9 * abs(value),
+                    f"{name}: costs differ: {label} {value!r}, skimage {peer_cost!r}",
+                )
+            costs["path"] = peer_cost
+
+        bench.compare(
+            f"{name} grid, start {start}, goal {goal}",
+            [
+                Side(
+                    "falak (both ends, 2 threads)",
+                    lambda c=cost, s=start, g=goal: shortest_path(
+                        c, s, g, 1.0, corner_cutting=True
+                    ),
+                ),
+                Side(
+                    "falak A* (one direction)",
+                    lambda c=cost, s=start, g=goal: shortest_path(
+                        c, s, g, 1.0, corner_cutting=True, bidirectional=False
+                    ),
+                ),
+                Side(
+                    "scikit-image route_through_array",
+                    lambda c=cost, s=start, g=goal: route_through_array(
+                        c, s, g, fully_connected=True, geometric=True
+                    ),
+                ),
+            ],
+            repeat=args.repeat,
+            check=check,
         )
+        bench.say(f"path cost {costs['path']:.4f} on all three (asserted)")
+    bench.finish()
 
 
 if __name__ == "__main__":

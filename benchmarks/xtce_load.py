@@ -1,23 +1,30 @@
 """Time XTCE loading: falak.mdb.xtce.load_xtce against space_packet_parser, same files, same run.
 
-Run: ``.venv/bin/python benchmarks/xtce_load.py [--repeat N]``. Prints the best and median
-wall time (``time.perf_counter``) and the median CPU time (``time.process_time``, steadier on a
-shared machine) of each loader on each file, and the ratio space_packet_parser / falak of the
-median wall times (above 1 means falak is faster). falak is timed with and without
-its semantic validation (``falak.mdb.validate``), which space_packet_parser does not do.
+Run: ``.venv/bin/python benchmarks/xtce_load.py [--repeat N] [--out FILE]``. Through
+``_harness``: warm-up, interleaved runs, min/median/max of wall and CPU time of each loader on
+each file, and the ratios space_packet_parser / falak of the medians (above 1 means falak is
+faster). falak is timed with and without its semantic validation (``falak.mdb.validate``),
+which space_packet_parser does not do. Both must find the same numbers of parameters and
+containers.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from _harness import Bench, Side, expect
 
 REPO = Path(__file__).resolve().parents[1]
-TESTDATA = Path(os.environ.get("FALAK_TESTDATA", REPO.parent / "shared" / "testdata"))
+SHARED = Path(os.environ.get("FALAK_TESTDATA", REPO.parent / "shared" / "testdata"))
+#: The space_packet_parser files ship in tests/data (BSD-3); older checkouts: ../shared only.
+TESTDATA = (
+    REPO / "tests" / "data"
+    if (REPO / "tests" / "data" / "space_packet_parser").is_dir()
+    else SHARED
+)
 
 FILES = [
     ("CTIM (1.7 MB, 9,493 params)", "space_packet_parser/ctim/ctim_xtce_v1.xml",
@@ -29,65 +36,48 @@ FILES = [
 ]  # fmt: skip
 
 
-def _interleaved(
-    funcs: list[Callable[[], object]], repeat: int
-) -> list[tuple[list[float], list[float]]]:
-    """Wall and CPU seconds of each function, run in turn so load on a shared machine
-    affects all of them alike."""
-    for f in funcs:
-        f()  # warm up imports and caches
-    out: list[tuple[list[float], list[float]]] = [([], []) for _ in funcs]
-    for _ in range(repeat):
-        for f, (wall, cpu) in zip(funcs, out, strict=True):
-            c0, t0 = time.process_time(), time.perf_counter()
-            f()
-            wall.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs per loader and file")
+    Bench.arguments(parser, repeat=7)
     args = parser.parse_args()
 
     from space_packet_parser.xtce.definitions import XtcePacketDefinition
 
     from falak.mdb.xtce import load_xtce
 
-    header = (
-        f"{'file':32} {'loader':32} {'wall best':>9} {'wall med':>9} {'cpu med':>8} "
-        f"{'spp/falak':>9}"
-    )
-    print(header + "\n" + "-" * len(header))
+    bench = Bench("XTCE loading: falak load_xtce vs space_packet_parser from_xtce", args.out)
     for label, rel, root in FILES:
         path = TESTDATA / rel
-        results = _interleaved(
+
+        def check(r: dict[str, Any], label: str = label) -> None:
+            theirs = r["space_packet_parser from_xtce"]
+            for name in ("falak load_xtce", "falak load_xtce(validate=False)"):
+                ours = r[name]
+                expect(
+                    len(ours.parameters) == len(theirs.parameters)
+                    and len(ours.containers) == len(theirs.containers),
+                    f"{label}: {name} has {len(ours.parameters)} parameters and "
+                    f"{len(ours.containers)} containers, space_packet_parser "
+                    f"{len(theirs.parameters)} and {len(theirs.containers)}",
+                )
+
+        bench.compare(
+            label,
             [
-                lambda p=path, r=root: XtcePacketDefinition.from_xtce(p, root_container_name=r),
-                lambda p=path: load_xtce(p),
-                lambda p=path: load_xtce(p, validate=False),
+                Side("falak load_xtce", lambda p=path: load_xtce(p)),
+                Side(
+                    "falak load_xtce(validate=False)", lambda p=path: load_xtce(p, validate=False)
+                ),
+                Side(
+                    "space_packet_parser from_xtce",
+                    lambda p=path, r=root: XtcePacketDefinition.from_xtce(p, root_container_name=r),
+                ),
             ],
-            args.repeat,
+            repeat=args.repeat,
+            check=check,
         )
-        names = [
-            "space_packet_parser from_xtce",
-            "falak load_xtce",
-            "falak load_xtce(validate=False)",
-        ]
-        spp_wall = statistics.median(results[0][0])
-        for name, (wall, cpu) in zip(names, results, strict=True):
-            med = statistics.median(wall)
-            ratio = "" if name.startswith("space") else f"{spp_wall / med:.2f}x"
-            print(
-                f"{label:32} {name:32} {min(wall) * 1e3:7.1f}ms {med * 1e3:7.1f}ms "
-                f"{statistics.median(cpu) * 1e3:6.1f}ms {ratio:>9}"
-            )
-    print(
-        f"\n{args.repeat} timed runs each, interleaved, after one warm-up; "
-        f"{os.cpu_count()} CPUs visible; load average {os.getloadavg()[0]:.1f}. "
-        "spp/falak is the ratio of median wall times (above 1: falak is faster)."
-    )
+    bench.say("parameter and container counts equal on every file (asserted)")
+    bench.finish()
 
 
 if __name__ == "__main__":
