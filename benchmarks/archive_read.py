@@ -12,6 +12,10 @@ fsync on, like a production server):
    reading the same column from a Parquet file with pyarrow;
 3. aligned export of 10 parameters x 1 M samples from two groups with different times (target
    < 5 s); peer: reading the same 10 columns from Parquet (no alignment).
+
+Each part runs every target and its peer through ``_harness`` (warm-up, interleaved repeats,
+wall and CPU time) and asserts the results: every packet archived, the read values equal to
+the Parquet file's, the exports equal between backends.
 """
 
 from __future__ import annotations
@@ -26,27 +30,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import Bench, Side, expect
 
 from falak.archive import Archive, ParameterColumn, open_archive
 from falak.ccsds.spacepacket import encode_packet
 
 T0 = 1_764_000_000_000_000_000
 PACKET_BYTES = 1492
-
-
-def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,24 +98,78 @@ def packet_batch(n: int) -> tuple[bytes, np.ndarray, np.ndarray]:
     return b"".join(pkts), np.arange(n, dtype=np.int64) * PACKET_BYTES, lengths
 
 
-def bench_append(arc: Archive, batch: int, n_batches: int) -> float:
-    data, offsets, lengths = packet_batch(batch)
-    t = time.perf_counter()
-    for k in range(n_batches):
-        times = T0 + (k * batch + np.arange(batch, dtype=np.int64)) * 1000
-        arc.append_packets(data, offsets, lengths, recv_time_ns=times, link="bench")
-    return batch * n_batches / (time.perf_counter() - t)
+class Appender:
+    """Append ``n_batches`` batches of ``batch`` packets, one commit (or fsync) per batch."""
 
+    def __init__(self, batch: int, n_batches: int) -> None:
+        self.data, self.offsets, self.lengths = packet_batch(batch)
+        self.batch, self.n_batches, self.k = batch, n_batches, 0
+        self.t_start = T0 + batch * 10**12  # each batch size its own time range
 
-def bench_flat_file(folder: Path, batch: int, n_batches: int) -> float:
-    data, _, _ = packet_batch(batch)
-    with (folder / "flat.bin").open("ab") as fh:
-        t = time.perf_counter()
-        for _ in range(n_batches):
-            fh.write(data)
+    def archive(self, arc: Archive) -> None:
+        for _ in range(self.n_batches):
+            t0 = self.t_start + self.k * self.batch * 1000
+            self.k += 1
+            times = t0 + np.arange(self.batch, dtype=np.int64) * 1000
+            arc.append_packets(
+                self.data, self.offsets, self.lengths, recv_time_ns=times, link="bench"
+            )
+
+    def flat_file(self, fh: Any) -> None:
+        for _ in range(self.n_batches):
+            self.k += 1
+            fh.write(self.data)
             fh.flush()
             os.fsync(fh.fileno())
-        return batch * n_batches / (time.perf_counter() - t)
+
+
+def append_rows(
+    bench: Bench, work: Path, batch: int, n_batches: int, dsn: str | None, repeat: int
+) -> None:
+    """Every SQLite mode, PostgreSQL and the flat file, interleaved; packet counts checked."""
+    with contextlib.ExitStack() as stack:
+        modes = (("WAL", "FULL"), ("WAL", "NORMAL"), ("DELETE", "FULL"), ("DELETE", "NORMAL"))
+        targets: list[tuple[str, Archive]] = [
+            (
+                f"SQLite {j} synchronous={s}" + (" (default)" if (j, s) == modes[0] else ""),
+                stack.enter_context(
+                    open_archive(work / f"a{batch}_{j}_{s}", journal_mode=j, synchronous=s)
+                ),
+            )
+            for j, s in modes
+        ]
+        if dsn is not None:
+            pg = stack.enter_context(open_archive(dsn))
+            targets.append(("PostgreSQL (fsync on)", pg))
+        flat_path = work / f"flat{batch}.bin"
+        fh = stack.enter_context(flat_path.open("ab"))
+        before = {name: arc.packet_stats().n_packets for name, arc in targets}
+        appenders = {name: Appender(batch, n_batches) for name, _ in targets}
+        flat = Appender(batch, n_batches)
+        sides = [
+            Side(name, lambda arc=arc, ap=appenders[name]: ap.archive(arc)) for name, arc in targets
+        ]
+        sides.insert(1, Side("flat file + fsync (peer)", lambda: flat.flat_file(fh)))
+
+        def check(_: dict[str, Any]) -> None:
+            fh.flush()
+            size = flat_path.stat().st_size
+            expect(size == flat.k * batch * PACKET_BYTES, f"the flat file holds {size} bytes")
+            for name, arc in targets:
+                got = arc.packet_stats().n_packets - before[name]
+                expect(got == appenders[name].k * batch, f"{name}: {got} packets archived")
+
+        stats = bench.compare(
+            f"append 1,492-B packets, {batch} per commit, {n_batches} commits per run",
+            sides,
+            repeat=repeat,
+            check=check,
+        )
+        bench.say("packets archived: all, in every target (asserted)")
+        n = batch * n_batches
+        peer = stats["flat file + fsync (peer)"].wall
+        for name, st in stats.items():
+            bench.say(f"  {name:<36} {n / st.wall:>10,.0f} packets/s ({peer / st.wall:.2f}× file)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,126 +199,109 @@ def fill_parameters(arc: Archive, n: int) -> None:
             arc.write_parameters(f"/B/{grp}", t, cols)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=int, default=10_000_000, help="long-read samples")
-    ap.add_argument("--batch", type=int, default=1000, help="packets per append (one commit)")
-    ap.add_argument("--batches", type=int, default=40, help="append batches per mode")
-    ap.add_argument("--no-postgres", action="store_true")
-    args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="falak-bench-", dir=os.environ.get("BENCH_DIR")))
-    rows: list[tuple[str, str, str]] = []
-    try:
-        flat = bench_flat_file(work, args.batch, args.batches)
-        small = 10  # a live link: a few packets per commit, where the fsync dominates
-        flat_small = bench_flat_file(work, small, 100)
-        modes = (("WAL", "FULL"), ("WAL", "NORMAL"), ("DELETE", "FULL"), ("DELETE", "NORMAL"))
-        for batch, n_batches, peer in ((args.batch, args.batches, flat), (small, 100, flat_small)):
-            rows.append(
-                (
-                    f"append 1,492-B packets, {batch}/commit",
-                    "flat file + fsync (peer)",
-                    f"{peer:,.0f}/s",
-                )
-            )
-            for journal, sync in modes:
-                with open_archive(
-                    work / f"a{batch}_{journal}_{sync}", journal_mode=journal, synchronous=sync
-                ) as arc:
-                    rate = bench_append(arc, batch, n_batches)
-                rows.append(
-                    (
-                        "",
-                        f"SQLite {journal} synchronous={sync}",
-                        f"{rate:,.0f}/s ({rate / peer:.2f}× file)",
-                    )
-                )
-        with contextlib.ExitStack() as stack:
-            dsn = None if args.no_postgres else stack.enter_context(postgres_server())
-            backends: list[tuple[str, Callable[[], Archive]]] = [
-                ("SQLite WAL", lambda: open_archive(work / "params")),
-            ]
-            if dsn is not None:
-                with open_archive(dsn) as arc:
-                    rate = bench_append(arc, args.batch, args.batches)
-                    rate_small = bench_append(arc, small, 100)
-                rows.append(
-                    (
-                        "",
-                        f"PostgreSQL (fsync on), {args.batch}/batch",
-                        f"{rate:,.0f}/s ({rate / flat:.2f}× file)",
-                    )
-                )
-                rows.append(
-                    (
-                        "",
-                        f"PostgreSQL (fsync on), {small}/batch",
-                        f"{rate_small:,.0f}/s ({rate_small / flat_small:.2f}× file)",
-                    )
-                )
-                backends.append(("PostgreSQL", lambda: open_archive(dsn)))
-            read_parameter_rows(rows, work, backends, args.samples)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    width = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)))
-
-
 def read_parameter_rows(
-    rows: list[tuple[str, str, str]],
-    work: Path,
-    backends: list[tuple[str, Callable[[], Archive]]],
-    n: int,
+    bench: Bench, work: Path, backends: list[tuple[str, Archive]], n: int, repeat: int
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     # peers: the same data in Parquet files
     t = T0 + np.arange(n, dtype=np.int64) * 1_000_000
-    pq.write_table(
-        pa.table({"time": t, "x": np.sin(t.astype(np.float64) * 1e-9)}), work / "long.parquet"
-    )
+    x = np.sin(t.astype(np.float64) * 1e-9)
+    pq.write_table(pa.table({"time": t, "x": x}), work / "long.parquet")
     idx = np.arange(1_000_000, dtype=np.int64)
     cols = {f"p{j}": idx * (0.5 + j) if j % 2 else idx.astype(np.float32) for j in range(10)}
     pq.write_table(pa.table({"time": T0 + idx * 2_000_000, **cols}), work / "ten.parquet")
-    t_pq, _ = best_of(lambda: pq.read_table(work / "long.parquet").column("x").to_numpy())
-    t_pq10, _ = best_of(lambda: [c.to_numpy() for c in pq.read_table(work / "ten.parquet").columns])
-    rows.append(
-        (
-            f"read 1 parameter, {n:,} samples",
-            "Parquet column (peer)",
-            f"{n / t_pq / 1e6:,.1f} M samples/s",
-        )
-    )
-    exports = []
-    for label, opener in backends:
-        with opener() as arc:
-            t_fill = time.perf_counter()
-            fill_parameters(arc, n)
-            t_fill = time.perf_counter() - t_fill
-            t_read, series = best_of(lambda arc=arc: arc.read_parameter("/B/long/x"))
-            assert len(series) == n
-            rows.append(
-                (
-                    "",
-                    label,
-                    f"{n / t_read / 1e6:,.1f} M samples/s "
-                    f"({t_pq / t_read:.2f}× Parquet); written in {t_fill:.1f} s",
-                )
+    for label, arc in backends:
+        t_fill = time.perf_counter()
+        fill_parameters(arc, n)
+        bench.say(f"{label}: parameters written in {time.perf_counter() - t_fill:.1f} s")
+
+    def same_long(r: dict[str, Any]) -> None:
+        for label, _ in backends:
+            series = r[label]
+            expect(len(series) == n, f"{label}: {len(series):,} samples, not {n:,}")
+            expect(np.array_equal(series.time_ns, t), f"{label}: times differ")
+            expect(np.array_equal(series.eng, x), f"{label}: values differ from Parquet's")
+        expect(np.array_equal(r["Parquet column (pyarrow, peer)"], x), "Parquet values differ")
+
+    stats = bench.compare(
+        f"read 1 parameter, {n:,} samples, whole range",
+        [Side(label, lambda arc=arc: arc.read_parameter("/B/long/x")) for label, arc in backends]
+        + [
+            Side(
+                "Parquet column (pyarrow, peer)",
+                lambda: pq.read_table(work / "long.parquet").column("x").to_numpy(),
             )
-            names = [f"/B/{g}/p{j}" for g in "ab" for j in range(5)]
-            t_exp, table = best_of(lambda arc=arc, names=names: arc.export(names))
-            exports.append((label, t_exp, len(table)))
-    rows.append(
-        (
-            "aligned export 10 params × 1 M",
-            "Parquet 10 columns (peer, no alignment)",
-            f"{t_pq10:.2f} s",
-        )
+        ],
+        repeat=repeat,
+        check=same_long,
     )
-    for label, t_exp, nrows in exports:
-        rows.append(("", label, f"{t_exp:.2f} s ({nrows:,} rows; {t_exp / t_pq10:.1f}× Parquet)"))
+    bench.say("samples, times and values equal to the Parquet file's (asserted)")
+    for label, st in stats.items():
+        bench.say(f"  {label:<36} {n / st.wall / 1e6:6.1f} M samples/s")
+
+    names = [f"/B/{g}/p{j}" for g in "ab" for j in range(5)]
+    rows_expected = 1_666_666  # union of 1 M times every 2 ms and 1 M every 3 ms
+
+    def same_export(r: dict[str, Any]) -> None:
+        tables = [r[label] for label, _ in backends]
+        for (label, _), table in zip(backends, tables, strict=True):
+            expect(len(table) == rows_expected, f"{label}: {len(table):,} rows exported")
+            expect(len(table.names) == 11, f"{label}: columns {table.names}")
+        for table in tables[1:]:
+            for a, b, pa_, pb in zip(
+                tables[0].values, table.values, tables[0].present, table.present, strict=True
+            ):
+                expect(np.array_equal(pa_, pb), "exports differ in which values are present")
+                expect(np.array_equal(a[pa_], b[pb]), "exports differ between backends")
+        peer = r["Parquet 10 columns (pyarrow, peer, no alignment)"]
+        expect(len(peer) == 11 and all(len(c) == 1_000_000 for c in peer), "Parquet read short")
+
+    bench.compare(
+        "aligned export, 10 parameters × 1 M samples in 2 groups with different times",
+        [Side(label, lambda arc=arc: arc.export(names)) for label, arc in backends]
+        + [
+            Side(
+                "Parquet 10 columns (pyarrow, peer, no alignment)",
+                lambda: [c.to_numpy() for c in pq.read_table(work / "ten.parquet").columns],
+            )
+        ],
+        repeat=repeat,
+        check=same_export,
+    )
+    bench.say(f"{rows_expected:,} rows from every backend, equal between backends (asserted)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=10_000_000, help="long-read samples")
+    ap.add_argument("--batch", type=int, default=1000, help="packets per append (one commit)")
+    ap.add_argument("--batches", type=int, default=40, help="append batches per mode")
+    ap.add_argument("--no-postgres", action="store_true")
+    Bench.arguments(ap)
+    args = ap.parse_args()
+    bench = Bench(
+        "archive: raw appends, one-parameter reads, aligned export (SQLite, PostgreSQL, peers)",
+        args.out,
+    )
+    work = Path(tempfile.mkdtemp(prefix="falak-bench-", dir=os.environ.get("BENCH_DIR")))
+    try:
+        with contextlib.ExitStack() as stack:
+            dsn = None if args.no_postgres else stack.enter_context(postgres_server())
+            small = 10  # a live link: a few packets per commit, where the fsync dominates
+            for batch, n_batches in ((args.batch, args.batches), (small, 100)):
+                append_rows(bench, work, batch, n_batches, dsn, args.repeat)
+            backends: list[tuple[str, Archive]] = [
+                ("SQLite WAL", stack.enter_context(open_archive(work / "params")))
+            ]
+            if dsn is not None:
+                backends.append(("PostgreSQL", stack.enter_context(open_archive(dsn))))
+            read_parameter_rows(bench, work, backends, args.samples, args.repeat)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    bench.say("(PostgreSQL's own CPU time is in its server processes, not in this one's.)")
+    bench.finish()
 
 
 if __name__ == "__main__":
