@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ingest
+from _harness import load_average
 
 from falak.tm.decoder import Decoder
 
@@ -45,7 +46,7 @@ def main() -> None:
             times.append(time.process_time() - t)
         print(
             f"{label:7s} {n:5d} packets: median {statistics.median(times) * 1e3:5.0f} ms, "
-            f"max {max(times) * 1e3:5.0f} ms",
+            f"max {max(times) * 1e3:5.0f} ms; load average {load_average()}",
             flush=True,
         )
 

@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _harness import load_average
 from numpy.typing import NDArray
 
 N_TYPES = 200
@@ -259,7 +260,9 @@ def main() -> None:
     rows = []
     best = 0.0
     for rate in (float(r) for r in args.rates.split(",")):
+        load_before = load_average()
         r = run_rate(mdb, rate, args.seconds, args.batch_age, args.param_flush)
+        r["load"] = f"{load_before} -> {load_average()}"
         ok = (
             r["received"] == r["sent"] == r["archived"] == r["decoded"]
             and r["cores_needed"] <= 1.0
@@ -274,7 +277,8 @@ def main() -> None:
             f"archived {r['archived']:>7.0f}  decoded {r['decoded']:>7.0f}  "
             f"drain {r['drain_s']:5.2f} s  stop {r['stop_s']:5.2f} s  CPU {r['cpu_s']:5.1f} s  "
             f"cores needed {r['cores_needed']:4.2f}  "
-            f"max latency {r['max_latency_ms']:6.0f} ms  {'OK' if ok else 'LOSS/BACKLOG'}",
+            f"max latency {r['max_latency_ms']:6.0f} ms  {'OK' if ok else 'LOSS/BACKLOG'}  "
+            f"load average {r['load']}",
             flush=True,
         )
     print()
@@ -296,7 +300,8 @@ def main() -> None:
           f"{np.percentile(lat, 99):.1f} ms, max {lat.max():.1f} ms")  # fmt: skip
     print(f"highest sustained rate without loss: {best:.0f} packets/s = "
           f"{best * N_PARAMS:,.0f} samples/s; ratio to the perftest2 target "
-          f"({TARGET_PPS} packets/s): {best / TARGET_PPS:.2f}")  # fmt: skip
+          f"({TARGET_PPS} packets/s, from Yamcs's README: Yamcs is not run here): "
+          f"{best / TARGET_PPS:.2f}; load average at end {load_average()}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ whether the slow subscriber was dropped with a reason while the others kept up.
 Peer: the in-process bus (``falak.bus``) read by a plain thread, measured in the same run
 over the same traffic — the floor the WebSocket path adds to; ratio = WS p99 / bus p99.
 
+Both paths see the same traffic at the same time, so load changes hit both alike. Asserted:
+no sequence gaps, no normal subscriber dropped, every subscriber got the same updates, and the
+stuck one was dropped with a reason (latencies are measured, not asserted).
+
 Run: ``.venv/bin/python benchmarks/websocket.py [--seconds 10] [--subscribers 50]``.
 Bounded: ``--seconds`` of sending plus at most 30 s of set-up and drain; loopback only.
 """
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import expect, load_average
 
 PARAMS_PER_HK = 17  # measured: the bus carries 17 parameter updates per HK packet
 
@@ -171,6 +176,7 @@ def main() -> None:
 
     import uvicorn
 
+    load_before = load_average()
     from falak.server import Runtime, create_app, example_config, uvicorn_config
 
     tmp = tempfile.TemporaryDirectory()
@@ -288,6 +294,18 @@ def main() -> None:
         f"{client_cpu_s:.1f} s in all ({client_cpu_s / (args.seconds + 5):.2f} cores)"
     )
     print(f"target p99 < 250 ms: {'met' if res['p99_ms'] < 250 else 'NOT met'}")
+    print(f"load average {load_before} -> {load_average()}")
+    # what the run must show, asserted (the latencies are measurements, not pass/fail)
+    expect(sum(res["gaps"]) == 0, f"{sum(res['gaps'])} sequence gaps: messages were lost")
+    expect(not res["closed"], f"normal subscribers were dropped: {res['closed']}")
+    expect(upd.min() > 0 and upd.min() == upd.max(), "subscribers got different updates")
+    expect(bool(drops), "the stuck subscriber was not dropped by the server")
+    expect(
+        bool(res["slow_reason"]) and not res["slow_reason"][0].startswith(("not ", "closed w")),
+        f"the stuck client saw no reason: {res['slow_reason']}",
+    )
+    print("asserted: no gaps, no normal subscriber dropped, all got the same updates, the stuck "
+          "one dropped with a reason")  # fmt: skip
 
 
 if __name__ == "__main__":
