@@ -113,3 +113,47 @@ def test_bad_recipes_name_the_fix(testdata: Path) -> None:
         assert str(err.value) == message
     with pytest.raises(InputError, match=r"^--packet-time 'cds:DOY,NOPE': no parameter named"):
         PacketTime.parse("cds:DOY,NOPE", db)
+
+
+def test_a_yaml_mdb_says_it_with_ancillary(tmp_path: Path) -> None:
+    from .testsat import MDB_PATH
+
+    text = MDB_PATH.read_text().replace(
+        "\ntypes:\n", '\nancillary: {"falak:packet_time": "cds:OBT,BATT_V"}\ntypes:\n', 1
+    )
+    (tmp_path / "mdb.yaml").write_text(text)
+    db = load(tmp_path / "mdb.yaml")
+    assert db.packet_time == "cds:OBT,BATT_V"
+    with pytest.raises(InputError) as err:  # a bad recipe in the MDB is named as such
+        PacketTime.parse("cds:OBT", db)
+    assert str(err.value).startswith("--packet-time 'cds:OBT': cds: needs 2 or 3 fields")
+    recipe = PacketTime.parse(None, db)
+    assert (recipe.kind, recipe.parameters) == ("cds", ("/TESTSAT/OBT", "/TESTSAT/BATT_V"))
+    text = text.replace('"cds:OBT,BATT_V"', "BATT_V")
+    (tmp_path / "mdb.yaml").write_text(text)
+    with pytest.raises(InputError) as err:
+        PacketTime.parse(None, load(tmp_path / "mdb.yaml"))
+    assert str(err.value).startswith(
+        f"falak:packet_time of {tmp_path / 'mdb.yaml'} 'BATT_V': parameter /TESTSAT/BATT_V has a "
+    )
+
+
+def test_falak_run_takes_packet_time_too(tmp_path: Path, testdata: Path) -> None:
+    from typer.testing import CliRunner
+
+    from falak.archive import open_archive
+    from falak.cli.app import app
+
+    folder = testdata / "space_packet_parser" / "jpss"
+    res = CliRunner().invoke(
+        app,
+        ["run", "--mdb", str(jpss_xtce(testdata)), "--link",
+         f"file://{folder / 'J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1'}",
+         "--archive", str(tmp_path / "a"), "--until-done", "--no-status",
+         "--packet-time", "cds:DOY,MSEC,USEC"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    with open_archive(tmp_path / "a", create=False) as a:
+        t = a.read_parameter("SRC_SEQ_CTR").time
+    assert len(t) == 7200
+    assert str(t[0]) == "2021-04-09T00:00:00.007137000"  # TRUTH.md packet 0

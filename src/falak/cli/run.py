@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from falak.cli.archive import PacketTimeOpt
+
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
@@ -75,6 +77,7 @@ def run_command(
             help="Live status table (rates, alarms); on by default on a terminal.",
         ),
     ] = True,
+    packet_time: PacketTimeOpt = None,
 ) -> None:
     """Run the live processor: links → raw archive → decode → alarms → bus → parameters.
 
@@ -98,12 +101,14 @@ def run_command(
     from falak.links import FileLink, open_link
     from falak.mdb import load
     from falak.processor import Processor
+    from falak.processor.packettime import PacketTime
 
     console = Console(stderr=True)
     log_fh = None
     try:
         db = load(mdb)
         root = root_container(db, container)
+        recipe = PacketTime.parse(packet_time, db)
         links = []
         for i, url in enumerate(link):
             links.append(open_link(url, name=f"{url.split(':', 1)[0].lower()}{i}"))
@@ -140,6 +145,7 @@ def run_command(
         batch_max_packets=batch_packets,
         batch_max_age_s=batch_age_ms / 1000,
         on_commit=on_commit,
+        packet_time=recipe,
     )
     started = time.monotonic()
     files = [lk for lk in links if isinstance(lk, FileLink)]
