@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import textwrap
+from collections.abc import Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -50,6 +51,7 @@ from falak.mdb.model import (
     Verifier,
 )
 from falak.mdb.native import builtin_type, dump_yaml, load_yaml, loads_yaml
+from falak.tm.derived import register_derived_function, unregister_derived_function
 from tests.conftest import data_file
 
 TESTSAT = Path(str(resources.files("falak.missions.testsat") / "mdb.yaml"))
@@ -70,6 +72,15 @@ def one_error(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # TESTSAT
+
+
+@pytest.fixture(autouse=True)
+def kitchen_function() -> Iterator[None]:
+    """KITCHEN's derived parameter names a user's function: register it (issue 12: an MDB
+    may name only registered functions)."""
+    register_derived_function("mymod.sub:fn", lambda *arrays: arrays[0])
+    yield
+    unregister_derived_function("mymod.sub:fn")
 
 
 @pytest.fixture(scope="module")

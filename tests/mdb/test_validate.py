@@ -243,7 +243,8 @@ def test_derived_inputs_and_function_form() -> None:
         ),
     ]
     assert messages(db(parameters=ps)) == [
-        "parameter /S/D: derivation function 'numpy.multiply' is not 'module:callable'",
+        "parameter /S/D: derivation function 'numpy.multiply' is not one falak may call (a "
+        "mission database never makes falak import a module)",
         "parameter /S/D: derivation input '/S/X' does not exist",
     ]
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 
 import numpy as np
 
 from falak.errors import MdbError
+from falak.mdb.functions import ENTRY_POINT_GROUP, is_known_function
 from falak.mdb.model import (
     AbsoluteTimeType,
     AggregateType,
@@ -74,7 +74,6 @@ _MAX = f"{MAX_PACKET_BITS:,} bits, the largest CCSDS packet"
 #: the texts the decoder reads as a boolean (falak.tm.decoder._comparison_value)
 _BOOLEAN_WORDS = ("1", "true", "on", "yes", "0", "false", "off", "no")
 
-_FUNCTION_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _STAGES = (
     "transferred",
     "sent",
@@ -713,12 +712,15 @@ class _Checker:
                 )
             if p.derivation is not None:
                 d = p.derivation
-                if not _FUNCTION_RE.match(d.function):
+                if not is_known_function(d.function):
                     self.err(
                         src,
-                        f"parameter {qn}: derivation function {d.function!r} is not "
-                        "'module:callable'",
-                        "write it as module:function, e.g. numpy:multiply",
+                        f"parameter {qn}: derivation function {d.function!r} is not one falak "
+                        "may call (a mission database never makes falak import a module)",
+                        "use one of falak's (falak:magnitude, falak:mean, falak:sum), a numpy "
+                        "ufunc such as numpy:multiply, or register your own with "
+                        "falak.tm.derived.register_derived_function or an entry point "
+                        f"{ENTRY_POINT_GROUP!r} (docs/mdb-yaml.md, Derived parameters)",
                     )
                 for inp in d.inputs:
                     if inp not in self.mdb.parameters and not self.missing(inp):

@@ -20,7 +20,6 @@ apart from the failures (see :data:`EXCESS_REASONS`).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -1296,20 +1295,13 @@ class Decoder:
             columns[p.qualified_name] = Column(p.qualified_name, p.name, value, value, None, mon)
 
     def _function(self, spec: str) -> Callable[..., Any]:
+        """The derived function named ``spec``, from :mod:`falak.tm.derived` (never an import
+        of a module the MDB names)."""
         fn = self._functions.get(spec)
         if fn is None:
-            module, _, attr = spec.partition(":")
-            try:
-                obj: Any = importlib.import_module(module)
-                for part in attr.split("."):
-                    obj = getattr(obj, part)
-            except (ImportError, AttributeError) as exc:
-                raise MdbError(
-                    f"derived parameter function {spec!r} cannot be imported: {exc}",
-                    fix="write it as 'package.module:function' importable from Python",
-                ) from exc
-            fn = obj
-            self._functions[spec] = fn
+            from falak.tm.derived import derived_function
+
+            fn = self._functions[spec] = derived_function(spec)
         return fn
 
     def _transitions(self, results: list[ContainerResult]) -> list[AlarmTransition]:
