@@ -647,6 +647,9 @@ def ranges_text(ranges: Sequence[tuple[int, int]], most: int = 3) -> str:
     return ", ".join(parts)
 
 
+CATCH_UP_BATCH_PACKETS = 5_000
+"""Packets per committed batch of the start-up catch-up beside live processing."""
+
 _STOP = object()
 
 
@@ -809,6 +812,9 @@ class Processor:
                 root=self.root,
                 ranges=ranges,
                 packet_time=self.chain.packet_time,
+                # commits of a few live flushes' size: the live chain waits for the parameter
+                # store while a catch-up batch is written
+                batch_size=CATCH_UP_BATCH_PACKETS,
                 stop=self._catch_up_stop,
                 progress=progress,
             )
