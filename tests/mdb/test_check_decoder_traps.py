@@ -394,3 +394,15 @@ def test_absurd_array_dimensions(tmp_path: Path) -> None:
     )
     lines = check(tmp_path, "a.xml", xtce_text(types=array, x_type="A"))
     assert lines[0].startswith("12: type /BAD/A has 1,000,000,000,000 elements, more than fit")
+
+
+def test_conditional_entries_of_an_inlined_container_may_be_absent() -> None:
+    """Two inlined containers, each with a 400,000-bit field present only in some packets:
+    both at once would overflow a packet, but neither is required, so this is legal."""
+    text = yaml_text(entry="{container: BIG}, {container: BIG}").replace(
+        "types:\n", "types:\n  B: {kind: binary, encoding: {fixed_bits: 400000}}\n"
+    )
+    text = text.replace("  X: uint8", "  X: uint8\n  Y: B")
+    text += "  BIG: {entries: [{parameter: Y, include_if: X == 1}]}\n"
+    mdb = loads_yaml(text)
+    assert mdb.warnings == []

@@ -236,3 +236,26 @@ def test_aggregate_member_references_still_resolve_and_decode(fast_path: bool) -
         volt = c.column("SCI.VOLT")
         present = True if volt.present is None else bool(volt.present[row])
         assert (volt.eng[row] if present else None) == sci_volt, i
+
+
+def test_a_parameter_named_like_an_aggregate_member_is_refused(tmp_path: Path) -> None:
+    """/AGGSAT/SCI.HDR.APID would be the column key of both (split_member_key's rule)."""
+    text = AGGREGATES.read_text().replace(
+        '<xtce:Parameter name="HK" parameterTypeRef="HK_Type"/>',
+        '<xtce:Parameter name="HK" parameterTypeRef="HK_Type"/>\n'
+        '      <xtce:Parameter name="SCI.HDR.APID" parameterTypeRef="U8"/>',
+    )
+    path = tmp_path / "clash.xml"
+    path.write_text(text)
+    res = runner.invoke(app, ["mdb", "check", str(path)])
+    assert res.exit_code == 1
+    lines = res.stderr.splitlines()
+    assert lines[0] == (
+        f"{path}:46: parameter /AGGSAT/SCI.HDR.APID has the name of member 'APID' of aggregate "
+        "parameter /AGGSAT/SCI.HDR, so their decoded values would mix (at /SpaceSystem[@name="
+        "'AGGSAT']/TelemetryMetaData/ParameterSet/Parameter[@name='SCI.HDR.APID']) (fix: rename "
+        "the parameter or the member)"
+    )
+    # the restrictions' SCI.HDR.APID now names that parameter (an exact name wins), which the
+    # header does not decode
+    assert lines[-1] == "3 errors"

@@ -710,6 +710,7 @@ class _Checker:
                     f"parameter {qn} has type {p.type!r}, which does not exist",
                     "define that type or correct the name",
                 )
+            self.check_member_names(qn, self.mdb.types.get(p.type) if p.type else None)
             if p.derivation is not None:
                 d = p.derivation
                 if not is_known_function(d.function):
@@ -741,6 +742,25 @@ class _Checker:
                     f"parameter {qn}: expected period {p.expected_period_s} s",
                     "give a period > 0 s",
                 )
+
+    def check_member_names(self, qn: str, t: DataType | None, path: tuple[str, ...] = ()) -> None:
+        """A dot is legal in a name, and decoded aggregate members are keyed
+        ``PARAM.member``: a parameter named like a member of another (``A.B`` beside ``A``
+        with member ``B``) would share its column."""
+        if not isinstance(t, AggregateType) or len(path) > 16:
+            return
+        for m in t.members:
+            sub = (*path, m.name)
+            member_key = qn + "".join("." + x for x in sub)
+            other = self.mdb.parameters.get(member_key)
+            if other is not None:
+                self.err(
+                    other.source,
+                    f"parameter {member_key} has the name of member {'.'.join(sub)!r} of "
+                    f"aggregate parameter {qn}, so their decoded values would mix",
+                    "rename the parameter or the member",
+                )
+            self.check_member_names(qn, self.mdb.types.get(m.type), sub)
 
     # containers
 
@@ -1029,8 +1049,17 @@ class _Checker:
             return self.min_bits(t)
         if isinstance(e, ContainerEntry) and depth <= 16:
             chain = self.base_chain(e.container)
-            return sum(self.entry_min_bits(x, depth + 1) for c in chain for x in c.entries)
+            return sum(self.span_min_bits(x, depth + 1) for c in chain for x in c.entries)
         return 0
+
+    def span_min_bits(self, e: Entry, depth: int = 0) -> int:
+        """The fewest bits an entry takes with its repeats (0 when it may be absent)."""
+        rep = e.repeat
+        count = 1 if rep is None else rep.count if isinstance(rep.count, int) else 0
+        if e.include_if is not None or count <= 0:
+            return 0
+        offset = rep.offset_bits if rep is not None else 0
+        return max(self.entry_min_bits(e, depth) * count + offset * (count - 1), 0)
 
     def check_positions(self, c: SequenceContainer) -> None:
         """Every entry of a packet starts at or after the packet's start and ends within the
