@@ -599,6 +599,7 @@ class ParameterEntry:
     #: For array parameters: dimensions given at the entry (XTCE ``ArrayParameterRefEntry``
     #: ``DimensionList``); they replace the array type's dimensions when set.
     dimensions: tuple[Dimension, ...] = ()
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -609,6 +610,7 @@ class ContainerEntry:
     location: Location | None = None
     include_if: Condition | None = None
     repeat: Repeat | None = None
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -621,6 +623,7 @@ class FixedValueEntry:
     location: Location | None = None
     include_if: Condition | None = None
     repeat: Repeat | None = None
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 @dataclass(frozen=True)
@@ -631,6 +634,7 @@ class ArgumentEntry:
     location: Location | None = None
     include_if: Condition | None = None
     repeat: Repeat | None = None
+    source: SourceLocation | None = _src()  # noqa: RUF009 - a dataclass field spec
 
 
 Entry: TypeAlias = ParameterEntry | ContainerEntry | FixedValueEntry | ArgumentEntry

@@ -1656,7 +1656,7 @@ class _Builder:
             )
             return None
         kind = kinds[0]
-        kw: dict[str, Any] = {}
+        kw: dict[str, Any] = {"source": ctx.src(node)}  # for validate's entry errors
         locs = [k for k in _LOCATION_KEYS if k in f]
         if len(locs) > 1:
             ctx.err(

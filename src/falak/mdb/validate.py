@@ -909,8 +909,10 @@ class _Checker:
         command: MetaCommand | None,
     ) -> None:
         arg_names = self.command_args(command) if command is not None else None
+        container_src = src
         for i, e in enumerate(entries, start=1):
             where = f"{what} entry {i}"
+            src = e.source or container_src
             self.check_placement(e, src, where)
             if isinstance(e, ParameterEntry):
                 if e.parameter not in self.mdb.parameters and not self.missing(e.parameter):
@@ -1080,7 +1082,7 @@ class _Checker:
                 where = f"container {owner.qualified_name} entry {i}"
                 if pos < 0 and owner is c:
                     self.err(
-                        c.source,
+                        e.source or c.source,
                         f"{where} can start {-pos:,} bits before the packet's start (its "
                         f"offset is {loc.offset_bits if loc else 0:,} bits from the end of "
                         "the previous entry)",
@@ -1101,7 +1103,7 @@ class _Checker:
                     pos = min(pos, before)
                 if pos > MAX_PACKET_BITS and owner is c:
                     self.err(
-                        c.source,
+                        e.source or c.source,
                         f"{where} ends at least {pos:,} bits after the packet's start, "
                         f"beyond {_MAX}",
                         "check the entry's location, size, dimensions and repeat count",

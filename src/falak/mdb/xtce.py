@@ -1077,6 +1077,7 @@ class _Loader:
             inc: Condition | None = None
             rep: Repeat | None = None
             dims: tuple[Dimension, ...] = ()
+            esrc = SourceLocation(self.file, e.sourceline)  # for validate's entry errors
             for c in e:
                 ctag = _local(c.tag)
                 if ctag == "LocationInContainerInBits":
@@ -1111,17 +1112,19 @@ class _Loader:
                     dims = tuple(self.dimension(d, ss) for d in c)
             if tag in ("ParameterRefEntry", "ArrayParameterRefEntry"):
                 q = self.resolve("parameter", e.get("parameterRef"), ss, e, f"entry of {what}")
-                out.append(ParameterEntry(q or "", loc, inc, rep, dims))
+                out.append(ParameterEntry(q or "", loc, inc, rep, dims, source=esrc))
             elif tag == "ContainerRefEntry":
                 q = self.resolve("container", e.get("containerRef"), ss, e, f"entry of {what}")
-                out.append(ContainerEntry(q or "", loc, inc, rep))
+                out.append(ContainerEntry(q or "", loc, inc, rep, source=esrc))
             elif tag == "FixedValueEntry":
                 hexv = e.get("binaryValue")
                 value = bytes.fromhex(hexv if len(hexv or "") % 2 == 0 else "0" + cast(str, hexv))
                 size = e.get("sizeInBits")
                 nbits = int(size) if size is not None else 8 * len(value)
                 out.append(
-                    FixedValueEntry(nbits, value if hexv else None, e.get("name"), loc, inc, rep)
+                    FixedValueEntry(
+                        nbits, value if hexv else None, e.get("name"), loc, inc, rep, source=esrc
+                    )
                 )
             elif tag == "ArgumentRefEntry":
                 a = e.get("argumentRef", "")
@@ -1132,7 +1135,7 @@ class _Loader:
                         "base commands do not define",
                         f"add an Argument named {a} to the ArgumentList",
                     )
-                out.append(ArgumentEntry(a, loc, inc, rep))
+                out.append(ArgumentEntry(a, loc, inc, rep, source=esrc))
             else:
                 self.error(
                     e, f"{tag} is not supported", "use ParameterRefEntry or ContainerRefEntry"
