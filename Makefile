@@ -54,7 +54,8 @@ demo: install
 	  echo "== archive: ingest them (raw first, durable), then export two parameters by time"; \
 	  rm -rf demo-out/archive; \
 	  $(FALAK) archive ingest --mdb $(JPSS)/jpss1_geolocation_xtce_v1.xml \
-	    --packets $(JPSS)/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1 --archive demo-out/archive; \
+	    --packets $(JPSS)/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1 --archive demo-out/archive \
+	    --packet-time cds:DOY,MSEC,USEC; \
 	  $(FALAK) archive stats --archive demo-out/archive; \
 	  $(FALAK) archive export --archive demo-out/archive --parameters ADGPSPOSX,ADGPSPOSY \
 	    --out demo-out/positions.csv
