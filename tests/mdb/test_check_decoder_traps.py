@@ -203,6 +203,12 @@ def test_huge_repeat_count_and_offset(tmp_path: Path) -> None:
         "bits, the largest CCSDS packet (fix: give the number of repetitions (or read it from "
         "a parameter))"
     ]
+    repeat = "<RepeatEntry><Count><FixedValue>1000000000000</FixedValue></Count></RepeatEntry>"
+    assert check(tmp_path, "rep.xml", xtce_text(location=repeat)) == [
+        "24: container /BAD/Q entry 1 repeats 1,000,000,000,000 times, more than fit in "
+        "524,336 bits, the largest CCSDS packet (fix: give the number of repetitions (or read "
+        "it from a parameter))"
+    ]
     text = yaml_text(entry="{parameter: X, repeat: {count: 2, offset_bits: 100000000000000000000}}")
     assert check(tmp_path, "repoff.yaml", text) == [
         "9: container /BAD/Q entry 1: repeat offset of 100,000,000,000,000,000,000 bits is "

@@ -9,6 +9,7 @@ entry point; anything else is an error with file and line, at load and in ``mdb 
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from importlib import metadata
@@ -160,12 +161,30 @@ def test_a_registered_function_loads_and_decodes() -> None:
         loads_yaml(YAML.format(FUNCTION="power:triple_x"))
 
 
+def test_the_schema_takes_the_same_names() -> None:
+    schema = json.loads((Path(functions.__file__).parent / "schema.json").read_text())
+    assert _find(schema, "function") == {"type": "string", "pattern": functions.NAME_RE.pattern}
+
+
+def _find(node: object, key: str) -> object:
+    if isinstance(node, dict):
+        if key in node:
+            return node[key]
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            found = _find(item, key)
+            if found is not None:
+                return found
+    return None
+
+
 def test_register_refuses_bad_names_and_falak_names() -> None:
     with pytest.raises(MdbError) as bad:
         register_derived_function("no colon", abs)
     assert str(bad.value) == (
         "derived function name 'no colon' is not 'namespace:function'; fix: name it like "
-        "power:battery_w (letters, digits, _ . -, one colon, no spaces)"
+        "power:battery_w (letters, digits, _ and ., one colon, no spaces)"
     )
     with pytest.raises(MdbError) as own:
         register_derived_function("numpy:multiply", abs)

@@ -41,8 +41,8 @@ __all__ = [
 ENTRY_POINT_GROUP = "falak.derived_functions"
 
 #: The form of a function name: ``namespace:function`` without spaces (the XTCE ancillary
-#: datum separates the name and the inputs with spaces).
-NAME_RE = re.compile(r"^[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*$")
+#: datum separates the name and the inputs with spaces); schema.json has the same pattern.
+NAME_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 #: falak's own functions, each taking any number of same-shaped arrays.
 FALAK_FUNCTIONS: dict[str, str] = {

@@ -80,7 +80,7 @@ def register_derived_function(name: str, fn: Callable[..., Any]) -> None:
     if not names.NAME_RE.match(name):
         raise MdbError(
             f"derived function name {name!r} is not 'namespace:function'",
-            fix="name it like power:battery_w (letters, digits, _ . -, one colon, no spaces)",
+            fix="name it like power:battery_w (letters, digits, _ and ., one colon, no spaces)",
         )
     if name in names.builtin_function_names():
         raise MdbError(
