@@ -24,6 +24,7 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Bench", "Side", "Stats", "expect", "load_average"]
+__all__ = ["Bench", "Side", "Stats", "expect", "load_average", "source_state"]
 
 
 def expect(condition: object, message: str) -> None:
@@ -47,6 +48,25 @@ def load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:4])
     except OSError:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def source_state() -> str:
+    """Return the commit of the checkout and how many files under src/ differ from it."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.splitlines()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "source: not a git checkout"
+    return f"source: commit {head}" + (
+        f" + {len(dirty)} uncommitted file(s) under src/" if dirty else ", src/ clean"
+    )
 
 
 def _cpu_model() -> str:
@@ -120,6 +140,7 @@ class Bench:
             f"{len(os.sched_getaffinity(0))} cores usable; Python {platform.python_version()}; "
             f"command: {' '.join([Path(sys.argv[0]).name, *sys.argv[1:]])}"
         )
+        self.say(source_state())
         self.say(f"load average at start: {load_average()}")
 
     @staticmethod

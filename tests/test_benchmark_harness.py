@@ -75,9 +75,10 @@ def test_output_goes_to_a_file_only_with_out(
     bench.finish()
     text = out.read_text(encoding="utf-8").splitlines()
     assert text[0] == "to a file"
-    assert text[2].startswith("load average at start: ")
-    assert text[3] == "a line"
-    assert text[4].startswith("load average at end: ")
+    assert text[2].startswith("source: ")
+    assert text[3].startswith("load average at start: ")
+    assert text[4] == "a line"
+    assert text[5].startswith("load average at end: ")
 
 
 def test_expect_raises_with_the_message() -> None:
