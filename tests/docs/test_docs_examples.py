@@ -50,11 +50,7 @@ SLOW = {
     ("orbiter.md", "--days 30"),
 }
 #: Blocks known to fail, with why: they must fail (strict xfail), so fixing one shows here.
-#: Each is on a page another change of issue 12 is rewriting; remove the entry with the fix.
-KNOWN_BROKEN = {
-    "mdb-yaml.md#sh1": 'the page shows bad.yaml as a yaml block without title="bad.yaml", '
-    "so the command has no file to check",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 def _examples() -> list[tuple[str, str]]:
