@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
+# appended, not prepended: the scripts' names (websocket, route, ...) must not shadow packages
+sys.path.append(str(BENCHMARKS))
 
 from _harness import Bench, Side, Stats, expect  # noqa: E402
 
