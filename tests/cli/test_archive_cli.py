@@ -501,7 +501,7 @@ def test_packet_time_option_errors_are_one_line(tmp_path: Path, testdata: Path) 
     )  # fmt: skip
     assert res.exit_code == 1
     assert res.output.strip() == (
-        "error: --packet-time 'MSEC': parameter /JPSS_Geolocation_Packets/MSEC has a "
+        "error: --packet-time 'MSEC': parameter /JPSS_Geolocation_Packets/MSEC is of kind "
         "FloatType, not an absolute time; name an absolute-time parameter, or build the time "
         "from day/ms/µs fields with cds:DAY,MS,US"
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from falak.ccsds.spacepacket import split_packets
-from falak.errors import InputError
+from falak.errors import InputError, MdbErrors
 from falak.mdb import MissionDatabase, load
 from falak.processor.packettime import PacketTime
 from falak.tm.decoder import ContainerResult, Decoder
@@ -101,7 +101,7 @@ def test_bad_recipes_name_the_fix(testdata: Path) -> None:
     cases = {
         "cds:DOY": "--packet-time 'cds:DOY': cds: needs 2 or 3 fields, day,ms[,us] "
         "(e.g. cds:DOY,MSEC,USEC)",
-        "DOY": "--packet-time 'DOY': parameter /JPSS_Geolocation_Packets/DOY has a FloatType, "
+        "DOY": "--packet-time 'DOY': parameter /JPSS_Geolocation_Packets/DOY is of kind FloatType, "
         "not an absolute time; name an absolute-time parameter, or build the time from "
         "day/ms/µs fields with cds:DAY,MS,US",
         "cds:DOY,MSEC@x": "--packet-time 'cds:DOY,MSEC@x': epoch 'x' is not a date; write "
@@ -131,10 +131,11 @@ def test_a_yaml_mdb_says_it_with_ancillary(tmp_path: Path) -> None:
     assert (recipe.kind, recipe.parameters) == ("cds", ("/TESTSAT/OBT", "/TESTSAT/BATT_V"))
     text = text.replace('"cds:OBT,BATT_V"', "BATT_V")
     (tmp_path / "mdb.yaml").write_text(text)
-    with pytest.raises(InputError) as err:
-        PacketTime.parse(None, load(tmp_path / "mdb.yaml"))
-    assert str(err.value).startswith(
-        f"falak:packet_time of {tmp_path / 'mdb.yaml'} 'BATT_V': parameter /TESTSAT/BATT_V has a "
+    with pytest.raises(MdbErrors) as errs:  # loading (and so mdb check) refuses it, with a line
+        load(tmp_path / "mdb.yaml")
+    assert str(errs.value).startswith(
+        f"{tmp_path / 'mdb.yaml'}:11: falak:packet_time of {tmp_path / 'mdb.yaml'} 'BATT_V': "
+        "parameter /TESTSAT/BATT_V is of kind FloatType, not an absolute time"
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 
 import numpy as np
 
-from falak.errors import MdbError
+from falak.errors import InputError, MdbError, TimeCodeError
 from falak.mdb.functions import ENTRY_POINT_GROUP, is_known_function
 from falak.mdb.model import (
     AbsoluteTimeType,
@@ -63,6 +63,8 @@ from falak.mdb.model import (
     StringEncoding,
     StringType,
 )
+from falak.mdb.packettime import RECIPES, PacketTimeRecipe
+from falak.timecodes import epoch_seconds_to_datetime64
 
 __all__ = ["MAX_PACKET_BITS", "validate"]
 
@@ -360,6 +362,7 @@ class _Checker:
         self.check_parameters()
         self.check_containers()
         self.check_commands()
+        self.check_packet_time()
 
     # types
 
@@ -678,6 +681,26 @@ class _Checker:
             )
         if t.offset_from is not None:
             self.check_ref(t.offset_from, src, what + " offset_from")
+        if t.epoch is not None:
+            try:  # what the decoder converts with; a far-future ISO epoch would wrap there
+                epoch_seconds_to_datetime64([0.0], t.epoch.epoch)
+            except TimeCodeError as exc:
+                self.err(
+                    src,
+                    f"{what}: {exc}",
+                    "name TAI, GPS, J2000 or UNIX, or give an ISO 8601 UTC date between "
+                    "1677-09-22 and 2262-04-11",
+                )
+
+    def check_packet_time(self) -> None:
+        """The ``falak:packet_time`` recipe parses and names parameters that exist."""
+        if self.mdb.packet_time is None:
+            return
+        try:
+            PacketTimeRecipe.parse(None, self.mdb)
+        except InputError as exc:
+            message, _, fix = str(exc).partition("; fix: ")
+            self.err(self.mdb.root.source, message, fix or f"write one of: {RECIPES}")
 
     def check_type_nesting(self) -> None:
         for table in (self.mdb.types, self.mdb.argument_types):

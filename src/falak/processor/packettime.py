@@ -28,77 +28,22 @@ a file ingest can warn that its export "aligned by time" is aligned by ingest or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from falak.errors import FalakError, InputError
-from falak.mdb.model import AbsoluteTimeType, MissionDatabase, Parameter
+from falak.mdb.packettime import RECIPES, PacketTimeRecipe
 from falak.timecodes import cds_to_datetime64
 from falak.tm.decoder import ContainerResult
 
 __all__ = ["RECIPES", "PacketTime"]
 
-RECIPES = "auto, reception, an absolute-time parameter NAME, or cds:DAY,MS[,US][@EPOCH]"
-"""The recipe forms, for messages."""
-
 _MS_PER_DAY_MAX = 86_401_000  # a leap second's milliseconds (CCSDS 301.0-B-4 §3.3.2)
 
 
 @dataclass(frozen=True)
-class PacketTime:
-    """A parsed recipe (see the module doc); build it with :meth:`parse`."""
-
-    kind: Literal["auto", "reception", "parameter", "cds"]
-    text: str = "auto"
-    parameters: tuple[str, ...] = ()
-    """Qualified names: the parameter, or the CDS day, ms and (optional) µs fields."""
-    epoch: str = "1958-01-01"
-
-    @classmethod
-    def parse(cls, text: str | None, mdb: MissionDatabase, *, what: str = "") -> PacketTime:
-        """Parse ``text`` (None: the MDB's ``falak:packet_time``, else ``auto``).
-
-        ``what`` names where the text came from in messages (default: ``--packet-time`` or
-        the MDB item).
-        """
-        if text is None:
-            text = mdb.packet_time
-            what = what or f"falak:packet_time of {mdb.source_file or 'the mission database'}"
-            if text is None:
-                return cls("auto")
-        what = what or "--packet-time"
-        s = text.strip()
-        if s in ("auto", "reception"):
-            return cls(s, s)  # type: ignore[arg-type]
-        if s.startswith("cds:"):
-            body, _, epoch = s[4:].partition("@")
-            names = [n.strip() for n in body.split(",")]
-            if len(names) not in (2, 3) or not all(names):
-                raise InputError(
-                    f"{what} {text!r}: cds: needs 2 or 3 fields, day,ms[,us] "
-                    "(e.g. cds:DOY,MSEC,USEC)"
-                )
-            epoch = epoch.strip() or "1958-01-01"
-            try:
-                np.datetime64(epoch.rstrip("Zz"), "ns")
-            except ValueError:
-                raise InputError(
-                    f"{what} {text!r}: epoch {epoch!r} is not a date; write e.g. @1958-01-01"
-                ) from None
-            quals = tuple(_parameter(mdb, n, what, text).qualified_name for n in names)
-            return cls("cds", s, quals, epoch.rstrip("Zz"))
-        p = _parameter(mdb, s, what, text)
-        ptype = mdb.types.get(p.type or "")
-        if not isinstance(ptype, AbsoluteTimeType):
-            kind = "no type" if ptype is None else f"a {type(ptype).__name__}"
-            raise InputError(
-                f"{what} {text!r}: parameter {p.qualified_name} has {kind}, not an absolute "
-                "time; name an absolute-time parameter, or build the time from day/ms/µs "
-                "fields with cds:DAY,MS,US"
-            )
-        return cls("parameter", s, (p.qualified_name,))
+class PacketTime(PacketTimeRecipe):
+    """A parsed recipe (see the module doc) that builds packet times; :meth:`parse` builds it."""
 
     def times(
         self, res: ContainerResult, recv_time_ns: NDArray[np.int64]
@@ -133,13 +78,6 @@ class PacketTime:
             ok &= (us >= 0) & (us < 1000)
             t = _cds_ns(np.where(ok, day, 0), np.where(ok, ms, 0), np.where(ok, us, 0), self.epoch)
         return np.where(ok, t, recv), int(recv.size - np.count_nonzero(ok))
-
-
-def _parameter(mdb: MissionDatabase, name: str, what: str, text: str) -> Parameter:
-    try:
-        return mdb.parameter(name)
-    except FalakError as exc:  # names the candidates
-        raise InputError(f"{what} {text!r}: {' '.join(str(exc).split())}") from None
 
 
 def _absolute(
