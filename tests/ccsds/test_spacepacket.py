@@ -21,11 +21,12 @@ from falak.ccsds.spacepacket import (
     split_packets,
 )
 from falak.errors import EncodeError, InputError
+from tests.conftest import DATA
 
 JPSS = "space_packet_parser/jpss/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1"
 CTIM = "space_packet_parser/ctim/ccsds_2021_155_14_39_51"
 SUDA = "space_packet_parser/suda/sciData_2022_130_17_41_53.spl"
-JPSS_LOCAL = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / JPSS
+JPSS_LOCAL = DATA / JPSS
 
 
 def assert_tiles(result: SplitResult, n_bytes: int, start: int = 0) -> None:
@@ -431,9 +432,11 @@ def test_streaming_releases_a_packet_as_soon_as_it_is_complete(jpss: bytes) -> N
     assert low.feed(jpss[:71]).n_packets == 1
     exact = PacketSplitter(exact=True)
     assert exact.feed(jpss[:71]).n_packets == 0
-    assert exact.feed(jpss[71 : 71 * 5 - 1]).n_packets == 0
-    assert exact.feed(jpss[71 * 5 - 1 : 71 * 5]).n_packets == 1  # the next 4 packets chain on
-    assert exact.finish().n_packets == 4
+    assert exact.feed(jpss[71:76]).n_packets == 0
+    # the next header continues APID 11 (same length, next count): packet 0 is certain
+    assert exact.feed(jpss[76:77]).n_packets == 1
+    assert exact.feed(jpss[77 : 71 * 5]).n_packets == 3
+    assert exact.finish().n_packets == 1
 
 
 def test_streaming_truncated_tail_on_finish(jpss: bytes) -> None:
