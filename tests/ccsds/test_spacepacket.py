@@ -503,7 +503,8 @@ def test_damage_stays_local_in_almost_every_case() -> None:
     """A quality target, not an invariant: CCSDS packets carry no sync marker, so a damaged
     header can claim a length that swallows good packets after it (seen: 3 zero bytes that
     turn a header into a 3,025-byte "packet"). Over 300 random single edits of 60 JPSS
-    packets (fixed seed), at most 3 packets are lost around the edit in >= 97% of cases."""
+    packets (fixed seed), at most 3 packets are lost around the edit: in >= 97% of cases
+    before the per-APID sequence-count evidence (issue 12), in all of them since."""
     import random
 
     if not JPSS_LOCAL.is_file():
@@ -516,7 +517,7 @@ def test_damage_stays_local_in_almost_every_case() -> None:
         edit = (rng.randrange(3), rng.randrange(len(base)), blob)
         res = split_packets(_mutate(base, [edit]))
         local += res.n_packets >= 60 - 3
-    assert local / 300 >= 0.97
+    assert local == 300
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
