@@ -470,3 +470,15 @@ def test_time_in_secondary_header_is_cuc(mdb: MissionDatabase) -> None:
     t = mdb.types[mdb.parameter("OBT").type or ""]
     assert isinstance(t, AbsoluteTimeType)
     assert isinstance(t.timecode, CucTimeCode)
+
+
+def test_mdb_survives_xtce_and_yaml_round_trips(mdb: MissionDatabase, tmp_path: Path) -> None:
+    """docs/mdb-yaml.md: both formats read back to an equal model, so the example can be
+    handed to an XTCE tool (Yamcs) and back."""
+    from falak.mdb.native import dump_yaml, loads_yaml
+    from falak.mdb.xtce import load_xtce, write_xtce
+
+    out = tmp_path / "tiangong.xml"
+    write_xtce(mdb, out)
+    assert load_xtce(out) == mdb
+    assert loads_yaml(dump_yaml(mdb)) == mdb
