@@ -34,11 +34,11 @@ A rejected unit (unknown_apid, idle, bad_version, bad_length) includes its own p
 
 The stream's own regularities are the evidence. Per APID the splitter remembers the length and
 the Packet Sequence Count of the last packet (14 bits, +1 per packet of an APID, §4.1.3.4.2), and
-whether that packet was *confirmed*: it continued its APID (same length, next count), or the
-packet right after it did. An unconfirmed packet does not overwrite a confirmed entry (it is
-kept as a candidate, promoted when the next packet continues it), so one damaged header does
-not erase what the stream has established. A header *continues its stream* when it has the
-length and the next count of its APID's entry (or candidate).
+whether that packet was *confirmed*: its count followed the last one of its APID, or the packet
+right after it continued it (same APID and length, next count). An unconfirmed packet does not
+overwrite a confirmed entry (it is kept as a candidate, promoted when the next packet continues
+it), so one damaged header does not erase what the stream has established. A header *continues
+its stream* when it has the length and the next count of its APID's entry (or candidate).
 
 Locked (at the start of the input and after each good unit), the splitter reads the header at
 its position. A header is acceptable when its version is 0 (any version if
@@ -630,11 +630,16 @@ def _continues(tables: Any, apid: Any, count: Any, total: Any) -> bool:
 def _remember(tables: Any, apid: Any, count: Any, total: Any, confirmed: bool) -> None:
     """Record an accepted packet in its APID's entry of ``tables``.
 
-    A confirmed packet (it continues its APID's stream, or the next packet continues it)
-    replaces the entry. An unconfirmed one does too unless the entry is confirmed; then it
+    A confirmed packet (its sequence count continues its APID's, or the next packet continues
+    it) replaces the entry. An unconfirmed one does too unless the entry is confirmed; then it
     is only a candidate, promoted when a packet continues it (a count reset, a length
     change), so that one damaged header does not erase what the stream has established.
     """
+    before = (count - 1) & 0x3FFF
+    if (tables[0, apid] > 0 and tables[1, apid] == before) or (
+        tables[3, apid] > 0 and tables[4, apid] == before
+    ):
+        confirmed = True  # its sequence count continues the APID's (27 bits agree)
     if confirmed or not tables[2, apid]:
         tables[0, apid] = total
         tables[1, apid] = count
