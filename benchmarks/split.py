@@ -4,9 +4,11 @@ The stream is the JPSS geolocation file of space_packet_parser's test data (7200
 71 bytes, APID 11) repeated and cut to 1,000,000 packets (71 MB). The peer is ccsdspy 2.x
 ``ccsdspy.utils.split_packet_bytes``, which returns one ``bytes`` per packet; falak returns
 offsets and lengths into the input (zero-copy), so the table also times falak followed by
-making the same list of ``bytes``.
+making the same list of ``bytes``; the ratio is taken on that same output, with both sides
+warmed up and timed interleaved (``_harness``), and the packets asserted equal. falak's
+zero-copy offsets, its streaming splitter and a damaged stream are timed too, on their own.
 
-Run: ``.venv/bin/python benchmarks/split.py`` (about 10 s).
+Run: ``.venv/bin/python benchmarks/split.py [--repeat N] [--out FILE]`` (about 30 s).
 
 ``--damage`` instead sweeps corruptions of the real files (JPSS, CTIM, SUDA) and prints, per
 kind, in how many cases packets that the corruption did not touch were lost, how many in all
@@ -17,23 +19,21 @@ before it or appended to the file), and 1000 cases of 2-15 corruptions at once (
 
 from __future__ import annotations
 
+import argparse
 import io
 import logging
-import os
 import random
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from _harness import Bench, Side, expect
 
 from falak.ccsds.spacepacket import PacketSplitter, split_packets
 
 N_PACKETS = 1_000_000
-TESTDATA = Path(
-    os.environ.get("FALAK_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata")
-)
+TESTDATA = Path(__file__).resolve().parents[1] / "tests" / "data"  # ships with falak
 JPSS = TESTDATA / "space_packet_parser/jpss/J01_G011_LZ_2021-04-09T00-00-00Z_V01.DAT1"
 DAMAGE_FILES = {
     "jpss": (JPSS, 0),
@@ -43,32 +43,26 @@ DAMAGE_FILES = {
 KINDS = ["len_ffff", "len_0", "len_rand", "del_byte", "bit_flip", "dup", "fill_ins", "fill_app"]
 
 
-def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Return the best wall time of ``repeat`` calls, and the last result."""
-    best = float("inf")
-    result: object = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
-
-
-def main() -> int:
+def main(argv: list[str]) -> int:
     import ccsdspy
     from ccsdspy.utils import split_packet_bytes
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    Bench.arguments(parser, repeat=3)
+    parser.add_argument("--damage", action="store_true", help="run the corruption sweep instead")
+    args = parser.parse_args(argv)
+    if args.damage:
+        return damage_sweep()
 
     logging.getLogger("ccsdspy").setLevel(logging.WARNING)
     one = JPSS.read_bytes()
     reps = -(-N_PACKETS // 7200)
     stream = (one * reps)[: 71 * N_PACKETS]
-    split_packets(stream[:7100])  # compile (numba cache) outside the timing
-
-    rows: list[tuple[str, float, int]] = []
-
-    t, res = best_of(lambda: split_packets(stream), 5)
-    assert res.n_packets == N_PACKETS  # type: ignore[attr-defined]
-    rows.append(("falak split_packets (offsets)", t, N_PACKETS))
+    bench = Bench(
+        f"split {N_PACKETS:,} packets of 71 bytes (JPSS file repeated, "
+        f"{len(stream) / 1e6:.0f} MB): falak against ccsdspy {ccsdspy.__version__}",
+        args.out,
+    )
 
     def falak_bytes() -> list[bytes]:
         r = split_packets(stream)
@@ -76,9 +70,28 @@ def main() -> int:
             stream[o : o + n] for o, n in zip(r.offsets.tolist(), r.lengths.tolist(), strict=True)
         ]
 
-    t, lst = best_of(falak_bytes, 3)
-    assert len(lst) == N_PACKETS  # type: ignore[arg-type]
-    rows.append(("falak split_packets + list of bytes", t, N_PACKETS))
+    def same_packets(results: dict[str, Any]) -> None:
+        ours, peer = results["falak split_packets + list of bytes"], results["ccsdspy"]
+        expect(len(ours) == len(peer) == N_PACKETS, f"{len(ours)} vs {len(peer)} packets")
+        expect(ours == peer, "falak and ccsdspy split different packet bytes")
+
+    # the same output on both sides: one bytes object per packet, as ccsdspy's users get it
+    bench.compare(
+        "same output (a list of bytes per packet)",
+        [
+            Side("falak split_packets + list of bytes", falak_bytes),
+            Side("ccsdspy", lambda: split_packet_bytes(io.BytesIO(stream))),
+        ],
+        repeat=args.repeat,
+        check=same_packets,
+    )
+
+    def n_packets(expected: int) -> Any:
+        def check(results: dict[str, Any]) -> None:
+            for name, n in results.items():
+                expect(n == expected, f"{name}: {n} packets, expected {expected}")
+
+        return check
 
     def falak_stream() -> int:
         sp = PacketSplitter()
@@ -87,31 +100,29 @@ def main() -> int:
             count += sp.feed(stream[start : start + (1 << 16)]).n_packets
         return count + sp.finish().n_packets
 
-    t, cnt = best_of(falak_stream, 3)
-    assert cnt == N_PACKETS
-    rows.append(("falak PacketSplitter, 64 KiB chunks", t, N_PACKETS))
-
     # damaged: 13 bytes of 0xFF after every 1000th packet
     pkts = np.frombuffer(stream, dtype=np.uint8).reshape(N_PACKETS, 71)
     garbage = np.full((N_PACKETS // 1000, 13), 0xFF, dtype=np.uint8)
     blocks = pkts.reshape(N_PACKETS // 1000, 1000 * 71)
     damaged = np.concatenate([blocks, garbage], axis=1).tobytes()
-    t, res = best_of(lambda: split_packets(damaged), 3)
-    assert res.n_packets == N_PACKETS  # type: ignore[attr-defined]
-    assert res.rejected_counts()["garbage"] == N_PACKETS // 1000  # type: ignore[attr-defined]
-    rows.append(("falak split_packets, garbage every 1000", t, N_PACKETS))
 
-    t0 = time.perf_counter()
-    peer = split_packet_bytes(io.BytesIO(stream))
-    t_peer = time.perf_counter() - t0
-    assert len(peer) == N_PACKETS
-    assert peer[12345] == lst[12345]  # type: ignore[index]
-    rows.append((f"ccsdspy {ccsdspy.__version__} split_packet_bytes", t_peer, N_PACKETS))
+    def falak_damaged() -> int:
+        res = split_packets(damaged)
+        expect(res.rejected_counts()["garbage"] == N_PACKETS // 1000, "garbage ranges miscounted")
+        return res.n_packets
 
-    print(f"{N_PACKETS:,} packets of 71 bytes (JPSS file repeated), {len(stream) / 1e6:.0f} MB")
-    print(f"{'method':<44} {'time s':>8} {'packets/s':>14} {'vs ccsdspy':>11}")
-    for name, t, n in rows:
-        print(f"{name:<44} {t:8.3f} {n / t:14,.0f} {t_peer / t:10.1f}x")
+    # falak's own ways, no peer (offsets into the input, zero-copy; streaming; damage)
+    bench.compare(
+        "falak alone: offsets, streaming, damaged stream",
+        [
+            Side("falak split_packets (offsets)", lambda: split_packets(stream).n_packets),
+            Side("falak PacketSplitter, 64 KiB chunks", falak_stream),
+            Side("falak split_packets, garbage every 1000", falak_damaged),
+        ],
+        repeat=args.repeat,
+        check=n_packets(N_PACKETS),
+    )
+    bench.finish()
     return 0
 
 
@@ -179,4 +190,4 @@ def damage_sweep() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(damage_sweep() if "--damage" in sys.argv[1:] else main())
+    sys.exit(main(sys.argv[1:]))
