@@ -126,7 +126,7 @@ def _leap_second_error(what: str, text: str, t: _dt.datetime) -> InputError:
     )
 
 
-def parse_ns(text: str, what: str = "time") -> int:
+def parse_ns(text: str, what: str = "time", *, zone_required: bool = False) -> int:
     """Parse ISO 8601 text (see the module rules) to int64 ns since 1970-01-01 UTC.
 
     Parameters
@@ -135,11 +135,14 @@ def parse_ns(text: str, what: str = "time") -> int:
         The time as written, e.g. ``2028-01-01T00:00:00.123456789Z``.
     what
         How the message names the value, e.g. ``--start``.
+    zone_required
+        Refuse a time without ``Z`` or an offset instead of taking it as UTC (the server).
 
     Raises
     ------
     InputError
-        Not ISO 8601, a second 60, or outside :data:`VALID_RANGE`; the message says which.
+        Not ISO 8601, a second 60, no zone (``zone_required``), or outside
+        :data:`VALID_RANGE`; the message says which.
     """
     if not isinstance(text, str) or not text.strip():
         raise _not_iso(what, str(text))
@@ -163,6 +166,10 @@ def parse_ns(text: str, what: str = "time") -> int:
         raise _not_iso(what, text) from None
     if leap:
         raise _leap_second_error(what, text, t)
+    if zone_required and t.tzinfo is None:
+        raise InputError(
+            f"{what} {text!r} has no time zone; add Z (UTC) or an offset, e.g. {EXAMPLE}"
+        )
     return check_range(_fields_ns(t) + frac_ns, what, text)
 
 

@@ -2,53 +2,83 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, WithJsonSchema
 
 from falak.errors import InputError
 from falak.mdb.model import AlarmLevel
 from falak.server.routes.deps import CurrentUser, RuntimeDep
 from falak.server.schemas import EventOut, PacketOut, Sample, Series, iso, jsonable
-from falak.utctime import check_order, datetime_to_ns, refuse_second_60
+from falak.utctime import check_order, parse_ns, refuse_second_60
 
 router = APIRouter(tags=["telemetry"])
 
 
-def _no_second_60(what: str) -> BeforeValidator:
-    """Refuse 23:59:60 with the reason (falak.utctime), before pydantic parses the rest."""
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+# "+00:00" typed into a URL: the query string turns the '+' into a space
+_PLUS_AS_SPACE = re.compile(r".*\d \d\d(?::?\d\d)?")
 
-    def check(value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                refuse_second_60(value, what)
-            except InputError as exc:
-                raise ValueError(str(exc)) from None
+
+def _query_time(what: str) -> AfterValidator:
+    """Refuse a query time that is not ISO 8601, or has a second 60, with the reason (422).
+
+    The text itself goes on to :func:`time_range`, which reads it to the nanosecond
+    (a ``datetime`` would keep microseconds only).
+    """
+
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            refuse_second_60(value, what)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        try:
+            _DATETIME.validate_python(value)
+        except ValidationError as exc:
+            if _PLUS_AS_SPACE.fullmatch(value):
+                raise ValueError(
+                    f"{what} {value!r} is not an ISO 8601 time: a '+' in a URL query arrives "
+                    "as a space; send the offset as %2B00:00 or use Z"
+                ) from None
+            raise ValueError(
+                f"{what} {value!r} is not an ISO 8601 time: {exc.errors()[0]['msg']}; use "
+                "e.g. 2028-01-01T00:00:00Z (Z or an offset, decimals to the nanosecond)"
+            ) from None
         return value
 
-    return BeforeValidator(check)
+    return AfterValidator(check)
 
+
+#: the OpenAPI schema of a query time (the parameter is a string read by falak.utctime)
+_TIME_SCHEMA = WithJsonSchema(
+    {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}
+)
 
 Start = Annotated[
-    datetime | None,
-    _no_second_60("start"),
-    Query(description="From this time (ISO 8601 with Z or an offset)"),
+    str | None,
+    _query_time("start"),
+    _TIME_SCHEMA,
+    Query(description="From this time (ISO 8601 with Z or an offset, decimals to the ns)"),
 ]
 Stop = Annotated[
-    datetime | None,
-    _no_second_60("stop"),
+    str | None,
+    _query_time("stop"),
+    _TIME_SCHEMA,
     Query(description="Until this time, exclusive (ISO 8601 like start)"),
 ]
 Limit = Annotated[int, Query(ge=1, le=1_000_000, description="At most this many rows")]
 
 
-def time_range(start: datetime | None, stop: datetime | None) -> tuple[int | None, int | None]:
-    """Query times → ns since 1970 by the falak.utctime rules (a naive time, one outside
-    1677-09-21..2262-04-11 or a stop before the start is refused)."""
-    start_ns = None if start is None else datetime_to_ns(start, "start")
-    stop_ns = None if stop is None else datetime_to_ns(stop, "stop")
+def time_range(start: str | None, stop: str | None) -> tuple[int | None, int | None]:
+    """Query times → ns since 1970, exactly, by the falak.utctime rules (a time without a
+    zone, one outside 1677-09-21..2262-04-11 or a stop before the start is refused)."""
+    start_ns = None if start is None else parse_ns(start, "start", zone_required=True)
+    stop_ns = None if stop is None else parse_ns(stop, "stop", zone_required=True)
     check_order(start_ns, stop_ns)
     return start_ns, stop_ns
 
