@@ -377,6 +377,13 @@ def test_ingest_help_says_it_is_resumable() -> None:
     assert "--force" in text
 
 
+@pytest.mark.parametrize("command", [["archive", "ingest"], ["archive", "replay"], ["run"]])
+def test_packet_time_help_shows_its_epoch_form(command: list[str]) -> None:
+    # rich markup took "[@EPOCH]" for a tag and printed "cds:DAY,MS[,US]" without it
+    res = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert "cds:DAY,MS[,US][@EPOCH] for CCSDS" in " ".join(res.output.split())
+
+
 def test_ingest_resume_with_other_options_is_refused(tmp_path: Path) -> None:
     from ..processor.testsat import MDB_PATH
 

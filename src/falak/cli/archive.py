@@ -54,7 +54,7 @@ PacketTimeOpt = Annotated[
         "--packet-time",
         help="How packet time is built (overrides the MDB's falak:packet_time): auto (first "
         "absolute-time parameter, else reception time), reception, an absolute-time "
-        "parameter NAME, or cds:DAY,MS[,US][@EPOCH] for CCSDS day-segmented fields (days "
+        "parameter NAME, or cds:DAY,MS[,US]\\[@EPOCH] for CCSDS day-segmented fields (days "
         "since EPOCH, default 1958-01-01; JPSS: cds:DOY,MSEC,USEC).",
     ),
 ]
