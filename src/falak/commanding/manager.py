@@ -268,10 +268,14 @@ class CommandManager:
         release_at: datetime | None = None,
         dry_run: bool = False,
         origin: str = "api",
+        stack: str | None = None,
+        stack_step: int | None = None,
     ) -> dict[str, Any]:
         """Put a command into a queue (or, with ``dry_run``, only encode it).
 
         Returns the history record (its ``id`` names the command in the other methods).
+        ``stack`` and ``stack_step`` (1-based) name the command stack step that issued it
+        (:mod:`falak.commanding.stack`); the history records them.
         Raises :class:`CommandRejected` for a missing privilege, a bad argument or a
         disabled queue; the rejection is recorded and audited.
         """
@@ -290,6 +294,8 @@ class CommandManager:
             "release_at_ns": release_ns,
             "dry_run": dry_run,
         }
+        if stack is not None:
+            base.update(stack=stack, stack_step=stack_step)
         if not q.permits(user, role_set):
             msg = (
                 f"{cmd.name}: user {user} (roles {', '.join(sorted(role_set)) or 'none'}) may "
