@@ -489,6 +489,14 @@ class Archive(abc.ABC):
     ) -> list[dict[str, Any]]:
         """Return command-history entries in ``[start_ns, stop_ns)``, each with its ``id``."""
 
+    @abc.abstractmethod
+    def save_stack(self, record: Mapping[str, Any]) -> None:
+        """Store a command stack's record (JSON; keyed by its ``name``, replacing the last)."""
+
+    @abc.abstractmethod
+    def read_stacks(self) -> list[dict[str, Any]]:
+        """Return every stored command stack's record, by name."""
+
     # ---- lifetime
 
     @abc.abstractmethod

@@ -4,7 +4,8 @@ Two stores (two SQLite files, or two connections to one PostgreSQL database):
 
 * the **main store** holds raw packets (``packets``), bytes that were in no packet
   (``rejected``), ``events``, ``alarms`` and ``commands``: written durably, never rewritten
-  (except a packet's decode status and a command's attributes); and ``sources``, how far each
+  (except a packet's decode status and a command's attributes); ``stacks``, each command
+  stack's latest record by name (:mod:`falak.commanding.stack`); and ``sources``, how far each
   ingested file (by content) is committed, moved in the transactions that store its packets;
 * the **parameter store** holds the parameter archive: ``segments`` (one row per parameter group
   and time range, with the sample times) and ``segment_values`` (one row per segment and
@@ -86,6 +87,8 @@ CREATE TABLE IF NOT EXISTS alarms (
 CREATE INDEX IF NOT EXISTS alarms_time ON alarms (time);
 CREATE TABLE IF NOT EXISTS commands (id {AUTOID}, time BIGINT NOT NULL, attrs TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS commands_time ON commands (time);
+CREATE TABLE IF NOT EXISTS stacks (
+    name TEXT PRIMARY KEY, time BIGINT NOT NULL, attrs TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     key TEXT PRIMARY KEY, name TEXT NOT NULL, size BIGINT NOT NULL, options TEXT NOT NULL,
     committed BIGINT NOT NULL, started BIGINT NOT NULL, updated BIGINT NOT NULL);
@@ -1189,6 +1192,20 @@ class SqlArchive(Archive):
             self.main, f"SELECT id, attrs FROM commands WHERE {where} ORDER BY time, id", args
         )
         return [{"id": int(i), **loads(a)} for i, a in rows]
+
+    def save_stack(self, record: Mapping[str, Any]) -> None:
+        with self._transaction(self.main) as cur:
+            cur.execute(
+                self._sql(
+                    "INSERT INTO stacks (name, time, attrs) VALUES (?, ?, ?) ON CONFLICT (name) "
+                    "DO UPDATE SET time = excluded.time, attrs = excluded.attrs"
+                ),
+                (str(record["name"]), time.time_ns(), dumps(dict(record))),
+            )
+
+    def read_stacks(self) -> list[dict[str, Any]]:
+        rows = self._query(self.main, "SELECT attrs FROM stacks ORDER BY name")
+        return [loads(a) for (a,) in rows]
 
 
 def _packet_batch(rows: list[Any]) -> PacketBatch:

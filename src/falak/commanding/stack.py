@@ -456,6 +456,7 @@ class StackExecutor:
     def restore(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Take back stored records (a server restart): a running stack comes back paused,
         a step that was being verified as ``interrupted`` (never sent again)."""
+        self._stop.clear()
         with self._cond:
             for rec in records:
                 run = _Run(

@@ -39,7 +39,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     from falak import __version__
     from falak.server import ws
     from falak.server.docs import add_docs
-    from falak.server.routes import alarms, archive, auth, commands, links, mdb, telemetry
+    from falak.server.routes import (
+        alarms,
+        archive,
+        auth,
+        commands,
+        links,
+        mdb,
+        stacks,
+        telemetry,
+    )
 
     app = FastAPI(
         title="falak",
@@ -85,7 +94,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         413: {"model": ErrorOut, "description": "request body above the server's limit"},
         422: {"model": ErrorOut, "description": "invalid request or rejected command"},
     }
-    for module in (auth, mdb, telemetry, alarms, links, commands, archive):
+    for module in (auth, mdb, telemetry, alarms, links, commands, stacks, archive):
         app.include_router(module.router, prefix=API_PREFIX, responses=errors)
     app.include_router(ws.router, prefix=API_PREFIX)
     return app

@@ -17,6 +17,7 @@ from typing import Any
 from falak.archive import Archive, open_archive
 from falak.bus import SubscriptionClosed
 from falak.commanding import CommandManager, CriticalPolicy
+from falak.commanding.stack import StackExecutor
 from falak.links import open_link
 from falak.links.tc import TcUplink, open_uplink
 from falak.mdb import MissionDatabase, load
@@ -70,6 +71,8 @@ class Runtime:
             uplink=uplink,
             critical=critical or CriticalPolicy(),
         )
+        self.stacks = StackExecutor(self.commands, store=archive.save_stack)
+        """Command stacks, stored in the archive; after a restart a running one is paused."""
         self.users = users if users is not None else UserStore()
         self.tokens = tokens if tokens is not None else TokenStore()
         self.limits = limits if limits is not None else Limits()
@@ -123,9 +126,11 @@ class Runtime:
         self._thread.start()
         self.processor.start()
         self.commands.start()
+        self.stacks.restore(self.archive.read_stacks())
 
     def stop(self) -> None:
         """Stop everything started; close the uplink and (if opened here) the archive."""
+        self.stacks.stop()
         self.commands.stop()
         self.processor.stop()
         self._stop.set()

@@ -31,6 +31,9 @@ __all__ = [
     "Sample",
     "Series",
     "ShelveAction",
+    "StackLoadRequest",
+    "StackOut",
+    "StackRunRequest",
     "TokenRequest",
     "TokenResponse",
     "iso",
@@ -228,3 +231,29 @@ class QueueOut(BaseModel):
 
 class QueueStateRequest(BaseModel):
     state: Literal["enabled", "blocked", "disabled"]
+
+
+class StackLoadRequest(BaseModel):
+    """A command stack to load: its YAML text (JSON is YAML too), see docs/commanding.md."""
+
+    text: str = Field(min_length=1, max_length=1_000_000)
+    file: str = Field("<stack>", max_length=500, description="Name used in error messages.")
+
+
+class StackRunRequest(BaseModel):
+    arm_critical: bool = Field(
+        False,
+        description="Arm and confirm the stack's critical steps as the calling user (who must "
+        "be allowed to arm); a stack with critical steps does not start without it.",
+    )
+
+
+class StackOut(BaseModel):
+    """A command stack's record: ``name``, ``state``, ``spacecraft``, ``steps`` (each with its
+    definition and status: ``state``, ``command_id``, ``release_ns``, ``reason``)..."""
+
+    name: str
+    state: str
+    spacecraft: str
+    steps: list[dict[str, Any]]
+    model_config = {"extra": "allow"}
