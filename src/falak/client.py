@@ -336,3 +336,27 @@ class Client:
     def command_history(self) -> list[CommandRecord]:
         """The archived command history, oldest first."""
         return [CommandRecord.from_json(d) for d in self._call("GET", "/commands")]
+
+    # -- command stacks ------------------------------------------------------------------
+
+    def stacks(self) -> list[dict[str, Any]]:
+        """Every command stack with its state and steps."""
+        out: list[dict[str, Any]] = self._call("GET", "/stacks")
+        return out
+
+    def load_stack(self, text: str, *, file: str = "<stack>") -> dict[str, Any]:
+        """Load a command stack from its YAML text (operator); ``file`` names it in errors."""
+        out: dict[str, Any] = self._call("POST", "/stacks", json={"text": text, "file": file})
+        return out
+
+    def stack(self, name: str) -> dict[str, Any]:
+        """One command stack with the status of each step."""
+        out: dict[str, Any] = self._call("GET", f"/stacks/{name}")
+        return out
+
+    def stack_action(self, name: str, action: str, *, arm_critical: bool = False) -> dict[str, Any]:
+        """``start``, ``pause``, ``resume`` or ``abort`` a command stack (operator);
+        ``arm_critical`` (start, resume) arms its critical steps as you."""
+        body = {"arm_critical": arm_critical} if action in ("start", "resume") else None
+        out: dict[str, Any] = self._call("POST", f"/stacks/{name}/{action}", json=body)
+        return out

@@ -34,6 +34,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.traverse",
     "falak.cli.campaign",
     "falak.cli.command",
+    "falak.cli.stack",
     "falak.cli.serve",
 )
 
