@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -177,7 +178,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "mdb-yaml.md"
 
 def _blocks(lang: str) -> list[str]:
     text = DOC.read_text()
-    return [b.split("\n```", 1)[0] for b in text.split(f"```{lang}\n")[1:]]
+    # an info string may follow the language (```yaml title="bad.yaml")
+    return [b.split("\n```", 1)[0] for b in re.split(rf"```{lang}(?: [^\n]*)?\n", text)[1:]]
 
 
 def test_doc_console_examples(app: typer.Typer, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
