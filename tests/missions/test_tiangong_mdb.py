@@ -30,6 +30,7 @@ from falak.mdb.model import (
     IntegerType,
     Significance,
 )
+from falak.planning.campaign.model import DISCIPLINES
 from falak.tc import CommandEncoder, inverse_calibrate
 from falak.tm.decoder import Decoder
 from falak.tm.encoder import ContainerEncoder
@@ -229,21 +230,7 @@ def test_mdb_loads_and_checks_ok(mdb: MissionDatabase) -> None:
 def test_six_disciplines_have_racks(mdb: MissionDatabase) -> None:
     """Issue 13: experiments of at least six of the station's nine disciplines."""
     text = " ".join(s.description or "" for s in mdb.root.subsystems.values())
-    found = {
-        d
-        for d in (
-            "biological and medical sciences",
-            "aerospace",
-            "applied physics",
-            "fluid mechanics",
-            "space radiation",
-            "ecology",
-            "materials science",
-            "microgravity studies",
-            "astronomy",
-        )
-        if f"discipline {d}" in text
-    }
+    found = {d for d in DISCIPLINES if f"discipline {d}" in text}
     assert len(found) >= 6, found
 
 
