@@ -1,0 +1,117 @@
+"""What a simulated spacecraft model provides to the simulator runner (:mod:`falak.sim.spacecraft`).
+
+The runner owns the sockets, the clock, the ground link (contacts, light time, recorder),
+the CCSDS headers and sequence counts, the telecommand decoding and the acknowledgement
+stages. A model owns the spacecraft's physics and state: it is stepped in simulated time,
+returns the packets that fall due as (container name, values), executes decoded commands and
+takes injected faults. It never touches a socket or the host clock, so it can be tested in
+simulated time alone, and one runner flies every mission (station, testsat, rover, orbiter).
+
+Values are *engineering* values keyed by parameter name (the short names of the container's
+entries, as :class:`falak.tm.encoder.ContainerEncoder` takes them). The runner fills the
+CCSDS primary header, the sequence count per APID and the on-board time parameter itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from falak.mdb import MissionDatabase
+
+__all__ = [
+    "AckStage",
+    "CommandOutcome",
+    "ContactWindow",
+    "OnboardEvent",
+    "SpacecraftModel",
+    "TmPacket",
+]
+
+AckStage = Literal["RECEIVED", "ACCEPTED", "COMPLETE", "FAILED"]
+"""Acknowledgement stages, in the order flight software sends them (FAILED ends a command)."""
+
+
+@dataclass(frozen=True)
+class TmPacket:
+    """One telemetry packet a model wants sent: its container and the values of its entries."""
+
+    container: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OnboardEvent:
+    """An on-board event (sent in the mission's event packet)."""
+
+    severity: str
+    """One of the MDB's event severity labels, e.g. INFO, WARNING, DISTRESS, CRITICAL."""
+    message: str
+    source: str = "SYSTEM"
+    event_id: int = 0
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What executing a command came to.
+
+    ``ok`` False means the command was refused by the model (state does not allow it, a
+    fault): the runner sends FAILED with ``reason`` and an event saying ``message``.
+    ``complete_after_s`` delays the COMPLETE stage by that many simulated seconds (a slew,
+    a heater ramp); ``packets`` and ``events`` are sent at once.
+    """
+
+    ok: bool = True
+    reason: str = "NONE"
+    """An AckReason label of the MDB (e.g. NONE, BAD_STATE)."""
+    message: str = ""
+    complete_after_s: float = 0.0
+    packets: list[TmPacket] = field(default_factory=list)
+    events: list[OnboardEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ContactWindow:
+    """A stretch of simulated time during which the ground hears the spacecraft."""
+
+    start_ns: int
+    stop_ns: int
+    via: str
+    """Ground station or relay name, e.g. "Karachi" or "TL-1 (relay)"."""
+    light_time_s: float = 0.0
+    """One-way light time spacecraft -> ground during the window (relay hop included)."""
+
+
+class SpacecraftModel(Protocol):
+    """A spacecraft as the runner flies it (see the module doc)."""
+
+    name: str
+    """Spacecraft name, the MDB's root name (e.g. TIANGONG)."""
+    mdb: MissionDatabase
+
+    def step(self, now_ns: int) -> list[TmPacket]:
+        """Advance the model to simulated UTC ``now_ns``; return the packets due by then."""
+        ...
+
+    def execute(self, command: str, args: Mapping[str, Any], now_ns: int) -> CommandOutcome:
+        """Execute a decoded, range-checked command (short name, engineering arguments)."""
+        ...
+
+    def inject_fault(self, fault: str, args: Mapping[str, Any], now_ns: int) -> CommandOutcome:
+        """Inject (or clear, with CLEAR_ALL) a fault named in the MDB's simulator commands."""
+        ...
+
+    def contact_windows(self, start_ns: int, stop_ns: int) -> list[ContactWindow]:
+        """Return the contact windows between ``start_ns`` and ``stop_ns``, in time order."""
+        ...
+
+    def ack_packet(
+        self, command_apid: int, opcode: int, seq_count: int, stage: AckStage, reason: str
+    ) -> TmPacket:
+        """Return the acknowledgement packet of one stage of a command."""
+        ...
+
+    def event_packet(self, event: OnboardEvent) -> TmPacket:
+        """Return the event packet carrying ``event``."""
+        ...
