@@ -63,8 +63,8 @@ class CommandOutcome:
     """
 
     ok: bool = True
-    reason: str = "NONE"
-    """An AckReason label of the MDB (e.g. NONE, BAD_STATE)."""
+    reason: str = "OK"
+    """An AckReason label of the MDB (e.g. OK, NOT_ALLOWED_IN_STATE)."""
     message: str = ""
     complete_after_s: float = 0.0
     packets: list[TmPacket] = field(default_factory=list)
