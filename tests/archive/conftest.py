@@ -121,6 +121,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     yield Backend("postgres", server.dsn() + f"?options=-csearch_path%3D{name}")
     with contextlib.suppress(psycopg.Error), psycopg.connect(server.dsn(), autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        # spacecraft schemas (falak_sc_*) belong to the database, not to the test's schema
+        for (sc,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, 'falak_sc_')"
+        ).fetchall():
+            conn.execute(f'DROP SCHEMA "{sc}" CASCADE')
 
 
 @pytest.fixture

@@ -613,5 +613,5 @@ def test_public_names() -> None:
         "ALARM_STATES", "AlarmRecord", "Archive", "ArchiveError", "Event", "PacketBatch",
         "PacketStats", "ParameterColumn", "ParameterSeries", "ParameterWrite", "SourceProgress",
         "SqliteArchive", "decode_array",
-        "encode_array", "from_time_ns", "open_archive", "to_time_ns",
+        "encode_array", "from_time_ns", "list_spacecraft", "open_archive", "to_time_ns",
     ]  # fmt: skip

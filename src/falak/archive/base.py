@@ -280,6 +280,8 @@ class Archive(abc.ABC):
     """A crash-safe store of raw packets, parameters, events, alarms and command history."""
 
     location: str
+    spacecraft: str | None = None
+    """The spacecraft whose sub-archive this is; None for the archive root."""
 
     # ---- raw packets
 

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from falak.archive.base import ArchiveError
+from falak.archive.spacecraft import SCHEMA_PREFIX, check_unique_case, schema_name
 from falak.archive.sql import MAIN_SCHEMA, PARAM_SCHEMA, SqlArchive, Store
 from falak.errors import InputError
 
-__all__ = ["PostgresArchive"]
+__all__ = ["PostgresArchive", "postgres_spacecraft"]
 
 
 def _redact(dsn: str) -> str:
@@ -39,7 +40,9 @@ _EXTERNAL = {
 class PostgresArchive(SqlArchive):
     """The archive in the PostgreSQL database at ``dsn`` (``postgresql://user@host:port/db``).
 
-    ``create=False`` refuses a database that holds no falak archive yet.
+    ``create=False`` refuses a database that holds no falak archive yet. With ``spacecraft``,
+    the archive is the schema ``falak_sc_<name lower>`` (created unless ``create=False``; its
+    meta table records the name as given), set as both connections' ``search_path``.
     """
 
     DIALECT: ClassVar[dict[str, str]] = {
@@ -49,7 +52,14 @@ class PostgresArchive(SqlArchive):
     }
     PLACEHOLDER = "%s"
 
-    def __init__(self, dsn: str, *, create: bool = True, connect_timeout_s: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        create: bool = True,
+        connect_timeout_s: int = 10,
+        spacecraft: str | None = None,
+    ) -> None:
         import psycopg
 
         self.location = _redact(dsn)
@@ -70,6 +80,8 @@ class PostgresArchive(SqlArchive):
         self.main, self.params = stores
         self._closed = False
         try:
+            if spacecraft is not None:
+                self._use_schema(dsn, spacecraft, create=create)
             if not create:
                 row = self._query(
                     self.main,
@@ -98,10 +110,41 @@ class PostgresArchive(SqlArchive):
                                 f"ALTER TABLE {table} ALTER COLUMN {col} SET STORAGE EXTERNAL"
                             )
             self._check_format(self.main, self.location)
+            if spacecraft is not None:
+                self._record_spacecraft(spacecraft)
             self._init_coverage()
         except BaseException:
             self.close()
             raise
+
+    def _use_schema(self, dsn: str, spacecraft: str, *, create: bool) -> None:
+        """Point both connections at the spacecraft's schema (creating it when ``create``)."""
+        import psycopg
+        from psycopg import sql
+
+        schema = schema_name(spacecraft)
+        present = postgres_spacecraft(dsn, conn=self.main.conn)
+        check_unique_case(spacecraft, present)
+        if spacecraft not in present and not create:
+            held = f"it holds {', '.join(present)}" if present else "it holds no spacecraft yet"
+            raise InputError(f"no spacecraft {spacecraft!r} in archive {self.location}; {held}")
+        ident = sql.Identifier(schema)
+        if create:
+            # another process may create it at the same moment
+            with contextlib.suppress(psycopg.errors.UniqueViolation):
+                self.main.conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+        for store in (self.main, self.params):
+            store.conn.execute(sql.SQL("SET search_path TO {}").format(ident))
+        self.location = f"{self.location} (spacecraft {spacecraft})"
+        self.spacecraft = spacecraft
+
+    def _record_spacecraft(self, spacecraft: str) -> None:
+        with self._transaction(self.main) as cur:
+            cur.execute(
+                "INSERT INTO meta (key, value) VALUES ('spacecraft', %s) "
+                "ON CONFLICT (key) DO NOTHING",
+                (spacecraft,),
+            )
 
     @contextlib.contextmanager
     def _transaction(self, store: Store) -> Iterator[Any]:
@@ -136,3 +179,43 @@ class PostgresArchive(SqlArchive):
             with store.lock:
                 store.conn.close()
         self._closed = True
+
+
+def postgres_spacecraft(dsn: str, *, conn: Any = None) -> list[str]:
+    """Return the spacecraft with a schema in the database at ``dsn``, sorted by name.
+
+    A schema counts when it is named ``falak_sc_...`` and holds a falak ``meta`` table; the
+    name is the one recorded there (as first given), else the schema's suffix.
+    """
+    import psycopg
+    from psycopg import sql
+
+    own = conn is None
+    if own:
+        try:
+            conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise ArchiveError(
+                f"cannot connect to the PostgreSQL archive {_redact(dsn)}: "
+                f"{str(exc).strip()}; check host, port, user and database, and that the server "
+                "is running"
+            ) from exc
+    try:
+        rows = conn.execute(
+            "SELECT n.nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid "
+            "WHERE c.relname = 'meta' AND c.relkind = 'r' AND starts_with(n.nspname, %s) "
+            "ORDER BY n.nspname",
+            (SCHEMA_PREFIX,),
+        ).fetchall()
+        names: list[str] = []
+        for (schema,) in rows:
+            got = conn.execute(
+                sql.SQL("SELECT value FROM {}.meta WHERE key = 'spacecraft'").format(
+                    sql.Identifier(schema)
+                )
+            ).fetchone()
+            names.append(str(got[0]) if got else schema[len(SCHEMA_PREFIX) :])
+        return sorted(names)
+    finally:
+        if own:
+            conn.close()
