@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -513,3 +514,135 @@ def test_packet_time_option_errors_are_one_line(tmp_path: Path, testdata: Path) 
         "from day/ms/µs fields with cds:DAY,MS,US"
     )
     assert not (tmp_path / "a").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# one archive, several spacecraft (--spacecraft)
+
+
+@pytest.fixture
+def shared_archive(tmp_path: Path) -> Path:
+    """An archive with spacecraft SC_A (30 HK), SC-B (20 HK + 5 EVENT) and a root (10 HK)."""
+    from ..processor.testsat import event_packet, hk_packet
+
+    store = tmp_path / "archive"
+    a, b, root = tmp_path / "a.bin", tmp_path / "b.bin", tmp_path / "root.bin"
+    _testsat_file(a, 30)
+    hk = [hk_packet(i, 2e9 + i) for i in range(20)]
+    ev = [event_packet(i, 2e9 + i, 7, 1, "hot") for i in range(5)]
+    b.write_bytes(b"".join(hk + ev))
+    _testsat_file(root, 10, distinct=3)
+    _ingest(a, store, "--spacecraft", "SC_A")
+    _ingest(b, store, "--spacecraft", "SC-B")
+    _ingest(root, store)
+    return store
+
+
+def test_stats_lists_packets_per_spacecraft_and_apid(shared_archive: Path) -> None:
+    store = shared_archive
+    res = runner.invoke(app, ["archive", "stats", "--archive", str(store)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "packets by spacecraft and APID" in text
+    assert "│ (root archive) │ 100 │ 10 │" in text
+    assert "│ SC-B │ 100 │ 20 │ │ │ 101 │ 5 │" in text
+    assert "│ SC_A │ 100 │ 30 │" in text
+    assert f"archive {store}, spacecraft SC_A: 30 packets" in text
+    assert f"archive {store}, spacecraft SC-B: 25 packets" in text
+    assert f"archive {store} (root): 10 packets" in text
+    res = runner.invoke(app, ["archive", "stats", "--archive", str(store), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["archive"] == str(store)
+    assert [(s["spacecraft"], s["packets_by_apid"]) for s in doc["archives"]] == [
+        (None, {"100": 10}),
+        ("SC-B", {"100": 20, "101": 5}),
+        ("SC_A", {"100": 30}),
+    ]
+    assert all(s["packets_without_parameters"] == 0 for s in doc["archives"])
+    res = runner.invoke(
+        app, ["archive", "stats", "--archive", str(store), "--spacecraft", "SC-B", "--json"]
+    )
+    assert [s["packets"] for s in json.loads(res.output)["archives"]] == [25]
+
+
+def test_stats_without_root_data_lists_only_spacecraft(tmp_path: Path) -> None:
+    store = tmp_path / "archive"
+    tm = tmp_path / "a.bin"
+    _testsat_file(tm, 4, distinct=2)
+    _ingest(tm, store, "--spacecraft", "TIANGONG")
+    assert not (store / "archive.sqlite").exists()
+    res = runner.invoke(app, ["archive", "stats", "--archive", str(store), "--json"])
+    assert res.exit_code == 0, res.output
+    assert [s["spacecraft"] for s in json.loads(res.output)["archives"]] == ["TIANGONG"]
+    res = runner.invoke(app, ["archive", "stats", "--archive", str(store)], env={"COLUMNS": "200"})
+    assert "(root" not in res.output
+    # a one-spacecraft archive (no sub-archives) prints as before
+    _ingest(tm, tmp_path / "plain")
+    res = runner.invoke(app, ["archive", "stats", "--archive", str(tmp_path / "plain")])
+    assert res.output.startswith(f"archive {tmp_path / 'plain'}: 4 packets, ")
+
+
+@pytest.mark.parametrize("command", ["stats", "export", "replay"])
+def test_unknown_spacecraft_lists_those_present(shared_archive: Path, command: str) -> None:
+    from ..processor.testsat import MDB_PATH
+
+    extra = {
+        "stats": [],
+        "export": ["--parameters", "BATT_V", "--out", str(shared_archive.parent / "x.csv")],
+        "replay": ["--mdb", str(MDB_PATH)],
+    }[command]
+    err = one_line_error(
+        ["archive", command, "--archive", str(shared_archive), "--spacecraft", "MARS", *extra]
+    )
+    assert err == f"error: no spacecraft 'MARS' in archive {shared_archive}; it holds SC-B, SC_A"
+
+
+def test_bad_spacecraft_name_is_refused(tmp_path: Path) -> None:
+    from ..processor.testsat import MDB_PATH
+
+    tm = tmp_path / "a.bin"
+    _testsat_file(tm, 2, distinct=2)
+    err = one_line_error(
+        ["archive", "ingest", "--mdb", str(MDB_PATH), "--packets", str(tm),
+         "--archive", str(tmp_path / "arc"), "--spacecraft", "../x"],
+    )  # fmt: skip
+    assert err == (
+        "error: spacecraft name '../x' cannot key the archive; a spacecraft name is 1 to 54 "
+        "ASCII letters, digits, '_' and '-' (e.g. TIANGONG, test-sat_2)"
+    )
+    assert not (tmp_path / "arc").exists()
+
+
+def test_export_and_replay_one_spacecraft(shared_archive: Path) -> None:
+    from ..processor.testsat import MDB_PATH
+
+    out = shared_archive.parent / "b.csv"
+    res = runner.invoke(
+        app,
+        ["archive", "export", "--archive", str(shared_archive), "--spacecraft", "SC-B",
+         "--parameters", "BATT_V,EVENT_ID", "--out", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    header, rows = read_csv(out)
+    assert header == ["time", "BATT_V", "EVENT_ID"]
+    assert sum(1 for r in rows if r[1]) == 20
+    assert sum(1 for r in rows if r[2]) == 5
+    res = runner.invoke(
+        app,
+        ["archive", "replay", "--archive", str(shared_archive), "--spacecraft", "SC_A",
+         "--mdb", str(MDB_PATH)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "replayed 30 packets: 30 decoded" in " ".join(res.output.split())
+    for sc, n in (("SC_A", 30), ("SC-B", 20), (None, 10)):
+        with open_archive(shared_archive, spacecraft=sc, create=False) as arc:
+            assert len(arc.read_parameter("BATT_V")) == n
+
+
+@pytest.mark.parametrize("command", ["ingest", "export", "replay", "stats"])
+def test_spacecraft_option_is_explained(command: str) -> None:
+    res = runner.invoke(app, ["archive", command, "--help"], env={"COLUMNS": "200"})
+    text = " ".join(res.output.split())
+    assert "--spacecraft" in text
+    assert "DIR/spacecraft/NAME" in text

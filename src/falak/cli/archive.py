@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 archive_app = typer.Typer(
     help="Telemetry archive: ingest CCSDS packet files, export parameters by time, replay "
     "raw packets to rebuild parameters, statistics. ARCHIVE is a directory (SQLite, created "
-    "on ingest) or postgresql://user@host:port/db.",
+    "on ingest) or postgresql://user@host:port/db; one archive holds several spacecraft, each "
+    "apart (--spacecraft NAME).",
     no_args_is_help=True,
 )
 
@@ -27,6 +28,16 @@ ArchiveOpt = Annotated[
     typer.Option(
         "--archive",
         help="Archive: a directory (embedded SQLite) or postgresql://user@host:port/db.",
+    ),
+]
+SpacecraftOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spacecraft",
+        help="The spacecraft whose part of the archive to use: one archive holds several "
+        "(falak serve --config keeps each apart: DIR/spacecraft/NAME, or the PostgreSQL "
+        "schema falak_sc_name). Without it, the archive root (a one-spacecraft archive, as "
+        "falak run and older falak serve write it). Names: letters, digits, _ and -.",
     ),
 ]
 MdbOpt = Annotated[
@@ -133,10 +144,10 @@ def _fail(console: Console, exc: BaseException) -> None:
     raise typer.Exit(1) from None
 
 
-def _open(location: str, *, create: bool) -> Archive:
+def _open(location: str, *, create: bool, spacecraft: str | None = None) -> Archive:
     from falak.archive import open_archive
 
-    return open_archive(location, create=create)
+    return open_archive(location, create=create, spacecraft=spacecraft)
 
 
 def ingest_command(
@@ -164,6 +175,7 @@ def ingest_command(
         ),
     ] = False,
     packet_time: PacketTimeOpt = None,
+    spacecraft: SpacecraftOpt = None,
 ) -> None:
     """Ingest a packet file: raw packets first (durable), then decoded parameters, alarms.
 
@@ -202,9 +214,10 @@ def ingest_command(
         recipe = PacketTime.parse(packet_time, db)
         data = np.fromfile(packets, dtype=np.uint8)
         split = split_packets(data, prefix_bytes=prefix_bytes, lenient_version=lenient)
-        store = _open(archive, create=True)
+        store = _open(archive, create=True, spacecraft=spacecraft)
     except (FalakError, OSError) as exc:
         _fail(console, exc)
+    where = archive if spacecraft is None else f"{archive} (spacecraft {spacecraft})"
     link = f"file:{display_path(packets.name)}"  # stored as text: no lone surrogates
     name = display_path(packets.name)
     size = int(data.size)
@@ -223,7 +236,7 @@ def ingest_command(
             if progress.done:
                 store.close()
                 Console().print(
-                    f"{name} is in {archive} already ({size:,} bytes, {key[:19]}..., ingested "
+                    f"{name} is in {where} already ({size:,} bytes, {key[:19]}..., ingested "
                     f"as {progress.name} at {iso_ns(progress.updated_ns)}): nothing to do; "
                     "--force ingests it again",
                     soft_wrap=True,
@@ -287,7 +300,7 @@ def ingest_command(
         store.close()
         _fail(console, exc)
     store.close()
-    summary = RichTable(title=f"{name} → {archive}")
+    summary = RichTable(title=f"{name} → {where}")
     summary.add_column("what")
     summary.add_column("count", justify="right")
     summary.add_column("bytes", justify="right")
@@ -356,6 +369,7 @@ def export_command(
             "each column NAME.",
         ),
     ] = False,
+    spacecraft: SpacecraftOpt = None,
 ) -> None:
     """Export parameters aligned by time to CSV or Parquet (engineering values by default)."""
     import numpy as np
@@ -375,7 +389,7 @@ def export_command(
         if not names:
             raise InputError("--parameters is empty; give names such as BATT_V,MODE")
         start_ns, stop_ns = time_range_ns(start, stop)
-        store = _open(archive, create=False)
+        store = _open(archive, create=False, spacecraft=spacecraft)
         try:
             check_archived(store, names, "--parameters")
             table = store.export(names, start_ns, stop_ns, raw=raw)
@@ -407,6 +421,7 @@ def replay_command(
     stop: StopOpt = None,
     container: ContainerOpt = None,
     packet_time: PacketTimeOpt = None,
+    spacecraft: SpacecraftOpt = None,
 ) -> None:
     """Rebuild the parameter archive from the raw packets (e.g. with a new MDB version).
 
@@ -427,7 +442,7 @@ def replay_command(
         root = root_container(db, container)
         recipe = PacketTime.parse(packet_time, db)
         start_ns, stop_ns = time_range_ns(start, stop)
-        store = _open(archive, create=False)
+        store = _open(archive, create=False, spacecraft=spacecraft)
     except (FalakError, OSError) as exc:
         _fail(console, exc)
     try:
@@ -455,32 +470,37 @@ def replay_command(
     )
 
 
-def stats_command(archive: ArchiveOpt) -> None:
-    """Show what the archive holds: packets by APID, time span, rejected bytes, failures,
-    and how many raw packets have no parameters yet (a processor was killed before writing
-    them; the next ``falak run`` or ``falak archive ingest`` catches up)."""
-    from rich.console import Console
+def _summary(store: Archive) -> dict[str, Any]:
+    """What ``falak archive stats`` reports of one (sub-)archive, as JSON-ready data."""
+    st = store.packet_stats()
+    missing = store.packets_without_parameters()
+    return {
+        "spacecraft": store.spacecraft,
+        "location": store.location,
+        "packets": st.n_packets,
+        "parameters": len(store.parameter_names()),
+        "first_recv": None if st.first_recv_ns is None else iso_ns(st.first_recv_ns),
+        "last_recv": None if st.last_recv_ns is None else iso_ns(st.last_recv_ns),
+        "packets_by_apid": {str(a): n for a, n in sorted(st.by_apid.items())},
+        "packets_without_parameters": sum(b - a + 1 for a, b in missing),
+        "missing_ranges": [list(r) for r in missing],
+        "rejected": {k: {"ranges": c, "bytes": b} for k, (c, b) in sorted(st.rejected.items())},
+        "failed": dict(sorted(st.failed.items())),
+    }
+
+
+def _print_summary(out: Console, title: str, sm: dict[str, Any]) -> None:
     from rich.table import Table as RichTable
 
-    from falak.errors import FalakError
     from falak.processor.processor import ranges_text
 
-    console = Console(stderr=True)
-    try:
-        store = _open(archive, create=False)
-        try:
-            st = store.packet_stats()
-            n_params = len(store.parameter_names())
-            missing = store.packets_without_parameters()
-        finally:
-            store.close()
-    except (FalakError, OSError) as exc:
-        _fail(console, exc)
-    out = Console()
-    out.print(f"archive {archive}: {st.n_packets:,} packets, {n_params:,} parameters")
-    out.print(f"received from {iso_ns(st.first_recv_ns)} to {iso_ns(st.last_recv_ns)}")
-    n_missing = sum(b - a + 1 for a, b in missing)
+    out.print(
+        f"{title}: {sm['packets']:,} packets, {sm['parameters']:,} parameters", soft_wrap=True
+    )
+    out.print(f"received from {sm['first_recv'] or '-'} to {sm['last_recv'] or '-'}")
+    n_missing = sm["packets_without_parameters"]
     if n_missing:
+        missing = [tuple(r) for r in sm["missing_ranges"]]
         out.print(
             f"parameters behind raw by {n_missing:,} packets (ids {ranges_text(missing)}); "
             "the next falak run or falak archive ingest catches up",
@@ -491,20 +511,104 @@ def stats_command(archive: ArchiveOpt) -> None:
     by_apid = RichTable(title="packets by APID")
     by_apid.add_column("APID", justify="right")
     by_apid.add_column("packets", justify="right")
-    for apid, count in sorted(st.by_apid.items()):
-        by_apid.add_row(str(apid), f"{count:,}")
+    for apid, count in sm["packets_by_apid"].items():
+        by_apid.add_row(apid, f"{count:,}")
     out.print(by_apid)
     rej = RichTable(title="rejected")
     rej.add_column("what")
     rej.add_column("count", justify="right")
     rej.add_column("bytes", justify="right")
-    for reason, (count, nbytes) in sorted(st.rejected.items()):
-        rej.add_row(f"bytes in no packet: {reason}", f"{count:,}", f"{nbytes:,}")
-    for reason, count in sorted(st.failed.items()):
+    for reason, r in sm["rejected"].items():
+        rej.add_row(f"bytes in no packet: {reason}", f"{r['ranges']:,}", f"{r['bytes']:,}")
+    for reason, count in sm["failed"].items():
         rej.add_row(f"packets not decoded: {reason}", f"{count:,}", "")
-    if not st.rejected and not st.failed:
+    if not sm["rejected"] and not sm["failed"]:
         rej.add_row("nothing rejected", "0", "0")
     out.print(rej)
+
+
+def stats_command(
+    archive: ArchiveOpt,
+    spacecraft: Annotated[
+        str | None,
+        typer.Option(
+            "--spacecraft",
+            help="Only this spacecraft's part of the archive (DIR/spacecraft/NAME, or the "
+            "PostgreSQL schema falak_sc_name). Without it: every spacecraft the archive "
+            "holds, and the archive root if it holds data (one-spacecraft archives).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print JSON instead of tables: {"archive": ARCHIVE, "archives": [{"spacecraft": '
+            'NAME or null for the root, "packets", "packets_by_apid": {"APID": n}, ...}]}.',
+        ),
+    ] = False,
+) -> None:
+    """Show what the archive holds: packets by APID, time span, rejected bytes, failures,
+    and how many raw packets have no parameters yet (a processor was killed before writing
+    them; the next ``falak run`` or ``falak archive ingest`` catches up).
+
+    An archive holding several spacecraft shows each (packets per spacecraft and APID), and
+    its root if that holds data; --spacecraft NAME shows one."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    from falak.archive import list_spacecraft
+    from falak.errors import FalakError, InputError
+
+    console = Console(stderr=True)
+    summaries: list[dict[str, Any]] = []
+    try:
+        names = [spacecraft] if spacecraft is not None else list_spacecraft(archive)
+        if spacecraft is None:
+            try:
+                store = _open(archive, create=False)
+            except InputError:
+                if not names:
+                    raise  # neither a root archive nor spacecraft: say there is no archive
+            else:
+                try:
+                    root = _summary(store)
+                finally:
+                    store.close()
+                if not names or root["packets"] or root["parameters"] or root["rejected"]:
+                    summaries.append(root)
+        for name in names:
+            store = _open(archive, create=False, spacecraft=name)
+            try:
+                summaries.append(_summary(store))
+            finally:
+                store.close()
+    except (FalakError, OSError) as exc:
+        _fail(console, exc)
+    out = Console()
+    if as_json:
+        typer.echo(json.dumps({"archive": archive, "archives": summaries}, indent=2))
+        return
+    if spacecraft is None and names:
+        table = RichTable(title="packets by spacecraft and APID")
+        table.add_column("spacecraft")
+        table.add_column("APID", justify="right")
+        table.add_column("packets", justify="right")
+        for sm in summaries:
+            who = sm["spacecraft"] or "(root archive)"
+            if not sm["packets_by_apid"]:
+                table.add_row(who, "-", "0")
+            for apid, count in sm["packets_by_apid"].items():
+                table.add_row(who, apid, f"{count:,}")
+                who = ""
+        out.print(table)
+    for sm in summaries:
+        if sm["spacecraft"] is None:
+            title = f"archive {archive}" if not names else f"archive {archive} (root)"
+        else:
+            title = f"archive {archive}, spacecraft {sm['spacecraft']}"
+        _print_summary(out, title, sm)
 
 
 def register(app: typer.Typer) -> None:
