@@ -1,11 +1,12 @@
 # The two set-up commands of the README: `make demo` and `make test`. Both create .venv.
+# `make tour` is the older tour of single CLI commands, one after the other.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.falak-installed
 
-.PHONY: install system-deps demo test lint typecheck bench clean
+.PHONY: install system-deps demo tour test lint typecheck bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +42,15 @@ test: system-deps lint typecheck
 
 JPSS := tests/data/space_packet_parser/jpss
 FALAK := $(VENV)/bin/falak
-# The demo runs on what ships with falak (the station's TLE, the synthetic south pole, the
-# campaign generator, the lunar gravity field) and on the real JPSS-1 packets in tests/data.
+# The ground segment in one command: the server on an embedded archive and the station
+# simulator on loopback, flying a campaign stack; Ctrl-C stops everything (docs/ground-segment.md).
 demo: install
+	@echo "== falak demo: the ground segment (server + Tiangong simulator). Stop it with Ctrl-C."
+	$(FALAK) demo
+
+# The tour runs on what ships with falak (the station's TLE, the synthetic south pole, the
+# campaign generator, the lunar gravity field) and on the real JPSS-1 packets in tests/data.
+tour: install
 	@mkdir -p demo-out
 	@set -e; \
 	  echo "== mission database: the JPSS-1 XTCE, as a tree"; \

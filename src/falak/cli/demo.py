@@ -1,0 +1,1021 @@
+"""``falak demo``: the ground segment in one command — the server, the simulators, a campaign stack.
+
+The demo writes a *run directory* (the server configuration with the run's clock, the demo
+users and their generated passwords, the campaign, its plan and the command stack made from
+it, the simulators' status files and every child's log, and ``run.json`` that says where all
+of it is), then starts, each as a child process in its own process group:
+
+1. ``falak serve --config RUN/server.yaml`` on a free loopback port, on the embedded archive
+   (SQLite), and waits for ``/health``;
+2. one ``falak sim ...`` per spacecraft (the station now), sending telemetry to the server's
+   links and listening for its telecommands, all on free loopback UDP ports, every process
+   with the same clock numbers (epoch, speed, reference host time: :class:`falak.clock.
+   ScaledClock`);
+
+loads the campaign's command stack through :class:`falak.client.Client` and starts it, prints
+the URL, the users and what to try, and runs until Ctrl-C, SIGTERM or ``--duration``. Then it
+stops the simulators and the server (SIGTERM to each process group, a grace period, then
+SIGKILL) and waits for them, so no process is left behind. On Linux the children are also
+told to stop if the demo itself dies (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+#: Where the demo's archive goes without ``--archive`` (relative to the working directory).
+DEFAULT_ARCHIVE = Path("demo-out") / "ground" / "archive"
+#: Simulated UTC at the start of the run: a working morning of the crew day (08:00 UTC), the
+#: day after the epoch of the bundled Tiangong TLE (2023-09-07), so SGP4 is at its best.
+DEFAULT_EPOCH = "2023-09-08T08:00:00Z"
+#: Host seconds a child gets to stop after SIGTERM before it is killed.
+STOP_GRACE_S = 15.0
+#: Host seconds the server gets to answer ``/health`` after it was started.
+START_TIMEOUT_S = 90.0
+#: The demo users, one per role (as :data:`falak.server.config.EXAMPLE_USERS`).
+ROLE_USERS: tuple[tuple[str, str], ...] = (
+    ("viewer", "viewer"),
+    ("operator", "operator"),
+    ("flight", "flight_director"),
+    ("admin", "admin"),
+)
+
+
+@dataclass(frozen=True)
+class DemoSpacecraft:
+    """A spacecraft the demo flies: its MDB name, its ``falak sim`` model and mission files."""
+
+    name: str
+    """The MDB's root name, as the server and the archive key it."""
+    sim: str
+    """The ``falak sim`` model (``falak sim station``)."""
+    mission: str
+    """Its folder in ``falak/missions``."""
+    campaign: bool = False
+    """True if a campaign plan is flown as its command stack."""
+    light_time_s: float = 0.0
+    """One-way light time, ground <-> spacecraft."""
+
+    @property
+    def mdb(self) -> Path:
+        """The spacecraft's mission database."""
+        from falak.missions import __file__ as missions_init
+
+        return Path(missions_init).parent / self.mission / "mdb.yaml"
+
+
+#: The spacecraft of the demo. The rover and the orbiter join here when their simulators land.
+SPACECRAFT: tuple[DemoSpacecraft, ...] = (
+    DemoSpacecraft("TIANGONG", "station", "tiangong", campaign=True),
+)
+
+
+# -- ports, users, files ---------------------------------------------------------------------
+
+
+def free_ports(tcp: int, udp: int, host: str = "127.0.0.1") -> tuple[list[int], list[int]]:
+    """Return ``tcp`` free TCP ports and ``udp`` free UDP ports on ``host``, all distinct.
+
+    The sockets are held until all are chosen, so the numbers differ; another program may
+    still take one before the demo's children bind it (a race the demo reports as a child
+    that failed to start).
+    """
+    socks: list[socket.socket] = []
+    try:
+        out: tuple[list[int], list[int]] = ([], [])
+        for kind, n, dest in ((socket.SOCK_STREAM, tcp, out[0]), (socket.SOCK_DGRAM, udp, out[1])):
+            while len(dest) < n:
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind((host, 0))
+                port = int(s.getsockname()[1])
+                if port not in out[0] and port not in out[1]:
+                    dest.append(port)
+        return out
+    finally:
+        for s in socks:
+            s.close()
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """A demo user: name, role and generated password."""
+
+    name: str
+    role: str
+    password: str
+
+
+def demo_users() -> list[DemoUser]:
+    """Return one user per role with a fresh random password."""
+    return [DemoUser(n, r, secrets.token_urlsafe(9)) for n, r in ROLE_USERS]
+
+
+@dataclass
+class SpacecraftRun:
+    """One spacecraft of a run: its ports, status file and stack."""
+
+    spec: DemoSpacecraft
+    tm_port: int
+    playback_port: int
+    tc_port: int
+    status_file: Path
+    stack_file: Path | None = None
+    stack_name: str | None = None
+
+    @property
+    def links(self) -> list[str]:
+        """The server's telemetry links: realtime, then playback."""
+        return [f"udp://127.0.0.1:{self.tm_port}", f"udp://127.0.0.1:{self.playback_port}"]
+
+    @property
+    def uplink(self) -> str:
+        """Where the server sends telecommands (the simulator listens there)."""
+        return f"udp://127.0.0.1:{self.tc_port}"
+
+    def as_json(self) -> dict[str, Any]:
+        """Return what ``run.json`` says about this spacecraft."""
+        return {
+            "name": self.spec.name,
+            "sim": self.spec.sim,
+            "mdb": str(self.spec.mdb),
+            "tm": self.links[0],
+            "playback": self.links[1],
+            "tc": self.uplink,
+            "status": str(self.status_file),
+            "stack_file": None if self.stack_file is None else str(self.stack_file),
+            "stack": self.stack_name,
+        }
+
+
+@dataclass
+class DemoRun:
+    """Everything a demo run is: where its files are, its ports, clock and users."""
+
+    run_dir: Path
+    archive: Path
+    port: int
+    epoch: str
+    epoch_ns: int
+    speed: float
+    reference_host_ns: int
+    seed: int
+    users: list[DemoUser]
+    spacecraft: list[SpacecraftRun]
+    children: dict[str, dict[str, Any]] = field(default_factory=dict)
+    state: str = "starting"
+
+    @property
+    def url(self) -> str:
+        """The server's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config_file(self) -> Path:
+        """The server configuration."""
+        return self.run_dir / "server.yaml"
+
+    @property
+    def run_file(self) -> Path:
+        """``run.json``: the machine-readable description of the run."""
+        return self.run_dir / "run.json"
+
+    @property
+    def log_dir(self) -> Path:
+        """Where each child's output goes (``<name>.log``)."""
+        return self.run_dir / "logs"
+
+    def clock(self) -> dict[str, Any]:
+        """The clock block every process of the run gets."""
+        return {
+            "epoch": self.epoch,
+            "speed": self.speed,
+            "reference_host_ns": self.reference_host_ns,
+        }
+
+    def user(self, role: str) -> DemoUser:
+        """The demo user holding ``role``."""
+        return next(u for u in self.users if u.role == role)
+
+    def server_config(self) -> dict[str, Any]:
+        """The server configuration (``falak serve --config``), as a mapping."""
+        return {
+            "archive": str(self.archive),
+            "clock": self.clock(),
+            "users": [
+                {"name": u.name, "roles": [u.role], "password": u.password} for u in self.users
+            ],
+            "spacecraft": [
+                {
+                    "name": sc.spec.name,
+                    "mdb": str(sc.spec.mdb),
+                    "links": sc.links,
+                    "uplink": sc.uplink,
+                    "light_time_s": sc.spec.light_time_s,
+                }
+                for sc in self.spacecraft
+            ],
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the content of ``run.json``."""
+        return {
+            "state": self.state,
+            "pid": os.getpid(),
+            "url": self.url,
+            "port": self.port,
+            "run_dir": str(self.run_dir),
+            "archive": str(self.archive),
+            "config": str(self.config_file),
+            "clock": {**self.clock(), "epoch_ns": self.epoch_ns},
+            "seed": self.seed,
+            "users": [{"name": u.name, "role": u.role, "password": u.password} for u in self.users],
+            "spacecraft": [sc.as_json() for sc in self.spacecraft],
+            "children": self.children,
+        }
+
+    def write(self) -> None:
+        """Write ``run.json`` (atomically: readers never see half a file)."""
+        write_private(self.run_file, json.dumps(self.as_json(), indent=1) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by its owner only (it holds passwords)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def prepare_run(
+    run_dir: Path,
+    archive: Path,
+    *,
+    port: int,
+    epoch: str,
+    speed: float,
+    seed: int,
+    spacecraft: Sequence[DemoSpacecraft] = SPACECRAFT,
+) -> DemoRun:
+    """Create the run directory: ports, users, clock and the server configuration.
+
+    The clock's reference host time is now; the simulators start once the server is up, a
+    few host seconds into the run, so the server hears every packet they send.
+    """
+    import yaml
+
+    from falak.utctime import format_ns, parse_ns
+
+    epoch_ns = parse_ns(epoch, "--epoch", zone_required=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("run.json", *(f"{sc.sim}-status.json" for sc in spacecraft)):
+        (run_dir / stale).unlink(missing_ok=True)
+    (run_dir / "logs").mkdir(exist_ok=True)
+    archive.mkdir(parents=True, exist_ok=True)
+    tcp, udp = free_ports(0 if port else 1, 3 * len(spacecraft))
+    runs = [
+        SpacecraftRun(
+            spec,
+            tm_port=udp[3 * i],
+            playback_port=udp[3 * i + 1],
+            tc_port=udp[3 * i + 2],
+            status_file=run_dir / f"{spec.sim}-status.json",
+        )
+        for i, spec in enumerate(spacecraft)
+    ]
+    run = DemoRun(
+        run_dir=run_dir,
+        archive=archive,
+        port=port or tcp[0],
+        epoch=format_ns(epoch_ns, 0),
+        epoch_ns=epoch_ns,
+        speed=float(speed),
+        reference_host_ns=time.time_ns(),
+        seed=seed,
+        users=demo_users(),
+        spacecraft=runs,
+    )
+    write_private(
+        run.config_file,
+        "# falak demo: server configuration of this run (docs/server.md); the passwords are\n"
+        "# generated for this run only.\n" + yaml.safe_dump(run.server_config(), sort_keys=False),
+    )
+    return run
+
+
+# -- the campaign and its stack --------------------------------------------------------------
+
+
+#: The demo campaign's experiments: (name, discipline, rack, power kW, commands), one per MDB
+#: payload system of the station, each commanded through its configure/start/stop commands.
+DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
+    (
+        "alloy-melt",
+        "materials science",
+        "MT-FURNACE",
+        2.0,
+        {
+            "configure": [
+                {
+                    "command": "FURN_CONFIGURE",
+                    "args": {"SETPOINT_C": 600.0, "RAMP_C_PER_MIN": 50.0, "SOAK_MIN": 5},
+                }
+            ],
+            "start": [{"command": "FURN_START", "args": {"PROFILE": "ISOTHERMAL"}}],
+            "stop": [{"command": "FURN_STOP"}],
+        },
+    ),
+    (
+        "capillary-flow",
+        "fluid mechanics",
+        "MT-FLUID",
+        0.6,
+        {
+            "configure": [
+                {
+                    "command": "FLUID_CONFIGURE",
+                    "args": {"CELL_TEMP_C": 25.0, "FILL_PCT": 60.0, "CAMERA_FPS": 25},
+                }
+            ],
+            "start": [{"command": "FLUID_START"}],
+            "stop": [{"command": "FLUID_STOP"}],
+        },
+    ),
+    (
+        "cell-culture",
+        "biological and medical sciences",
+        "WT-BIOTECH",
+        0.3,
+        {
+            "configure": [
+                {
+                    "command": "INC_CONFIGURE",
+                    "args": {"TEMP_C": 37.0, "CO2_PCT": 5.0, "RH_PCT": 90.0},
+                }
+            ],
+            "start": [{"command": "INC_START"}],
+            "stop": [{"command": "INC_STOP"}],
+        },
+    ),
+    (
+        "rice-growth",
+        "ecology",
+        "WT-LIFE-ECOLOGY",
+        0.4,
+        {
+            "configure": [
+                {
+                    "command": "PLANT_CONFIGURE",
+                    "args": {
+                        "TEMP_C": 24.0,
+                        "CO2_PPM": 1000.0,
+                        "LIGHT_UMOL": 500.0,
+                        "PHOTOPERIOD_H": 16,
+                    },
+                }
+            ],
+            "start": [{"command": "PLANT_START"}],
+            "stop": [{"command": "PLANT_STOP"}],
+        },
+    ),
+    (
+        "dose-survey",
+        "space radiation",
+        "TH-2",
+        0.1,
+        {
+            "configure": [
+                {"command": "DOSI_CONFIGURE", "args": {"INTEGRATION_S": 10, "BIAS_V": 80.0}}
+            ],
+            "start": [{"command": "DOSI_START"}],
+            "stop": [{"command": "DOSI_STOP"}],
+        },
+    ),
+    (
+        "x-ray-survey",
+        "astronomy",
+        "MT-MODULAR",
+        0.6,
+        {
+            "configure": [
+                {"command": "ASTRO_CONFIGURE", "args": {"HV_V": 1200.0, "EXPOSURE_S": 60}}
+            ],
+            # the Crab nebula (ICRS), the X-ray astronomer's standard candle
+            "start": [{"command": "ASTRO_START", "args": {"RA_DEG": 83.633, "DEC_DEG": 22.014}}],
+            "stop": [{"command": "ASTRO_STOP"}],
+        },
+    ),
+)
+
+
+def demo_campaign(epoch_ns: int) -> dict[str, Any]:
+    """Return the demo's station campaign: short sessions that all fly in the first hour.
+
+    Six experiments of six disciplines, one 20-30 minute session each on its own rack, in a
+    window from 10 to 60 minutes after ``epoch_ns`` (a working morning of the crew day with
+    the default epoch), so at ``--speed 60`` the whole plan runs in the first host minute.
+    Each experiment maps its session onto the station MDB's configure, start and stop
+    commands (``falak campaign commands`` turns the plan into the command stack).
+    """
+    import importlib.resources
+
+    from falak.utctime import format_ns
+
+    minute_ns = 60 * 1_000_000_000
+    # the campaign starts at midnight UTC: the planner counts the crew day's hours from the
+    # campaign's start, so a start at 08:00 would move the crew's work to 16:00
+    day_ns = 1440 * minute_ns
+    midnight_ns = epoch_ns - epoch_ns % day_ns
+    window = [format_ns(epoch_ns + 10 * minute_ns, 0), format_ns(epoch_ns + 60 * minute_ns, 0)]
+    tle = importlib.resources.files("falak.missions") / "tiangong" / "css.tle"
+    return {
+        "campaign": "falak demo",
+        "start": format_ns(midnight_ns, 0),
+        "days": 2,
+        "step_min": 5,
+        "orbit": {"tle": str(tle), "eclipse_model": "conical"},
+        "ground": {
+            "downlink_stations": ["Islamabad", "Karachi", "Lahore", "Kashi", "Jiamusi", "Sanya"],
+            "support_stations": ["Islamabad", "Karachi", "Lahore"],
+        },
+        "power": {"sunlit_kw": 6.0, "eclipse_kw": 3.0},
+        "crew_day": {
+            "work": [["08:00", "12:00"], ["15:30", "18:00"]],
+            "meal": ["12:00", "13:00"],
+            "exercise": ["13:00", "15:30"],
+            "sleep": "21:30",
+            "wake": "06:00",
+        },
+        "crew": [
+            {"name": "Jing", "role": "commander", "qualifications": ["crew"]},
+            {"name": "Lin", "role": "flight engineer", "qualifications": ["crew"]},
+            {
+                "name": "Ayesha",
+                "role": "payload specialist",
+                "qualifications": ["crew", "payload-specialist"],
+            },
+        ],
+        "racks": [
+            {"name": rack, "module": _MODULES[rack[:2]], "capabilities": ["general"]}
+            for _, _, rack, _, _ in DEMO_EXPERIMENTS
+        ],
+        "experiments": [
+            {
+                "name": name,
+                "discipline": discipline,
+                "priority": 5,
+                "commands": commands,
+                "sessions": [
+                    {
+                        "name": "run",
+                        "racks": [rack],
+                        "prep_min": 5,
+                        "run_min": 10,
+                        "unattended_min": 5,
+                        "unattended_max_min": 15,
+                        "stow_min": 5,
+                        "power_kw": power_kw,
+                        "data_mb": 0,
+                        "window": window,
+                    }
+                ],
+            }
+            for name, discipline, rack, power_kw, commands in DEMO_EXPERIMENTS
+        ],
+    }
+
+
+_MODULES = {"TH": "Tianhe", "WT": "Wentian", "MT": "Mengtian"}
+
+
+def write_demo_campaign(path: Path, epoch_ns: int) -> None:
+    """Write :func:`demo_campaign` as YAML to ``path``."""
+    import yaml
+
+    text = yaml.safe_dump(demo_campaign(epoch_ns), sort_keys=False, allow_unicode=True)
+    path.write_text(
+        "# falak demo: the station campaign of this run (docs/station.md, docs/ground-segment.md)\n"
+        + text,
+        encoding="utf-8",
+    )
+
+
+# -- child processes -------------------------------------------------------------------------
+
+
+def falak_argv() -> list[str]:
+    """Return how to start the ``falak`` command of this installation."""
+    script = Path(sys.executable).parent / "falak"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from falak.cli.app import main; sys.exit(main())"]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM this child when the demo dies (``prctl(PR_SET_PDEATHSIG)``)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    """A child process of the demo, with its log file."""
+
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes]
+    log: Path
+    log_file: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        """The child's process id (also its process group id)."""
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self.proc.poll() is None
+
+
+class Supervisor:
+    """Start child processes, each in its own process group, and stop every one of them.
+
+    :meth:`stop_all` stops the children in the reverse order of their start: SIGTERM to
+    the child's process group, up to ``grace_s`` host seconds to exit, then SIGKILL.
+    """
+
+    def __init__(self, log_dir: Path, *, grace_s: float = STOP_GRACE_S) -> None:
+        self.log_dir = log_dir
+        self.grace_s = grace_s
+        self.children: list[Child] = []
+        self._lock = threading.Lock()
+
+    def start(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None) -> Child:
+        """Start ``argv`` as the child ``name``, output to ``LOG_DIR/name.log``."""
+        log = self.log_dir / f"{name}.log"
+        log_file = open(log, "wb")  # noqa: SIM115 - closed by stop_all
+        kw: dict[str, Any] = {}
+        if sys.platform.startswith("linux"):
+            kw["preexec_fn"] = _die_with_parent
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "NO_COLOR": "1", **(env or {})},
+                **kw,
+            )
+        except OSError:
+            log_file.close()
+            raise
+        child = Child(name, list(argv), proc, log, log_file)
+        with self._lock:
+            self.children.append(child)
+        return child
+
+    def run(self, name: str, argv: Sequence[str], stop: threading.Event) -> int:
+        """Run ``argv`` to its end (or until ``stop`` is set: then stop it); return its code."""
+        child = self.start(name, argv)
+        while child.proc.poll() is None:
+            if stop.wait(0.2):
+                self.stop(child)
+        child.log_file.close()
+        return int(child.proc.returncode)
+
+    def stop(self, child: Child) -> None:
+        """Stop one child: SIGTERM to its group, wait, SIGKILL; then reap it."""
+        if child.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.proc.wait(self.grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.proc.wait()
+        # whatever the child left in its group (it should leave nothing) goes too
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.log_file.close()
+
+    def stop_all(self) -> None:
+        """Stop every child, the last started first."""
+        with self._lock:
+            children = list(reversed(self.children))
+        for child in children:
+            self.stop(child)
+
+    def dead(self) -> Child | None:
+        """Return a child that has exited on its own, if any."""
+        with self._lock:
+            return next((c for c in self.children if not c.alive()), None)
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """Return the last ``lines`` lines of a log file."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_for_health(url: str, child: Child, stop: threading.Event, timeout_s: float) -> None:
+    """Wait until ``url/health`` answers 200; raise if the child dies or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise DemoError(f"{child.name} exited with code {child.proc.returncode}", child)
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/health", timeout=2.0).status_code == 200:
+                return
+        if stop.wait(0.25):
+            raise DemoStopped
+    raise DemoError(f"{child.name} did not answer {url}/health in {timeout_s:g} s", child)
+
+
+class DemoError(Exception):
+    """A step of the demo failed; ``child`` is the process whose log says why."""
+
+    def __init__(self, message: str, child: Child | None = None) -> None:
+        super().__init__(message)
+        self.child = child
+
+
+class DemoStopped(Exception):
+    """Ctrl-C or SIGTERM arrived while the demo was starting."""
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT and SIGTERM (main thread only) for the duration."""
+    sigs = (signal.SIGINT, signal.SIGTERM)
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def demo_command(
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration",
+            min=0,
+            help="Stop after this many host seconds (default: run until Ctrl-C or SIGTERM).",
+        ),
+    ] = None,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed",
+            min=0.001,
+            help="Simulated seconds per host second, for the server and the simulators alike "
+            "(1: real time; 60: an hour a minute).",
+        ),
+    ] = 60.0,
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--archive",
+            help="Archive directory (the embedded SQLite archive, one sub-archive per "
+            f"spacecraft). Default: {DEFAULT_ARCHIVE} under the working directory, emptied "
+            "at each start; a directory given here is added to.",
+        ),
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-dir",
+            help="Where the run's files go (server.yaml, campaign, plan, stack, status files, "
+            "logs/, run.json). Default: 'run' beside the archive.",
+        ),
+    ] = None,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="The server's TCP port (0: any free)."),
+    ] = 0,
+    epoch: Annotated[
+        str,
+        typer.Option("--epoch", help="Simulated UTC at the start of the run (ISO 8601)."),
+    ] = DEFAULT_EPOCH,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulators' noise.")] = 0,
+) -> None:
+    """Run the ground segment: the server, the station simulator and a campaign stack.
+
+    Starts `falak serve` on the embedded archive and `falak sim station` on loopback with a
+    shared clock, flies a short campaign as a command stack, prints the URL and the demo
+    users' passwords, and runs until Ctrl-C (or SIGTERM, or --duration). Stopping stops every
+    process it started. Afterwards `falak archive stats --archive DIR` lists the packets.
+    """
+    import shutil
+
+    if archive is None:
+        archive = DEFAULT_ARCHIVE
+        if archive.exists():
+            shutil.rmtree(archive)
+    archive = archive.resolve()
+    run_dir = (run_dir or archive.parent / "run").resolve()
+    code = run_demo(
+        run_dir, archive, duration_s=duration, speed=speed, port=port, epoch=epoch, seed=seed
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+def run_demo(
+    run_dir: Path,
+    archive: Path,
+    *,
+    duration_s: float | None,
+    speed: float,
+    port: int = 0,
+    epoch: str = DEFAULT_EPOCH,
+    seed: int = 0,
+    out: Callable[[str], None] = typer.echo,
+) -> int:
+    """Run the demo (see :func:`demo_command`); return the exit code."""
+    from falak.errors import FalakError
+
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        try:
+            run = prepare_run(run_dir, archive, port=port, epoch=epoch, speed=speed, seed=seed)
+        except (FalakError, OSError) as exc:
+            out("error: " + " ".join(str(exc).split()))
+            return 1
+        sup = Supervisor(run.log_dir)
+        code = 0
+        try:
+            _start(run, sup, stop, out)
+            run.state = "running"
+            run.write()
+            _announce(run, out)
+            _watch(run, sup, stop, duration_s, out)
+            dead = sup.dead()
+            if dead is not None:
+                raise DemoError(f"{dead.name} exited with code {dead.proc.returncode}", dead)
+        except DemoStopped:
+            pass
+        except DemoError as exc:
+            out(f"error: {exc}")
+            if exc.child is not None:
+                out(f"last lines of {exc.child.log}:\n{log_tail(exc.child.log)}")
+            code = 1
+        except (FalakError, OSError) as exc:
+            out("error: " + " ".join(str(exc).split()))
+            code = 1
+        finally:
+            out("stopping: the simulators, then the server ...")
+            sup.stop_all()
+            for c in sup.children:
+                run.children[c.name]["returncode"] = c.proc.returncode
+            run.state = "stopped"
+            run.write()
+        out(f"stopped; archive {run.archive} (falak archive stats --archive {run.archive})")
+        return code
+
+
+def _record(run: DemoRun, child: Child) -> None:
+    run.children[child.name] = {
+        "pid": child.pid,
+        "argv": child.argv,
+        "log": str(child.log),
+        "returncode": None,
+    }
+    run.write()
+
+
+def _start(
+    run: DemoRun, sup: Supervisor, stop: threading.Event, out: Callable[[str], None]
+) -> None:
+    falak = falak_argv()
+    for sc in run.spacecraft:
+        if sc.spec.campaign:
+            out(f"planning the {sc.spec.name} campaign ...")
+            _plan_stack(run, sc, sup, stop)
+    out(f"starting the server on {run.url} ...")
+    server = sup.start(
+        "server", [*falak, "serve", "--config", str(run.config_file), "--port", str(run.port)]
+    )
+    _record(run, server)
+    wait_for_health(run.url, server, stop, START_TIMEOUT_S)
+    for sc in run.spacecraft:
+        out(f"starting the {sc.spec.name} simulator ...")
+        child = sup.start(
+            f"sim-{sc.spec.sim}",
+            [
+                *falak,
+                "sim",
+                sc.spec.sim,
+                "--tm",
+                sc.links[0],
+                "--playback",
+                sc.links[1],
+                "--tc",
+                sc.uplink,
+                "--epoch",
+                run.epoch,
+                "--speed",
+                f"{run.speed:g}",
+                "--reference-host-ns",
+                str(run.reference_host_ns),
+                "--status",
+                str(sc.status_file),
+                "--seed",
+                str(run.seed),
+            ],
+        )
+        _record(run, child)
+    for sc in run.spacecraft:
+        if sc.stack_file is not None:
+            sc.stack_name = _start_stack(run, sc)
+
+
+def _plan_stack(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threading.Event) -> None:
+    falak = falak_argv()
+    campaign = run.run_dir / "campaign.yaml"
+    plan = run.run_dir / "plan.json"
+    stack = run.run_dir / "stack.yaml"
+    write_demo_campaign(campaign, run.epoch_ns)
+    steps = (
+        ("plan", ["campaign", "plan", str(campaign), "--out", str(plan), "--time-limit", "10"]),
+        ("commands", ["campaign", "commands", str(campaign), str(plan), "--out", str(stack)]),
+    )
+    for name, args in steps:
+        code = sup.run(f"campaign-{name}", [*falak, *args], stop)
+        if stop.is_set():
+            raise DemoStopped
+        if code != 0:
+            raise DemoError(f"falak campaign {name} exited with code {code}", sup.children[-1])
+    sc.stack_file = stack
+
+
+def _login(run: DemoRun, role: str, spacecraft: str | None = None) -> Any:
+    from falak.client import Client
+
+    u = run.user(role)
+    return Client.login(run.url, u.name, u.password)
+
+
+def _start_stack(run: DemoRun, sc: SpacecraftRun) -> str:
+    import yaml
+
+    assert sc.stack_file is not None
+    text = sc.stack_file.read_text(encoding="utf-8")
+    name = str(yaml.safe_load(text)["stack"])
+    with _login(run, "flight_director", sc.spec.name) as fc:
+        fc.load_stack(text, file=str(sc.stack_file))
+        fc.stack_action(name, "start", arm_critical=True)
+    return name
+
+
+def _announce(run: DemoRun, out: Callable[[str], None]) -> None:
+    op = run.user("operator")
+    lines = [
+        "",
+        f"falak demo is running: {run.url}  (API {run.url}/api/v1, docs {run.url}/docs)",
+        f"simulated time starts at {run.epoch}, {run.speed:g}x real time",
+        "users (name / password / role):",
+        *(f"  {u.name} / {u.password} / {u.role}" for u in run.users),
+        f"run directory: {run.run_dir}  (run.json, server.yaml, logs/)",
+        "",
+        "try, in another terminal:",
+        f"  export FALAK_URL={run.url} FALAK_USER={op.name} FALAK_PASSWORD={op.password}",
+    ]
+    for sc in run.spacecraft:
+        if sc.stack_name:
+            lines.append(f"  falak stack show {sc.stack_name}      # the campaign, step by step")
+        lines.append(
+            f"  falak sim fault {sc.spec.sim} FURNACE_OVERTEMP --tc {sc.uplink}   # an alarm"
+        )
+    lines += ["", "stop it with Ctrl-C", ""]
+    out("\n".join(lines))
+
+
+def _watch(
+    run: DemoRun,
+    sup: Supervisor,
+    stop: threading.Event,
+    duration_s: float | None,
+    out: Callable[[str], None],
+) -> None:
+    t_end = None if duration_s is None else time.monotonic() + duration_s
+    status = StatusLine(run)
+    live = sys.stdout.isatty()
+    last_print = 0.0
+    with status.live() if live else contextlib.nullcontext():
+        while not stop.is_set():
+            remaining = None if t_end is None else t_end - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            if sup.dead() is not None:
+                return
+            status.refresh()
+            if not live and time.monotonic() - last_print >= 10.0:
+                out(status.text())
+                last_print = time.monotonic()
+            stop.wait(1.0 if remaining is None else min(1.0, max(remaining, 0.0)))
+    status.close()
+
+
+class StatusLine:
+    """One line per spacecraft: simulated time, contact, packets received, alarms."""
+
+    def __init__(self, run: DemoRun) -> None:
+        self.run = run
+        self._client: Any = None
+        self._text = "waiting for the first status"
+        self._live: Any = None
+
+    @contextlib.contextmanager
+    def live(self) -> Iterator[None]:
+        """Show the line with Rich, refreshed in place."""
+        from rich.live import Live
+        from rich.text import Text
+
+        with Live(Text(self._text), refresh_per_second=2, transient=True) as live:
+            self._live = live
+            try:
+                yield
+            finally:
+                self._live = None
+
+    def text(self) -> str:
+        """The current status text."""
+        return self._text
+
+    def refresh(self) -> None:
+        """Read the simulators' status files and the server's links and alarms."""
+        from falak.utctime import format_ns
+
+        parts = []
+        try:
+            if self._client is None:
+                self._client = _login(self.run, "viewer")
+            links = self._client.links()
+            alarms = self._client.alarms()
+        except Exception as exc:  # a status line never stops the demo
+            links, alarms = [], []
+            parts.append(f"server: {type(exc).__name__}")
+        for sc in self.run.spacecraft:
+            try:
+                st = json.loads(sc.status_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                st = {}
+            now = format_ns(int(st["now_ns"]), 0) if "now_ns" in st else "-"
+            contact = "in contact" if st.get("in_contact") else "no contact"
+            got = sum(int(ln.get("packets", 0)) for ln in links if isinstance(ln, dict))
+            gen = sum(int(v) for v in (st.get("generated") or {}).values())
+            parts.append(
+                f"{sc.spec.name} {now} {contact}; packets generated {gen}, received {got}; "
+                f"alarms {len(alarms)}"
+            )
+        self._text = " | ".join(parts)
+        if self._live is not None:
+            from rich.text import Text
+
+            self._live.update(Text(self._text))
+
+    def close(self) -> None:
+        """Close the status client."""
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level ``demo`` command to ``falak``."""
+    app.command(name="demo")(demo_command)
