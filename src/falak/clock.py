@@ -11,7 +11,16 @@ agreement: three numbers that every process of the run is given (``epoch_ns``, `
 (a step of the host clock moves every process of the run alike; within a process
 :meth:`ScaledClock.now_ns` never goes backwards). :class:`SystemClock` is real time, the
 default everywhere. Code that waits converts simulated seconds to host seconds with
-:meth:`Clock.host_seconds` (``sim_s / speed``).
+:meth:`Clock.host_seconds` (``sim_s / speed``); :func:`host_seconds_until` is the wait until a
+simulated instant.
+
+What keeps which time in the live chain (``clock=`` of links, uplinks, the command manager,
+its history, the stack executor and the processor): everything that says *when* in the
+mission — reception stamps, release times, time tags, verifier windows, transmission
+constraint timeouts, stack step times, history and audit times — is on the run's clock;
+what only paces the host — socket timeouts, reconnection backoff, batch ages, flush
+intervals, link rates, how long a caller waits, an operator's arm/confirm windows — stays in
+host seconds.
 
 All times are int64 ns since 1970-01-01 UTC, falak's scale (:mod:`falak.utctime`).
 """
@@ -20,10 +29,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
-__all__ = ["SYSTEM_CLOCK", "Clock", "ScaledClock", "SystemClock"]
+__all__ = [
+    "SYSTEM_CLOCK",
+    "Clock",
+    "ScaledClock",
+    "SystemClock",
+    "as_clock",
+    "host_seconds_until",
+]
 
 
 @runtime_checkable
@@ -124,6 +140,25 @@ class ScaledClock:
         while (wait_s := self.host_seconds_until(sim_ns)) > 0:
             sleep(wait_s)
 
+    @classmethod
+    def from_dict(
+        cls, numbers: Mapping[str, float | int], *, host_ns: Callable[[], int] = time.time_ns
+    ) -> ScaledClock:
+        """Build the clock another process described with :meth:`as_dict`."""
+        missing = [k for k in ("epoch_ns", "speed", "reference_host_ns") if k not in numbers]
+        if missing:
+            msg = (
+                f"a shared clock needs epoch_ns, speed and reference_host_ns; "
+                f"missing {', '.join(missing)}"
+            )
+            raise ValueError(msg)
+        return cls(
+            int(numbers["epoch_ns"]),
+            float(numbers["speed"]),
+            int(numbers["reference_host_ns"]),
+            host_ns=host_ns,
+        )
+
     def as_dict(self) -> dict[str, float | int]:
         """Return the three numbers another process needs to keep the same clock."""
         return {
@@ -137,3 +172,41 @@ class ScaledClock:
             f"ScaledClock(epoch_ns={self.epoch_ns}, speed={self._speed:g}, "
             f"reference_host_ns={self.reference_host_ns})"
         )
+
+
+class _FunctionClock:
+    """A real-time clock read from a function (``time.time_ns``-like), for old ``clock=``."""
+
+    speed = 1.0
+
+    def __init__(self, now_ns: Callable[[], int]) -> None:
+        self._now_ns = now_ns
+
+    def now_ns(self) -> int:
+        """Return the function's time in ns."""
+        return int(self._now_ns())
+
+    def host_seconds(self, sim_seconds: float) -> float:
+        """Return ``sim_seconds`` unchanged (real time)."""
+        return float(sim_seconds)
+
+    def __repr__(self) -> str:
+        return f"_FunctionClock({self._now_ns!r})"
+
+
+def as_clock(clock: Clock | Callable[[], int] | None) -> Clock:
+    """Return the clock that ``clock=`` means: None is :data:`SYSTEM_CLOCK`; a bare function
+    returning ns (the form some ``clock=`` keywords took before) is a real-time clock."""
+    if clock is None:
+        return SYSTEM_CLOCK
+    if isinstance(clock, Clock):
+        return clock
+    if callable(clock):
+        return _FunctionClock(clock)
+    msg = f"clock must be a falak.clock.Clock or a function returning ns; got {clock!r}"
+    raise TypeError(msg)
+
+
+def host_seconds_until(clock: Clock, when_ns: int) -> float:
+    """Return the host seconds until ``clock`` reads ``when_ns`` (0 if it has passed)."""
+    return max(0.0, clock.host_seconds((when_ns - clock.now_ns()) / 1e9))

@@ -9,16 +9,19 @@ command (issue, arm, confirm, release, reject, cancel, verify) with its user and
 
 Each audit entry is also written as an archive event (source ``commanding``), so actions are
 audited even for commands that were never recorded (a refused privilege).
+
+Times (``time_ns`` of records and audit entries) come from the history's ``clock``
+(:mod:`falak.clock`; default real time), the run's clock in a simulated run.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from falak.archive import Archive
+from falak.clock import Clock, as_clock
 from falak.errors import InputError
 
 __all__ = ["CommandHistory", "jsonable"]
@@ -40,8 +43,10 @@ def jsonable(value: Any) -> Any:
 class CommandHistory:
     """Records in memory, written through to ``archive`` when given (thread-safe)."""
 
-    def __init__(self, archive: Archive | None = None) -> None:
+    def __init__(self, archive: Archive | None = None, *, clock: Clock | None = None) -> None:
         self.archive = archive
+        self.clock = as_clock(clock)
+        """Where record and audit times come from (default: real time)."""
         self._records: dict[int, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._next = 1
@@ -49,7 +54,7 @@ class CommandHistory:
     def create(self, record: Mapping[str, Any]) -> int:
         """Store a new record; return its id."""
         rec = jsonable(dict(record))
-        rec.setdefault("time_ns", time.time_ns())
+        rec.setdefault("time_ns", self.clock.now_ns())
         rec.setdefault("audit", [])
         rec.setdefault("verifiers", {})
         with self._lock:
@@ -90,7 +95,7 @@ class CommandHistory:
         **details: Any,
     ) -> None:
         """Record an action by ``user``: in the command's ``audit`` list and as an event."""
-        t = time.time_ns()
+        t = self.clock.now_ns()
         entry = {"time_ns": t, "user": user, "action": action, "message": message, **details}
         with self._lock:
             if command_id is not None and command_id in self._records:

@@ -27,10 +27,19 @@ CommandHistory`, in the archive when one is given) and every action is audited w
 user. Threads, not asyncio, like the processor: a server calls these methods from its
 request handlers (they only take a lock) and waits with :meth:`CommandManager.wait` in a
 worker thread.
+
+Time: the manager keeps the mission's time on its ``clock`` (:mod:`falak.clock`; default
+real time; in a simulated run the run's clock, shared with the simulators): issue, release
+and verification times, time tags, verifier windows and transmission-constraint timeouts
+are on it, and its threads' waits are converted to host seconds. The arming and confirmation
+windows of critical commands are an operator's reaction time, so they stay in host seconds;
+so do ``settle_s`` and :meth:`CommandManager.wait`'s timeout. Verifier windows are widened
+by the round-trip light time (``2 * light_time_s``): an acknowledgement cannot arrive sooner.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -42,6 +51,7 @@ import numpy as np
 
 from falak.archive import Archive
 from falak.bus import Bus, Subscription, SubscriptionClosed
+from falak.clock import Clock, as_clock, host_seconds_until
 from falak.commanding.history import CommandHistory
 from falak.commanding.queue import (
     FINAL_STATES,
@@ -53,7 +63,7 @@ from falak.commanding.queue import (
 )
 from falak.errors import CommandRejected, InputError
 from falak.links.tc import TcUplink
-from falak.mdb.model import Condition, MetaCommand, MissionDatabase
+from falak.mdb.model import Condition, MetaCommand, MissionDatabase, Verifier
 from falak.tc.encoder import CommandEncoder, EncodedCommand, set_sequence_count
 from falak.tc.verification import (
     Value,
@@ -125,7 +135,13 @@ class CommandManager:
     constraints
         Transmission constraints (more with :meth:`add_constraint`).
     settle_s
-        How long a packet's values are gathered from the bus before it is evaluated (s).
+        How long a packet's values are gathered from the bus before it is evaluated (host s).
+    clock
+        The mission's time (:mod:`falak.clock`); default: real time.
+    light_time_s
+        One-way light time to the spacecraft (s, >= 0): each verifier window's end is
+        pushed back by the round trip, ``2 * light_time_s`` (recorded as ``light_time_s``
+        in the command's history, with the widened ``window_s`` of each stage).
     """
 
     def __init__(
@@ -139,12 +155,20 @@ class CommandManager:
         critical: CriticalPolicy | None = None,
         constraints: Iterable[TransmissionConstraint] = (),
         settle_s: float = 0.02,
+        clock: Clock | None = None,
+        light_time_s: float = 0.0,
     ) -> None:
+        if not 0.0 <= light_time_s <= 3600.0:
+            raise InputError(f"light time must be within 0..3600 s (one way), got {light_time_s}")
         self.mdb = mdb
         self.bus = bus
         self.uplink = uplink
+        self.clock = as_clock(clock)
+        """The mission's time: release times, windows, time tags (default: real time)."""
+        self.light_time_s = float(light_time_s)
+        """One-way light time (s); verifier windows end ``2 * light_time_s`` later."""
         self.encoder = CommandEncoder(mdb)
-        self.history = CommandHistory(archive)
+        self.history = CommandHistory(archive, clock=self.clock)
         qs = list(queues) if queues is not None else [CommandQueue(DEFAULT_QUEUE)]
         self.queues: dict[str, CommandQueue] = {q.name: q for q in qs}
         self.critical = critical or CriticalPolicy()
@@ -196,7 +220,7 @@ class CommandManager:
         for t in self._threads:
             t.join(5.0)
         self._threads = []
-        now = time.time_ns()
+        now = self.clock.now_ns()
         with self._lock:
             for cid in list(self._pending):
                 self._finish_pending(cid, CommandState.CANCELLED, "command manager stopped")
@@ -323,7 +347,7 @@ class CommandManager:
         with self._cond:
             base["state"] = CommandState.QUEUED.value
             cid = self.history.create(base)
-            now = time.time_ns()
+            now = self.clock.now_ns()
             self._pending[cid] = _Pending(
                 cid,
                 cmd,
@@ -376,7 +400,7 @@ class CommandManager:
                 )
                 self.history.audit(user, "arm_refused", msg, command_id, severity="warning")
                 raise CommandRejected(msg)
-            pc.armed_by, pc.armed_ns = user, time.time_ns()
+            pc.armed_by, pc.armed_ns = user, time.monotonic_ns()  # operator time: host
             self.history.update(command_id, state=CommandState.ARMED.value, armed_by=user)
             self.history.audit(
                 user,
@@ -399,7 +423,7 @@ class CommandManager:
                 msg = f"{pc.cmd.name}: user {user} may not confirm critical commands"
                 self.history.audit(user, "confirm_refused", msg, command_id, severity="warning")
                 raise CommandRejected(msg)
-            late_s = (time.time_ns() - pc.armed_ns) / 1e9
+            late_s = (time.monotonic_ns() - pc.armed_ns) / 1e9
             if late_s > self.critical.confirm_window_s:
                 msg = (
                     f"{pc.cmd.name}: confirmed {late_s:.2f} s after arming; the limit is "
@@ -413,7 +437,7 @@ class CommandManager:
             self.history.audit(user, "confirm", f"{pc.cmd.name} confirmed", command_id)
             # step it now, as the scheduler would next: the caller's record then shows the
             # true state (released, or still armed while a time tag, queue or constraint holds)
-            self._step(pc, time.time_ns())
+            self._step(pc, self.clock.now_ns())
             self._cond.notify_all()
 
     def release(self, command_id: int, *, user: str, roles: Iterable[str] = ()) -> None:
@@ -475,16 +499,19 @@ class CommandManager:
     def _schedule(self) -> None:
         while not self._stop.is_set():
             with self._cond:
-                now = time.time_ns()
+                now = self.clock.now_ns()
                 wake = 0.05
                 for cid in list(self._pending):
                     due = self._step(self._pending[cid], now)
                     if due is not None:
-                        wake = min(wake, max(0.0, (due - now) / 1e9))
+                        wake = min(wake, host_seconds_until(self.clock, due))
                 self._cond.wait(wake)
 
     def _step(self, pc: _Pending, now: int) -> int | None:
-        """Move one queued command on; return when it next needs attention (ns) if soon."""
+        """Move one queued command on; return when it next needs attention (clock ns) if soon.
+
+        ``now`` is the clock's time; arming and confirmation run on the host's.
+        """
         if pc.release_at_ns is not None and now < pc.release_at_ns:
             return pc.release_at_ns
         q = self.queues[pc.queue]
@@ -498,9 +525,10 @@ class CommandManager:
                 # the arming window opens when the command could otherwise go (time tag
                 # passed, queue enabled), so a time-tagged critical command is armed near
                 # its time
+                host_now = time.monotonic_ns()
                 if pc.arming_since_ns is None:
-                    pc.arming_since_ns = now
-                if now - pc.arming_since_ns > self.critical.arm_window_s * 1e9:
+                    pc.arming_since_ns = host_now
+                if host_now - pc.arming_since_ns > self.critical.arm_window_s * 1e9:
                     msg = (
                         f"{pc.cmd.name} is critical and was not armed within "
                         f"{self.critical.arm_window_s:g} s"
@@ -508,7 +536,7 @@ class CommandManager:
                     self._finish_pending(pc.id, CommandState.REJECTED, msg)
                 return None
             if pc.confirmed_by is None:
-                if now - pc.armed_ns > self.critical.confirm_window_s * 1e9:
+                if time.monotonic_ns() - pc.armed_ns > self.critical.confirm_window_s * 1e9:
                     msg = (
                         f"{pc.cmd.name} was armed but not confirmed within "
                         f"{self.critical.confirm_window_s:g} s"
@@ -551,16 +579,15 @@ class CommandManager:
             self._finish_pending(pc.id, CommandState.REJECTED, f"uplink refused: {exc}")
             return
         del self._pending[pc.id]
-        v = Verification(
-            self.mdb, pc.cmd.verifiers, release_ns, command_context(seq, enc.arguments)
-        )
+        stages = self.verifiers(pc.cmd)
+        v = Verification(self.mdb, stages, release_ns, command_context(seq, enc.arguments))
         verifiers = {
             s.stage: {
                 "outcome": "PENDING",
                 "window_s": [s.window_start_s, s.window_stop_s],
                 "container": s.container,
             }
-            for s in pc.cmd.verifiers
+            for s in stages
         }
         if self.bus is None:
             for entry in verifiers.values():
@@ -575,6 +602,7 @@ class CommandManager:
             link=self.uplink.name,
             link_url=self.uplink.url,
             uplink_delay_s=self.uplink.delay_s,
+            light_time_s=self.light_time_s,
             verifiers=verifiers,
         )
         self.history.audit(
@@ -587,6 +615,18 @@ class CommandManager:
             self._active[pc.id] = v
         self._cond.notify_all()
 
+    def verifiers(self, command: str | MetaCommand) -> tuple[Verifier, ...]:
+        """The verifier stages of ``command`` as this manager runs them: each window's end
+        pushed back by the round-trip light time (``2 * light_time_s``)."""
+        cmd = command if isinstance(command, MetaCommand) else self.mdb.command(command)
+        round_trip_s = 2.0 * self.light_time_s
+        if not round_trip_s:
+            return cmd.verifiers
+        return tuple(
+            dataclasses.replace(s, window_stop_s=s.window_stop_s + round_trip_s)
+            for s in cmd.verifiers
+        )
+
     # -- watcher -------------------------------------------------------------------------
 
     def _watch(self) -> None:
@@ -598,14 +638,14 @@ class CommandManager:
                 batch = ([first] if first is not None else []) + sub.drain()
             except SubscriptionClosed:
                 break
-            now = time.time_ns()
+            host_now = time.monotonic_ns()
             with self._cond:
                 for d in batch:
                     if isinstance(d.payload, SampleBatch):
-                        self._gather(d.payload, now)
-                self._evaluate(now)
+                        self._gather(d.payload, host_now)
+                self._evaluate(host_now, self.clock.now_ns())
 
-    def _gather(self, pv: SampleBatch, now: int) -> None:
+    def _gather(self, pv: SampleBatch, host_now: int) -> None:
         n = len(pv)
         present = pv.present if pv.present is not None else np.ones(n, dtype=bool)
         for i in np.flatnonzero(present):
@@ -617,13 +657,15 @@ class CommandManager:
             key = (pv.container, recv)
             entry = self._packets.get(key)
             if entry is None:
-                entry = (now, {})
+                entry = (host_now, {})
                 self._packets[key] = entry
             entry[1][pv.parameter] = value
 
-    def _evaluate(self, now: int) -> None:
+    def _evaluate(self, host_now: int, now: int) -> None:
+        """Evaluate the packets settled by ``host_now`` (host ns), close windows by ``now``
+        (clock ns)."""
         ready = sorted(
-            (k for k, (seen, _) in self._packets.items() if now - seen >= self.settle_ns),
+            (k for k, (seen, _) in self._packets.items() if host_now - seen >= self.settle_ns),
             key=lambda k: k[1],
         )
         for key in ready:
@@ -634,8 +676,9 @@ class CommandManager:
             merged = {**self.latest, **values}
             for cid, v in list(self._active.items()):
                 self._record(cid, v, v.observe(recv, merged, container))
-        # no window closes while values of a packet inside it may still be settling
-        horizon = now - 2 * self.settle_ns - 50_000_000
+        # no window closes while values of a packet inside it may still be settling (a host
+        # interval, in clock time here)
+        horizon = now - round(self.clock.speed * (2 * self.settle_ns + 50_000_000))
         for cid, v in list(self._active.items()):
             self._record(cid, v, v.tick(horizon))
         if ready:

@@ -26,6 +26,11 @@ The :class:`StackExecutor` runs stacks through the normal :class:`~falak.command
 CommandManager` path (privileges, queues, arming, constraints, audit), one step after the
 other: a step is released at its time or, if that has passed (a late start, a pause), as soon
 as the step before it is done — steps are never skipped, and never released before their time.
+
+Release times (``at``, or the start plus ``offset_s``) and verification timeouts are on the
+executor's ``clock`` (:mod:`falak.clock`; by default the command manager's), so in a
+simulated run at ``speed`` N a step ``offset_s: 600`` goes out 600 simulated (600/N host)
+seconds after the start.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from falak.clock import Clock, as_clock, host_seconds_until
 from falak.commanding.queue import FINAL_STATES
 from falak.errors import CommandRejected, FalakError, InputError
 from falak.mdb.model import MissionDatabase
@@ -418,7 +424,10 @@ class StackExecutor:
         Called with a stack's record after every change (the server writes it to the
         archive); None: kept in memory only.
     poll_s
-        How often a running step's record is looked at (s).
+        How often a running step's record is looked at (host s).
+    clock
+        Release times and timeouts are on this clock (:mod:`falak.clock`); default: the
+        manager's ``clock`` (real time if it has none).
     """
 
     def __init__(
@@ -427,8 +436,11 @@ class StackExecutor:
         *,
         store: Callable[[dict[str, Any]], None] | None = None,
         poll_s: float = 0.02,
+        clock: Clock | None = None,
     ) -> None:
         self.manager = manager
+        self.clock = as_clock(clock if clock is not None else getattr(manager, "clock", None))
+        """Where release times and timeouts are read (see the module doc)."""
         self.store = store
         self.poll_s = poll_s
         self._runs: dict[str, _Run] = {}
@@ -447,7 +459,7 @@ class StackExecutor:
                 raise InputError(
                     f"stack {stack.name} is {old.state}; abort it before loading it again"
                 )
-            run = _Run(stack, loaded_by=user, loaded_ns=time.time_ns())
+            run = _Run(stack, loaded_by=user, loaded_ns=self.clock.now_ns())
             run.steps = [{"index": i, "state": "pending"} for i in range(1, len(stack.steps) + 1)]
             self._runs[stack.name] = run
             self.manager.history.audit(user, "stack_load", f"stack {stack.name} loaded")
@@ -574,7 +586,8 @@ class StackExecutor:
                 {"index": i, "state": "pending"} for i in range(1, len(run.stack.steps) + 1)
             ]
             self._authorise(run, user, role_set, arm_critical)
-            run.state, run.start_ns, run.user, run.roles = "running", time.time_ns(), user, role_set
+            run.state, run.user, run.roles = "running", user, role_set
+            run.start_ns = self.clock.now_ns()
             run.arm_critical, run.reason = arm_critical, None
             self.manager.history.audit(user, "stack_start", f"stack {name} started")
             self._spawn(run)
@@ -661,10 +674,10 @@ class StackExecutor:
                     if run.state == "aborted":
                         return
                     due = self._release_ns(run, step)
-                    now = time.time_ns()
-                    if run.state == "running" and now >= due:
+                    if run.state == "running" and self.clock.now_ns() >= due:
                         break
-                    self._cond.wait(0.1 if run.state != "running" else min(0.1, (due - now) / 1e9))
+                    wait = 0.1 if run.state != "running" else host_seconds_until(self.clock, due)
+                    self._cond.wait(min(0.1, wait))
                 if self._stop.is_set():
                     return
                 ok = self._issue(run, i, step, status)
@@ -709,11 +722,11 @@ class StackExecutor:
                 stack_step=i + 1,
             )
         except (CommandRejected, InputError) as exc:
-            status.update(state="rejected", reason=str(exc), release_ns=time.time_ns())
+            status.update(state="rejected", reason=str(exc), release_ns=self.clock.now_ns())
             self._save(run)
             return False
         cid = int(rec["id"])
-        status.update(state="released", command_id=cid, release_ns=time.time_ns())
+        status.update(state="released", command_id=cid, release_ns=self.clock.now_ns())
         cmd = self.manager.mdb.command(step.command)
         if self.manager.critical.needs_arming(cmd.significance) and run.arm_critical:
             try:
@@ -730,9 +743,13 @@ class StackExecutor:
         cmd = self.manager.mdb.command(step.command)
         cid = status["command_id"]
         stage = step.verify or (cmd.verifiers[-1].stage if cmd.verifiers else "none")
-        windows = max((v.window_stop_s for v in cmd.verifiers), default=0.0)
-        timeout_s = step.timeout_s if step.timeout_s is not None else windows + 5.0
-        end = time.monotonic() + timeout_s
+        # the manager's stages: windows widened by the round-trip light time
+        stages = getattr(self.manager, "verifiers", lambda c: c.verifiers)(cmd)
+        windows = max((v.window_stop_s for v in stages), default=0.0)
+        # default: the manager closes the windows first; 5 host s of slack for that
+        slack_s = 5.0 * self.clock.speed
+        timeout_s = step.timeout_s if step.timeout_s is not None else windows + slack_s
+        end_ns = self.clock.now_ns() + round(timeout_s * 1e9)
         while not self._stop.is_set():
             rec = self.manager.get(cid)
             state = rec.get("state")
@@ -755,7 +772,7 @@ class StackExecutor:
                     reason=rec.get("reason"),
                 )
                 break
-            if time.monotonic() > end:
+            if self.clock.now_ns() > end_ns:
                 status.update(state="failed", reason=f"{stage} not verified within {timeout_s:g} s")
                 break
             time.sleep(self.poll_s)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from falak.clock import Clock
 from falak.errors import InputError
 from falak.links.base import Link, LinkStats, RateMeter, ReceivedBatch, RejectedRange, Sink
 from falak.links.file import FileLink
@@ -34,8 +35,11 @@ __all__ = [
 _FORMS = "udp://HOST:PORT, tcp://HOST:PORT[?mode=server] or file:///PATH[?rate=PACKETS_PER_S]"
 
 
-def open_link(url: str, name: str | None = None) -> Link:
-    """Build a link from a URL (see the module doc); ``name`` defaults to ``<scheme>0``."""
+def open_link(url: str, name: str | None = None, *, clock: Clock | None = None) -> Link:
+    """Build a link from a URL (see the module doc); ``name`` defaults to ``<scheme>0``.
+
+    ``clock`` stamps reception times (:mod:`falak.clock`; default: real time).
+    """
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     scheme = parts.scheme.lower()
@@ -53,6 +57,7 @@ def open_link(url: str, name: str | None = None) -> Link:
                 rate_pps=float(rate) if rate else None,
                 prefix_bytes=prefix,
                 lenient_version=lenient,
+                clock=clock,
             )
         elif scheme in ("udp", "tcp"):
             if parts.port is None:
@@ -60,7 +65,12 @@ def open_link(url: str, name: str | None = None) -> Link:
             host = parts.hostname or "0.0.0.0"
             if scheme == "udp":
                 link = UdpLink(
-                    link_name, host, parts.port, prefix_bytes=prefix, lenient_version=lenient
+                    link_name,
+                    host,
+                    parts.port,
+                    prefix_bytes=prefix,
+                    lenient_version=lenient,
+                    clock=clock,
                 )
             else:
                 mode = query.pop("mode", "client")
@@ -73,6 +83,7 @@ def open_link(url: str, name: str | None = None) -> Link:
                     server=mode == "server",
                     prefix_bytes=prefix,
                     lenient_version=lenient,
+                    clock=clock,
                 )
         else:
             raise InputError(f"unknown link URL {url!r}; use {_FORMS}")

@@ -8,7 +8,10 @@ processor unchanged (it calls ``start``/``stop`` and reads :meth:`Link.stats`).
 Reception times are int64 ns since the Unix epoch (UTC) and strictly increase per link: the
 packets of one datagram or chunk get consecutive nanoseconds, and a time equal to or before
 the previous one is bumped to previous + 1 ns, so archive rows keyed by (link, time) never
-collide.
+collide. They are read from the link's ``clock`` (:mod:`falak.clock`; default real time): in a
+simulated run at ``speed`` N, the run's simulated UTC, so they compare with the simulator's
+contact windows and with the server's view of time. Packet and byte rates are per host
+second (what the socket and the machine carry).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from falak.ccsds.spacepacket import (
     SkippedRange,
     split_packets,
 )
+from falak.clock import Clock, as_clock
 
 __all__ = [
     "Link",
@@ -160,8 +164,11 @@ class Link(ABC):
         prefix_bytes: int = 0,
         lenient_version: bool = False,
         rate_window_s: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
+        self.clock = as_clock(clock)
+        """Where reception times come from (default: real time)."""
         self.prefix_bytes = prefix_bytes
         self.lenient_version = lenient_version
         self._sink: Sink | None = None
@@ -261,7 +268,7 @@ class Link(ABC):
 
     def _stamp(self, n: int) -> NDArray[np.int64]:
         """Return ``n`` strictly increasing reception times (ns) after the previous ones."""
-        now = time.time_ns()
+        now = self.clock.now_ns()
         first = max(now, self._last_ns + 1)
         times = first + np.arange(max(n, 1), dtype=np.int64)
         self._last_ns = int(times[-1])
@@ -290,7 +297,7 @@ class Link(ABC):
             nbytes = int(lengths.sum()) if n else 0
             self._packets += n
             self._bytes += nbytes
-            self._meter.add(t0, n, nbytes)
+            self._meter.add(time.time_ns(), n, nbytes)
             rejected = []
             for r in skipped:
                 self._rejected[r.reason] += 1

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from falak.ccsds.spacepacket import split_packets
+from falak.clock import Clock
 from falak.errors import InputError
 from falak.links.base import Link
 
@@ -35,12 +36,14 @@ class FileLink(Link):
         chunk_packets: int = 20_000,
         tick_s: float = 0.01,
         rate_window_s: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(
             name,
             prefix_bytes=prefix_bytes,
             lenient_version=lenient_version,
             rate_window_s=rate_window_s,
+            clock=clock,
         )
         self.path = Path(path)
         if not self.path.is_file():

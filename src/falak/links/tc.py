@@ -6,6 +6,10 @@ it that long after release. Packets keep their order; :meth:`TcUplink.send` neve
 the delay: it returns the release time and a sender thread puts the packet on the wire at
 ``release + delay``.
 
+Release times and the delay are on the uplink's ``clock`` (:mod:`falak.clock`; default real
+time): in a simulated run at ``speed`` N the release time is the run's simulated UTC and a
+delay of ``delay_s`` simulated seconds holds the packet ``delay_s / N`` host seconds.
+
 URL forms for :func:`open_uplink` (``delay_s=SECONDS`` may be added as a query parameter):
 
 * ``udp://HOST:PORT`` — one datagram per packet;
@@ -24,6 +28,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from falak.clock import Clock, as_clock, host_seconds_until
 from falak.errors import InputError
 
 __all__ = ["TcUplink", "TcpUplink", "UdpUplink", "UplinkStats", "open_uplink"]
@@ -48,13 +53,15 @@ class UplinkStats:
 
 
 class TcUplink(ABC):
-    """A telecommand uplink with a fixed one-way delay (seconds)."""
+    """A telecommand uplink with a fixed one-way delay (seconds of its ``clock``)."""
 
-    def __init__(self, name: str, *, delay_s: float = 0.0) -> None:
+    def __init__(self, name: str, *, delay_s: float = 0.0, clock: Clock | None = None) -> None:
         if not 0.0 <= delay_s <= 3600.0:
             raise InputError(f"uplink delay must be within 0..3600 s, got {delay_s}")
         self.name = name
         self.delay_s = float(delay_s)
+        self.clock = as_clock(clock)
+        """Release times and the delay are on this clock (default: real time)."""
         self._heap: list[tuple[int, int, bytes]] = []
         self._order = itertools.count()
         self._cond = threading.Condition()
@@ -85,7 +92,7 @@ class TcUplink(ABC):
 
         The packet leaves ``delay_s`` later. Raises :class:`InputError` once closed.
         """
-        now = time.time_ns()
+        now = self.clock.now_ns()
         with self._cond:
             if self._closed:
                 raise InputError(f"uplink {self.name} is closed")
@@ -97,9 +104,12 @@ class TcUplink(ABC):
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and (not self._heap or self._heap[0][0] > time.time_ns()):
-                    wait = 0.5 if not self._heap else (self._heap[0][0] - time.time_ns()) / 1e9
-                    self._cond.wait(max(0.0, min(wait, 0.5)))
+                while not self._closed and (
+                    not self._heap or self._heap[0][0] > self.clock.now_ns()
+                ):
+                    due = self._heap[0][0] if self._heap else None
+                    wait = 0.5 if due is None else host_seconds_until(self.clock, due)
+                    self._cond.wait(min(wait, 0.5))
                 if self._closed:
                     return
                 _due, _n, data = heapq.heappop(self._heap)
@@ -116,7 +126,7 @@ class TcUplink(ABC):
                     self._inflight -= 1
                     self._sent += 1
                     self._bytes += len(data)
-                    self._last_sent_ns = time.time_ns()
+                    self._last_sent_ns = self.clock.now_ns()
 
     def stats(self) -> UplinkStats:
         """Counters so far."""
@@ -164,12 +174,20 @@ class TcUplink(ABC):
 class UdpUplink(TcUplink):
     """Send each packet as one UDP datagram to ``host:port``."""
 
-    def __init__(self, name: str, host: str, port: int, *, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        *,
+        delay_s: float = 0.0,
+        clock: Clock | None = None,
+    ) -> None:
         self.host = host
         self.port = int(port)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            super().__init__(name, delay_s=delay_s)
+            super().__init__(name, delay_s=delay_s, clock=clock)
         except InputError:
             self._sock.close()
             raise
@@ -189,13 +207,20 @@ class TcpUplink(TcUplink):
     """Send packets over one TCP connection to ``host:port`` (connects when needed)."""
 
     def __init__(
-        self, name: str, host: str, port: int, *, delay_s: float = 0.0, timeout_s: float = 5.0
+        self,
+        name: str,
+        host: str,
+        port: int,
+        *,
+        delay_s: float = 0.0,
+        timeout_s: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         self.host = host
         self.port = int(port)
         self.timeout_s = timeout_s
         self._sock: socket.socket | None = None
-        super().__init__(name, delay_s=delay_s)
+        super().__init__(name, delay_s=delay_s, clock=clock)
 
     @property
     def url(self) -> str:
@@ -217,8 +242,17 @@ class TcpUplink(TcUplink):
             self._sock = None
 
 
-def open_uplink(url: str, name: str | None = None, *, delay_s: float | None = None) -> TcUplink:
-    """Build an uplink from a URL (see the module doc); ``delay_s`` overrides the URL's."""
+def open_uplink(
+    url: str,
+    name: str | None = None,
+    *,
+    delay_s: float | None = None,
+    clock: Clock | None = None,
+) -> TcUplink:
+    """Build an uplink from a URL (see the module doc); ``delay_s`` overrides the URL's.
+
+    ``clock`` keeps release times and the delay (:mod:`falak.clock`; default: real time).
+    """
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     scheme = parts.scheme.lower()
@@ -237,5 +271,5 @@ def open_uplink(url: str, name: str | None = None, *, delay_s: float | None = No
         )
     link_name = name or f"{scheme}-uplink"
     if scheme == "udp":
-        return UdpUplink(link_name, parts.hostname, port, delay_s=delay)
-    return TcpUplink(link_name, parts.hostname, port, delay_s=delay)
+        return UdpUplink(link_name, parts.hostname, port, delay_s=delay, clock=clock)
+    return TcpUplink(link_name, parts.hostname, port, delay_s=delay, clock=clock)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 
 from falak.ccsds.spacepacket import PacketSplitter, SkippedRange
+from falak.clock import Clock
 from falak.links.base import Link
 
 __all__ = ["TcpLink"]
@@ -39,12 +40,14 @@ class TcpLink(Link):
         max_backoff_s: float = 5.0,
         connect_timeout_s: float = 2.0,
         rate_window_s: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(
             name,
             prefix_bytes=prefix_bytes,
             lenient_version=lenient_version,
             rate_window_s=rate_window_s,
+            clock=clock,
         )
         self.host = host
         self.port = port

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from falak.clock import Clock
 from falak.links.base import Link, split_datagrams
 
 __all__ = ["UdpLink"]
@@ -43,12 +44,14 @@ class UdpLink(Link):
         max_batch: int = 1024,
         recv_buffer_bytes: int = 32 << 20,
         rate_window_s: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(
             name,
             prefix_bytes=prefix_bytes,
             lenient_version=lenient_version,
             rate_window_s=rate_window_s,
+            clock=clock,
         )
         self.host = host
         self.max_batch = max_batch

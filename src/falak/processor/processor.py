@@ -25,6 +25,12 @@ secondary-header on-board time), else its reception time (counted in
 :attr:`ChainStats.reception_time_packets`). Parameter samples are archived and published at
 that time; staleness runs on the reception clock.
 
+Time: the processor's ``clock`` (:mod:`falak.clock`; default real time; in a simulated run
+the run's clock, the one its links stamp reception with) gives "now" for staleness, alarms
+and events. Latency (:attr:`ChainStats.last_latency_ms`) is the clock's now minus the
+reception time, converted to host milliseconds (divided by the clock's speed): the delay the
+machine adds, comparable at every speed. Batch ages and flush intervals are host seconds.
+
 :class:`Chain` is steps 2-5 alone; replay (:mod:`falak.processor.replay`) runs archived
 packets through it.
 """
@@ -44,6 +50,7 @@ from numpy.typing import NDArray
 
 from falak.archive import Archive, ParameterColumn, ParameterWrite
 from falak.bus import Bus, Subscription
+from falak.clock import Clock, as_clock
 from falak.errors import InputError
 from falak.links.base import Link, ReceivedBatch
 from falak.mdb.model import MissionDatabase
@@ -128,7 +135,7 @@ class ChainStats:
     process): their samples were not written again."""
     messages_published: int = 0
     last_latency_ms: float = 0.0
-    """Reception of a batch's oldest packet to its publication on the bus."""
+    """Reception of a batch's oldest packet to its publication on the bus (host ms)."""
     max_latency_ms: float = 0.0
 
 
@@ -288,7 +295,7 @@ class Chain:
         mark_status: bool = True,
         parameter_flush_s: float = 1.0,
         parameter_max_rows: int = 100_000,
-        clock: Callable[[], int] = time.time_ns,
+        clock: Clock | Callable[[], int] | None = None,
         onboard_events: bool = False,
         packet_time: PacketTime | None = None,
     ) -> None:
@@ -307,7 +314,8 @@ class Chain:
         self.staleness = staleness
         self.write_parameters = write_parameters
         self.mark_status = mark_status
-        self.clock = clock
+        self.clock = as_clock(clock)
+        """The mission's time (:mod:`falak.clock`); a bare ns function is real time."""
         self.stats = ChainStats()
         self._tracked: dict[str, list[str]] = {}
         self._error_reports: dict[str, _ErrorReport] = {}
@@ -354,7 +362,7 @@ class Chain:
             for reason, idx in res.failed.items():
                 if idx.size:
                     st.failed[reason] = st.failed.get(reason, 0) + int(idx.size)
-        now = self.clock()
+        now = self.clock.now_ns()
         prepared = []
         for cres in res.containers:
             t, n_reception = self.packet_time.times(cres, recv_time_ns)
@@ -399,7 +407,8 @@ class Chain:
                         ),
                     )
                     st.messages_published += 1
-            latency = (time.time_ns() - int(recv_time_ns.min())) / 1e6
+            age_s = (self.clock.now_ns() - int(recv_time_ns.min())) / 1e9
+            latency = self.clock.host_seconds(age_s) * 1e3
             st.last_latency_ms = latency
             st.max_latency_ms = max(st.max_latency_ms, latency)
         if self.archive is not None and self.write_parameters:
@@ -438,7 +447,7 @@ class Chain:
             # them at every start; a replay with a fixed MDB decodes them again
             self._buffer.add_packets(np.asarray(ids, dtype=np.int64))
             self.flush(force=False)
-        now = self.clock()
+        now = self.clock.now_ns()
         rec = self._error_reports.get(reason)
         if rec is None:
             # the first of its kind: logged with its traceback and reported at once
@@ -462,7 +471,7 @@ class Chain:
     def report_decoder_errors(self, *, force: bool = False, now_ns: int | None = None) -> None:
         """Report the decoder errors counted since their last event (when due, or all now
         with ``force``)."""
-        now = self.clock() if now_ns is None else now_ns
+        now = self.clock.now_ns() if now_ns is None else now_ns
         for reason, rec in self._error_reports.items():
             if rec.batches == 0:
                 continue
@@ -481,7 +490,7 @@ class Chain:
 
     def _report(self, severity: str, message: str, **attrs: Any) -> None:
         """Archive an event and publish it on the ``events`` topic (never raises)."""
-        t = self.clock()
+        t = self.clock.now_ns()
         if self.archive is not None:
             try:
                 self.archive.append_event(t, "processor", severity, message, **attrs)
@@ -699,7 +708,7 @@ class Processor:
         write_parameters: bool = True,
         parameter_flush_s: float = 1.0,
         max_queued_batches: int = 10_000,
-        clock: Callable[[], int] = time.time_ns,
+        clock: Clock | Callable[[], int] | None = None,
         catch_up_on_start: bool = True,
         packet_time: PacketTime | None = None,
     ) -> None:
@@ -718,8 +727,9 @@ class Processor:
         self._catch_up_behind = 0
         self._catch_up_done = 0
         self.bus = bus if bus is not None else Bus()
-        self.clock = clock
-        self.alarms = AlarmManager(archive, self.bus, clock=clock)
+        self.clock = as_clock(clock)
+        """The mission's time (see the module doc); a bare ns function is real time."""
+        self.alarms = AlarmManager(archive, self.bus, clock=self.clock.now_ns)
         self.staleness = StalenessMonitor(mdb, tolerance=staleness_tolerance)
         self.chain = Chain(
             mdb,
@@ -730,7 +740,7 @@ class Processor:
             staleness=self.staleness,
             write_parameters=write_parameters,
             parameter_flush_s=parameter_flush_s,
-            clock=clock,
+            clock=self.clock,
             onboard_events=True,
             packet_time=packet_time,
         )
@@ -776,7 +786,7 @@ class Processor:
         """
         if self.running:
             return
-        self.staleness.start(self.clock())
+        self.staleness.start(self.clock.now_ns())
         self._thread = threading.Thread(target=self._work, name="falak-processor", daemon=True)
         self._thread.start()
         self._event("info", "processor started")
@@ -963,7 +973,7 @@ class Processor:
             self._event("critical", f"processing failed: {self.last_error}")
 
     def _tick(self) -> None:
-        now = self.clock()
+        now = self.clock.now_ns()
         self.alarms.tick(now)
         self.chain.report_decoder_errors(now_ns=now)
         self.chain.check_staleness(now)
@@ -1050,7 +1060,7 @@ class Processor:
         )
 
     def _event(self, severity: str, message: str, **attrs: Any) -> None:
-        t = self.clock()
+        t = self.clock.now_ns()
         try:
             self.archive.append_event(t, "processor", severity, message, **attrs)
         except Exception:  # an event must never stop processing; it is logged instead
