@@ -7,10 +7,17 @@ sleep from 21:30 GMT; 5-minute plan steps. The rack names follow CMSA's publishe
 their assignment to disciplines, the power budget (6 kW for payloads in sunlight, 3 kW in
 eclipse), cold-storage volumes and the session parameters are ASSUMPTIONS chosen to make a
 realistic, tight problem, not published values.
+
+Experiments of the six disciplines the station simulator has a rack model for get a
+``commands:`` mapping onto the TIANGONG MDB (``missions/tiangong/mdb.yaml``, one payload model
+per discipline, :data:`DISCIPLINE_COMMANDS`), so that a generated campaign's plan becomes a
+stack the simulator executes (``falak campaign commands``). The simulator has one unit of
+each: two sessions of one discipline at once command the same unit.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import importlib.resources
 from typing import Any
@@ -19,7 +26,7 @@ import numpy as np
 
 from falak.planning.campaign.model import DISCIPLINES
 
-__all__ = ["RACKS", "generate_campaign"]
+__all__ = ["DISCIPLINE_COMMANDS", "RACKS", "generate_campaign"]
 
 #: (name, module, capabilities)
 RACKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -53,6 +60,67 @@ _DISCIPLINE_RACKS: dict[str, tuple[str, ...]] = {
 }
 
 _NAMES = ("Jing", "Lin", "Wei", "Ayesha", "Hao", "Ming")
+
+#: The ``commands:`` mapping of a generated experiment, by discipline (TIANGONG MDB commands,
+#: arguments inside their MDB ranges; ``{unattended_min}`` comes from the plan).
+DISCIPLINE_COMMANDS: dict[str, dict[str, list[dict[str, Any]]]] = {
+    "biological and medical sciences": {
+        "configure": [
+            {"command": "INC_CONFIGURE", "args": {"TEMP_C": 37.0, "CO2_PCT": 5.0, "RH_PCT": 90.0}}
+        ],
+        "start": [{"command": "INC_START"}],
+        "stop": [{"command": "INC_STOP"}],
+    },
+    "ecology": {
+        "configure": [
+            {
+                "command": "PLANT_CONFIGURE",
+                "args": {
+                    "TEMP_C": 24.0,
+                    "CO2_PPM": 1000.0,
+                    "LIGHT_UMOL": 500.0,
+                    "PHOTOPERIOD_H": 16,
+                },
+            }
+        ],
+        "start": [{"command": "PLANT_START"}],
+        "stop": [{"command": "PLANT_STOP"}],
+    },
+    "fluid mechanics": {
+        "configure": [
+            {
+                "command": "FLUID_CONFIGURE",
+                "args": {"CELL_TEMP_C": 25.0, "FILL_PCT": 60.0, "CAMERA_FPS": 25},
+            }
+        ],
+        "start": [{"command": "FLUID_START"}],
+        "stop": [{"command": "FLUID_STOP"}],
+    },
+    "materials science": {
+        "configure": [
+            {
+                "command": "FURN_CONFIGURE",
+                "args": {
+                    "SETPOINT_C": 850.0,
+                    "RAMP_C_PER_MIN": 20.0,
+                    "SOAK_MIN": "{unattended_min}",
+                },
+            }
+        ],
+        "start": [{"command": "FURN_START", "args": {"PROFILE": "ISOTHERMAL"}}],
+        "stop": [{"command": "FURN_STOP"}],
+    },
+    "space radiation": {
+        "configure": [{"command": "DOSI_CONFIGURE", "args": {"INTEGRATION_S": 10, "BIAS_V": 80.0}}],
+        "start": [{"command": "DOSI_START"}],
+        "stop": [{"command": "DOSI_STOP"}],
+    },
+    "astronomy": {  # the Crab Nebula, ICRS (SIMBAD: 05h34m31.94s +22d00m52.2s)
+        "configure": [{"command": "ASTRO_CONFIGURE", "args": {"HV_V": 1200.0, "EXPOSURE_S": 60}}],
+        "start": [{"command": "ASTRO_START", "args": {"RA_DEG": 83.6331, "DEC_DEG": 22.0145}}],
+        "stop": [{"command": "ASTRO_STOP"}],
+    },
+}
 
 
 def _tle_path() -> str:
@@ -150,14 +218,15 @@ def generate_campaign(
                     after["max_lag_min"] = 3 * 1440
                 s["after"] = [after]
             sessions.append(s)
-        exps.append(
-            {
-                "name": f"E{i + 1:03d}-{disc.split()[0][:4].upper()}",
-                "discipline": disc,
-                "priority": int(rng.integers(1, 11)),
-                "sessions": sessions,
-            }
-        )
+        exp: dict[str, Any] = {
+            "name": f"E{i + 1:03d}-{disc.split()[0][:4].upper()}",
+            "discipline": disc,
+            "priority": int(rng.integers(1, 11)),
+            "sessions": sessions,
+        }
+        if disc in DISCIPLINE_COMMANDS:
+            exp["commands"] = copy.deepcopy(DISCIPLINE_COMMANDS[disc])
+        exps.append(exp)
     data: dict[str, Any] = {
         "campaign": f"synthetic {days}-day campaign, {experiments} experiments, seed {seed}",
         "start": iso(0),

@@ -13,6 +13,10 @@ activities on one rack::
 followed, if the session yields a sample, by a ``sample-transfer`` (crew, no rack) into cold
 stowage, and, if it yields data, by a ``downlink`` (no crew, no rack) inside a contact window.
 Errors name the experiment, the rule, and the file and line of the YAML.
+
+An experiment may carry a ``commands:`` mapping (:class:`CommandMapping`): the MDB commands
+that configure, start and stop its payload in every session, from which
+:mod:`falak.planning.campaign.commands` builds the station's command stack.
 """
 
 from __future__ import annotations
@@ -30,12 +34,17 @@ from falak.errors import InputError
 from falak.utctime import parse_utc
 
 __all__ = [
+    "COMMAND_FIELDS",
+    "COMMAND_PHASES",
     "DISCIPLINES",
     "KINDS",
+    "SESSION_FIELDS",
     "Activity",
     "Campaign",
     "CampaignError",
     "ColdStore",
+    "CommandMapping",
+    "CommandSpec",
     "CrewDay",
     "CrewMember",
     "Experiment",
@@ -67,6 +76,34 @@ DISCIPLINES: tuple[str, ...] = (
 
 #: Activity kinds a plan may contain.
 KINDS: tuple[str, ...] = ("prep", "run", "unattended", "stow", "sample-transfer", "downlink")
+
+#: Phases of an experiment's ``commands:`` mapping, in the order they happen in a session.
+COMMAND_PHASES: tuple[str, ...] = ("configure", "start", "stop")
+
+#: Fields of one command of a ``commands:`` phase.
+COMMAND_FIELDS: tuple[str, ...] = (
+    "command",
+    "args",
+    "offset_s",
+    "verify",
+    "timeout_s",
+    "on_failure",
+    "comment",
+)
+
+#: Session fields a command argument may name as ``"{field}"`` (numbers from the plan).
+SESSION_FIELDS: dict[str, str] = {
+    "prep_min": "planned prep, minutes",
+    "run_min": "planned run, minutes",
+    "unattended_min": "planned unattended part, minutes (0 without one)",
+    "stow_min": "planned stow, minutes",
+    "operate_min": "start to stop (run + unattended), minutes",
+    "operate_s": "start to stop (run + unattended), seconds",
+    "repetition": "repetition of the session, from 0",
+    "power_kw": "the session's power, kW",
+}
+
+_FIELD_REF = re.compile(r"^\{(\w+)\}$")
 
 #: (experiment, session, repetition index from 0)
 OccurrenceKey = tuple[str, str, int]
@@ -210,11 +247,52 @@ class Session:
     sample: SampleSpec | None = None
     after: tuple[Precedence, ...] = ()
     line: int | None = None
+    commands: CommandMapping | None = None
+    """This session's payload commands, instead of the experiment's (None: the experiment's)."""
 
     @property
     def span_min(self) -> int:
         """Return the shortest rack occupation, prep to stow end, minutes."""
         return self.prep_min + self.run_min + self.unattended_min + self.stow_min
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One MDB command of an experiment's ``commands:`` mapping.
+
+    ``args`` values are engineering values, or ``"{field}"`` naming one of
+    :data:`SESSION_FIELDS` (filled from the plan for each session). ``offset_s`` shifts the
+    release from the phase's time (seconds; negative is earlier).
+    """
+
+    command: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    offset_s: float = 0.0
+    verify: str | None = None
+    timeout_s: float | None = None
+    on_failure: str | None = None
+    comment: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class CommandMapping:
+    """The commands that configure, start and stop an experiment's payload in each session.
+
+    Released (plus each command's ``offset_s``) at: ``configure`` the session's start (its
+    first activity on the rack, prep), ``start`` the start of its run, ``stop`` the end of the
+    payload's operation (the end of the unattended part, or of the run; stow follows). An
+    experiment's mapping applies to all its sessions; a session's own replaces it (``{}``: the
+    session sends no commands).
+    """
+
+    configure: tuple[CommandSpec, ...] = ()
+    start: tuple[CommandSpec, ...] = ()
+    stop: tuple[CommandSpec, ...] = ()
+
+    def phases(self) -> list[tuple[str, tuple[CommandSpec, ...]]]:
+        """Return (phase, commands) in :data:`COMMAND_PHASES` order."""
+        return [(p, getattr(self, p)) for p in COMMAND_PHASES]
 
 
 @dataclass(frozen=True)
@@ -226,6 +304,8 @@ class Experiment:
     priority: int
     sessions: tuple[Session, ...]
     line: int | None = None
+    commands: CommandMapping | None = None
+    """Its payload's commands (None: the experiment is not commanded from the plan)."""
 
     def session(self, name: str) -> Session:
         """Return the session called ``name``."""
@@ -404,6 +484,92 @@ def _unavail(
         a, b = _range(r, [node.get("start"), node.get("end")], start, node, what)
         out.append(Unavailability(a, b, str(node.get("reason", ""))))
     return tuple(out)
+
+
+def _command_mapping(
+    r: _Reader, value: Any, enode: Mapping[str, Any], exp: str, session: str | None = None
+) -> CommandMapping:
+    """Read an experiment's (or a session's) ``commands:`` mapping (phase -> commands)."""
+    owner = f"experiment {exp!r}" + ("" if session is None else f" session {session!r}")
+
+    def fail(message: str, node: Mapping[str, Any] | None) -> CampaignError:
+        return r.error(f"{owner}: {message}", node or enode, experiment=exp, rule="commands")
+
+    if not isinstance(value, Mapping):
+        raise fail(
+            "commands must be a mapping of phases (configure, start, stop) to lists of "
+            f"{{command: NAME, args: {{...}}}}, got {type(value).__name__}",
+            enode,
+        )
+    phases: dict[str, tuple[CommandSpec, ...]] = {}
+    for phase, items in value.items():
+        if phase == "__line__":
+            continue
+        if phase not in COMMAND_PHASES:
+            raise fail(
+                f"commands: unknown phase {phase!r}; phases: {', '.join(COMMAND_PHASES)}", value
+            )
+        if isinstance(items, Mapping):
+            items = [items]
+        if not isinstance(items, list):
+            raise fail(
+                f"commands.{phase} must be a list of {{command: NAME, args: {{...}}}}, got "
+                f"{items!r}",
+                value,
+            )
+        specs: list[CommandSpec] = []
+        for i, item in enumerate(items, 1):
+            where = f"commands.{phase}[{i}]"
+            if isinstance(item, str):
+                item = {"command": item}
+            if not isinstance(item, Mapping):
+                raise fail(f"{where} must be a mapping with 'command: NAME', got {item!r}", value)
+            for key in item:
+                if key != "__line__" and key not in COMMAND_FIELDS:
+                    raise fail(
+                        f"{where}: unknown field {key!r}; fields: {', '.join(COMMAND_FIELDS)}",
+                        item,
+                    )
+            name = item.get("command")
+            if not isinstance(name, str) or not name:
+                raise fail(f"{where} has no command; add 'command: NAME' (an MDB command)", item)
+            args = item.get("args") or {}
+            if not isinstance(args, Mapping):
+                raise fail(f"{where}: args must be a mapping NAME: VALUE, got {args!r}", item)
+            args = {str(k): v for k, v in args.items() if k != "__line__"}
+            for k, v in args.items():
+                m = _FIELD_REF.match(v) if isinstance(v, str) else None
+                if m and m.group(1) not in SESSION_FIELDS:
+                    raise fail(
+                        f"{where}: args.{k} = {v!r} names no session field; fields: "
+                        + ", ".join(SESSION_FIELDS),
+                        item,
+                    )
+            numbers: dict[str, float | None] = {}
+            for key in ("offset_s", "timeout_s"):
+                v = item.get(key)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+                    raise fail(f"{where}: {key} must be a number of seconds, got {v!r}", item)
+                numbers[key] = None if v is None else float(v)
+            if (numbers["timeout_s"] or 0.0) < 0:
+                raise fail(f"{where}: timeout_s must be >= 0, got {numbers['timeout_s']:g}", item)
+            policy = item.get("on_failure")
+            if policy is not None and policy not in ("stop", "continue"):
+                raise fail(f"{where}: on_failure must be stop or continue, got {policy!r}", item)
+            specs.append(
+                CommandSpec(
+                    command=name,
+                    args=args,
+                    offset_s=numbers["offset_s"] or 0.0,
+                    verify=None if item.get("verify") is None else str(item["verify"]),
+                    timeout_s=numbers["timeout_s"],
+                    on_failure=policy,
+                    comment=None if item.get("comment") is None else str(item["comment"]),
+                    line=item.get("__line__"),
+                )
+            )
+        phases[phase] = tuple(specs)
+    return CommandMapping(**phases)
 
 
 def parse_campaign(
@@ -630,11 +796,21 @@ def parse_campaign(
                     sample=sample,
                     after=tuple(after),
                     line=snode.get("__line__"),
+                    commands=(
+                        None
+                        if snode.get("commands") is None
+                        else _command_mapping(r, snode["commands"], snode, ename, sname)
+                    ),
                 )
             )
         if not sessions:
             raise r.error(f"experiment {ename!r} has no sessions", enode, experiment=ename)
-        experiments.append(Experiment(ename, disc, prio, tuple(sessions), enode.get("__line__")))
+        commands = None
+        if enode.get("commands") is not None:
+            commands = _command_mapping(r, enode["commands"], enode, ename)
+        experiments.append(
+            Experiment(ename, disc, prio, tuple(sessions), enode.get("__line__"), commands)
+        )
 
     camp = Campaign(
         name=str(top.get("campaign", "campaign")),
