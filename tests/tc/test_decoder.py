@@ -207,7 +207,7 @@ def test_bad_crc() -> None:
     b[6] = 7
     out = dec.decode(bytes(b))
     assert isinstance(out, CommandRejection)
-    assert out.reason == BAD_CRC
+    assert (out.reason, out.apid, out.seq_count, out.opcode) == (BAD_CRC, 200, 9, 7)
     want = crc16_ccitt(bytes(b[:-2]))
     got = int.from_bytes(b[-2:], "big")
     assert out.message == (

@@ -22,6 +22,7 @@ rejected command in an event.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 from collections.abc import Sequence
@@ -118,7 +119,11 @@ class DecodedCommand:
 
 @dataclass(frozen=True)
 class CommandRejection:
-    """Why a packet was refused; header fields are None when they could not be read."""
+    """Why a packet was refused; header fields are None when they could not be read.
+
+    After a BAD_CRC, ``opcode`` is the field as read from the damaged packet (it may be the
+    damage); the on-board software still acknowledges FAILED with it.
+    """
 
     reason: str
     """One of :data:`REJECTION_REASONS`."""
@@ -132,6 +137,9 @@ class CommandRejection:
 
 class _Short(Exception):
     """The packet ended before the command's layout did."""
+
+
+_READ_ERRORS = (_Short, FalakError, ValueError, KeyError, IndexError, UnicodeDecodeError)
 
 
 @dataclass
@@ -305,7 +313,8 @@ class CommandDecoder:
         if self._all_crc:
             bad = self._check_crc(data)
             if bad is not None:
-                return CommandRejection(BAD_CRC, bad + _where(apid, seq), apid, seq)
+                guess = self._opcode_guess(data)
+                return CommandRejection(BAD_CRC, bad + _where(apid, seq), apid, seq, guess)
         walks: list[_Walk] = []
         wrong_length: list[_Walk] = []
         for cmd in self.commands:
@@ -366,6 +375,18 @@ class CommandDecoder:
         return CommandRejection(
             UNKNOWN_OPCODE, self._unknown(walks) + _where(apid, seq), apid, seq, _opcode_of(walks)
         )
+
+    def _opcode_guess(self, data: bytes) -> int | None:
+        """The OPCODE field as read, for a packet that failed its CRC (not to be trusted)."""
+        for cmd in self.commands:
+            walk = _Walk(cmd)
+            with contextlib.suppress(*_READ_ERRORS):
+                self._walk(_Reader(data, 8 * len(data)), walk)
+            if walk.mismatch is not None and walk.mismatch[0] == "OPCODE":
+                return walk.mismatch[1]
+            if (op := _opcode(walk)) is not None:
+                return op
+        return None
 
     def _check_crc(self, data: bytes) -> str | None:
         if len(data) < 3:
