@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from falak.cli.app import app
+from falak.utctime import format_ns
 from tests.planning.campaign.conftest import base_campaign, experiment, session
 
 runner = CliRunner()
@@ -202,3 +204,147 @@ def test_replan_session_failed_counts_from_zero_and_freezes_the_past(tmp_path: P
     ) in res.output
     help_text = runner.invoke(app, ["campaign", "replan", "--help"]).output
     assert "Repetitions count from 0" in " ".join(help_text.split())
+
+
+# --- falak campaign commands -----------------------------------------------------------------
+
+TIANGONG_MDB = EXAMPLE.parent / "mdb.yaml"
+
+
+def _stack(path: Path) -> Any:
+    from falak.commanding.stack import parse_stack
+    from falak.mdb import load
+
+    return parse_stack(path.read_text(encoding="utf-8"), load(TIANGONG_MDB), file=str(path))
+
+
+def test_commands_example_plan_to_tiangong_stack(example_plan: Path, tmp_path: Path) -> None:
+    out = tmp_path / "stack.yaml"
+    res = runner.invoke(
+        app, ["campaign", "commands", str(EXAMPLE), str(example_plan), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    stack = _stack(out)
+    assert stack.name == "tiangong-example-week"
+    assert stack.spacecraft == "TIANGONG"
+    assert stack.on_failure == "continue"
+    plan = json.loads(example_plan.read_text(encoding="utf-8"))
+    # the example maps six experiments, stem-cells/fix sends nothing (commands: {})
+    runs = {
+        (a["experiment"], a["session"], a["repetition"]): a["start"]
+        for a in plan["activities"]
+        if a["kind"] == "run"
+        and a["experiment"] not in ("wing-flutter", "cold-atoms", "protein-crystals")
+        and (a["experiment"], a["session"]) != ("stem-cells", "fix")
+    }
+    starts = {s.comment: s for s in stack.steps if " start (" in (s.comment or "")}
+    assert len(starts) == len(runs) > 5
+    for (e, s, k), t in runs.items():
+        step = next(v for c, v in starts.items() if c.startswith(f"{e}/{s} #{k} start"))
+        assert format_ns(step.at_ns or 0, 0) == t  # released at the run's planned start
+    assert "sessions" in res.output
+    assert "first release (UTC)" in res.output
+    assert "without a commands: mapping (no steps): protein-crystals, wing-flutter" in (res.output)
+    assert f"-> {out}" in res.output
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Command stack of campaign 'Tiangong example week', from plan.json")
+    # the plan names its campaign file: PLAN.json alone does the same, --policy stop
+    again = tmp_path / "again.yaml"
+    res = runner.invoke(
+        app,
+        ["campaign", "commands", str(example_plan), "--out", str(again), "--policy", "stop"],
+    )
+    assert res.exit_code == 0, res.output
+    assert _stack(again).on_failure == "stop"
+    assert [s.at_ns for s in _stack(again).steps] == [s.at_ns for s in stack.steps]
+
+
+def _hand_built(tmp_path: Path, command: str = "FURN_START") -> tuple[Path, Path]:
+    data = base_campaign(
+        experiments=[
+            experiment(
+                "melt",
+                1,
+                session("s", 60, prep_min=10, stow_min=10),
+                commands={"start": [{"command": command}], "stop": [{"command": "FURN_STOP"}]},
+            )
+        ]
+    )
+    camp = tmp_path / "c.yaml"
+    camp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    plan = tmp_path / "p.json"
+    res = runner.invoke(app, ["campaign", "plan", str(camp), "--out", str(plan), "--deterministic"])
+    assert res.exit_code == 0, res.output
+    return camp, plan
+
+
+def test_commands_refuses_an_invalid_plan(tmp_path: Path) -> None:
+    camp, plan = _hand_built(tmp_path)
+    data = json.loads(plan.read_text(encoding="utf-8"))
+    for a in data["activities"]:  # move the session into the night
+        a["start"] = "2024-01-01T02:" + a["start"][14:]
+        a["end"] = "2024-01-01T03:" + a["end"][14:]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "stack.yaml"
+    res = runner.invoke(app, ["campaign", "commands", str(camp), str(bad), "--out", str(out)])
+    assert res.exit_code == 1
+    assert "INVALID:" in res.output
+    assert "no stack written" in res.output
+    assert not out.exists()
+
+
+def test_commands_refuses_an_infeasible_plan(tmp_path: Path) -> None:
+    camp, _ = _hand_built(tmp_path)
+    plan = tmp_path / "inf.json"
+    plan.write_text(
+        json.dumps({"status": "INFEASIBLE", "activities": [], "conflicts": ["window melt/s"]}),
+        encoding="utf-8",
+    )
+    res = runner.invoke(
+        app, ["campaign", "commands", str(camp), str(plan), "--out", str(tmp_path / "s.yaml")]
+    )
+    assert res.exit_code == 1
+    assert "INFEASIBLE: the plan has no activities; these rules conflict:" in res.output
+    assert "  - window melt/s" in res.output
+
+
+def test_commands_checks_the_stack_against_the_mdb(tmp_path: Path) -> None:
+    camp, plan = _hand_built(tmp_path, command="FURN_BEGIN")
+    out = tmp_path / "stack.yaml"
+    res = runner.invoke(app, ["campaign", "commands", str(camp), str(plan), "--out", str(out)])
+    assert res.exit_code == 1
+    assert f"error: the stack in {out} does not check against {TIANGONG_MDB}" in res.output
+    assert "step 1: no command named 'FURN_BEGIN'; commands: " in res.output
+    assert "(melt/s #0 start (R1))" in res.output  # the step's experiment/session/phase
+
+
+def test_commands_bad_options(tmp_path: Path) -> None:
+    camp, plan = _hand_built(tmp_path)
+    out = str(tmp_path / "s.yaml")
+    res = runner.invoke(
+        app, ["campaign", "commands", str(camp), str(plan), "--out", out, "--policy", "pause"]
+    )
+    assert res.exit_code == 2
+    assert "error: --policy 'pause' is not one of stop, continue" in res.output
+    data = json.loads(plan.read_text(encoding="utf-8"))
+    del data["campaign_file"]
+    plan.write_text(json.dumps(data), encoding="utf-8")
+    res = runner.invoke(app, ["campaign", "commands", str(plan), "--out", out])
+    assert res.exit_code == 2
+    assert f"error: {plan} does not name its campaign file" in res.output
+
+
+def test_commands_help_explains_formats_and_units() -> None:
+    res = runner.invoke(app, ["campaign", "commands", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    for words in (
+        "configure at the session's start (prep)",
+        "start at the start of its run",
+        "offset_s (seconds)",
+        "absolute UTC times",
+        "--policy",
+        "--mdb",
+    ):
+        assert words in text, words

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -26,7 +27,7 @@ def _console() -> Any:
     return Console(stderr=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code=2)
 
@@ -58,7 +59,9 @@ def _read_plan(path: Path, c: Any) -> Any:
         _fail(f"error: {exc}")
 
 
-def _write_plan(plan: Any, c: Any, env: Any, out: Path) -> None:
+def _write_plan(plan: Any, c: Any, env: Any, out: Path, campaign: Path | None = None) -> None:
+    import os
+
     from falak.planning.campaign.model import plan_to_json
 
     data = plan_to_json(plan, c)
@@ -66,6 +69,8 @@ def _write_plan(plan: Any, c: Any, env: Any, out: Path) -> None:
     data["start"] = c.start.isoformat().replace("+00:00", "Z")
     data["crew_names"] = [p.name for p in c.crew]
     data["rack_names"] = [r.name for r in c.racks]
+    if campaign is not None:  # relative to the plan, so the two can move together
+        data["campaign_file"] = os.path.relpath(campaign.resolve(), out.resolve().parent)
     out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -127,7 +132,7 @@ def plan_cmd(
         for line in exc.conflicts:
             typer.echo(f"  - {line}")
         raise typer.Exit(code=1) from None
-    _write_plan(plan, c, env, out)
+    _write_plan(plan, c, env, out, campaign)
     n_occ = len(plan.occurrences())
     typer.echo(
         f"{plan.status}: objective {plan.objective:g} (bound {plan.bound:g}, gap "
@@ -210,7 +215,7 @@ def replan_cmd(
         raise typer.Exit(code=1) from None
     except (FalakError, OSError, yaml.YAMLError) as exc:
         _fail(f"error: {exc}")
-    _write_plan(result.plan, result.campaign, env, out)
+    _write_plan(result.plan, result.campaign, env, out, campaign)
     typer.echo(f"{result.plan.status}: objective {result.plan.objective:g} -> {out}")
     for line in result.changes:
         typer.echo(f"  - {line}")
@@ -234,6 +239,142 @@ def gantt_cmd(
     typer.echo(f"Gantt chart -> {out}")
 
 
+def _tiangong_mdb() -> Path:
+    from falak.missions import __file__ as missions_init
+
+    return Path(missions_init).parent / "tiangong" / "mdb.yaml"
+
+
+def _campaign_of(plan: Path) -> Path:
+    try:
+        data = json.loads(plan.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"error: cannot read plan {plan}: {exc}")
+    name = data.get("campaign_file") if isinstance(data, dict) else None
+    if not isinstance(name, str):
+        _fail(
+            f"error: {plan} does not name its campaign file (plans written by falak campaign "
+            "plan and replan do); give it first: falak campaign commands CAMPAIGN.yaml "
+            "PLAN.json --out STACK.yaml"
+        )
+    return plan.parent / name
+
+
+def commands_cmd(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="CAMPAIGN.yaml PLAN.json, or PLAN.json alone when the plan names its campaign "
+            "file (plans from falak campaign plan/replan do).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Stack YAML file to write.")],
+    mdb: Annotated[
+        Path | None,
+        typer.Option(
+            "--mdb", help="Mission database the stack is checked against (default: TIANGONG)."
+        ),
+    ] = None,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            help="What a failed step does to the stack: continue (default) with the next "
+            "step, or stop the stack.",
+        ),
+    ] = "continue",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The stack's name (default: from the campaign's name)."),
+    ] = None,
+) -> None:
+    """Turn a checked plan into the station's command stack (falak stack load STACK.yaml).
+
+    The plan is first checked against every rule of its campaign (as falak campaign check
+    does); an infeasible or invalid plan is refused with its conflicts (exit 1). Each
+    experiment's commands: mapping in the campaign file (MDB command names and arguments per
+    phase) gives, for every planned session, steps released at absolute UTC times: configure
+    at the session's start (prep), start at the start of its run, stop at the end of the
+    payload's operation (end of the unattended part, or of the run), each plus the command's
+    offset_s (seconds). The stack YAML (docs/commanding.md) is checked against the MDB; a
+    problem is printed as STACK.yaml:LINE: message (exit 1).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from falak.commanding.stack import StackError, parse_stack
+    from falak.errors import FalakError
+    from falak.mdb import load as load_mdb
+    from falak.planning.campaign.checker import check_plan
+    from falak.planning.campaign.commands import POLICIES, plan_stack, stack_yaml
+    from falak.utctime import format_ns
+
+    if policy not in POLICIES:
+        _fail(f"error: --policy {policy!r} is not one of {', '.join(POLICIES)}")
+    if len(files) == 2:
+        campaign, plan = files
+    elif len(files) == 1:
+        plan = files[0]
+        campaign = _campaign_of(plan)
+    else:
+        _fail("error: give CAMPAIGN.yaml PLAN.json (or PLAN.json alone)")
+    data: Any = None
+    try:
+        data = json.loads(plan.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"error: cannot read plan {plan}: {exc}")
+    if isinstance(data, dict) and data.get("status") == "INFEASIBLE":
+        typer.echo("INFEASIBLE: the plan has no activities; these rules conflict:")
+        for line in data.get("conflicts") or []:
+            typer.echo(f"  - {line}")
+        raise typer.Exit(code=1)
+    c, env = _load(campaign)
+    p = _read_plan(plan, c)
+    violations = check_plan(c, env, p)
+    if violations:
+        typer.echo(f"INVALID: {len(violations)} violation(s); no stack written")
+        for v in violations:
+            typer.echo(f"  - {v}")
+        raise typer.Exit(code=1)
+    mdb_path = mdb or _tiangong_mdb()
+    try:
+        with _console().status(f"building the stack, checking it against {mdb_path.name}"):
+            db = load_mdb(mdb_path)
+            doc, summary = plan_stack(c, p, name=name, spacecraft=db.root.name, policy=policy)
+            text = stack_yaml(
+                doc,
+                header=f"Command stack of campaign {c.name!r}, from {plan.name} (falak "
+                f"campaign commands).\nLoad it with: falak stack load {out.name}. Times are "
+                "UTC; each step's comment says\nexperiment/session #repetition phase (rack).",
+            )
+            out.write_text(text, encoding="utf-8")
+            parse_stack(text, db, file=str(out))
+    except StackError as exc:
+        typer.echo(f"error: the stack in {out} does not check against {mdb_path}:", err=True)
+        comments = [s.get("comment", "") for s in doc["steps"]]
+        for problem in exc.problems:
+            m = re.search(r": step (\d+)", problem)
+            who = f" ({comments[int(m.group(1)) - 1]})" if m else ""
+            typer.echo(f"  {problem}{who}", err=True)
+        raise typer.Exit(code=1) from None
+    except (FalakError, OSError) as exc:
+        _fail(f"error: {exc}")
+    table = Table("sessions", "steps", "first release (UTC)", "last release (UTC)", "policy")
+    table.add_row(
+        str(summary.sessions),
+        str(summary.steps),
+        format_ns(summary.first_ns, 0),
+        format_ns(summary.last_ns, 0),
+        policy,
+    )
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    if summary.unmapped:
+        console.print("without a commands: mapping (no steps): " + ", ".join(summary.unmapped))
+    console.print(f"stack {doc['stack']} for {db.root.name}, checked against {mdb_path} -> {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``campaign`` group to the falak app."""
     group.command(name="plan")(plan_cmd)
@@ -241,4 +382,5 @@ def register(app: typer.Typer) -> None:
     group.command(name="generate")(generate_cmd)
     group.command(name="replan")(replan_cmd)
     group.command(name="gantt")(gantt_cmd)
+    group.command(name="commands")(commands_cmd)
     app.add_typer(group, name="campaign")
