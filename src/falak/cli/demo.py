@@ -275,10 +275,9 @@ def prepare_run(
 ) -> DemoRun:
     """Create the run directory: ports, users, clock and the server configuration.
 
-    The clock's reference host time is now; the simulators start once the server is up, a
-    few host seconds into the run, so the server hears every packet they send.
+    The clock's reference host time is set again when the server starts (after planning);
+    the simulators start once the server answers, so the server hears every packet.
     """
-    import yaml
 
     from falak.utctime import format_ns, parse_ns
 
@@ -311,30 +310,50 @@ def prepare_run(
         users=demo_users(),
         spacecraft=runs,
     )
+    write_server_config(run)
+    return run
+
+
+def write_server_config(run: DemoRun) -> None:
+    """Write the run's server configuration and ``env.sh`` (the operator's shell variables)."""
+    import yaml
+
     write_private(
         run.config_file,
         "# falak demo: server configuration of this run (docs/server.md); the passwords are\n"
         "# generated for this run only.\n" + yaml.safe_dump(run.server_config(), sort_keys=False),
     )
-    return run
+    op = run.user("operator")
+    env = [
+        "# falak demo: source this file (. env.sh) to talk to the running demo as the operator",
+        f"export FALAK_URL={run.url}",
+        f"export FALAK_USER={op.name}",
+        f"export FALAK_PASSWORD={op.password}",
+        f"export FALAK_RUN={run.run_dir}",
+    ]
+    for sc in run.spacecraft:
+        env.append(f"export FALAK_{sc.spec.sim.upper()}_TC={sc.uplink}")
+    write_private(run.run_dir / "env.sh", "\n".join(env) + "\n")
 
 
 # -- the campaign and its stack --------------------------------------------------------------
 
 
-#: The demo campaign's experiments: (name, discipline, rack, power kW, commands), one per MDB
-#: payload system of the station, each commanded through its configure/start/stop commands.
+#: The demo campaign's experiments: (name, discipline, rack, power kW, commands), each
+#: commanded through its payload's configure/start/stop commands of the station MDB. The plant
+#: habitat is left out, for operators to command by hand while the stack runs
+#: (docs/ground-segment.md).
 DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
     (
         "alloy-melt",
         "materials science",
         "MT-FURNACE",
-        2.0,
+        1.2,
         {
             "configure": [
                 {
                     "command": "FURN_CONFIGURE",
-                    "args": {"SETPOINT_C": 600.0, "RAMP_C_PER_MIN": 50.0, "SOAK_MIN": 5},
+                    "args": {"SETPOINT_C": 450.0, "RAMP_C_PER_MIN": 30.0, "SOAK_MIN": 5},
                 }
             ],
             "start": [{"command": "FURN_START", "args": {"PROFILE": "ISOTHERMAL"}}],
@@ -374,27 +393,6 @@ DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
         },
     ),
     (
-        "rice-growth",
-        "ecology",
-        "WT-LIFE-ECOLOGY",
-        0.4,
-        {
-            "configure": [
-                {
-                    "command": "PLANT_CONFIGURE",
-                    "args": {
-                        "TEMP_C": 24.0,
-                        "CO2_PPM": 1000.0,
-                        "LIGHT_UMOL": 500.0,
-                        "PHOTOPERIOD_H": 16,
-                    },
-                }
-            ],
-            "start": [{"command": "PLANT_START"}],
-            "stop": [{"command": "PLANT_STOP"}],
-        },
-    ),
-    (
         "dose-survey",
         "space radiation",
         "TH-2",
@@ -427,9 +425,10 @@ DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
 def demo_campaign(epoch_ns: int) -> dict[str, Any]:
     """Return the demo's station campaign: short sessions that all fly in the first hour.
 
-    Six experiments of six disciplines, one 20-30 minute session each on its own rack, in a
-    window from 10 to 60 minutes after ``epoch_ns`` (a working morning of the crew day with
-    the default epoch), so at ``--speed 60`` the whole plan runs in the first host minute.
+    Five experiments of five disciplines on their own racks, six 20-30 minute sessions in all
+    (the dosimeter's calibration and survey), in a window from 5 to 50 minutes after
+    ``epoch_ns`` (a working morning of the crew day with the default epoch), so at ``--speed
+    60`` the whole plan runs in the first host minute.
     Each experiment maps its session onto the station MDB's configure, start and stop
     commands (``falak campaign commands`` turns the plan into the command stack).
     """
@@ -442,7 +441,7 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
     # campaign's start, so a start at 08:00 would move the crew's work to 16:00
     day_ns = 1440 * minute_ns
     midnight_ns = epoch_ns - epoch_ns % day_ns
-    window = [format_ns(epoch_ns + 10 * minute_ns, 0), format_ns(epoch_ns + 60 * minute_ns, 0)]
+    window = [format_ns(epoch_ns + 5 * minute_ns, 0), format_ns(epoch_ns + 50 * minute_ns, 0)]
     tle = importlib.resources.files("falak.missions") / "tiangong" / "css.tle"
     return {
         "campaign": "falak demo",
@@ -473,7 +472,7 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
         ],
         "racks": [
             {"name": rack, "module": _MODULES[rack[:2]], "capabilities": ["general"]}
-            for _, _, rack, _, _ in DEMO_EXPERIMENTS
+            for rack in [*(e[2] for e in DEMO_EXPERIMENTS), "TH-1"]
         ],
         "experiments": [
             {
@@ -483,8 +482,9 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
                 "commands": commands,
                 "sessions": [
                     {
-                        "name": "run",
-                        "racks": [rack],
+                        "name": session,
+                        # the dosimeter's two sessions fly side by side, on two racks
+                        "racks": [rack, "TH-1"] if name == "dose-survey" else [rack],
                         "prep_min": 5,
                         "run_min": 10,
                         "unattended_min": 5,
@@ -493,7 +493,9 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
                         "power_kw": power_kw,
                         "data_mb": 0,
                         "window": window,
+                        "required": True,  # the demo flies every session, or says why not
                     }
+                    for session in (("calibrate", "survey") if name == "dose-survey" else ("run",))
                 ],
             }
             for name, discipline, rack, power_kw, commands in DEMO_EXPERIMENTS
@@ -825,6 +827,10 @@ def _start(
         if sc.spec.campaign:
             out(f"planning the {sc.spec.name} campaign ...")
             _plan_stack(run, sc, sup, stop)
+    # simulated time starts now, once the plan is made; the simulators start after the
+    # server answers, so the server hears every packet they send
+    run.reference_host_ns = time.time_ns()
+    write_server_config(run)
     out(f"starting the server on {run.url} ...")
     server = sup.start(
         "server", [*falak, "serve", "--config", str(run.config_file), "--port", str(run.port)]
@@ -903,7 +909,7 @@ def _start_stack(run: DemoRun, sc: SpacecraftRun) -> str:
 
 def _announce(run: DemoRun, out: Callable[[str], None]) -> None:
     op = run.user("operator")
-    lines = [
+    lines: list[str] = [
         "",
         f"falak demo is running: {run.url}  (API {run.url}/api/v1, docs {run.url}/docs)",
         f"simulated time starts at {run.epoch}, {run.speed:g}x real time",
@@ -912,7 +918,7 @@ def _announce(run: DemoRun, out: Callable[[str], None]) -> None:
         f"run directory: {run.run_dir}  (run.json, server.yaml, logs/)",
         "",
         "try, in another terminal:",
-        f"  export FALAK_URL={run.url} FALAK_USER={op.name} FALAK_PASSWORD={op.password}",
+        f"  . {run.run_dir / 'env.sh'}      # FALAK_URL, FALAK_USER={op.name}, FALAK_PASSWORD",
     ]
     for sc in run.spacecraft:
         if sc.stack_name:
