@@ -73,13 +73,6 @@ NOMINAL: dict[str, dict[str, Any]] = {
         "ACK_STAGE": "COMPLETE",
         "ACK_REASON": "OK",
     },
-    "RECORDER_DUMP": {
-        "DUMP_SEQ": 7,
-        "DUMP_REMAINING": 5392,
-        "DUMP_RECORDED_APID": 350,
-        "DUMP_SPARE": 0,
-        "DUMP_PACKET": bytes(range(40)),
-    },
     "FURNACE_HK": {
         "FURN_STATE": "SOAK",
         "FURN_PROFILE": "ISOTHERMAL",
@@ -451,6 +444,17 @@ def test_out_of_range_arguments_are_refused_on_the_ground(
     with pytest.raises(CommandRejected) as exc:
         CommandEncoder(mdb).encode(name, args)
     assert message in str(exc.value)
+
+
+def test_recorded_packets_come_unwrapped(mdb: MissionDatabase) -> None:
+    """ISSUE13.md §5: the recorder is dumped byte for byte on the playback link, so the MDB
+    has no wrapper container (the former APID 303 RECORDER_DUMP) but keeps REC_DUMP."""
+    apids = {
+        c.name: repr(c.restriction) for c in mdb.containers.values() if c.restriction is not None
+    }
+    assert not [n for n, r in apids.items() if "303" in r], apids
+    assert not [p for p in mdb.parameters if "DUMP_" in p]
+    assert mdb.command("REC_DUMP").qualified_name == "/TIANGONG/REC_DUMP"
 
 
 def test_time_in_secondary_header_is_cuc(mdb: MissionDatabase) -> None:
