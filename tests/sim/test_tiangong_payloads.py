@@ -8,6 +8,7 @@ limits, so the models and the alarms an operator sees cannot drift apart.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
 
@@ -143,6 +144,21 @@ def test_furnace_overtemperature_fault_exceeds_the_critical_limit(mdb: MissionDa
     assert tp.furnace_step(s, prof, 600.0).temperature_c < peak  # cools once tripped
 
 
+def test_stuck_heater_needs_rack_power() -> None:
+    """A rack switched OFF (load shed) has no power: a stuck heater cannot heat it, and the
+    furnace reports no draw, so the station's power sum and the physics agree."""
+    prof = tp.HeatingProfile()
+    s = tp.FurnaceState(tp.FurnaceMode.OFF, 300.0, 300.0, 0.0, 0.0, stuck_heater=True)
+    s = tp.furnace_step(s, prof, 60.0)
+    assert s.temperature_c < 300.0
+    assert s.heater_w == 0.0
+    assert tp.furnace_power_w(s) == 0.0
+    # powered again (STANDBY), the stuck heater drives it up at full power
+    on = tp.furnace_step(replace(s, mode=tp.FurnaceMode.STANDBY), prof, 1.0)
+    assert on.heater_w == tp.FurnaceParams().heater_max_w
+    assert on.temperature_c > s.temperature_c
+
+
 # --- fluid cell, chambers, cold stowage ------------------------------------------------------
 
 
@@ -202,7 +218,8 @@ def test_cold_stowage_failure_reaches_the_critical_limit_when_predicted(
 
 
 def test_dose_rate_in_the_saa_is_tens_of_times_the_gcr_rate() -> None:
-    """Berger et al. 2017 (SWSC 7:A8): SAA crossings reach some hundreds of µGy/h inside
+    """The model's stated order of magnitude (tiangong_payloads.SAA_PEAK_UGY_PER_H, in the
+    context of Berger et al. 2017, SWSC 7:A8): some hundreds of µGy/h at the SAA centre inside
     the station, tens of times the few µGy/h of GCR at the same latitude elsewhere."""
     inside = tp.dose_rate_ugy_per_h(tp.SAA_CENTRE_LAT_DEG, tp.SAA_CENTRE_LON_DEG, 400.0)
     outside = tp.dose_rate_ugy_per_h(tp.SAA_CENTRE_LAT_DEG, tp.SAA_CENTRE_LON_DEG + 180.0, 400.0)

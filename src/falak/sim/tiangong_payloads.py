@@ -246,7 +246,9 @@ def furnace_step(
     mode = state.mode
     target = state.target_c
     soak_left = state.soak_left_s
-    if state.stuck_heater and mode != FurnaceMode.FAULT:
+    # a stuck heater heats only while the rack has power and the protection has not tripped
+    stuck = state.stuck_heater and mode not in (FurnaceMode.FAULT, FurnaceMode.OFF)
+    if stuck:
         t1 = full
     elif mode in (FurnaceMode.HEATING, FurnaceMode.SOAK):
         if mode == FurnaceMode.HEATING:
@@ -259,7 +261,7 @@ def furnace_step(
     if t1 > passive:
         mean = 0.5 * (t0 + t1)
         heater = min(p.heater_max_w, max(0.0, c * (t1 - t0) / dt_s + g * (mean - ta)))
-    if state.stuck_heater and mode != FurnaceMode.FAULT:
+    if stuck:
         heater = p.heater_max_w
     # mode transitions
     if t1 > p.trip_c:
@@ -572,12 +574,17 @@ Fermi GBM SAA polygon (``gdt-fermi``, ``gdt.missions.fermi.gbm.saa``) spans roug
 SAA_SIGMA_LAT_DEG = 9.0
 SAA_SIGMA_LON_DEG = 22.0
 SAA_PEAK_UGY_PER_H = 300.0
-"""Absorbed dose rate at the SAA centre at 400 km behind station shielding. DOSTEL in Columbus
-(Berger et al. 2017, J. Space Weather Space Clim. 7:A8, doi:10.1051/swsc/2017005) records SAA
-crossings peaking at some hundreds of µGy/h against GCR rates of a few µGy/h at low latitudes
-and ~10–20 µGy/h at the highest geomagnetic latitudes of the orbit. The numbers here were taken
-from that paper's figures as remembered, not re-read for this module: treat them as the
-right order of magnitude, and check them against the paper before quoting them."""
+"""Absorbed dose rate at the SAA centre at 400 km behind station shielding (illustrative).
+
+Context: T. Berger et al. 2017, "DOSIS & DOSIS 3D: radiation measurements with the DOSTEL
+instruments onboard the Columbus Laboratory of the ISS in the years 2009–2016", J. Space
+Weather Space Clim. 7, A8, doi:10.1051/swsc/2017005 (reference checked against the DLR elib
+record 111501), reports the two DOSTELs' dose rates from GCR and from the SAA over the solar
+cycle. Its figures could not be re-read here, so the values of this module (a peak of some
+hundreds of µGy/h in the SAA, a few µGy/h of GCR at low latitudes rising towards the highest
+geomagnetic latitudes, a daily dose of a few hundred µGy) are an order of magnitude consistent
+with that literature, not numbers quoted from it; check them against the paper before
+quoting them."""
 SAA_SCALE_HEIGHT_KM = 80.0
 """e-folding altitude of the trapped-proton dose near 400 km (illustrative)."""
 GCR_EQUATOR_UGY_PER_H = 2.0
@@ -606,7 +613,7 @@ def gcr_dose_rate_ugy_per_h(lat_deg: ArrayLike, lon_deg: ArrayLike) -> Any:
     """Return the galactic-cosmic-ray dose rate inside the station, µGy/h.
 
     Rises with geomagnetic latitude λm as the cut-off rigidity falls:
-    2 + 30·sin⁴λm (illustrative fit to the order of magnitude of Berger et al. 2017).
+    2 + 30·sin⁴λm (illustrative, the order of magnitude only; see :data:`SAA_PEAK_UGY_PER_H`).
     """
     lm = _geomagnetic_lat_rad(lat_deg, lon_deg)
     return _f(GCR_EQUATOR_UGY_PER_H + GCR_POLAR_EXCESS_UGY_PER_H * np.sin(lm) ** 4)
