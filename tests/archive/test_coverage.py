@@ -76,8 +76,10 @@ def test_rows_without_packet_ids_are_always_written(archive: Archive) -> None:
 def test_delete_uncovers_the_packets_received_in_the_range(archive: Archive) -> None:
     ids = _append(archive, 10)  # packet i received at T0 + (i - 1) s
     archive.commit_parameters([_write(ids)], ids)
-    # samples of packets 4..6 are at T0 + 4..6 s; packets 5..7 were received then
+    # packets 5..7 were received then (their samples are at T0 + 5..7 s, not 4..6: the
+    # samples deleted are those of the packets received in the range, which replay rewrites)
     assert archive.delete_parameters(T0 + 4_000_000_000, T0 + 7_000_000_000) == 3
+    assert archive.read_parameter("v").eng.tolist() == [1.0, 2.0, 3.0, 4.0, 8.0, 9.0, 10.0]
     assert archive.packets_without_parameters() == [(5, 7)]
     assert archive.parameter_coverage() == [(1, 4), (8, 10)]
     archive.delete_parameters()

@@ -427,12 +427,17 @@ class Archive(abc.ABC):
 
     @abc.abstractmethod
     def delete_parameters(self, start_ns: int | None = None, stop_ns: int | None = None) -> int:
-        """Delete parameter samples in ``[start_ns, stop_ns)``; return the samples deleted.
+        """Delete the parameter samples of the packets received in ``[start_ns, stop_ns)``;
+        return the samples deleted.
 
-        A sample is one time row of one group (all its parameters go together). In the same
-        transaction the raw packets *received* in the range lose their coverage (all packets
-        without a range), so :meth:`packets_without_parameters` lists them until replay (or
-        the catch-up when a processor starts) writes them again.
+        A sample is one time row of one group (all its parameters go together). The range is
+        one of *reception* times, as replay's (:meth:`read_packets`): the samples deleted are
+        those decoded from the raw packets received in it, whatever their own (packet) time,
+        and in the same transaction those packets lose their coverage (all packets without a
+        range), so :meth:`packets_without_parameters` lists them until replay (or the
+        catch-up when a processor starts) writes them again. Samples tied to no packet
+        (:meth:`write_parameters`, or written by a falak that did not record packet ids) are
+        deleted when their own time is in the range.
         """
 
     def export(

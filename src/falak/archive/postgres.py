@@ -31,7 +31,7 @@ def _redact(dsn: str) -> str:
 
 
 _EXTERNAL = {
-    "segments": ("time",),
+    "segments": ("time", "packets"),
     "segment_values": ("raw", "eng", "status", "present"),
     "packets": ("data",),
 }
@@ -158,6 +158,14 @@ class PostgresArchive(SqlArchive):
 
     def _lock_packets(self, cur: Any) -> None:
         cur.execute("LOCK TABLE packets IN EXCLUSIVE MODE")
+
+    def _has_column(self, cur: Any, table: str, column: str) -> bool:
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = %s AND column_name = %s",
+            (table, column),
+        )
+        return bool(cur.fetchone()[0])
 
     def _lock_coverage(self, cur: Any) -> None:
         """Writers of parameters with coverage take turns (read, skip covered, extend)."""

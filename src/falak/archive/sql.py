@@ -11,7 +11,11 @@ Two stores (two SQLite files, or two connections to one PostgreSQL database):
   and time range, with the sample times) and ``segment_values`` (one row per segment and
   parameter: raw, engineering, status and presence arrays encoded by
   :mod:`falak.archive.segments`). Each row carries its time range, indexed, so a range read
-  touches only the segments it needs.
+  touches only the segments it needs. A segment also records the raw packet id of each sample
+  (``packets``; 0 for samples not decoded from an archived packet) and their least and
+  greatest (``p_first``, ``p_last``), so a replay deletes exactly the samples of the packets it
+  decodes again (:meth:`SqlArchive.delete_parameters`). Segments written by a falak from before
+  these columns have none (NULL): their samples are deleted by their own time, as then.
 
 Small writes (a live stream of a few packets per call) would leave many tiny segments, and
 reads would pay per segment. So segments are merged like an LSM tree: a segment's *level* is
@@ -98,7 +102,8 @@ PARAM_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS segments (
     id {AUTOID}, grp TEXT NOT NULL, t_start BIGINT NOT NULL, t_stop BIGINT NOT NULL,
-    n INTEGER NOT NULL, level INTEGER NOT NULL, signature TEXT NOT NULL, time {BLOB} NOT NULL);
+    n INTEGER NOT NULL, level INTEGER NOT NULL, signature TEXT NOT NULL, time {BLOB} NOT NULL,
+    packets {BLOB}, p_first BIGINT, p_last BIGINT);
 CREATE INDEX IF NOT EXISTS segments_grp ON segments (grp, id);
 CREATE INDEX IF NOT EXISTS segments_time ON segments (t_start);
 CREATE TABLE IF NOT EXISTS segment_values (
@@ -111,6 +116,9 @@ CREATE TABLE IF NOT EXISTS parameters (
     PRIMARY KEY (name, grp));
 CREATE TABLE IF NOT EXISTS coverage (first_id BIGINT PRIMARY KEY, last_id BIGINT NOT NULL);
 """
+
+SEGMENT_PACKET_COLUMNS = (("packets", "{BLOB}"), ("p_first", "BIGINT"), ("p_last", "BIGINT"))
+"""Columns added to ``segments`` after format 1 was first released (added on open)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +252,8 @@ class _Seg:
     values: dict[
         str, tuple[NDArray[Any], NDArray[Any], NDArray[np.uint8] | None, NDArray[np.bool_] | None]
     ]
+    packets: NDArray[np.int64] | None = None
+    """Raw packet id of each sample (0: none); None for a segment that never recorded them."""
 
 
 class Store:
@@ -290,6 +300,10 @@ class SqlArchive(Archive):
     def _lock_coverage(self, cur: Any) -> None:
         """Serialise coverage updates among writers (inside a parameter-store transaction)."""
 
+    @abc.abstractmethod
+    def _has_column(self, cur: Any, table: str, column: str) -> bool:
+        """True when ``table`` of the store ``cur`` works on has ``column``."""
+
     def _sql(self, sql: str) -> str:
         return sql if self.PLACEHOLDER == "?" else sql.replace("?", self.PLACEHOLDER)
 
@@ -316,6 +330,12 @@ class SqlArchive(Archive):
         with self._transaction(store) as cur:
             for stmt in self._ddl(schema):
                 cur.execute(stmt)
+            if schema is PARAM_SCHEMA:
+                for col, kind in SEGMENT_PACKET_COLUMNS:
+                    if not self._has_column(cur, "segments", col):
+                        sql_type = kind.format(**self.DIALECT) if "{" in kind else kind
+                        cur.execute(f"ALTER TABLE segments ADD COLUMN {col} {sql_type}")
+                cur.execute("CREATE INDEX IF NOT EXISTS segments_packets ON segments (p_last)")
             cur.execute(self._sql("SELECT value FROM meta WHERE key = ?"), ("format",))
             row = cur.fetchone()
             if row is None:
@@ -633,7 +653,7 @@ class SqlArchive(Archive):
         new_rows: set[tuple[str, str, str, str]] = set()
         with self.params.lock:  # the cache is updated only once the rows are committed
             with self._transaction(self.params) as cur:
-                self._write_segments(cur, group, t, order, cols, new_rows)
+                self._write_segments(cur, group, t, order, cols, new_rows, None)
             self._known_parameters.update(new_rows)
 
     def commit_parameters(
@@ -649,13 +669,24 @@ class SqlArchive(Archive):
                 for w in writes:
                     cols = w.columns
                     t = np.asarray(w.time_ns)
-                    if w.packet_ids is not None and done.any():
-                        keep = ~in_ranges(np.asarray(w.packet_ids, dtype=np.int64), covered)
+                    pids = None
+                    if w.packet_ids is not None:
+                        pids = np.asarray(w.packet_ids, dtype=np.int64).ravel()
+                        if pids.shape != t.shape:
+                            raise InputError(
+                                f"group {w.group}: {pids.size} packet ids for {t.size} times; "
+                                "give one packet id per time"
+                            )
+                    if pids is not None and done.any():
+                        keep = ~in_ranges(pids, covered)
                         if not keep.all():
                             t = t[keep]
+                            pids = pids[keep]
                             cols = {k: _take_rows(c, keep) for k, c in cols.items()}
                     tt, order, prepared = self._prepare(w.group, t, cols)
-                    self._write_segments(cur, w.group, tt, order, prepared, new_rows)
+                    if pids is not None and order is not None:
+                        pids = pids[order]
+                    self._write_segments(cur, w.group, tt, order, prepared, new_rows, pids)
                 for a, b in id_ranges(ids[~done]):
                     self._cover(cur, a, b)
             self._known_parameters.update(new_rows)
@@ -759,7 +790,12 @@ class SqlArchive(Archive):
         order: NDArray[np.intp] | None,
         cols: dict[str, ParameterColumn],
         new_rows: set[tuple[str, str, str, str]],
+        packet_ids: NDArray[np.int64] | None,
     ) -> None:
+        """Write sorted times ``t`` (``order``: how to sort the columns' rows) in segments.
+
+        ``packet_ids`` (already in the order of ``t``): the raw packet of each sample, or None.
+        """
         n = int(t.size)
         for name, col in cols.items():
             self._upsert_parameter(cur, name, group, col, new_rows)
@@ -777,7 +813,8 @@ class SqlArchive(Archive):
                     None if col.status is None else col.status[sel],
                     None if col.present is None else col.present[sel],
                 )
-            self._insert_segment(cur, group, t[lo:hi], values)
+            pids = None if packet_ids is None else packet_ids[lo:hi]
+            self._insert_segment(cur, group, t[lo:hi], values, pids)
         self._merge_tail(cur, group)
 
     def _upsert_parameter(
@@ -810,17 +847,22 @@ class SqlArchive(Archive):
             str,
             tuple[NDArray[Any], NDArray[Any], NDArray[np.uint8] | None, NDArray[np.bool_] | None],
         ],
+        packet_ids: NDArray[np.int64] | None = None,
     ) -> None:
         t0, t1, n = int(t[0]), int(t[-1]), int(t.size)
         signature = json.dumps(
             sorted((name, describe(v[0]), describe(v[1])) for name, v in values.items())
         )
+        blob, p_first, p_last = None, None, None
+        if packet_ids is not None and bool(packet_ids.any()):
+            pids = np.ascontiguousarray(packet_ids, dtype=np.int64)
+            blob, p_first, p_last = encode_array(pids), int(pids.min()), int(pids.max())
         cur.execute(
             self._sql(
-                "INSERT INTO segments (grp, t_start, t_stop, n, level, signature, time) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                "INSERT INTO segments (grp, t_start, t_stop, n, level, signature, time, packets, "
+                "p_first, p_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
             ),
-            (group, t0, t1, n, _level(n), signature, encode_array(t)),
+            (group, t0, t1, n, _level(n), signature, encode_array(t), blob, p_first, p_last),
         )
         seg_id = int(cur.fetchone()[0])
         rows = []
@@ -849,8 +891,11 @@ class SqlArchive(Archive):
 
     def _load_segments(self, cur: Any, ids: list[int]) -> list[_Seg]:
         marks = ", ".join("?" * len(ids))
-        cur.execute(self._sql(f"SELECT id, time FROM segments WHERE id IN ({marks})"), ids)
-        segs = {int(i): _Seg(int(i), decode_array(tb), {}) for i, tb in cur.fetchall()}
+        cur.execute(self._sql(f"SELECT id, time, packets FROM segments WHERE id IN ({marks})"), ids)
+        segs = {
+            int(i): _Seg(int(i), decode_array(tb), {}, None if pb is None else decode_array(pb))
+            for i, tb, pb in cur.fetchall()
+        }
         cur.execute(
             self._sql(
                 "SELECT segment_id, name, raw, eng, status, present FROM segment_values "
@@ -904,7 +949,25 @@ class SqlArchive(Archive):
             if order is not None:
                 merged = [None if a is None else a[order] for a in merged]
             values[name] = (merged[0], merged[1], merged[2], merged[3])
-        self._insert_segment(cur, group, t if order is None else t[order], values)  # type: ignore[arg-type]
+        pids = None
+        if any(s.packets is not None for s in segs):  # legacy segments: 0, not from a packet
+            pids = np.concatenate(
+                [
+                    (np.zeros(s.time.size, np.int64) if s.packets is None else s.packets)
+                    if k is None
+                    else (np.zeros(int(k.sum()), np.int64) if s.packets is None else s.packets[k])
+                    for s, k in zip(segs, masks, strict=True)
+                ]
+            )
+            if order is not None:
+                pids = pids[order]
+        self._insert_segment(
+            cur,
+            group,
+            t if order is None else t[order],
+            values,  # type: ignore[arg-type]
+            pids,
+        )
 
     def _merge_tail(self, cur: Any, group: str) -> None:
         while True:
@@ -1059,39 +1122,81 @@ class SqlArchive(Archive):
                 cur.execute("DELETE FROM coverage")
                 return total
             self._uncover(cur, received)
-            conds, args = [], []
-            if start_ns is not None:
-                conds.append("t_stop >= ?")
-                args.append(int(start_ns))
-            if stop_ns is not None:
-                conds.append("t_start < ?")
-                args.append(int(stop_ns))
-            cur.execute(
-                self._sql(
-                    "SELECT id, grp, t_start, t_stop, n FROM segments "
-                    f"WHERE {' AND '.join(conds)} ORDER BY id"
-                ),
-                args,
-            )
-            removed = 0
-            whole: list[int] = []
-            for sid, grp, t0, t1, n in cur.fetchall():
-                inside = (start_ns is None or t0 >= start_ns) and (stop_ns is None or t1 < stop_ns)
-                if inside:
+            return self._delete_samples(cur, start_ns, stop_ns, received)
+
+    def _delete_samples(
+        self,
+        cur: Any,
+        start_ns: int | None,
+        stop_ns: int | None,
+        received: list[tuple[int, int]],
+    ) -> int:
+        """Delete the samples of the packets with ids in ``received``, and the samples tied
+        to no packet (written without ids, or by a falak that did not record them) whose time
+        is in ``[start_ns, stop_ns)``; return how many."""
+        # candidates: segments overlapping the time range (for samples tied to no packet),
+        # and segments whose packet-id span meets the received ids
+        conds, args = [], []
+        if start_ns is not None:
+            conds.append("t_stop >= ?")
+            args.append(int(start_ns))
+        if stop_ns is not None:
+            conds.append("t_start < ?")
+            args.append(int(stop_ns))
+        where = " AND ".join(conds)
+        if received:
+            where = f"({where}) OR (p_last >= ? AND p_first <= ?)"
+            args += [received[0][0], received[-1][1]]
+        cur.execute(
+            self._sql(
+                "SELECT id, grp, t_start, t_stop, n, p_first, p_last FROM segments "
+                f"WHERE {where} ORDER BY id"
+            ),
+            args,
+        )
+        firsts = np.array([a for a, _ in received], dtype=np.int64)
+        lasts = np.array([b for _, b in received], dtype=np.int64)
+        removed = 0
+        whole: list[int] = []
+        for sid, grp, t0, t1, n, pf, pl in cur.fetchall():
+            in_time = (start_ns is None or t0 >= start_ns) and (stop_ns is None or t1 < stop_ns)
+            if pf is None:  # no sample tied to a packet: by time, as before
+                if in_time:
                     whole.append(int(sid))
                     removed += int(n)
                     continue
-                seg = self._load_segments(cur, [int(sid)])[0]
-                drop = np.ones(seg.time.size, dtype=bool)
-                if start_ns is not None:
-                    drop &= seg.time >= start_ns
-                if stop_ns is not None:
-                    drop &= seg.time < stop_ns
-                removed += int(drop.sum())
+            elif received:
+                pf, pl = int(pf), int(pl)
+                at = int(np.searchsorted(firsts, pl, side="right")) - 1
+                if pf >= 1 and at >= 0 and firsts[at] <= pf and pl <= lasts[at]:
+                    whole.append(int(sid))  # every sample from a packet received in range
+                    removed += int(n)
+                    continue
+                meets = int(np.searchsorted(lasts, pf, side="left"))
+                if pf >= 1 and (meets == len(received) or firsts[meets] > pl):
+                    continue  # every sample from a packet received outside the range
+            elif pf >= 1:
+                continue  # every sample from a packet, none received in the range
+            seg = self._load_segments(cur, [int(sid)])[0]
+            drop = np.ones(seg.time.size, dtype=bool)
+            if start_ns is not None:
+                drop &= seg.time >= start_ns
+            if stop_ns is not None:
+                drop &= seg.time < stop_ns
+            if seg.packets is not None:
+                tied = seg.packets != 0
+                drop = np.where(tied, in_ranges(seg.packets, received), drop)
+            n_drop = int(drop.sum())
+            if n_drop == 0:
+                continue
+            removed += n_drop
+            if n_drop == seg.time.size:
+                whole.append(seg.id)
+            else:
                 self._rewrite(cur, grp, [seg], [~drop])
-            for lo in range(0, len(whole), 500):
-                self._delete_segments(cur, whole[lo : lo + 500])
-            return removed
+        for lo in range(0, len(whole), 500):
+            self._delete_segments(cur, whole[lo : lo + 500])
+        return removed
 
     # ---- events, alarms, commands
 

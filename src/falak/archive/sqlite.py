@@ -179,6 +179,10 @@ class SqliteArchive(SqlArchive):
     def _lock_packets(self, cur: Any) -> None:
         """BEGIN IMMEDIATE already holds SQLite's single write lock."""
 
+    def _has_column(self, cur: Any, table: str, column: str) -> bool:
+        cur.execute("SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?", (table, column))
+        return bool(cur.fetchone()[0])
+
     def checkpoint(self) -> None:
         """Copy the WAL into the database files (SQLite also does this every 1000 pages)."""
         for store in (self.main, self.params):

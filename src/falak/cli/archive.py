@@ -425,8 +425,9 @@ def replay_command(
 ) -> None:
     """Rebuild the parameter archive from the raw packets (e.g. with a new MDB version).
 
-    The range selects packets by reception time and deletes parameter samples by their own
-    time; without a range everything is rebuilt.
+    The range selects packets by reception time; their old parameter samples are deleted,
+    whatever their packet time, and decoded again, so a replay never doubles a sample nor
+    loses one. Without a range everything is rebuilt.
     """
     from rich.console import Console
     from rich.progress import Progress
