@@ -6,6 +6,8 @@ simulated time and the host clock by hand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from falak.sim.groundlink import GroundLink
@@ -40,7 +42,10 @@ class Host:
         return self.ns
 
 
-def _link(capacity: int = 1 << 20, pace: float = 2.0) -> tuple[GroundLink, list, list, Host]:
+Sent = list[tuple[int, bytes]]
+
+
+def _link(capacity: int = 1 << 20, pace: float = 2.0) -> tuple[GroundLink, Sent, Sent, Host]:
     realtime: list[tuple[int, bytes]] = []
     playback: list[tuple[int, bytes]] = []
     host = Host()
@@ -58,11 +63,18 @@ def _link(capacity: int = 1 << 20, pace: float = 2.0) -> tuple[GroundLink, list,
     return link, realtime, playback, host
 
 
-def _run(link: GroundLink, host: Host, t0_s: float, t1_s: float, step_s: float, make=None):
+def _run(
+    link: GroundLink,
+    host: Host,
+    t0_s: float,
+    t1_s: float,
+    step_s: float,
+    make: Callable[[float], bytes] | None = None,
+) -> tuple[list[bytes], list[bytes]]:
     """Step simulated time from t0 to t1 (host 100 ms per step), generating a packet each step."""
     t = t0_s
-    made = []
-    tcs = []
+    made: list[bytes] = []
+    tcs: list[bytes] = []
     while t < t1_s:
         now = EPOCH + round(t * S)
         link.now["ns"] = now  # type: ignore[attr-defined]

@@ -39,6 +39,10 @@ class TmPacket:
 
     container: str
     values: Mapping[str, Any]
+    time_ns: int | None = None
+    """Simulated UTC at which the packet was generated (its on-board time); None: the time of
+    the ``step`` that returned it. A model stepped over several packet periods at once (speed
+    60) sets it so each packet keeps its own time."""
 
 
 @dataclass(frozen=True)
