@@ -36,6 +36,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.command",
     "falak.cli.stack",
     "falak.cli.serve",
+    "falak.cli.sim",
     "falak.cli.demo",
 )
 
