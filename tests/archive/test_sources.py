@@ -5,10 +5,13 @@ Every test runs on SQLite and on a real PostgreSQL server (``conftest.py``).
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from falak.archive import Archive, ArchiveError
+from falak.archive import Archive, ArchiveError, open_archive
 from falak.ccsds.spacepacket import encode_packet
 
 T0 = 1_764_000_000_000_000_000  # 2025-11-24T16:00:00Z in ns
@@ -56,3 +59,54 @@ def test_advance_source_checks_where_it_is(archive: Archive) -> None:
     archive.advance_source("sha256:cd", 0, 100)
     with pytest.raises(ArchiveError, match=r"^input sha256:ef is never started in "):
         archive.advance_source("sha256:ef", 0, 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# packet-time recipes (issue 13): archived with the packets, so resume and replay stamp alike
+
+
+def _append_n(
+    archive: Archive, n: int, recipe: str | None, source: tuple[str, int, int] | None = None
+) -> None:
+    pkts = [encode_packet(100, bytes([i]) * 4, seq_count=i) for i in range(n)]
+    lengths = np.array([len(p) for p in pkts], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    archive.append_packets(
+        b"".join(pkts), offsets, lengths, recv_time_ns=T0, link="f", source=source,
+        packet_time=recipe,
+    )  # fmt: skip
+
+
+def test_packet_time_recipes_by_id_range(archive: Archive) -> None:
+    assert archive.packet_time_recipes() == []
+    archive.start_source("sha256:ab", "tm.bin", 100, "{}", packet_time="OBT")
+    assert archive.source_progress("sha256:ab").packet_time == "OBT"  # type: ignore[union-attr]
+    _append_n(archive, 3, "OBT", ("sha256:ab", 0, 30))
+    _append_n(archive, 2, "OBT", ("sha256:ab", 30, 50))  # extends the range before
+    _append_n(archive, 2, None)  # a live link: nothing recorded
+    _append_n(archive, 2, "reception", ("sha256:ab", 50, 70))
+    assert archive.packet_time_recipes() == [(1, 5, "OBT"), (8, 9, "reception")]
+    # the input's recipe follows what its last packets were stamped with
+    assert archive.source_progress("sha256:ab").packet_time == "reception"  # type: ignore[union-attr]
+    archive.set_packet_time([(4, 8)], "cds:DOY,MSEC")
+    assert archive.packet_time_recipes() == [
+        (1, 3, "OBT"), (4, 8, "cds:DOY,MSEC"), (9, 9, "reception"),
+    ]  # fmt: skip
+    archive.set_packet_time([(1, 3), (9, 9)], "cds:DOY,MSEC")  # merged with its neighbours
+    assert archive.packet_time_recipes() == [(1, 9, "cds:DOY,MSEC")]
+    archive.set_packet_time([], "OBT")
+    assert archive.packet_time_recipes() == [(1, 9, "cds:DOY,MSEC")]
+
+
+def test_sources_from_before_recipes_are_upgraded(tmp_path: Path) -> None:
+    """An archive whose sources table has no packet_time column gains it on open (NULL)."""
+    with open_archive(tmp_path / "a") as arc:
+        arc.start_source("sha256:ab", "tm.bin", 10, "{}", packet_time="OBT")
+    with sqlite3.connect(tmp_path / "a" / "archive.sqlite") as conn:
+        conn.execute("ALTER TABLE sources DROP COLUMN packet_time")
+        conn.execute("DROP TABLE packet_times")
+    with open_archive(tmp_path / "a") as arc:
+        p = arc.source_progress("sha256:ab")
+        assert p is not None
+        assert p.packet_time is None  # not recorded then: the caller's or the MDB's applies
+        assert arc.packet_time_recipes() == []

@@ -646,3 +646,105 @@ def test_spacecraft_option_is_explained(command: str) -> None:
     text = " ".join(res.output.split())
     assert "--spacecraft" in text
     assert "DIR/spacecraft/NAME" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# the packet-time recipe is archived with the packets: resume and replay stamp as ingested
+
+
+def _times(store: Path, name: str = "BATT_V") -> tuple[list[int], list[int]]:
+    """(sample times of ``name``, reception times of the packets), both sorted."""
+    with open_archive(store, create=False) as a:
+        recv = sorted(int(t) for b in a.read_packets() for t in b.recv_time_ns)
+        return sorted(a.read_parameter(name).time.tolist()), recv
+
+
+def _replay(store: Path, *extra: str) -> str:
+    from ..processor.testsat import MDB_PATH
+
+    res = runner.invoke(
+        app, ["archive", "replay", "--archive", str(store), "--mdb", str(MDB_PATH), *extra]
+    )
+    assert res.exit_code == 0, res.output
+    return " ".join(res.output.split())
+
+
+def test_replay_stamps_as_ingested_unless_told(tmp_path: Path) -> None:
+    tm, store = tmp_path / "tm.bin", tmp_path / "archive"
+    _testsat_file(tm, 20, distinct=5)
+    _ingest(tm, store, "--packet-time", "reception")
+    samples, recv = _times(store)
+    assert samples == recv  # stamped with the ingest (reception) times
+    with open_archive(store, create=False) as a:
+        assert a.packet_time_recipes() == [(1, 20, "reception")]
+    out = _replay(store)  # the MDB says auto (OBT); the archive says reception
+    assert "warning" not in out
+    assert _times(store) == (recv, recv)
+    out = _replay(store, "--packet-time", "OBT")
+    assert out.endswith(
+        "warning: 20 packets were ingested with another packet-time recipe (--packet-time "
+        "reception (20)); they are now stamped with --packet-time OBT as given, and the "
+        "archive records it for them"
+    )
+    obt, _ = _times(store)
+    assert obt != recv
+    assert len(obt) == 20
+    with open_archive(store, create=False) as a:
+        assert a.packet_time_recipes() == [(1, 20, "OBT")]
+    assert "warning" not in _replay(store)  # as last stamped
+    assert _times(store) == (obt, recv)
+
+
+def _half_ingested(tm: Path, store: Path, recipe: str) -> int:
+    """Archive the first half of ``tm``'s packets as an ingest killed before it decoded them
+    leaves them (raw committed with the source offset and recipe, no parameters)."""
+    import hashlib
+
+    data = tm.read_bytes()
+    n = len(data) // 29  # testsat HK packets are 29 bytes
+    half = n // 2
+    offsets = np.arange(half, dtype=np.int64) * 29
+    with open_archive(store) as a:
+        key = "sha256:" + hashlib.sha256(data).hexdigest()
+        a.start_source(key, tm.name, len(data), '{"lenient": false, "prefix_bytes": 0}',
+                       packet_time=recipe)  # fmt: skip
+        a.append_packets(
+            data, offsets, np.full(half, 29, dtype=np.int64),
+            recv_time_ns=1_800_000_000_000_000_000 + np.arange(half, dtype=np.int64),
+            link=f"file:{tm.name}", source=(key, 0, half * 29), packet_time=recipe,
+        )  # fmt: skip
+    return half
+
+
+def test_resume_without_packet_time_stamps_as_started(tmp_path: Path) -> None:
+    tm, store = tmp_path / "tm.bin", tmp_path / "archive"
+    _testsat_file(tm, 20, distinct=5)
+    assert _half_ingested(tm, store, "reception") == 10
+    out = _ingest(tm, store)  # no --packet-time: the MDB would say auto (on-board time)
+    assert "caught up 10 packets that an interrupted run had left without parameters" in out
+    assert "resuming tm.bin: bytes 0..290 of 580 were archived before" in out
+    assert "resuming tm.bin with --packet-time reception, as it was started" in out
+    samples, recv = _times(store)
+    assert samples == recv  # all 20, the caught-up and the resumed, at reception time
+    with open_archive(store, create=False) as a:
+        assert a.packet_time_recipes() == [(1, 20, "reception")]
+
+
+def test_resume_with_another_packet_time_warns(tmp_path: Path) -> None:
+    tm, store = tmp_path / "tm.bin", tmp_path / "archive"
+    _testsat_file(tm, 20, distinct=5)
+    _half_ingested(tm, store, "reception")
+    out = _ingest(tm, store, "--packet-time", "OBT")
+    assert (
+        "warning: tm.bin was started with --packet-time reception; its remaining packets "
+        "are stamped with --packet-time OBT as given, those archived before keep their "
+        "times (falak archive replay --packet-time restamps them; without --packet-time the "
+        "resume goes on as started)"
+    ) in out
+    with open_archive(store, create=False) as a:
+        # the given recipe stamps the caught-up packets too (they had no parameters yet)
+        assert a.packet_time_recipes() == [(1, 20, "OBT")]
+        key = "sha256:" + __import__("hashlib").sha256(tm.read_bytes()).hexdigest()
+        progress = a.source_progress(key)
+        assert progress is not None
+        assert progress.packet_time == "OBT"  # what a next resume goes on with

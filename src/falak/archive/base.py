@@ -188,6 +188,9 @@ class SourceProgress:
     committed_bytes: int
     started_ns: int
     updated_ns: int
+    packet_time: str | None = None
+    """The packet-time recipe its packets were last stamped with (``--packet-time`` text,
+    :mod:`falak.processor.packettime`); None when not recorded (archives from before)."""
 
     @property
     def done(self) -> bool:
@@ -295,6 +298,7 @@ class Archive(abc.ABC):
         recv_time_ns: NDArray[np.int64],
         link: str,
         source: tuple[str, int, int] | None = None,
+        packet_time: str | None = None,
     ) -> NDArray[np.int64]:
         """Store packets durably; return their ids (increasing, never reused).
 
@@ -306,6 +310,12 @@ class Archive(abc.ABC):
         :meth:`start_source`) from ``from_byte`` to ``to_byte`` in the same transaction; when
         it is not at ``from_byte`` (another run is ingesting the same input), nothing is
         stored and :class:`ArchiveError` says so.
+
+        ``packet_time`` is the packet-time recipe the caller stamps these packets' parameters
+        with (``--packet-time`` text); it is recorded for their ids
+        (:meth:`packet_time_recipes`) and, with ``source``, as the input's recipe
+        (:attr:`SourceProgress.packet_time`), in the same transaction, so that a resumed
+        ingest and a replay stamp them the same way.
         """
 
     @abc.abstractmethod
@@ -333,10 +343,29 @@ class Archive(abc.ABC):
 
     @abc.abstractmethod
     def start_source(
-        self, key: str, name: str, size: int, options: str, *, restart: bool = False
+        self,
+        key: str,
+        name: str,
+        size: int,
+        options: str,
+        *,
+        restart: bool = False,
+        packet_time: str | None = None,
     ) -> SourceProgress:
         """Return the progress of input ``key``, recorded at offset 0 when new (or when
-        ``restart``)."""
+        ``restart``), with its packet-time recipe ``packet_time``."""
+
+    @abc.abstractmethod
+    def set_packet_time(self, ranges: Sequence[tuple[int, int]], recipe: str) -> None:
+        """Record ``recipe`` for the packets in the inclusive id ``ranges`` (they were
+        stamped again with it: a replay or catch-up told to use it), replacing what was
+        recorded for them."""
+
+    @abc.abstractmethod
+    def packet_time_recipes(self) -> list[tuple[int, int, str]]:
+        """Return ``(first_id, last_id, recipe)``: the packet-time recipe recorded for each
+        inclusive range of packet ids (:meth:`append_packets`), by id; packets in no range
+        were archived without one (live links, archives from before)."""
 
     @abc.abstractmethod
     def source_progress(self, key: str) -> SourceProgress | None:

@@ -95,7 +95,10 @@ CREATE TABLE IF NOT EXISTS stacks (
     name TEXT PRIMARY KEY, time BIGINT NOT NULL, attrs TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     key TEXT PRIMARY KEY, name TEXT NOT NULL, size BIGINT NOT NULL, options TEXT NOT NULL,
-    committed BIGINT NOT NULL, started BIGINT NOT NULL, updated BIGINT NOT NULL);
+    committed BIGINT NOT NULL, started BIGINT NOT NULL, updated BIGINT NOT NULL,
+    packet_time TEXT);
+CREATE TABLE IF NOT EXISTS packet_times (
+    first_id BIGINT PRIMARY KEY, last_id BIGINT NOT NULL, recipe TEXT NOT NULL);
 """
 
 PARAM_SCHEMA = """
@@ -117,8 +120,15 @@ CREATE TABLE IF NOT EXISTS parameters (
 CREATE TABLE IF NOT EXISTS coverage (first_id BIGINT PRIMARY KEY, last_id BIGINT NOT NULL);
 """
 
-SEGMENT_PACKET_COLUMNS = (("packets", "{BLOB}"), ("p_first", "BIGINT"), ("p_last", "BIGINT"))
-"""Columns added to ``segments`` after format 1 was first released (added on open)."""
+ADDED_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    MAIN_SCHEMA: (("sources", "packet_time", "TEXT"),),
+    PARAM_SCHEMA: (
+        ("segments", "packets", "{BLOB}"),
+        ("segments", "p_first", "BIGINT"),
+        ("segments", "p_last", "BIGINT"),
+    ),
+}
+"""Columns added to format 1 after it was first released (added on open, NULL in old rows)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,11 +340,12 @@ class SqlArchive(Archive):
         with self._transaction(store) as cur:
             for stmt in self._ddl(schema):
                 cur.execute(stmt)
+            for table, col, kind in ADDED_COLUMNS.get(schema, ()):
+                if not self._has_column(cur, table, col):
+                    cur.execute(
+                        f"ALTER TABLE {table} ADD COLUMN {col} {kind.format(**self.DIALECT)}"
+                    )
             if schema is PARAM_SCHEMA:
-                for col, kind in SEGMENT_PACKET_COLUMNS:
-                    if not self._has_column(cur, "segments", col):
-                        sql_type = kind.format(**self.DIALECT) if "{" in kind else kind
-                        cur.execute(f"ALTER TABLE segments ADD COLUMN {col} {sql_type}")
                 cur.execute("CREATE INDEX IF NOT EXISTS segments_packets ON segments (p_last)")
             cur.execute(self._sql("SELECT value FROM meta WHERE key = ?"), ("format",))
             row = cur.fetchone()
@@ -389,6 +400,7 @@ class SqlArchive(Archive):
         recv_time_ns: NDArray[np.int64],
         link: str,
         source: tuple[str, int, int] | None = None,
+        packet_time: str | None = None,
     ) -> NDArray[np.int64]:
         arr = _as_bytes_array(data)
         off = np.asarray(offsets, dtype=np.int64).ravel()
@@ -424,6 +436,13 @@ class SqlArchive(Archive):
             cur.execute("SELECT COALESCE(MAX(id), 0) FROM packets")
             base = int(cur.fetchone()[0])
             ids = np.arange(base + 1, base + 1 + n, dtype=np.int64)
+            if packet_time is not None:
+                self._record_packet_time(cur, base + 1, base + n, packet_time)
+                if source is not None:
+                    cur.execute(
+                        self._sql("UPDATE sources SET packet_time = ? WHERE key = ?"),
+                        (packet_time, source[0]),
+                    )
             self._insert_packets(
                 cur,
                 list(
@@ -439,6 +458,71 @@ class SqlArchive(Archive):
                 ),
             )
         return ids
+
+    def _record_packet_time(self, cur: Any, first: int, last: int, recipe: str) -> None:
+        """Record ``recipe`` for packets ``first..last`` (extending the range just before)."""
+        cur.execute(
+            self._sql("SELECT first_id, recipe FROM packet_times WHERE last_id = ?"), (first - 1,)
+        )
+        row = cur.fetchone()
+        if row is not None and row[1] == recipe:
+            cur.execute(
+                self._sql("UPDATE packet_times SET last_id = ? WHERE first_id = ?"),
+                (last, int(row[0])),
+            )
+            return
+        cur.execute(
+            self._sql("INSERT INTO packet_times (first_id, last_id, recipe) VALUES (?, ?, ?)"),
+            (first, last, recipe),
+        )
+
+    def set_packet_time(self, ranges: Sequence[tuple[int, int]], recipe: str) -> None:
+        todo = _normalise([(int(a), int(b)) for a, b in ranges])
+        if not todo:
+            return
+        with self._transaction(self.main) as cur:
+            lo, hi = todo[0][0], todo[-1][1]
+            cur.execute(
+                self._sql(
+                    "SELECT first_id, last_id, recipe FROM packet_times "
+                    "WHERE first_id <= ? AND last_id >= ? ORDER BY first_id"
+                ),
+                (hi + 1, lo - 1),
+            )
+            old = [(int(a), int(b), str(r)) for a, b, r in cur.fetchall()]
+            pieces = [(a, b, recipe) for a, b in todo]
+            for a, b, r in old:  # what stays of each old range outside the new ones
+                at = a
+                for x, y in todo:
+                    if y < at or x > b:
+                        continue
+                    if x > at:
+                        pieces.append((at, x - 1, r))
+                    at = max(at, y + 1)
+                if at <= b:
+                    pieces.append((at, b, r))
+            merged: list[tuple[int, int, str]] = []
+            for a, b, r in sorted(pieces):
+                if merged and merged[-1][2] == r and merged[-1][1] + 1 >= a:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], b), r)
+                else:
+                    merged.append((a, b, r))
+            if old:
+                marks = ", ".join("?" * len(old))
+                cur.execute(
+                    self._sql(f"DELETE FROM packet_times WHERE first_id IN ({marks})"),
+                    [a for a, _, _ in old],
+                )
+            cur.executemany(
+                self._sql("INSERT INTO packet_times (first_id, last_id, recipe) VALUES (?, ?, ?)"),
+                merged,
+            )
+
+    def packet_time_recipes(self) -> list[tuple[int, int, str]]:
+        rows = self._query(
+            self.main, "SELECT first_id, last_id, recipe FROM packet_times ORDER BY first_id"
+        )
+        return [(int(a), int(b), str(r)) for a, b, r in rows]
 
     def _insert_packets(self, cur: Any, rows: list[tuple[int, int, str, int, int, bytes]]) -> None:
         """Insert ``(id, recv_time, link, apid, seq_count, data)`` rows (status '')."""
@@ -511,7 +595,14 @@ class SqlArchive(Archive):
             )
 
     def start_source(
-        self, key: str, name: str, size: int, options: str, *, restart: bool = False
+        self,
+        key: str,
+        name: str,
+        size: int,
+        options: str,
+        *,
+        restart: bool = False,
+        packet_time: str | None = None,
     ) -> SourceProgress:
         now = time.time_ns()
         with self._transaction(self.main) as cur:
@@ -520,17 +611,17 @@ class SqlArchive(Archive):
                 cur.execute(
                     self._sql(
                         "INSERT INTO sources (key, name, size, options, committed, started, "
-                        "updated) VALUES (?, ?, ?, ?, 0, ?, ?)"
+                        "updated, packet_time) VALUES (?, ?, ?, ?, 0, ?, ?, ?)"
                     ),
-                    (key, name, int(size), options, now, now),
+                    (key, name, int(size), options, now, now, packet_time),
                 )
             elif restart:
                 cur.execute(
                     self._sql(
                         "UPDATE sources SET name = ?, size = ?, options = ?, committed = 0, "
-                        "started = ?, updated = ? WHERE key = ?"
+                        "started = ?, updated = ?, packet_time = ? WHERE key = ?"
                     ),
-                    (name, int(size), options, now, now, key),
+                    (name, int(size), options, now, now, packet_time, key),
                 )
         progress = self.source_progress(key)
         assert progress is not None  # written above
@@ -539,15 +630,15 @@ class SqlArchive(Archive):
     def source_progress(self, key: str) -> SourceProgress | None:
         rows = self._query(
             self.main,
-            "SELECT key, name, size, options, committed, started, updated FROM sources "
-            "WHERE key = ?",
+            "SELECT key, name, size, options, committed, started, updated, packet_time "
+            "FROM sources WHERE key = ?",
             [key],
         )
         if not rows:
             return None
-        k, name, size, options, committed, started, updated = rows[0]
+        k, name, size, options, committed, started, updated, recipe = rows[0]
         return SourceProgress(
-            k, name, int(size), options, int(committed), int(started), int(updated)
+            k, name, int(size), options, int(committed), int(started), int(updated), recipe
         )
 
     def advance_source(self, key: str, from_byte: int, to_byte: int) -> None:

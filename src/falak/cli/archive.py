@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from falak.archive import Archive
     from falak.mdb.model import MissionDatabase
+    from falak.processor.packettime import PacketTime
 
 archive_app = typer.Typer(
     help="Telemetry archive: ingest CCSDS packet files, export parameters by time, replay "
@@ -150,6 +151,53 @@ def _open(location: str, *, create: bool, spacecraft: str | None = None) -> Arch
     return open_archive(location, create=create, spacecraft=spacecraft)
 
 
+def _catch_up(
+    store: Archive,
+    db: MissionDatabase,
+    root: str | None,
+    given: PacketTime | None,
+    default: PacketTime,
+) -> tuple[int, int]:
+    """Decode the packets an interrupted run left without parameters; return how many were
+    behind and how many were decoded.
+
+    Each is stamped with the ``given`` recipe, else the one archived with it at ingest, else
+    ``default``.
+    """
+    from falak.processor import catch_up
+    from falak.processor.packettime import PacketTime
+
+    missing = store.packets_without_parameters()
+    if not missing:
+        return 0, 0
+    groups: list[tuple[list[tuple[int, int]], PacketTime]] = []
+    if given is not None:
+        groups.append((missing, given))
+    else:
+        rest = missing
+        for a, b, text in store.packet_time_recipes():
+            inside = [(max(x, a), min(y, b)) for x, y in rest if max(x, a) <= min(y, b)]
+            if inside:
+                what = f"the packet-time recipe {text!r} archived at ingest"
+                groups.append((inside, PacketTime.parse(text, db, what=what)))
+                rest = [
+                    (lo, hi)
+                    for x, y in rest
+                    for lo, hi in ((x, min(y, a - 1)), (max(x, b + 1), y))
+                    if lo <= hi
+                ]
+        if rest:
+            groups.append((rest, default))
+    behind = caught = 0
+    for ranges, recipe in groups:
+        res = catch_up(store, db, root=root, ranges=ranges, packet_time=recipe)
+        if given is not None:
+            store.set_packet_time(ranges, given.text)
+        behind += res.behind
+        caught += res.packets
+    return behind, caught
+
+
 def ingest_command(
     mdb: MdbOpt,
     packets: Annotated[
@@ -204,8 +252,9 @@ def ingest_command(
     from falak.cli import display_path
     from falak.errors import FalakError, InputError
     from falak.mdb import load
-    from falak.processor import Processor, catch_up
+    from falak.processor import Processor
     from falak.processor.packettime import PacketTime
+    from falak.processor.replay import same_recipe
 
     console = Console(stderr=True)
     try:
@@ -224,11 +273,10 @@ def ingest_command(
     key = "sha256:" + hashlib.sha256(data.data).hexdigest()
     options = json.dumps({"lenient": lenient, "prefix_bytes": prefix_bytes}, sort_keys=True)
     try:
-        caught = catch_up(store, db, root=root, packet_time=recipe)
-        if caught.behind:
+        behind, caught = _catch_up(store, db, root, None if packet_time is None else recipe, recipe)
+        if behind:
             console.print(
-                f"caught up {caught.packets:,} packets that an interrupted run had left "
-                "without parameters",
+                f"caught up {caught:,} packets that an interrupted run had left without parameters",
                 soft_wrap=True,
             )
         progress = store.source_progress(key)
@@ -249,8 +297,29 @@ def ingest_command(
                     f"{' --lenient' if was['lenient'] else ''}; run again with those options "
                     "to resume, or --force to start again"
                 )
+            if progress.packet_time is not None:  # resume stamps as the first run did
+                what = f"the --packet-time {name} was started with"
+                stored = PacketTime.parse(progress.packet_time, db, what=what)
+                if packet_time is None:
+                    if not same_recipe(stored, recipe):
+                        console.print(
+                            f"resuming {name} with --packet-time {stored.text}, as it was started",
+                            soft_wrap=True,
+                        )
+                    recipe = stored
+                elif not same_recipe(stored, recipe):
+                    console.print(
+                        f"warning: {name} was started with --packet-time {stored.text}; its "
+                        f"remaining packets are stamped with --packet-time {recipe.text} as "
+                        "given, those archived before keep their times (falak archive replay "
+                        "--packet-time restamps them; without --packet-time the resume goes on "
+                        "as started)",
+                        soft_wrap=True,
+                    )
         if progress is None or force:
-            progress = store.start_source(key, name, size, options, restart=force)
+            progress = store.start_source(
+                key, name, size, options, restart=force, packet_time=recipe.text
+            )
         pos = progress.committed_bytes
         if pos:
             console.print(
@@ -278,7 +347,7 @@ def ingest_command(
                     last_ns = int(recv[-1])
                     ids = store.append_packets(
                         data, offs[i:k], lens[i:k], recv_time_ns=recv, link=link,
-                        source=(key, pos, end),
+                        source=(key, pos, end), packet_time=recipe.text,
                     )  # fmt: skip
                     pos = end
                     proc.chain.run(data, offs[i:k], lens[i:k], recv, ids)
@@ -441,7 +510,7 @@ def replay_command(
     try:
         db = load(mdb)
         root = root_container(db, container)
-        recipe = PacketTime.parse(packet_time, db)
+        recipe = None if packet_time is None else PacketTime.parse(packet_time, db)
         start_ns, stop_ns = time_range_ns(start, stop)
         store = _open(archive, create=False, spacecraft=spacecraft)
     except (FalakError, OSError) as exc:
@@ -469,6 +538,14 @@ def replay_command(
         f"{res.samples_deleted:,} old samples deleted, "
         f"{res.samples_written:,} parameter samples written"
     )
+    if res.restamped and recipe is not None:
+        was = ", ".join(f"--packet-time {k} ({v:,})" for k, v in sorted(res.restamped.items()))
+        console.print(
+            f"warning: {sum(res.restamped.values()):,} packets were ingested with another "
+            f"packet-time recipe ({was}); they are now stamped with --packet-time "
+            f"{recipe.text} as given, and the archive records it for them",
+            soft_wrap=True,
+        )
 
 
 def _summary(store: Archive) -> dict[str, Any]:
