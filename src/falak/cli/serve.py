@@ -13,10 +13,10 @@ def serve_command(
         Path | None,
         typer.Option(
             "--config",
-            help="Server configuration (YAML: mdb, links, uplink, archive, users; see "
-            "docs/server.md). Without it, a ready example starts: the TESTSAT MDB, a UDP "
-            "telemetry link, an archive in a temporary directory and one user per role "
-            "with a random password (printed).",
+            help="Server configuration (YAML: archive, users, clock and a list of spacecraft, "
+            "each with its mdb, links and uplink; see docs/server.md). Without it, a ready "
+            "example starts: the TESTSAT MDB, a UDP telemetry link, an archive in a "
+            "temporary directory and one user per role with a random password (printed).",
         ),
     ] = None,
     host: Annotated[
@@ -96,10 +96,13 @@ def serve_command(
     bound = sock.getsockname()[1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{bound}"
     typer.echo(f"falak server on {url}  (API {url}/api/v1, OpenAPI {url}/openapi.json)")
-    for link in runtime.processor.links.values():
-        typer.echo(f"telemetry link {link.name}: {link.url}")
-    if runtime.uplink is not None:
-        typer.echo(f"uplink: {runtime.uplink.url}")
+    for sc in runtime.spacecraft.values():
+        default = " (default: also under /api/v1)" if sc is runtime.default else ""
+        typer.echo(f"spacecraft {sc.name}{default}: /api/v1/spacecraft/{sc.name}")
+        for link in sc.processor.links.values():
+            typer.echo(f"  telemetry link {link.name}: {link.url}")
+        if sc.uplink is not None:
+            typer.echo(f"  uplink: {sc.uplink.url}")
     typer.echo(f"archive: {cfg.archive}")
     if config is None:
         typer.echo("example users (name / password / role):")

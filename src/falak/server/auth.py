@@ -16,7 +16,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from argon2 import Parameters, PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -59,21 +60,33 @@ def effective_roles(roles: tuple[str, ...] | list[str] | frozenset[str]) -> froz
 
 @dataclass(frozen=True)
 class User:
-    """An authenticated user: name and effective roles."""
+    """An authenticated user: name and effective roles.
+
+    ``roles`` hold on every spacecraft not in ``spacecraft_roles`` (spacecraft name →
+    effective roles there).
+    """
 
     name: str
     roles: frozenset[str]
+    spacecraft_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    def has(self, role: str) -> bool:
-        """True when the user holds ``role`` (directly or through a higher role)."""
-        return role in self.roles
+    def roles_on(self, spacecraft: str | None) -> frozenset[str]:
+        """The user's effective roles on ``spacecraft`` (None: ``roles``)."""
+        if spacecraft is None:
+            return self.roles
+        return self.spacecraft_roles.get(spacecraft, self.roles)
+
+    def has(self, role: str, spacecraft: str | None = None) -> bool:
+        """True when the user holds ``role`` (directly or through a higher role), on
+        ``spacecraft`` when given."""
+        return role in self.roles_on(spacecraft)
 
 
 class UserStore:
     """User names → (argon2 hash, roles)."""
 
     def __init__(self) -> None:
-        self._users: dict[str, tuple[str, frozenset[str]]] = {}
+        self._users: dict[str, tuple[str, User]] = {}
         self.dummy_hash = _DUMMY_HASH
         """What an unknown user's password is checked against (same cost as a real check)."""
 
@@ -84,8 +97,10 @@ class UserStore:
         *,
         password: str | None = None,
         password_hash: str | None = None,
+        spacecraft_roles: Mapping[str, list[str] | tuple[str, ...]] | None = None,
     ) -> None:
-        """Add a user with a password (hashed here) or an argon2 hash."""
+        """Add a user with a password (hashed here) or an argon2 hash; ``roles`` hold on
+        every spacecraft not in ``spacecraft_roles`` (spacecraft name → roles there)."""
         if (password is None) == (password_hash is None):
             raise InputError(f"user {name!r}: give exactly one of password or password_hash")
         h = hash_password(password) if password is not None else str(password_hash)
@@ -95,7 +110,8 @@ class UserStore:
                 'make one with `python -c "from falak.server import hash_password; '
                 "print(hash_password('...'))\"`"
             )
-        self._users[name] = (h, effective_roles(roles))
+        per = {sc: effective_roles(r) for sc, r in (spacecraft_roles or {}).items()}
+        self._users[name] = (h, User(name, effective_roles(roles), per))
         self._match_dummy(h)
 
     def _match_dummy(self, h: str) -> None:
@@ -121,7 +137,7 @@ class UserStore:
             ok = False  # same cost as a match: no timing oracle on user names
         if not ok or entry is None:
             return None
-        return User(name, entry[1])
+        return entry[1]
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))

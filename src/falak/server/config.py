@@ -1,14 +1,12 @@
 """The server's configuration file (YAML) and the ready-to-run example.
 
+Several spacecraft (Yamcs calls them instances), one archive keyed by spacecraft:
+
 .. code-block:: yaml
 
-    mdb: ../missions/testsat/mdb.yaml     # XTCE or falak YAML; relative to this file
-    container: null                       # root container (MDBs with several)
-    links: [udp://127.0.0.1:10015]        # telemetry links (falak.links.open_link URLs)
-    uplink: udp://127.0.0.1:10025         # telecommand uplink (optional: dry runs only)
     archive: ./archive                    # directory (SQLite) or postgresql://...
+    clock: {epoch: "2023-09-08T00:00:00Z", speed: 60, reference_host_ns: 1765100000000000000}
     token_ttl_s: 28800                    # bearer tokens expire after this many seconds
-    confirm_window_s: 30                  # critical commands: confirm within this after arming
     limits:                               # optional; these are the defaults (see Limits)
       max_body_bytes: 1048576             # request bodies above this are refused (413)
       login_failures: 5                   # failed logins per user name in the window...
@@ -18,43 +16,79 @@
       login_lockout_max_s: 900            # longest back-off
       login_concurrency: 1                # password checks (argon2) running at once
     users:
-      - {name: alice, roles: [operator], password_hash: "$argon2id$v=19$..."}
+      - {name: alice, roles: [operator], password_hash: "$argon2id$v=19$..."}  # every spacecraft
+      - {name: bob, roles: {TIANGONG: [operator], "*": [viewer]}, password_hash: "..."}
+    spacecraft:
+      - name: TIANGONG                    # the MDB's root name
+        mdb: ../missions/tiangong/mdb.yaml  # XTCE or falak YAML; relative to this file
+        container: null                   # root container (MDBs with several)
+        links: [udp://127.0.0.1:10015, udp://127.0.0.1:10016]  # falak.links.open_link URLs
+        uplink: udp://127.0.0.1:10025     # telecommand uplink (optional: dry runs only)
+        light_time_s: 0.0                 # one-way light time: widens verifier windows
+        confirm_window_s: 30              # critical commands: confirm within this after arming
+
+The single-spacecraft form of earlier releases stays valid: ``mdb``, ``container``,
+``links``, ``uplink``, ``light_time_s`` and ``confirm_window_s`` at the top level, no
+``spacecraft`` list. It is one spacecraft named after its MDB's root name whose archive is
+the archive root itself (as before), where the list form gives each spacecraft its own
+sub-archive (:func:`falak.archive.open_archive` with ``spacecraft=``).
+
+``clock`` (optional; default: real time) is the run's :class:`~falak.clock.ScaledClock`:
+simulated UTC ``epoch`` (ISO 8601 with a zone) at host time ``reference_host_ns``
+(``time.time_ns()``; default: when the file is read), running ``speed`` times real time.
+Give the simulators of the run the same three numbers.
 
 A user has ``password_hash`` (argon2, from :func:`falak.server.hash_password`) or, for
-throw-away setups only, ``password`` in clear.
+throw-away setups only, ``password`` in clear. ``roles`` is a list (on every spacecraft) or
+a mapping from spacecraft name to a list, where ``"*"`` gives the roles on every spacecraft
+not named; a spacecraft neither named nor covered by ``"*"`` is closed to the user.
+
+``light_time_s`` does not delay the uplink (the spacecraft, or its simulator, is that far
+away): it widens the command verifiers' windows by the round trip. An uplink URL's
+``?delay_s=`` still holds packets back, for a simulator that does not model propagation.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from falak.errors import InputError
+from falak.clock import SYSTEM_CLOCK, Clock, ScaledClock
+from falak.errors import FalakError, InputError
 from falak.server.auth import ROLES
 
 __all__ = [
+    "ALL_SPACECRAFT",
     "EXAMPLE_USERS",
     "Limits",
     "ServerConfig",
+    "SpacecraftConfig",
     "UserConfig",
     "example_config",
     "load_config",
 ]
 
-_KEYS = {
+_SPACECRAFT_KEYS = {
+    "name",
     "mdb",
     "container",
     "links",
     "uplink",
-    "archive",
-    "token_ttl_s",
+    "light_time_s",
     "confirm_window_s",
-    "limits",
-    "users",
 }
+_SINGLE_KEYS = _SPACECRAFT_KEYS - {"name"}
+_SHARED_KEYS = {"archive", "clock", "token_ttl_s", "limits", "users"}
+_KEYS = _SHARED_KEYS | _SINGLE_KEYS | {"spacecraft"}
+_CLOCK_KEYS = ("epoch", "speed", "reference_host_ns")
+
+ALL_SPACECRAFT = "*"
+"""The key of a user's roles mapping that stands for every spacecraft not named."""
 
 
 @dataclass(frozen=True)
@@ -90,35 +124,193 @@ class Limits:
 
 @dataclass(frozen=True)
 class UserConfig:
-    """A user as configured: name, roles and a password or its argon2 hash."""
+    """A user as configured: name, roles and a password or its argon2 hash.
+
+    ``roles`` hold on every spacecraft not in ``spacecraft_roles`` (spacecraft name →
+    roles there).
+    """
 
     name: str
     roles: tuple[str, ...]
     password: str | None = None
     password_hash: str | None = None
+    spacecraft_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpacecraftConfig:
+    """One spacecraft of a server: its MDB, links, uplink and commanding settings.
+
+    ``root_archive``: its archive is the archive root (the single-spacecraft form), not the
+    sub-archive of its name.
+    """
+
+    name: str
+    mdb: Path
+    links: list[str] = field(default_factory=list)
+    uplink: str | None = None
+    container: str | None = None
+    light_time_s: float = 0.0
+    confirm_window_s: float = 30.0
+    root_archive: bool = False
 
 
 @dataclass
 class ServerConfig:
     """Everything ``falak serve`` needs to start."""
 
-    mdb: Path
     archive: str
-    links: list[str] = field(default_factory=list)
-    uplink: str | None = None
-    container: str | None = None
+    spacecraft: list[SpacecraftConfig]
     users: list[UserConfig] = field(default_factory=list)
     token_ttl_s: float = 8 * 3600.0
-    confirm_window_s: float = 30.0
     limits: Limits = field(default_factory=Limits)
+    clock: Clock = SYSTEM_CLOCK
+    source: Path | None = None
+    """The file it was read from (errors found later name it)."""
+
+    def fail(self, msg: str) -> InputError:
+        """An error about this configuration, naming its file."""
+        return InputError(f"{self.source}: {msg}" if self.source else msg)
+
+    def check_spacecraft_names(self) -> None:
+        """Refuse users' roles for spacecraft the configuration does not have."""
+        names = {sc.name for sc in self.spacecraft}
+        for u in self.users:
+            unknown = sorted(set(u.spacecraft_roles) - names)
+            if unknown:
+                raise self.fail(
+                    f"user {u.name}: roles for unknown spacecraft {unknown}; spacecraft: "
+                    + ", ".join(sorted(names))
+                    + ' (use "*" for every spacecraft)'
+                )
+
+    @property
+    def mdb(self) -> Path:
+        """The first spacecraft's MDB file (what the single-spacecraft form called ``mdb``)."""
+        return self.spacecraft[0].mdb
 
 
 def _fail(path: Path, msg: str) -> InputError:
     return InputError(f"{path}: {msg}")
 
 
+def _number(p: Path, where: str, key: str, v: Any, default: float) -> float:
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise _fail(p, f"{where}{key} must be a number >= 0 (seconds), got {v!r}")
+    return float(v)
+
+
+def _roles(p: Path, user: str, roles: Any) -> tuple[str, ...]:
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise _fail(p, f"user {user}: roles must be a list such as [operator], got {roles!r}")
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise _fail(p, f"user {user}: unknown roles {bad}; roles: {', '.join(ROLES)}")
+    return tuple(roles)
+
+
+def _user(p: Path, i: int, u: Any) -> UserConfig:
+    if not isinstance(u, dict) or not isinstance(u.get("name"), str):
+        raise _fail(p, f"users[{i}] must be a mapping with a name, roles and password_hash")
+    name = u["name"]
+    roles_doc = u.get("roles") or ["viewer"]
+    per: dict[str, tuple[str, ...]] = {}
+    if isinstance(roles_doc, dict):
+        for sc, rs in roles_doc.items():
+            per[str(sc)] = _roles(p, f"{name} (spacecraft {sc})", rs)
+        roles = per.pop(ALL_SPACECRAFT, ())
+    else:
+        roles = _roles(p, name, roles_doc)
+    if ("password" in u) == ("password_hash" in u):
+        raise _fail(p, f"user {name}: give exactly one of password_hash or password")
+    return UserConfig(name, roles, u.get("password"), u.get("password_hash"), per)
+
+
+def _clock(p: Path, doc: Any) -> Clock:
+    if doc is None:
+        return SYSTEM_CLOCK
+    if not isinstance(doc, dict) or set(doc) - set(_CLOCK_KEYS) or "epoch" not in doc:
+        raise _fail(
+            p,
+            "'clock' must be a mapping {epoch: ISO 8601 UTC, speed: N, reference_host_ns: N}, "
+            'e.g. {epoch: "2023-09-08T00:00:00Z", speed: 60} (speed and reference_host_ns '
+            "optional: 1 and now)",
+        )
+    from falak.utctime import parse_ns
+
+    try:
+        epoch_ns = parse_ns(str(doc["epoch"]), "clock: epoch", zone_required=True)
+    except FalakError as exc:
+        raise _fail(p, str(exc)) from None
+    ref = doc.get("reference_host_ns")
+    if ref is not None and (isinstance(ref, bool) or not isinstance(ref, int)):
+        raise _fail(
+            p, f"clock: reference_host_ns must be whole ns since 1970 (time.time_ns()), got {ref!r}"
+        )
+    try:
+        return ScaledClock(epoch_ns, doc.get("speed", 1.0), ref)
+    except ValueError as exc:
+        raise _fail(p, f"clock: {exc}") from None
+
+
+def _spacecraft(p: Path, where: str, doc: dict[str, Any], name: str | None) -> SpacecraftConfig:
+    if not isinstance(doc.get("mdb"), str):
+        raise _fail(p, f"{where}'mdb' is required (a path)")
+    links = doc.get("links") or []
+    if not isinstance(links, list) or not all(isinstance(u, str) for u in links):
+        raise _fail(p, f"{where}'links' must be a list of URLs such as udp://127.0.0.1:10015")
+    for key in ("uplink", "container"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise _fail(p, f"{where}{key!r} must be text, got {doc[key]!r}")
+    return SpacecraftConfig(
+        name=name or "",
+        mdb=(p.parent / str(doc["mdb"])).resolve(),
+        links=list(links),
+        uplink=doc.get("uplink"),
+        container=doc.get("container"),
+        light_time_s=_number(p, where, "light_time_s", doc.get("light_time_s"), 0.0),
+        confirm_window_s=_number(p, where, "confirm_window_s", doc.get("confirm_window_s"), 30.0),
+        root_archive=name is None,
+    )
+
+
+def _spacecraft_list(p: Path, doc: Any) -> list[SpacecraftConfig]:
+    how = (
+        "'spacecraft' must be a list of mappings with keys among "
+        + ", ".join(sorted(_SPACECRAFT_KEYS))
+        + " (name and mdb required)"
+    )
+    if not isinstance(doc, list) or not doc:
+        raise _fail(p, how)
+    out: list[SpacecraftConfig] = []
+    for i, sc in enumerate(doc):
+        if not isinstance(sc, dict):
+            raise _fail(p, f"spacecraft[{i}]: {how}")
+        name = sc.get("name")
+        if not isinstance(name, str) or not name:
+            raise _fail(p, f"spacecraft[{i}] needs a name (its MDB's root name, e.g. TIANGONG)")
+        where = f"spacecraft {name}: "
+        unknown = set(sc) - _SPACECRAFT_KEYS
+        if unknown:
+            raise _fail(
+                p,
+                f"{where}unknown keys {sorted(unknown)}; allowed: "
+                + ", ".join(sorted(_SPACECRAFT_KEYS)),
+            )
+        if any(o.name == name for o in out):
+            raise _fail(p, f"spacecraft {name} is configured twice: give each a distinct name")
+        out.append(_spacecraft(p, where, sc, name))
+    return out
+
+
 def load_config(path: str | Path) -> ServerConfig:
-    """Read a server configuration (see the module doc); relative paths are relative to it."""
+    """Read a server configuration (see the module doc); relative paths are relative to it.
+
+    A spacecraft's ``name`` is checked against its MDB's root name when the server loads the
+    MDB (:meth:`falak.server.Runtime.from_config`).
+    """
     p = Path(path)
     try:
         doc = yaml.safe_load(p.read_text())
@@ -131,27 +323,25 @@ def load_config(path: str | Path) -> ServerConfig:
     unknown = set(doc) - _KEYS
     if unknown:
         raise _fail(p, f"unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(_KEYS))}")
-    for key in ("mdb", "archive"):
-        if not isinstance(doc.get(key), str):
-            raise _fail(p, f"{key!r} is required (a path)")
-    base = p.parent
+    if not isinstance(doc.get("archive"), str):
+        raise _fail(p, "'archive' is required (a directory or postgresql://...)")
+    if "spacecraft" in doc:
+        mixed = sorted(set(doc) & _SINGLE_KEYS)
+        if mixed:
+            raise _fail(
+                p,
+                f"{', '.join(mixed)} at the top level and a 'spacecraft' list: move "
+                f"{'it' if len(mixed) == 1 else 'them'} into each spacecraft's entry",
+            )
+        spacecraft = _spacecraft_list(p, doc["spacecraft"])
+    else:
+        if not isinstance(doc.get("mdb"), str):
+            raise _fail(p, "'mdb' is required (a path), or a 'spacecraft' list")
+        spacecraft = [_spacecraft(p, "", doc, None)]
     archive = str(doc["archive"])
     if "://" not in archive:
-        archive = str((base / archive).resolve())
-    links = doc.get("links") or []
-    if not isinstance(links, list) or not all(isinstance(u, str) for u in links):
-        raise _fail(p, "'links' must be a list of URLs such as udp://127.0.0.1:10015")
-    users = []
-    for i, u in enumerate(doc.get("users") or []):
-        if not isinstance(u, dict) or not isinstance(u.get("name"), str):
-            raise _fail(p, f"users[{i}] must be a mapping with a name, roles and password_hash")
-        roles = u.get("roles") or ["viewer"]
-        bad = [r for r in roles if r not in ROLES]
-        if bad:
-            raise _fail(p, f"user {u['name']}: unknown roles {bad}; roles: {', '.join(ROLES)}")
-        if ("password" in u) == ("password_hash" in u):
-            raise _fail(p, f"user {u['name']}: give exactly one of password_hash or password")
-        users.append(UserConfig(u["name"], tuple(roles), u.get("password"), u.get("password_hash")))
+        archive = str((p.parent / archive).resolve())
+    users = [_user(p, i, u) for i, u in enumerate(doc.get("users") or [])]
     limits = doc.get("limits") or {}
     known = [f.name for f in fields(Limits)]
     if not isinstance(limits, dict) or set(limits) - set(known):
@@ -161,19 +351,20 @@ def load_config(path: str | Path) -> ServerConfig:
     except InputError as exc:
         raise _fail(p, str(exc)) from None
     try:
-        return ServerConfig(
-            mdb=(base / str(doc["mdb"])).resolve(),
+        cfg = ServerConfig(
             archive=archive,
-            links=list(links),
-            uplink=doc.get("uplink"),
-            container=doc.get("container"),
+            spacecraft=spacecraft,
             users=users,
             token_ttl_s=float(doc.get("token_ttl_s", 8 * 3600.0)),
-            confirm_window_s=float(doc.get("confirm_window_s", 30.0)),
             limits=lim,
+            clock=_clock(p, doc.get("clock")),
+            source=p,
         )
     except (TypeError, ValueError) as exc:
         raise _fail(p, f"bad value: {exc}") from None
+    if "spacecraft" in doc:  # the single form's name is the MDB's: checked once it is read
+        cfg.check_spacecraft_names()
+    return cfg
 
 
 EXAMPLE_USERS: tuple[tuple[str, str], ...] = (
@@ -195,10 +386,16 @@ def example_config(
 
     mdb = Path(missions_init).parent / "testsat" / "mdb.yaml"
     return ServerConfig(
-        mdb=mdb,
         archive=str(archive_dir),
-        links=[f"udp://127.0.0.1:{tm_port}"],
-        uplink=None if uplink_port is None else f"udp://127.0.0.1:{uplink_port}",
+        spacecraft=[
+            SpacecraftConfig(
+                name="TESTSAT",
+                mdb=mdb,
+                links=[f"udp://127.0.0.1:{tm_port}"],
+                uplink=None if uplink_port is None else f"udp://127.0.0.1:{uplink_port}",
+                root_archive=True,
+            )
+        ],
         users=[
             UserConfig(name, (role,), password=secrets.token_urlsafe(9))
             for name, role in EXAMPLE_USERS

@@ -1,32 +1,44 @@
-"""What the server hosts: mission database, archive, processor, command manager, users.
+"""What the server hosts: one or more spacecraft, and what they share (users, tokens, limits).
 
-:class:`Runtime` owns them and their threads (``start``/``stop``). It also keeps the latest
-value of every parameter (from a bus subscription) for ``GET /parameters/.../latest`` and
-writes audit events (user actions on alarms and links, login lockouts) to the archive and
-the bus. It holds the request limits and the login throttle.
+A :class:`SpacecraftRuntime` is one spacecraft's live system: its mission database, its
+archive (its own sub-archive of the server's archive, or the archive root in the
+single-spacecraft form), a processor with its own bus, links and worker thread, a command
+manager with its uplink and light time, a stack executor, and the latest value of every
+parameter (from a bus subscription, for ``GET /parameters/.../latest``). Nothing of one
+spacecraft's chain waits for another's: a flood on one spacecraft's link fills (and, when
+full, blocks) only that spacecraft's processor queue.
+
+:class:`Runtime` holds the spacecraft (the first one configured is the default: the routes
+without ``/spacecraft/{sc}`` mean it) and the shared part: users, tokens, request limits,
+the login throttle, the archive location and the run's clock. It starts and stops them all.
+Audit events (user actions on alarms and links, dropped streams) go to the spacecraft's
+archive and bus and name it; a login lockout concerns the whole server and is audited on
+every spacecraft.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from falak.archive import Archive, open_archive
 from falak.bus import SubscriptionClosed
+from falak.clock import SYSTEM_CLOCK, Clock
 from falak.commanding import CommandManager, CriticalPolicy
 from falak.commanding.stack import StackExecutor
+from falak.errors import InputError
 from falak.links import open_link
 from falak.links.tc import TcUplink, open_uplink
 from falak.mdb import MissionDatabase, load
 from falak.processor import EVENTS_TOPIC, ParameterValues, Processor
 from falak.server.auth import TokenStore, UserStore
-from falak.server.config import Limits, ServerConfig
+from falak.server.config import Limits, ServerConfig, SpacecraftConfig
 from falak.server.throttle import Kind, LoginThrottle
 
-__all__ = ["LatestValue", "Runtime"]
+__all__ = ["LatestValue", "Runtime", "SpacecraftRuntime"]
 
 log = logging.getLogger(__name__)
 
@@ -43,72 +55,112 @@ class LatestValue:
     status: int
 
 
-class Runtime:
-    """The live system behind the API (see the module doc)."""
+def spacecraft_name(mdb: MissionDatabase) -> str:
+    """A spacecraft's name: its MDB's root space system name (``/TESTSAT`` → ``TESTSAT``)."""
+    return mdb.root.qualified_name.strip("/").split("/")[0] or mdb.root.name
+
+
+class SpacecraftRuntime:
+    """One spacecraft's live system (see the module doc).
+
+    Parameters
+    ----------
+    mdb, archive
+        Its mission database and its (sub-)archive.
+    name
+        Default: the MDB's root name.
+    processor
+        Default: a processor on ``mdb`` and ``archive`` without links.
+    uplink
+        Where released telecommands go (None: dry runs and queueing only).
+    light_time_s
+        One-way light time (s): the command manager widens verifier windows by twice this.
+    own_archive
+        Close ``archive`` in :meth:`stop`.
+    """
 
     def __init__(
         self,
         mdb: MissionDatabase,
         archive: Archive,
         *,
+        name: str | None = None,
         processor: Processor | None = None,
         uplink: TcUplink | None = None,
-        users: UserStore | None = None,
-        tokens: TokenStore | None = None,
         critical: CriticalPolicy | None = None,
-        limits: Limits | None = None,
+        light_time_s: float = 0.0,
+        clock: Clock = SYSTEM_CLOCK,
         own_archive: bool = False,
     ) -> None:
+        self.name = name or spacecraft_name(mdb)
         self.mdb = mdb
         self.archive = archive
+        self.clock = clock
         self.processor = processor if processor is not None else Processor(mdb, archive)
         self.bus = self.processor.bus
         self.uplink = uplink
+        self.light_time_s = float(light_time_s)
         self.commands = CommandManager(
             mdb,
             bus=self.bus,
             archive=archive,
             uplink=uplink,
             critical=critical or CriticalPolicy(),
+            light_time_s=self.light_time_s,
+            clock=clock,
         )
-        self.stacks = StackExecutor(self.commands, store=archive.save_stack)
+        self.stacks = StackExecutor(self.commands, store=archive.save_stack, clock=clock)
         """Command stacks, stored in the archive; after a restart a running one is paused."""
-        self.users = users if users is not None else UserStore()
-        self.tokens = tokens if tokens is not None else TokenStore()
-        self.limits = limits if limits is not None else Limits()
-        self.logins = LoginThrottle(self.limits, on_lockout=self._audit_lockout)
         self.latest: dict[str, LatestValue] = {}
         self._own_archive = own_archive
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.started_ns = time.time_ns()
+
+    def __repr__(self) -> str:
+        return f"<SpacecraftRuntime {self.name}, {len(self.processor.links)} links>"
 
     @classmethod
-    def from_config(cls, config: ServerConfig) -> Runtime:
-        """Build everything a configuration names (the archive is opened here)."""
-        mdb = load(config.mdb)
-        users = UserStore()
-        for u in config.users:
-            users.add(u.name, list(u.roles), password=u.password, password_hash=u.password_hash)
-        archive = open_archive(config.archive)
-        links = [
-            open_link(url, name=f"{url.split(':', 1)[0].lower()}{i}")
-            for i, url in enumerate(config.links)
-        ]
+    def from_config(
+        cls, sc: SpacecraftConfig, archive_url: str, *, clock: Clock = SYSTEM_CLOCK
+    ) -> SpacecraftRuntime:
+        """Build one configured spacecraft: load its MDB, open its archive, links, uplink."""
+        mdb = load(sc.mdb)
+        name = sc.name or spacecraft_name(mdb)
+        if name != spacecraft_name(mdb):
+            raise InputError(
+                f"spacecraft {name}: its MDB {sc.mdb} is the space system "
+                f"{spacecraft_name(mdb)!r}: name the spacecraft {spacecraft_name(mdb)} "
+                "(a spacecraft's name is its MDB's root name)"
+            )
         root = None
-        if config.container is not None:
-            root = mdb.container(config.container).qualified_name
-        proc = Processor(mdb, archive, root=root, links=links, batch_max_age_s=0.01)
-        uplink = open_uplink(config.uplink) if config.uplink else None
+        if sc.container is not None:
+            root = mdb.container(sc.container).qualified_name
+        archive = (
+            open_archive(archive_url)
+            if sc.root_archive
+            else open_archive(archive_url, spacecraft=name)
+        )
+        try:
+            links = [
+                open_link(url, name=f"{url.split(':', 1)[0].lower()}{i}", clock=clock)
+                for i, url in enumerate(sc.links)
+            ]
+            proc = Processor(
+                mdb, archive, root=root, links=links, batch_max_age_s=0.01, clock=clock
+            )
+            uplink = open_uplink(sc.uplink, clock=clock) if sc.uplink else None
+        except BaseException:
+            archive.close()
+            raise
         return cls(
             mdb,
             archive,
+            name=name,
             processor=proc,
             uplink=uplink,
-            users=users,
-            tokens=TokenStore(config.token_ttl_s),
-            critical=CriticalPolicy(confirm_window_s=config.confirm_window_s),
-            limits=config.limits,
+            critical=CriticalPolicy(confirm_window_s=sc.confirm_window_s),
+            light_time_s=sc.light_time_s,
+            clock=clock,
             own_archive=True,
         )
 
@@ -121,7 +173,7 @@ class Runtime:
         sub = self.bus.subscribe(maxsize=1_000_000)
         self._stop.clear()
         self._thread = threading.Thread(
-            target=self._track, args=(sub,), name="falak-latest", daemon=True
+            target=self._track, args=(sub,), name=f"falak-latest-{self.name}", daemon=True
         )
         self._thread.start()
         self.processor.start()
@@ -166,7 +218,7 @@ class Runtime:
                     0 if pv.status is None else int(pv.status[idx]),
                 )
         except SubscriptionClosed as exc:
-            log.warning("latest-value tracker stopped: %s", exc.reason)
+            log.warning("%s: latest-value tracker stopped: %s", self.name, exc.reason)
         finally:
             sub.close()
 
@@ -175,10 +227,191 @@ class Runtime:
     def audit(
         self, user: str, action: str, message: str, *, severity: str = "info", **attrs: Any
     ) -> None:
-        """Archive an audit event (source ``server``) and publish it on ``events``."""
-        t = time.time_ns()
+        """Archive an audit event (source ``server``, attribute ``spacecraft``) and publish
+        it on ``events``."""
+        self.record_event(user, action, message, severity, spacecraft=self.name, **attrs)
+
+    def record_event(
+        self, user: str, action: str, message: str, severity: str, **attrs: Any
+    ) -> None:
+        """Archive a ``server`` event with exactly these attributes and publish it."""
+        t = self.clock.now_ns()
         self.archive.append_event(t, "server", severity, message, user=user, action=action, **attrs)
         self.bus.publish(EVENTS_TOPIC, (t, severity, f"{user}: {message}"))
+
+
+class Runtime:
+    """The live system behind the API: its spacecraft and what they share (see the module doc).
+
+    ``Runtime(mdb, archive, processor=..., uplink=..., critical=...)`` hosts one spacecraft
+    built from those; ``spacecraft=[...]`` adds (or, without ``mdb``, gives) the
+    :class:`SpacecraftRuntime` objects. The first is the default spacecraft.
+    """
+
+    def __init__(
+        self,
+        mdb: MissionDatabase | None = None,
+        archive: Archive | None = None,
+        *,
+        processor: Processor | None = None,
+        uplink: TcUplink | None = None,
+        critical: CriticalPolicy | None = None,
+        spacecraft: Sequence[SpacecraftRuntime] = (),
+        users: UserStore | None = None,
+        tokens: TokenStore | None = None,
+        limits: Limits | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        archive_url: str | None = None,
+        own_archive: bool = False,
+    ) -> None:
+        crafts: list[SpacecraftRuntime] = []
+        if mdb is not None:
+            if archive is None:
+                raise InputError("Runtime(mdb, archive): give the archive too")
+            crafts.append(
+                SpacecraftRuntime(
+                    mdb,
+                    archive,
+                    processor=processor,
+                    uplink=uplink,
+                    critical=critical,
+                    clock=clock,
+                    own_archive=own_archive,
+                )
+            )
+        crafts.extend(spacecraft)
+        if not crafts:
+            raise InputError("a server needs at least one spacecraft: give mdb or spacecraft")
+        self.spacecraft: dict[str, SpacecraftRuntime] = {}
+        for sc in crafts:
+            if sc.name in self.spacecraft:
+                raise InputError(f"spacecraft {sc.name} is given twice: names must be distinct")
+            self.spacecraft[sc.name] = sc
+        self.default = crafts[0]
+        """The first spacecraft: what the routes without ``/spacecraft/{sc}`` mean."""
+        self.clock = clock
+        self.archive_url = archive_url
+        """Where the archive is (the spacecraft's sub-archives are in it); None: not known."""
+        self.users = users if users is not None else UserStore()
+        self.tokens = tokens if tokens is not None else TokenStore()
+        self.limits = limits if limits is not None else Limits()
+        self.logins = LoginThrottle(self.limits, on_lockout=self._audit_lockout)
+        self.started_ns = clock.now_ns()
+
+    def __repr__(self) -> str:
+        return f"<Runtime {', '.join(self.spacecraft)}>"
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> Runtime:
+        """Build everything a configuration names (the archives are opened here)."""
+        crafts: list[SpacecraftRuntime] = []
+        try:
+            for sc in config.spacecraft:
+                try:
+                    crafts.append(
+                        SpacecraftRuntime.from_config(sc, config.archive, clock=config.clock)
+                    )
+                except InputError as exc:
+                    raise config.fail(str(exc)) from None
+            if len(config.spacecraft) == 1 and not config.spacecraft[0].name:
+                config.spacecraft[0] = _named(config.spacecraft[0], crafts[0].name)
+            config.check_spacecraft_names()
+            users = UserStore()
+            for u in config.users:
+                users.add(
+                    u.name,
+                    list(u.roles),
+                    password=u.password,
+                    password_hash=u.password_hash,
+                    spacecraft_roles=u.spacecraft_roles,
+                )
+        except BaseException:
+            for c in crafts:
+                c.stop()
+            raise
+        return cls(
+            spacecraft=crafts,
+            users=users,
+            tokens=TokenStore(config.token_ttl_s),
+            limits=config.limits,
+            clock=config.clock,
+            archive_url=config.archive,
+        )
+
+    def get(self, name: str | None) -> SpacecraftRuntime:
+        """The spacecraft of that name (None: the default); an unknown name says the known."""
+        if name is None:
+            return self.default
+        sc = self.spacecraft.get(name)
+        if sc is None:
+            raise InputError(
+                f"no spacecraft named {name!r}; spacecraft: {', '.join(self.spacecraft)}"
+            )
+        return sc
+
+    # -- the default spacecraft, as the single-spacecraft server had them ----------------
+
+    @property
+    def mdb(self) -> MissionDatabase:
+        """The default spacecraft's mission database."""
+        return self.default.mdb
+
+    @property
+    def archive(self) -> Archive:
+        """The default spacecraft's archive."""
+        return self.default.archive
+
+    @property
+    def processor(self) -> Processor:
+        """The default spacecraft's processor."""
+        return self.default.processor
+
+    @property
+    def bus(self) -> Any:
+        """The default spacecraft's bus."""
+        return self.default.bus
+
+    @property
+    def uplink(self) -> TcUplink | None:
+        """The default spacecraft's uplink."""
+        return self.default.uplink
+
+    @property
+    def commands(self) -> CommandManager:
+        """The default spacecraft's command manager."""
+        return self.default.commands
+
+    @property
+    def stacks(self) -> StackExecutor:
+        """The default spacecraft's stack executor."""
+        return self.default.stacks
+
+    @property
+    def latest(self) -> dict[str, LatestValue]:
+        """The default spacecraft's latest values."""
+        return self.default.latest
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every spacecraft."""
+        for sc in self.spacecraft.values():
+            sc.start()
+
+    def stop(self) -> None:
+        """Stop every spacecraft (each closes what it opened)."""
+        for sc in self.spacecraft.values():
+            sc.stop()
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def audit(
+        self, user: str, action: str, message: str, *, severity: str = "info", **attrs: Any
+    ) -> None:
+        """Audit an action that concerns the whole server (no ``spacecraft`` attribute) in
+        every spacecraft's archive and events."""
+        for sc in self.spacecraft.values():
+            sc.record_event(user, action, message, severity, **attrs)
 
     def _audit_lockout(self, kind: Kind, key: str, failures: int, lockout_s: float) -> None:
         who = f"user {key!r}" if kind == "user" else f"address {key}"
@@ -193,3 +426,9 @@ class Runtime:
             failures=failures,
             lockout_s=lockout_s,
         )
+
+
+def _named(sc: SpacecraftConfig, name: str) -> SpacecraftConfig:
+    from dataclasses import replace
+
+    return replace(sc, name=name)
