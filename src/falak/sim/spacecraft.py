@@ -139,6 +139,7 @@ class PacketBuilder:
         self.mdb = mdb
         self.encoder = ContainerEncoder(mdb)
         self._layouts: dict[str, _Layout] = {}
+        self._params: dict[str, tuple[str, DataType]] = {}
         self._seq: dict[int, int] = {}
         self.generated: dict[int, int] = {}
         self.clipped = 0
@@ -214,11 +215,14 @@ class PacketBuilder:
         lay = self.layout(c.qualified_name)
         raw: dict[str, Any] = {}
         for name, value in packet.values.items():
-            p = self.mdb.parameter(name)
-            t = self.mdb.types.get(p.type or "")
-            if t is None:
-                raise FalakError(f"parameter {p.name} has no type")
-            raw[p.qualified_name] = self._raw(t, value)
+            hit = self._params.get(name)
+            if hit is None:  # the MDB's lookup by short name scans every parameter: once
+                p = self.mdb.parameter(name)
+                t = self.mdb.types.get(p.type or "")
+                if t is None:
+                    raise FalakError(f"parameter {p.name} has no type")
+                hit = self._params[name] = (p.qualified_name, t)
+            raw[hit[0]] = self._raw(hit[1], value)
         raw.update(lay.header)
         seq = self._seq.get(lay.apid, 0)
         if lay.seq_param:
