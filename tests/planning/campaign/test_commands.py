@@ -252,3 +252,20 @@ def test_example_campaign_mappings_are_tiangong_commands() -> None:
                 # no critical command: a stack with one does not start without arming
                 assert cmd.significance < Significance.CRITICAL, spec.command
     assert c.experiment("stem-cells").session("fix").commands is not None  # {}: none
+
+
+@pytest.mark.slow  # the model steps second by second through the day (about 10 s)
+def test_generated_stack_runs_on_the_station_model() -> None:
+    """Every step of a generated stack, executed in order at its time, is accepted."""
+    station = pytest.importorskip("falak.sim.station")  # helper T's model (issue 13 §5)
+    c = parse_campaign(generate_campaign(days=1, experiments=9, seed=2, orbit=False))
+    plan = greedy_plan(c, build_environment(c))
+    doc, summary = plan_stack(c, plan)
+    assert summary.sessions >= 3
+    model = station.create_model(parse_ns(doc["steps"][0]["at"]) - 60 * 1_000_000_000)
+    refused = []
+    for step in doc["steps"]:
+        out = model.execute(step["command"], step["arguments"], parse_ns(step["at"]))
+        if not out.ok:
+            refused.append(f"{step['comment']}: {step['command']} {out.reason} {out.message}")
+    assert refused == []
