@@ -7,24 +7,32 @@ file and the archive that the ground segment works end to end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from falak.cli.demo import (
+    DEFAULT_EPOCH,
     DEMO_EXPERIMENTS,
+    SPACECRAFT,
     Supervisor,
     demo_campaign,
     free_ports,
     prepare_run,
 )
+from falak.client import ApiError, Client
 from falak.utctime import parse_ns
 
 
@@ -156,13 +164,336 @@ def test_demo_campaign_plans_six_sessions_in_the_first_hour() -> None:
     from falak.planning.campaign.orbit_env import build_environment
     from falak.planning.campaign.solver import SolveOptions, solve
 
-    epoch_ns = parse_ns("2023-09-08T08:00:00Z")
+    epoch_ns = parse_ns(DEFAULT_EPOCH)
     c = parse_campaign(demo_campaign(epoch_ns))
     plan = solve(c, build_environment(c), SolveOptions(time_limit_s=20, deterministic=True))
     preps = [a for a in plan.activities if a.kind == "prep"]
     stows = [a for a in plan.activities if a.kind == "stow"]
     assert sorted({a.experiment for a in preps}) == sorted(e[0] for e in DEMO_EXPERIMENTS)
     assert len(preps) == 6  # the dosimeter's session twice
-    # minutes since the campaign start (midnight UTC): inside the window 08:05 to 08:50
-    assert min(a.start_min for a in preps) >= 8 * 60 + 5
-    assert max(a.end_min for a in stows) <= 8 * 60 + 50
+    # minutes since the campaign start (midnight UTC): inside the window 08:15 to 09:05
+    assert DEFAULT_EPOCH == "2023-09-08T08:10:00Z"
+    assert min(a.start_min for a in preps) >= 8 * 60 + 15
+    assert max(a.end_min for a in stows) <= 9 * 60 + 5
+    # every payload stops before the contact gap at 09:02:31 (see DEFAULT_EPOCH)
+    assert max(a.end_min for a in plan.activities if a.kind == "unattended") <= 9 * 60
+
+
+# -- the acceptance run (issue 13): falak demo --duration 60 --speed 60, headless -------------
+
+DURATION_S = 60
+SPEED = 60
+#: Host seconds the demo may take to plan, start the server and the simulator, and load the stack.
+START_S = 120
+#: Packets are stamped on reception by the server with the run's clock; between the simulator
+#: sending one and the server stamping it lie loopback delivery and the link's batching, well
+#: under 0.5 host s, i.e. under 0.5 * SPEED simulated seconds.
+RECEPTION_SLACK_NS = int(0.5 * SPEED * 1e9)
+
+
+class Demo:
+    """A ``falak demo`` child of the test, its run directory and its clients."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.archive = workdir / "archive"
+        self.run_dir = workdir / "run"
+        self.log = workdir / "demo.log"
+        falak = Path(sys.executable).parent / "falak"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    *(falak, "demo", "--duration", str(DURATION_S), "--speed", str(SPEED)),
+                    *("--archive", str(self.archive)),
+                ],
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
+        self._clients: dict[str, Client] = {}
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def run_json(self) -> dict[str, Any]:
+        return dict(json.loads((self.run_dir / "run.json").read_text()))
+
+    def wait_running(self) -> None:
+        deadline = time.monotonic() + START_S
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"falak demo exited early:\n{self.output()}"
+            with contextlib.suppress(OSError, ValueError):
+                if self.run_json()["state"] == "running":
+                    return
+            time.sleep(0.2)
+        pytest.fail(f"falak demo did not start in {START_S} s:\n{self.output()}")
+
+    def status(self) -> dict[str, Any]:
+        path = Path(self.run_json()["spacecraft"][0]["status"])
+        for _ in range(50):  # written atomically, but may not exist yet
+            with contextlib.suppress(OSError, ValueError):
+                return dict(json.loads(path.read_text()))
+            time.sleep(0.1)
+        pytest.fail(f"no simulator status file {path}:\n{self.output()}")
+
+    def client(self, role: str) -> Client:
+        if role not in self._clients:
+            run = self.run_json()
+            user = next(u for u in run["users"] if u["role"] == role)
+            self._clients[role] = Client.login(run["url"], user["name"], user["password"])
+        return self._clients[role]
+
+    def wait_stopped(self) -> int:
+        for c in self._clients.values():
+            c.close()
+        self._clients.clear()
+        try:
+            return self.proc.wait(DURATION_S + START_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            pytest.fail(f"falak demo did not stop after --duration:\n{self.output()}")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    d = Demo(tmp_path_factory.mktemp("demo"))
+    try:
+        d.wait_running()
+        yield d
+    finally:
+        if d.proc.poll() is None:
+            d.proc.send_signal(signal.SIGTERM)
+            d.wait_stopped()
+
+
+def _until(what: str, ok: Callable[[], Any], timeout_s: float, demo: Demo) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ApiError):
+            v = ok()
+            if v:
+                return v
+        time.sleep(0.25)
+    pytest.fail(f"{what}: not within {timeout_s} s\n{demo.output()[-3000:]}")
+
+
+@pytest.mark.slow
+def test_station_telemetry_arrives(demo: Demo) -> None:
+    fc = demo.client("viewer")
+    sample = _until(
+        "station housekeeping", lambda: fc.latest("STN_PAYLOAD_POWER_AVAIL_W"), 30, demo
+    )
+    assert sample.eng > 0  # W available to payloads: the station is powered
+    assert sum(link["packets"] for link in fc.links()) > 0
+
+
+@pytest.mark.slow
+def test_a_commanded_experiment_start_passes_every_verification_stage(demo: Demo) -> None:
+    fc = demo.client("operator")
+    assert demo.status()["in_contact"]  # 08:10 to 09:02 is one contact (DEFAULT_EPOCH)
+    for command, args in (
+        (
+            "PLANT_CONFIGURE",
+            {"TEMP_C": 24.0, "CO2_PPM": 1000.0, "LIGHT_UMOL": 500.0, "PHOTOPERIOD_H": 16},
+        ),
+        ("PLANT_START", {}),
+    ):
+        rec = fc.wait(fc.issue(command, args).id, timeout_s=30)
+        # the TIANGONG MDB's verifiers of every payload command
+        assert {s: rec.stage(s) for s in rec.verifiers} == {
+            "received": "OK",
+            "accepted": "OK",
+            "complete": "OK",
+        }, rec
+        assert rec.state == "completed", rec
+    assert _until("PLANT_STATE", lambda: fc.latest("PLANT_STATE").eng != "OFF", 20, demo)
+
+
+def _bad_commands() -> dict[str, bytes]:
+    """One telecommand packet per on-board rejection reason (truth: the TIANGONG MDB)."""
+    from falak.ccsds.crc import crc16_ccitt
+    from falak.mdb import load
+    from falak.tc.encoder import CommandEncoder
+
+    enc = CommandEncoder(load(SPACECRAFT[0].mdb))
+
+    def recrc(b: bytearray) -> bytes:
+        b[-2:] = crc16_ccitt(bytes(b[:-2])).to_bytes(2, "big")
+        return bytes(b)
+
+    noop = enc.encode("NOOP", seq_count=101).binary
+    cfg = enc.encode(
+        "FURN_CONFIGURE",
+        {"SETPOINT_C": 450.0, "RAMP_C_PER_MIN": 30.0, "SOAK_MIN": 5},
+        seq_count=102,
+    ).binary
+    bad_crc = bytearray(noop)
+    bad_crc[-1] ^= 0xFF
+    opcode = bytearray(noop)
+    opcode[6] = 0x7E  # the byte after the primary header; no TIANGONG command has it
+    short = bytearray(cfg[:-4] + cfg[-2:])  # one argument byte pair less, consistent header
+    short[4:6] = (len(short) - 7).to_bytes(2, "big")
+    high = bytearray(cfg)
+    high[7:9] = (58000).to_bytes(2, "big")  # SETPOINT_C raw: -50 + 0.025 * 58000 = 1400 degC
+    return {
+        "BAD_CRC": bytes(bad_crc),
+        "UNKNOWN_OPCODE": recrc(opcode),
+        "BAD_LENGTH": recrc(short),
+        "ARGUMENT_OUT_OF_RANGE": recrc(high),
+    }
+
+
+@pytest.mark.slow
+def test_bad_commands_get_rejection_events_and_the_simulator_keeps_running(demo: Demo) -> None:
+    import socket
+
+    tc = demo.run_json()["spacecraft"][0]["tc"]
+    host, port = tc.removeprefix("udp://").rsplit(":", 1)
+    before = demo.status()
+    assert before["in_contact"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for packet in _bad_commands().values():
+            s.sendto(packet, (host, int(port)))
+
+    def rejected() -> dict[str, int] | None:
+        st = demo.status()
+        got = st["commands"]["rejected"]
+        old = before["commands"]["rejected"]
+        new = {r: got.get(r, 0) - old.get(r, 0) for r in _bad_commands()}
+        return new if all(new.values()) else None
+
+    assert _until("four rejections", rejected, 20, demo) == dict.fromkeys(_bad_commands(), 1)
+    fc = demo.client("viewer")
+
+    def events() -> list[str]:
+        msgs = [e["message"] for e in fc._call("GET", "/events")]
+        return msgs if all(any(r in m for m in msgs) for r in ("OPCODE", "CRC")) else []
+
+    msgs = _until("rejection events", events, 20, demo)
+    assert any("126 (0x7E)" in m for m in msgs), msgs  # the unknown opcode, named
+    assert any("SETPOINT_C" in m for m in msgs), msgs  # the argument out of range, named
+    after = demo.status()
+    assert after["now_ns"] > before["now_ns"]
+    assert _alive(int(demo.run_json()["children"]["sim-station"]["pid"]))
+
+
+@pytest.mark.slow
+def test_an_injected_fault_raises_the_alarm_an_operator_acknowledges(demo: Demo) -> None:
+    fc = demo.client("operator")
+    # the stack's alloy-melt session heats the furnace; a stuck heater needs it powered
+    _until(
+        "the furnace heating",
+        lambda: fc.latest("FURN_STATE").eng in ("HEATING", "SOAK"),
+        DURATION_S,
+        demo,
+    )
+    tc = demo.run_json()["spacecraft"][0]["tc"]
+    falak = Path(sys.executable).parent / "falak"
+    out = subprocess.run(
+        [falak, "sim", "fault", "station", "FURNACE_OVERTEMP", "--tc", tc],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+    def alarm() -> dict[str, Any] | None:
+        return next((a for a in fc.alarms() if a["parameter"].endswith("FURN_TEMP_C")), None)
+
+    a = _until("the FURN_TEMP_C alarm", alarm, 30, demo)
+    assert a["level"] in ("WARNING", "CRITICAL")
+    assert not a["acknowledged"]
+    acked = fc.acknowledge(a["parameter"], "heater stuck on: stopping the furnace")
+    assert acked["acknowledged"]
+    assert acked["ack_user"] == "operator"
+    assert acked["ack_comment"] == "heater stuck on: stopping the furnace"
+
+
+@pytest.mark.slow
+def test_at_least_five_campaign_sessions_execute_with_their_verifications(demo: Demo) -> None:
+    fc = demo.client("viewer")
+    name = demo.run_json()["spacecraft"][0]["stack"]
+    assert name == "falak-demo"
+    st = _until(
+        "the campaign stack to end",
+        lambda: (s := fc.stack(name))["state"] not in ("loaded", "running") and s,
+        DURATION_S,
+        demo,
+    )
+    sessions: dict[str, list[bool]] = {}
+    for step in st["steps"]:
+        session = step["comment"].split(" ")[0]  # EXPERIMENT/SESSION, from the plan
+        rec = fc.command(step["command_id"]) if step.get("command_id") else None
+        ok = (
+            rec is not None
+            and rec.state == "completed"
+            and all(rec.stage(s) == "OK" for s in rec.verifiers)
+        )
+        sessions.setdefault(session, []).append(ok)
+    done = sorted(s for s, oks in sessions.items() if len(oks) == 3 and all(oks))
+    assert len(done) >= 5, (st["state"], sessions)
+
+
+@pytest.mark.slow
+def test_the_demo_stops_by_itself_leaving_no_process_behind(demo: Demo) -> None:
+    assert demo.wait_stopped() == 0, demo.output()
+    run = demo.run_json()
+    assert run["state"] == "stopped"
+    assert set(run["children"]) >= {"server", "sim-station"}
+    for name, child in run["children"].items():
+        assert not _alive(int(child["pid"])), f"{name} (pid {child['pid']}) is still alive"
+    assert "stopping" in demo.output()
+
+
+@pytest.mark.slow
+def test_reception_inside_contacts_and_the_dump_fills_the_archive(demo: Demo) -> None:
+    import numpy as np
+
+    from falak.archive import open_archive
+
+    demo.wait_stopped()
+    st = demo.status()
+    windows = np.asarray([(a, b) for a, b, _ in st["contacts"]], dtype=np.int64)
+    assert len(windows) >= 2, st["contacts"]  # a gap inside the run (DEFAULT_EPOCH)
+    assert st["dumped"] > 0
+    # the demo ends inside the contact after the gap (DEFAULT_EPOCH): nothing is left on board
+    assert st["recorder"]["packets"] == 0, st["recorder"]
+    assert st["recorder"]["overwritten"] == 0, st["recorder"]
+    archive = open_archive(str(demo.archive), spacecraft="TIANGONG")
+    try:
+        recv, apids, links = [], [], []
+        for batch in archive.read_packets():
+            recv.append(batch.recv_time_ns)
+            apids.append(batch.apids)
+            links.extend(batch.links.tolist())
+        stats = archive.packet_stats()
+    finally:
+        archive.close()
+    t = np.concatenate(recv)
+    inside = (
+        (t[:, None] >= windows[:, 0]) & (t[:, None] <= windows[:, 1] + RECEPTION_SLACK_NS)
+    ).any(axis=1)
+    assert inside.all(), f"{(~inside).sum()} packets received outside every contact"
+    assert len(set(links)) == 2  # realtime and playback (the dump) both delivered
+    generated = {int(k): v for k, v in st["generated"].items()}
+    assert stats.by_apid == generated
+
+
+@pytest.mark.slow
+def test_archive_stats_lists_packets_per_spacecraft(demo: Demo) -> None:
+    demo.wait_stopped()
+    falak = Path(sys.executable).parent / "falak"
+    out = subprocess.run(
+        [falak, "archive", "stats", "--archive", str(demo.archive)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "TIANGONG" in out.stdout
+    for apid in demo.status()["generated"]:
+        assert apid in out.stdout

@@ -40,9 +40,11 @@ import typer
 
 #: Where the demo's archive goes without ``--archive`` (relative to the working directory).
 DEFAULT_ARCHIVE = Path("demo-out") / "ground" / "archive"
-#: Simulated UTC at the start of the run: a working morning of the crew day (08:00 UTC), the
-#: day after the epoch of the bundled Tiangong TLE (2023-09-07), so SGP4 is at its best.
-DEFAULT_EPOCH = "2023-09-08T08:00:00Z"
+#: Simulated UTC at the start of the run: a working morning of the crew day (work from 08:00
+#: UTC), the day after the epoch of the bundled Tiangong TLE (2023-09-07), so SGP4 is at its
+#: best. The station is in contact (data relays) from 07:24 to 09:02:31, out of contact for a
+#: minute, then in again until 10:41: a demo of a simulated hour sees a gap and its dump.
+DEFAULT_EPOCH = "2023-09-08T08:10:00Z"
 #: Host seconds a child gets to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 15.0
 #: Host seconds the server gets to answer ``/health`` after it was started.
@@ -348,7 +350,7 @@ DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
         "alloy-melt",
         "materials science",
         "MT-FURNACE",
-        1.2,
+        2.0,
         {
             "configure": [
                 {
@@ -364,7 +366,7 @@ DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
         "capillary-flow",
         "fluid mechanics",
         "MT-FLUID",
-        0.6,
+        0.3,
         {
             "configure": [
                 {
@@ -380,7 +382,7 @@ DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
         "cell-culture",
         "biological and medical sciences",
         "WT-BIOTECH",
-        0.3,
+        0.15,
         {
             "configure": [
                 {
@@ -396,7 +398,7 @@ DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
         "dose-survey",
         "space radiation",
         "TH-2",
-        0.1,
+        0.05,
         {
             "configure": [
                 {"command": "DOSI_CONFIGURE", "args": {"INTEGRATION_S": 10, "BIAS_V": 80.0}}
@@ -409,7 +411,7 @@ DEMO_EXPERIMENTS: tuple[tuple[str, str, str, float, dict[str, Any]], ...] = (
         "x-ray-survey",
         "astronomy",
         "MT-MODULAR",
-        0.6,
+        0.65,
         {
             "configure": [
                 {"command": "ASTRO_CONFIGURE", "args": {"HV_V": 1200.0, "EXPOSURE_S": 60}}
@@ -426,9 +428,11 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
     """Return the demo's station campaign: short sessions that all fly in the first hour.
 
     Five experiments of five disciplines on their own racks, six 20-30 minute sessions in all
-    (the dosimeter's calibration and survey), in a window from 5 to 50 minutes after
+    (the dosimeter's calibration and survey), in a window from 5 to 55 minutes after
     ``epoch_ns`` (a working morning of the crew day with the default epoch), so at ``--speed
-    60`` the whole plan runs in the first host minute.
+    60`` the whole plan runs in the first host minute. Each session's power is the bound the
+    station simulator reserves for its rack while it runs, and the plan keeps 2.8 of the
+    simulator's 3 kW eclipse share, leaving 200 W for the plant habitat commanded by hand.
     Each experiment maps its session onto the station MDB's configure, start and stop
     commands (``falak campaign commands`` turns the plan into the command stack).
     """
@@ -441,7 +445,9 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
     # campaign's start, so a start at 08:00 would move the crew's work to 16:00
     day_ns = 1440 * minute_ns
     midnight_ns = epoch_ns - epoch_ns % day_ns
-    window = [format_ns(epoch_ns + 5 * minute_ns, 0), format_ns(epoch_ns + 50 * minute_ns, 0)]
+    window = [format_ns(epoch_ns + 5 * minute_ns, 0), format_ns(epoch_ns + 55 * minute_ns, 0)]
+    # the furnace runs late in the hour, so a fault can be injected while it heats
+    late = [format_ns(epoch_ns + 30 * minute_ns, 0), window[1]]
     tle = importlib.resources.files("falak.missions") / "tiangong" / "css.tle"
     return {
         "campaign": "falak demo",
@@ -453,7 +459,7 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
             "downlink_stations": ["Islamabad", "Karachi", "Lahore", "Kashi", "Jiamusi", "Sanya"],
             "support_stations": ["Islamabad", "Karachi", "Lahore"],
         },
-        "power": {"sunlit_kw": 6.0, "eclipse_kw": 3.0},
+        "power": {"sunlit_kw": 6.0, "eclipse_kw": 2.8},
         "crew_day": {
             "work": [["08:00", "12:00"], ["15:30", "18:00"]],
             "meal": ["12:00", "13:00"],
@@ -492,7 +498,7 @@ def demo_campaign(epoch_ns: int) -> dict[str, Any]:
                         "stow_min": 5,
                         "power_kw": power_kw,
                         "data_mb": 0,
-                        "window": window,
+                        "window": late if name == "alloy-melt" else window,
                         "required": True,  # the demo flies every session, or says why not
                     }
                     for session in (("calibrate", "survey") if name == "dose-survey" else ("run",))
@@ -568,6 +574,9 @@ class Supervisor:
         self.log_dir = log_dir
         self.grace_s = grace_s
         self.children: list[Child] = []
+        """The children started with :meth:`start` (those :meth:`run` ran to the end leave)."""
+        self.finished: list[Child] = []
+        """The children :meth:`run` ran to their end."""
         self._lock = threading.Lock()
 
     def start(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None) -> Child:
@@ -602,6 +611,9 @@ class Supervisor:
             if stop.wait(0.2):
                 self.stop(child)
         child.log_file.close()
+        with self._lock:  # done and reaped: no longer one of the children to watch
+            self.children.remove(child)
+        self.finished.append(child)
         return int(child.proc.returncode)
 
     def stop(self, child: Child) -> None:
@@ -656,6 +668,34 @@ def wait_for_health(url: str, child: Child, stop: threading.Event, timeout_s: fl
         if stop.wait(0.25):
             raise DemoStopped
     raise DemoError(f"{child.name} did not answer {url}/health in {timeout_s:g} s", child)
+
+
+def wait_for_simulator(
+    run: DemoRun, sc: SpacecraftRun, child: Child, stop: threading.Event
+) -> None:
+    """Wait until the simulator runs (its status file) and, in contact, the server hears it.
+
+    A stack started before that would release its first commands into a simulator still
+    building its model, and they would time out.
+    """
+    deadline = time.monotonic() + START_TIMEOUT_S
+    status: dict[str, Any] = {}
+    while not status.get("now_ns"):
+        if not child.alive():
+            raise DemoError(f"{child.name} exited with code {child.proc.returncode}", child)
+        if time.monotonic() > deadline:
+            raise DemoError(f"{child.name} wrote no status in {START_TIMEOUT_S:g} s", child)
+        if stop.wait(0.25):
+            raise DemoStopped
+        with contextlib.suppress(OSError, ValueError):
+            status = json.loads(sc.status_file.read_text(encoding="utf-8"))
+    if not status.get("in_contact"):
+        return
+    with _login(run, "viewer") as fc:
+        heard_by = time.monotonic() + 30.0
+        while time.monotonic() < heard_by and not sum(ln["packets"] for ln in fc.links()):
+            if stop.wait(0.25):
+                raise DemoStopped
 
 
 class DemoError(Exception):
@@ -802,7 +842,8 @@ def run_demo(
             out("stopping: the simulators, then the server ...")
             sup.stop_all()
             for c in sup.children:
-                run.children[c.name]["returncode"] = c.proc.returncode
+                if c.name in run.children:  # the long-running ones; not the planning steps
+                    run.children[c.name]["returncode"] = c.proc.returncode
             run.state = "stopped"
             run.write()
         out(f"stopped; archive {run.archive} (falak archive stats --archive {run.archive})")
@@ -864,6 +905,7 @@ def _start(
             ],
         )
         _record(run, child)
+        wait_for_simulator(run, sc, child, stop)
     for sc in run.spacecraft:
         if sc.stack_file is not None:
             sc.stack_name = _start_stack(run, sc)
@@ -884,7 +926,7 @@ def _plan_stack(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threadin
         if stop.is_set():
             raise DemoStopped
         if code != 0:
-            raise DemoError(f"falak campaign {name} exited with code {code}", sup.children[-1])
+            raise DemoError(f"falak campaign {name} exited with code {code}", sup.finished[-1])
     sc.stack_file = stack
 
 
