@@ -49,7 +49,8 @@ def test_login_wrong_password(client: TestClient) -> None:
 
 def test_me_shows_effective_roles(client: TestClient, auth: dict[str, dict[str, str]]) -> None:
     r = client.get(API + "/auth/me", headers=auth["fiona"])
-    assert r.json() == {"user": "fiona", "roles": ["flight_director", "operator", "viewer"]}
+    roles = ["flight_director", "operator", "viewer"]
+    assert r.json() == {"user": "fiona", "roles": roles, "spacecraft": {"TESTSAT": roles}}
 
 
 def test_mdb_browsing(client: TestClient, auth: dict[str, dict[str, str]]) -> None:

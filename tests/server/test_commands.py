@@ -19,7 +19,7 @@ def test_viewer_may_not_command_but_may_dry_run(
     r = client.post(API + "/commands", json={"command": "NOOP"}, headers=auth["vera"])
     assert r.status_code == 403
     assert r.json()["detail"] == (
-        "user vera (roles viewer) may not do this: it needs the role operator"
+        "user vera (roles viewer) may not do this on TESTSAT: it needs the role operator there"
     )
     r = client.post(
         API + "/commands/dry-run",

@@ -179,3 +179,14 @@ def test_the_clock_reaches_every_part_of_every_spacecraft(tmp_path: Path) -> Non
         assert station.uplink.delay_s == 0.0  # light time widens windows, does not delay
     finally:
         rt.stop()
+
+
+def test_the_documented_configuration_loads(tmp_path: Path) -> None:
+    """docs/server.md's configuration block, with its MDB paths made absolute."""
+    doc = (Path(__file__).parents[2] / "docs" / "server.md").read_text()
+    (block,) = [b for b in doc.split("```yaml\n")[1:] if "spacecraft:" in b.split("```")[0]]
+    text = block.split("```")[0].replace("../src/falak/missions", str(MISSIONS))
+    cfg = load_config(_write(tmp_path, text))
+    assert [sc.name for sc in cfg.spacecraft] == ["TIANGONG", "TESTSAT"]
+    assert cfg.users[1].spacecraft_roles == {"TIANGONG": ("operator",)}
+    assert cfg.clock.speed == 60

@@ -39,7 +39,7 @@ def test_stack_roles_errors_run_history_and_restart(tmp_path: Path) -> None:
         r = c.post(API + "/stacks", json={"text": STACK}, headers=vera)
         assert r.status_code == 403
         assert r.json()["detail"] == (
-            "user vera (roles viewer) may not do this: it needs the role operator"
+            "user vera (roles viewer) may not do this on TESTSAT: it needs the role operator there"
         )
         r = c.post(
             API + "/stacks",

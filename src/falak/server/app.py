@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from falak.errors import CommandRejected, FalakError, MdbError
@@ -23,9 +23,11 @@ from falak.server.guard import AuthGuard, GuardStats
 from falak.server.runtime import Runtime
 from falak.server.schemas import ErrorOut
 
-__all__ = ["API_PREFIX", "create_app", "uvicorn_config"]
+__all__ = ["API_PREFIX", "SPACECRAFT_PREFIX", "create_app", "uvicorn_config"]
 
 API_PREFIX = "/api/v1"
+SPACECRAFT_PREFIX = API_PREFIX + "/spacecraft/{sc}"
+"""Where every per-spacecraft route is served again for the spacecraft named ``sc``."""
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -46,15 +48,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         commands,
         links,
         mdb,
+        spacecraft,
         stacks,
         telemetry,
     )
+    from falak.server.routes.deps import spacecraft_path
 
     app = FastAPI(
         title="falak",
         version=__version__,
         description="falak ground system API: mission database, telemetry, alarms, links, "
-        "commanding, archive. Authenticate with POST /api/v1/auth/token.",
+        "commanding, archive. Authenticate with POST /api/v1/auth/token. Every route of a "
+        "spacecraft is served under /api/v1/spacecraft/{sc}/... and, for the first "
+        "configured spacecraft, under /api/v1/... as well.",
         docs_url=None,  # served from the package by add_docs, not from a CDN
         redoc_url=None,  # ReDoc, too, would load from a CDN
     )
@@ -83,8 +89,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/health", tags=["status"])
     def health() -> dict[str, Any]:
-        """Liveness (no authentication): is the processor running."""
-        return {"status": "ok", "processor_running": runtime.processor.running}
+        """Liveness (no authentication): are the processors (of every spacecraft) running."""
+        running = all(sc.processor.running for sc in runtime.spacecraft.values())
+        return {"status": "ok", "processor_running": running}
 
     errors: dict[int | str, dict[str, Any]] = {
         400: {"model": ErrorOut, "description": "bad request (the detail says what)"},
@@ -94,9 +101,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         413: {"model": ErrorOut, "description": "request body above the server's limit"},
         422: {"model": ErrorOut, "description": "invalid request or rejected command"},
     }
-    for module in (auth, mdb, telemetry, alarms, links, commands, stacks, archive):
+    app.include_router(auth.router, prefix=API_PREFIX, responses=errors)
+    app.include_router(spacecraft.router, prefix=API_PREFIX, responses=errors)
+    # one router per resource, served twice: for the default spacecraft and under its name
+    per_spacecraft = (mdb, telemetry, alarms, links, commands, stacks, archive)
+    for module in per_spacecraft:
         app.include_router(module.router, prefix=API_PREFIX, responses=errors)
     app.include_router(ws.router, prefix=API_PREFIX)
+    named = [Depends(spacecraft_path)]
+    for module in per_spacecraft:
+        app.include_router(
+            module.router, prefix=SPACECRAFT_PREFIX, responses=errors, dependencies=named
+        )
+    app.include_router(ws.router, prefix=SPACECRAFT_PREFIX, dependencies=named)
     return app
 
 

@@ -96,6 +96,10 @@ class TokenResponse(BaseModel):
 class Me(BaseModel):
     user: str
     roles: list[str]
+    spacecraft: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="The user's effective roles on each spacecraft (empty: none there).",
+    )
 
 
 class ParameterInfo(BaseModel):
@@ -199,6 +203,26 @@ class LinkOut(BaseModel):
     rejected: dict[str, int]
     last_reception: str | None
     discarded_disabled: int
+
+
+class UplinkOut(BaseModel):
+    name: str
+    url: str
+    delay_s: float
+    sent: int
+    queued: int
+    errors: int
+    last_sent: str | None
+
+
+class SpacecraftOut(BaseModel):
+    name: str = Field(description="The spacecraft's name: its MDB's root name.")
+    mdb: str = Field(description="The MDB's root space system (qualified name).")
+    default: bool = Field(description="What the routes without /spacecraft/{sc} mean.")
+    processor_running: bool
+    links: list[LinkOut]
+    uplink: UplinkOut | None
+    light_time_s: float = Field(description="One-way light time, ground <-> spacecraft.")
 
 
 class CommandRequest(BaseModel):

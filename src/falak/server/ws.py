@@ -1,5 +1,7 @@
 """WebSocket streams: ``/ws/parameters``, ``/ws/alarms``, ``/ws/events``, ``/ws/commands``,
-``/ws/links``.
+``/ws/links``, of the default spacecraft under ``/api/v1`` and of any under
+``/api/v1/spacecraft/{sc}`` (an unknown one is refused with 404, one the user may not view
+with 403, as the REST routes answer).
 
 Authenticate with ``?token=TOKEN`` (browsers cannot set headers on WebSockets) or an
 ``Authorization: Bearer`` header; without a valid token the handshake is refused with an
@@ -44,7 +46,8 @@ from falak.bus import Delivery, SubscriptionClosed
 from falak.errors import FalakError
 from falak.processor import ALARMS_TOPIC, EVENTS_TOPIC, ParameterValues
 from falak.server.auth import User
-from falak.server.runtime import Runtime
+from falak.server.routes.deps import forbidden, resolve_spacecraft
+from falak.server.runtime import Runtime, SpacecraftRuntime
 from falak.server.schemas import iso, jsonable
 
 __all__ = ["router"]
@@ -137,20 +140,39 @@ def _authenticate(ws: WebSocket, token: str | None) -> User | None:
     return None if token is None else rt.tokens.lookup(token)
 
 
+async def _open(ws: WebSocket, token: str | None) -> tuple[User, SpacecraftRuntime] | None:
+    """The user and the spacecraft of a stream, or None once the handshake is refused: 401
+    without a valid token, 404 for an unknown spacecraft, 403 without the viewer role on it."""
+    user = _authenticate(ws, token)
+    if user is None:
+        await _refuse(ws, 401, NOT_AUTHENTICATED, "not authenticated: add ?token=TOKEN")
+        return None
+    try:
+        sc = resolve_spacecraft(ws)
+    except FalakError as exc:
+        await _refuse(ws, 404, str(exc), "unknown spacecraft")
+        return None
+    refusal = forbidden(user, "viewer", sc)
+    if refusal is not None:
+        await _refuse(ws, 403, str(refusal.detail), "forbidden")
+        return None
+    return user, sc
+
+
 NOT_AUTHENTICATED = (
     "not authenticated: add ?token=TOKEN or an 'Authorization: Bearer TOKEN' header "
     "(get a token with POST /api/v1/auth/token)"
 )
 
 
-async def _refuse(ws: WebSocket) -> None:
-    """Refuse the handshake: HTTP 401 where the server can send it, else close code 1008."""
+async def _refuse(ws: WebSocket, status: int, detail: str, reason: str) -> None:
+    """Refuse the handshake: HTTP ``status`` with ``detail`` where the server can send it,
+    else close code 1008 with ``reason``."""
     if "websocket.http.response" in ws.scope.get("extensions", {}):
-        await ws.send_denial_response(
-            JSONResponse({"detail": NOT_AUTHENTICATED}, 401, headers={"WWW-Authenticate": "Bearer"})
-        )
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        await ws.send_denial_response(JSONResponse({"detail": detail}, status, headers=headers))
     else:
-        await ws.close(code=1008, reason="not authenticated: add ?token=TOKEN")
+        await ws.close(code=1008, reason=reason)
 
 
 async def _until_disconnect(ws: WebSocket) -> None:
@@ -177,11 +199,10 @@ async def _serve(ws: WebSocket, produce: Callable[[], Awaitable[None]]) -> None:
 async def _bus_stream(
     ws: WebSocket, token: str | None, topics: list[str] | None, maxsize: int
 ) -> None:
-    user = _authenticate(ws, token)
-    if user is None:
-        await _refuse(ws)
+    opened = await _open(ws, token)
+    if opened is None:
         return
-    rt: Runtime = ws.app.state.runtime
+    user, rt = opened
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
     flag = threading.Event()
@@ -279,14 +300,13 @@ async def _poll_stream(
     ws: WebSocket,
     token: str | None,
     period_s: float,
-    snapshot: Callable[[Runtime], dict[str, Any]],
+    snapshot: Callable[[SpacecraftRuntime], dict[str, Any]],
     kind: str,
 ) -> None:
-    user = _authenticate(ws, token)
-    if user is None:
-        await _refuse(ws)
+    opened = await _open(ws, token)
+    if opened is None:
         return
-    rt: Runtime = ws.app.state.runtime
+    _, rt = opened
     await ws.accept()
 
     async def produce() -> None:
@@ -307,11 +327,11 @@ async def _poll_stream(
     await _serve(ws, produce)
 
 
-def _commands(rt: Runtime) -> dict[str, Any]:
+def _commands(rt: SpacecraftRuntime) -> dict[str, Any]:
     return {str(r["id"]): jsonable(r) for r in rt.commands.history.records()}
 
 
-def _links(rt: Runtime) -> dict[str, Any]:
+def _links(rt: SpacecraftRuntime) -> dict[str, Any]:
     out = {}
     for lk in rt.processor.links.values():
         s = lk.stats()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from falak.processor import Alarm
 from falak.server.auth import User
-from falak.server.routes.deps import CurrentUser, RuntimeDep, require
+from falak.server.routes.deps import CurrentUser, SpacecraftDep, require
 from falak.server.routes.telemetry import Limit, Start, Stop, time_range
 from falak.server.schemas import (
     AlarmAction,
@@ -42,14 +42,14 @@ def alarm_out(a: Alarm) -> AlarmOut:
 
 
 @router.get("", response_model=list[AlarmOut])
-def active(rt: RuntimeDep, user: CurrentUser) -> list[AlarmOut]:
+def active(rt: SpacecraftDep, user: CurrentUser) -> list[AlarmOut]:
     """Alarms not cleared yet, most severe first."""
     return [alarm_out(a) for a in rt.processor.alarms.active()]
 
 
 @router.get("/history", response_model=list[AlarmRecordOut])
 def history(
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     start: Start = None,
     stop: Stop = None,
@@ -75,12 +75,12 @@ def history(
     ]
 
 
-def _qualified(rt: RuntimeDep, name: str) -> str:
+def _qualified(rt: SpacecraftDep, name: str) -> str:
     return rt.mdb.parameter(name).qualified_name
 
 
 @router.post("/{parameter:path}/acknowledge", response_model=AlarmOut)
-def acknowledge(parameter: str, body: AlarmAction, rt: RuntimeDep, user: Operator) -> AlarmOut:
+def acknowledge(parameter: str, body: AlarmAction, rt: SpacecraftDep, user: Operator) -> AlarmOut:
     """Acknowledge a parameter's alarm (operator)."""
     q = _qualified(rt, parameter)
     a = rt.processor.alarms.acknowledge(q, user.name, body.comment)
@@ -89,7 +89,7 @@ def acknowledge(parameter: str, body: AlarmAction, rt: RuntimeDep, user: Operato
 
 
 @router.post("/{parameter:path}/shelve", response_model=AlarmOut)
-def shelve(parameter: str, body: ShelveAction, rt: RuntimeDep, user: Operator) -> AlarmOut:
+def shelve(parameter: str, body: ShelveAction, rt: SpacecraftDep, user: Operator) -> AlarmOut:
     """Shelve a parameter's alarm for ``duration_s`` seconds (operator)."""
     q = _qualified(rt, parameter)
     a = rt.processor.alarms.shelve(q, user.name, body.comment, body.duration_s)
@@ -103,7 +103,7 @@ def shelve(parameter: str, body: ShelveAction, rt: RuntimeDep, user: Operator) -
 
 
 @router.post("/{parameter:path}/unshelve", response_model=AlarmOut)
-def unshelve(parameter: str, body: AlarmAction, rt: RuntimeDep, user: Operator) -> AlarmOut:
+def unshelve(parameter: str, body: AlarmAction, rt: SpacecraftDep, user: Operator) -> AlarmOut:
     """End a shelve now (operator)."""
     q = _qualified(rt, parameter)
     a = rt.processor.alarms.unshelve(q, user.name, body.comment)
@@ -112,7 +112,7 @@ def unshelve(parameter: str, body: AlarmAction, rt: RuntimeDep, user: Operator) 
 
 
 @router.post("/{parameter:path}/clear", status_code=204)
-def clear(parameter: str, body: AlarmAction, rt: RuntimeDep, user: Operator) -> None:
+def clear(parameter: str, body: AlarmAction, rt: SpacecraftDep, user: Operator) -> None:
     """Clear a parameter's alarm now (operator)."""
     q = _qualified(rt, parameter)
     rt.processor.alarms.clear(q, user.name, body.comment)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from falak.server.routes.deps import CurrentUser, RuntimeDep
+from falak.server.routes.deps import CurrentUser, SpacecraftDep
 from falak.server.routes.telemetry import Start, Stop, time_range
 from falak.tm.tabular import format_column
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/archive", tags=["archive"])
     response_class=Response,
 )
 def export(
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     names: Annotated[list[str], Query(min_length=1, description="Parameters to export")],
     start: Start = None,

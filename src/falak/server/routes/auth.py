@@ -62,9 +62,13 @@ async def token(body: TokenRequest, request: Request, rt: RuntimeDep) -> TokenRe
 
 
 @router.get("/me", response_model=Me)
-def me(user: CurrentUser) -> Me:
-    """The authenticated user and their roles."""
-    return Me(user=user.name, roles=sorted(user.roles))
+def me(user: CurrentUser, rt: RuntimeDep) -> Me:
+    """The authenticated user, their roles and their roles on each spacecraft."""
+    return Me(
+        user=user.name,
+        roles=sorted(user.roles),
+        spacecraft={name: sorted(user.roles_on(name)) for name in rt.spacecraft},
+    )
 
 
 @router.post("/logout", status_code=204)

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from falak.commanding.queue import FINAL_STATES, CommandState
 from falak.errors import CommandRejected
 from falak.server.auth import User
-from falak.server.routes.deps import CurrentUser, RuntimeDep, require
+from falak.server.routes.deps import CurrentUser, SpacecraftDep, forbidden, require
 from falak.server.routes.telemetry import Limit, Start, Stop, time_range
-from falak.server.runtime import Runtime
+from falak.server.runtime import SpacecraftRuntime
 from falak.server.schemas import (
     CommandRecord,
     CommandRequest,
@@ -46,7 +46,7 @@ def _record(rec: dict[str, Any]) -> CommandRecord:
     return CommandRecord.model_validate(jsonable(rec))
 
 
-def _act(rt: Runtime, command_id: int, action: Callable[[], None]) -> CommandRecord:
+def _act(rt: SpacecraftRuntime, command_id: int, action: Callable[[], None]) -> CommandRecord:
     """Run an action on a queued command and return its record as it is afterwards.
 
     An action on a command that already left its queue (released, completed, rejected,
@@ -64,15 +64,17 @@ def _act(rt: Runtime, command_id: int, action: Callable[[], None]) -> CommandRec
 
 
 @router.post("/commands", response_model=CommandRecord, responses=_REJECTED)
-def issue(body: CommandRequest, rt: RuntimeDep, user: CurrentUser) -> CommandRecord:
+def issue(body: CommandRequest, rt: SpacecraftDep, user: CurrentUser) -> CommandRecord:
     """Queue a command (operator), or only encode it with ``dry_run`` (any user)."""
     if not body.dry_run:
-        require("operator")(user)
+        refusal = forbidden(user, "operator", rt)
+        if refusal is not None:
+            raise refusal
     rec = rt.commands.issue(
         body.command,
         body.arguments,
         user=user.name,
-        roles=sorted(user.roles),
+        roles=sorted(user.roles_on(rt.name)),
         queue=body.queue,
         release_at=body.release_at,
         dry_run=body.dry_run,
@@ -81,14 +83,14 @@ def issue(body: CommandRequest, rt: RuntimeDep, user: CurrentUser) -> CommandRec
 
 
 @router.post("/commands/dry-run", response_model=CommandRecord, responses=_REJECTED)
-def dry_run(body: CommandRequest, rt: RuntimeDep, user: CurrentUser) -> CommandRecord:
+def dry_run(body: CommandRequest, rt: SpacecraftDep, user: CurrentUser) -> CommandRecord:
     """Encode a command without queueing it: the bytes and the argument values."""
     return issue(body.model_copy(update={"dry_run": True}), rt, user)
 
 
 @router.get("/commands", response_model=list[CommandRecord])
 def history(
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     start: Start = None,
     stop: Stop = None,
@@ -100,7 +102,7 @@ def history(
 
 
 @router.get("/commands/{command_id}", response_model=CommandRecord)
-def get(command_id: int, rt: RuntimeDep, user: CurrentUser) -> CommandRecord:
+def get(command_id: int, rt: SpacecraftDep, user: CurrentUser) -> CommandRecord:
     """One command's live record."""
     return _record(rt.commands.get(command_id))
 
@@ -108,7 +110,7 @@ def get(command_id: int, rt: RuntimeDep, user: CurrentUser) -> CommandRecord:
 @router.get("/commands/{command_id}/wait", response_model=CommandRecord)
 def wait(
     command_id: int,
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     stage: Annotated[
         str | None, Query(max_length=100, description="Return once this stage has an outcome")
@@ -130,41 +132,47 @@ def wait(
 
 
 @router.post("/commands/{command_id}/arm", response_model=CommandRecord, responses=_ACTED)
-def arm(command_id: int, rt: RuntimeDep, user: FlightDirector) -> CommandRecord:
+def arm(command_id: int, rt: SpacecraftDep, user: FlightDirector) -> CommandRecord:
     """Arm a queued critical command (flight director); confirm it next."""
     return _act(
-        rt, command_id, lambda: rt.commands.arm(command_id, user=user.name, roles=user.roles)
+        rt,
+        command_id,
+        lambda: rt.commands.arm(command_id, user=user.name, roles=user.roles_on(rt.name)),
     )
 
 
 @router.post("/commands/{command_id}/confirm", response_model=CommandRecord, responses=_ACTED)
-def confirm(command_id: int, rt: RuntimeDep, user: FlightDirector) -> CommandRecord:
+def confirm(command_id: int, rt: SpacecraftDep, user: FlightDirector) -> CommandRecord:
     """Confirm an armed critical command within the confirmation window (flight director).
 
     The answer is the command's state after the confirmation: ``released`` when nothing else
     holds it, still ``armed`` (with ``confirmed_by``) while a time tag, a blocked queue or a
     transmission constraint does."""
     return _act(
-        rt, command_id, lambda: rt.commands.confirm(command_id, user=user.name, roles=user.roles)
+        rt,
+        command_id,
+        lambda: rt.commands.confirm(command_id, user=user.name, roles=user.roles_on(rt.name)),
     )
 
 
 @router.post("/commands/{command_id}/release", response_model=CommandRecord, responses=_ACTED)
-def release(command_id: int, rt: RuntimeDep, user: Operator) -> CommandRecord:
+def release(command_id: int, rt: SpacecraftDep, user: Operator) -> CommandRecord:
     """Let one command out of a blocked queue now (operator); critical ones must be armed."""
     return _act(
-        rt, command_id, lambda: rt.commands.release(command_id, user=user.name, roles=user.roles)
+        rt,
+        command_id,
+        lambda: rt.commands.release(command_id, user=user.name, roles=user.roles_on(rt.name)),
     )
 
 
 @router.post("/commands/{command_id}/cancel", response_model=CommandRecord, responses=_ACTED)
-def cancel(command_id: int, rt: RuntimeDep, user: Operator) -> CommandRecord:
+def cancel(command_id: int, rt: SpacecraftDep, user: Operator) -> CommandRecord:
     """Withdraw a queued command (operator)."""
     return _act(rt, command_id, lambda: rt.commands.cancel(command_id, user=user.name))
 
 
 @router.get("/queues", response_model=list[QueueOut])
-def queues(rt: RuntimeDep, user: CurrentUser) -> list[QueueOut]:
+def queues(rt: SpacecraftDep, user: CurrentUser) -> list[QueueOut]:
     """Command queues with their state and privileges."""
     return [
         QueueOut(name=q.name, state=q.state.value, roles=sorted(q.roles), users=sorted(q.users))
@@ -173,7 +181,9 @@ def queues(rt: RuntimeDep, user: CurrentUser) -> list[QueueOut]:
 
 
 @router.post("/queues/{name}/state", response_model=QueueOut)
-def set_queue_state(name: str, body: QueueStateRequest, rt: RuntimeDep, user: Operator) -> QueueOut:
+def set_queue_state(
+    name: str, body: QueueStateRequest, rt: SpacecraftDep, user: Operator
+) -> QueueOut:
     """Enable, block or disable a queue (operator, audited)."""
     rt.commands.set_queue_state(name, body.state, user=user.name)
     q = rt.commands.queue(name)

@@ -1,17 +1,35 @@
-"""Dependencies shared by the routes: the runtime, the authenticated user, role checks."""
+"""Dependencies shared by the routes: the runtime, the spacecraft, the user, role checks.
+
+Every per-spacecraft route is served twice from one router: under ``/api/v1`` (the default
+spacecraft, the first configured) and under ``/api/v1/spacecraft/{sc}``. The route resolves
+its spacecraft with :data:`SpacecraftDep`, which reads ``sc`` from the path when there is
+one (an unknown name is a 404 listing the known ones). Reading a spacecraft needs the
+``viewer`` role on it; :func:`require` checks a role on the route's spacecraft.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from falak.server.auth import User, bearer_user
-from falak.server.runtime import Runtime
+from falak.server.runtime import Runtime, SpacecraftRuntime
 
-__all__ = ["CurrentUser", "RuntimeDep", "current_user", "get_runtime", "require"]
+__all__ = [
+    "CurrentUser",
+    "RuntimeDep",
+    "SpacecraftDep",
+    "current_user",
+    "forbidden",
+    "get_runtime",
+    "get_spacecraft",
+    "require",
+    "spacecraft_path",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/token")
 
@@ -36,16 +54,60 @@ def current_user(
     return user
 
 
-def require(role: str) -> Callable[[User], User]:
-    """A dependency that lets only users holding ``role`` through (else 403)."""
+def resolve_spacecraft(conn: HTTPConnection) -> SpacecraftRuntime:
+    """The spacecraft a request or WebSocket names in its path (none: the default); an
+    unknown name raises :class:`~falak.errors.InputError` (``no spacecraft named ...``)."""
+    rt: Runtime = conn.app.state.runtime
+    return rt.get(conn.path_params.get("sc"))
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
-        if not user.has(role):
-            raise HTTPException(
-                403,
-                f"user {user.name} (roles {', '.join(sorted(user.roles))}) may not do this: "
-                f"it needs the role {role}",
-            )
+
+def forbidden(user: User, role: str, sc: SpacecraftRuntime) -> HTTPException | None:
+    """The 403 for a user without ``role`` on ``sc`` (None: the user has it)."""
+    if user.has(role, sc.name):
+        return None
+    roles = sorted(user.roles_on(sc.name))
+    held = f"roles {', '.join(roles)}" if roles else "no roles"
+    return HTTPException(
+        403,
+        f"user {user.name} ({held}) may not do this on {sc.name}: it needs the role {role} there",
+    )
+
+
+def get_spacecraft(
+    request: Request, user: Annotated[User, Depends(current_user)]
+) -> SpacecraftRuntime:
+    """The route's spacecraft (see the module doc); 403 without the viewer role on it."""
+    sc = resolve_spacecraft(request)
+    refusal = forbidden(user, "viewer", sc)
+    if refusal is not None:
+        raise refusal
+    return sc
+
+
+def spacecraft_path(
+    sc: Annotated[
+        str,
+        Path(
+            max_length=100,
+            description="A spacecraft's name (its MDB's root name; GET /api/v1/spacecraft)",
+        ),
+    ],
+) -> str:
+    """The ``{sc}`` path parameter (declared once for every route under it)."""
+    return sc
+
+
+SpacecraftDep = Annotated[SpacecraftRuntime, Depends(get_spacecraft)]
+
+
+def require(role: str) -> Callable[..., User]:
+    """A dependency that lets only users holding ``role`` on the route's spacecraft through
+    (else 403 naming the spacecraft and the role)."""
+
+    def check(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+        refusal = forbidden(user, role, resolve_spacecraft(request))
+        if refusal is not None:
+            raise refusal
         return user
 
     return check

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends
 from falak.errors import InputError
 from falak.links import Link
 from falak.server.auth import User
-from falak.server.routes.deps import CurrentUser, RuntimeDep, require
-from falak.server.runtime import Runtime
+from falak.server.routes.deps import CurrentUser, SpacecraftDep, require
+from falak.server.runtime import SpacecraftRuntime
 from falak.server.schemas import LinkOut, iso
 
 router = APIRouter(prefix="/links", tags=["links"])
@@ -35,7 +35,7 @@ def link_out(link: Link) -> LinkOut:
     )
 
 
-def _link(rt: Runtime, name: str) -> Link:
+def _link(rt: SpacecraftRuntime, name: str) -> Link:
     link = rt.processor.links.get(name)
     if link is None:
         raise InputError(
@@ -45,19 +45,19 @@ def _link(rt: Runtime, name: str) -> Link:
 
 
 @router.get("", response_model=list[LinkOut])
-def links(rt: RuntimeDep, user: CurrentUser) -> list[LinkOut]:
+def links(rt: SpacecraftDep, user: CurrentUser) -> list[LinkOut]:
     """Every telemetry link with its counters."""
     return [link_out(lk) for lk in rt.processor.links.values()]
 
 
 @router.get("/{name}", response_model=LinkOut)
-def link(name: str, rt: RuntimeDep, user: CurrentUser) -> LinkOut:
+def link(name: str, rt: SpacecraftDep, user: CurrentUser) -> LinkOut:
     """One link's counters."""
     return link_out(_link(rt, name))
 
 
 @router.post("/{name}/enable", response_model=LinkOut)
-def enable(name: str, rt: RuntimeDep, user: Operator) -> LinkOut:
+def enable(name: str, rt: SpacecraftDep, user: Operator) -> LinkOut:
     """Pass received packets on again (operator)."""
     lk = _link(rt, name)
     lk.enable()
@@ -66,7 +66,7 @@ def enable(name: str, rt: RuntimeDep, user: Operator) -> LinkOut:
 
 
 @router.post("/{name}/disable", response_model=LinkOut)
-def disable(name: str, rt: RuntimeDep, user: Operator) -> LinkOut:
+def disable(name: str, rt: SpacecraftDep, user: Operator) -> LinkOut:
     """Discard (and count) what the link receives until enabled (operator)."""
     lk = _link(rt, name)
     lk.disable()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from falak.mdb.model import MetaCommand, MissionDatabase, Parameter
-from falak.server.routes.deps import CurrentUser, RuntimeDep
+from falak.server.routes.deps import CurrentUser, SpacecraftDep
 from falak.server.schemas import ParameterInfo
 
 router = APIRouter(prefix="/mdb", tags=["mission database"])
@@ -51,7 +51,7 @@ def command_info(c: MetaCommand) -> dict[str, Any]:
 
 
 @router.get("")
-def summary(rt: RuntimeDep, user: CurrentUser) -> dict[str, Any]:
+def summary(rt: SpacecraftDep, user: CurrentUser) -> dict[str, Any]:
     """Name and size of the mission database."""
     m = rt.mdb
     return {
@@ -65,7 +65,7 @@ def summary(rt: RuntimeDep, user: CurrentUser) -> dict[str, Any]:
 
 @router.get("/parameters", response_model=list[ParameterInfo])
 def parameters(
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     q: Annotated[str | None, Query(max_length=200, description="Substring of the name")] = None,
 ) -> list[ParameterInfo]:
@@ -78,13 +78,13 @@ def parameters(
 
 
 @router.get("/parameters/{name:path}", response_model=ParameterInfo)
-def parameter(name: str, rt: RuntimeDep, user: CurrentUser) -> ParameterInfo:
+def parameter(name: str, rt: SpacecraftDep, user: CurrentUser) -> ParameterInfo:
     """One parameter by qualified or short name (404 names similar ones)."""
     return parameter_info(rt.mdb, rt.mdb.parameter(name))
 
 
 @router.get("/containers")
-def containers(rt: RuntimeDep, user: CurrentUser) -> list[dict[str, Any]]:
+def containers(rt: SpacecraftDep, user: CurrentUser) -> list[dict[str, Any]]:
     """Every container: name, base container and description."""
     return [
         {"qualified_name": q, "name": c.name, "base": c.base, "description": c.description}
@@ -93,12 +93,12 @@ def containers(rt: RuntimeDep, user: CurrentUser) -> list[dict[str, Any]]:
 
 
 @router.get("/commands")
-def commands(rt: RuntimeDep, user: CurrentUser) -> list[dict[str, Any]]:
+def commands(rt: SpacecraftDep, user: CurrentUser) -> list[dict[str, Any]]:
     """Every command with its arguments, significance and verifiers."""
     return [command_info(c) for _, c in sorted(rt.mdb.commands.items())]
 
 
 @router.get("/commands/{name:path}")
-def command(name: str, rt: RuntimeDep, user: CurrentUser) -> dict[str, Any]:
+def command(name: str, rt: SpacecraftDep, user: CurrentUser) -> dict[str, Any]:
     """One command by qualified or short name."""
     return command_info(rt.mdb.command(name))

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, WithJs
 
 from falak.errors import InputError
 from falak.mdb.model import AlarmLevel
-from falak.server.routes.deps import CurrentUser, RuntimeDep
+from falak.server.routes.deps import CurrentUser, SpacecraftDep
 from falak.server.schemas import EventOut, PacketOut, Sample, Series, iso, jsonable
 from falak.utctime import check_order, parse_ns, refuse_second_60
 
@@ -93,7 +93,7 @@ def level_name(v: int) -> str:
 
 @router.get("/parameters/latest", response_model=list[Sample])
 def latest_all(
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     names: Annotated[list[str] | None, Query(description="Parameters (all if omitted)")] = None,
 ) -> list[Sample]:
@@ -122,7 +122,7 @@ def latest_all(
     response_model=Sample,
     responses={404: {"description": "unknown parameter, or no value yet"}},
 )
-def latest(name: str, rt: RuntimeDep, user: CurrentUser) -> Sample:
+def latest(name: str, rt: SpacecraftDep, user: CurrentUser) -> Sample:
     """Latest value of one parameter (live if received since start, else from the archive)."""
     q = rt.mdb.parameter(name).qualified_name
     lv = rt.latest.get(q)
@@ -152,7 +152,7 @@ def latest(name: str, rt: RuntimeDep, user: CurrentUser) -> Sample:
 @router.get("/parameters/{name:path}/history", response_model=Series)
 def history(
     name: str,
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     start: Start = None,
     stop: Stop = None,
@@ -177,7 +177,7 @@ def history(
 
 @router.get("/packets", response_model=list[PacketOut])
 def packets(
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     start: Start = None,
     stop: Stop = None,
@@ -209,7 +209,7 @@ def packets(
 
 
 @router.get("/packets/stats")
-def packet_stats(rt: RuntimeDep, user: CurrentUser) -> dict[str, Any]:
+def packet_stats(rt: SpacecraftDep, user: CurrentUser) -> dict[str, Any]:
     """Counts of archived packets by APID, rejected bytes and failed decodes by reason."""
     s = rt.archive.packet_stats()
     return {
@@ -225,7 +225,7 @@ def packet_stats(rt: RuntimeDep, user: CurrentUser) -> dict[str, Any]:
 
 @router.get("/events", response_model=list[EventOut])
 def events(
-    rt: RuntimeDep,
+    rt: SpacecraftDep,
     user: CurrentUser,
     start: Start = None,
     stop: Stop = None,
