@@ -269,3 +269,15 @@ def test_generated_stack_runs_on_the_station_model() -> None:
         if not out.ok:
             refused.append(f"{step['comment']}: {step['command']} {out.reason} {out.message}")
     assert refused == []
+
+
+def test_a_command_without_fields_may_be_its_name() -> None:
+    c = parse_campaign(
+        base_campaign(
+            experiments=[experiment("melt", 1, session("s", 60), commands={"stop": ["FURN_STOP"]})]
+        )
+    )
+    m = c.experiments[0].commands
+    assert m is not None
+    assert m.stop == (CommandSpec("FURN_STOP"),)
+    assert m.start == m.configure == ()

@@ -509,8 +509,6 @@ def _command_mapping(
             raise fail(
                 f"commands: unknown phase {phase!r}; phases: {', '.join(COMMAND_PHASES)}", value
             )
-        if isinstance(items, Mapping):
-            items = [items]
         if not isinstance(items, list):
             raise fail(
                 f"commands.{phase} must be a list of {{command: NAME, args: {{...}}}}, got "
