@@ -32,6 +32,7 @@ from falak.archive.spacecraft import (
     check_spacecraft,
     check_unique_case,
     sqlite_spacecraft,
+    unknown_spacecraft,
 )
 from falak.archive.sqlite import SqliteArchive
 from falak.errors import InputError
@@ -110,7 +111,7 @@ def open_archive(
     present = sqlite_spacecraft(where)
     check_unique_case(spacecraft, present)
     if not create and spacecraft not in present:
-        raise InputError(_unknown(spacecraft, str(location), present))
+        raise unknown_spacecraft(spacecraft, str(location), present)
     arc = SqliteArchive(where / SPACECRAFT_DIR / spacecraft, create=create, **options)
     arc.spacecraft = spacecraft
     return arc
@@ -128,8 +129,3 @@ def list_spacecraft(location: str | Path) -> list[str]:
 
         return postgres_spacecraft(where)
     return sqlite_spacecraft(where)
-
-
-def _unknown(spacecraft: str, location: str, present: list[str]) -> str:
-    held = f"it holds {', '.join(present)}" if present else "it holds no spacecraft yet"
-    return f"no spacecraft {spacecraft!r} in archive {location}; {held}"

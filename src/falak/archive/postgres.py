@@ -12,7 +12,12 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from falak.archive.base import ArchiveError
-from falak.archive.spacecraft import SCHEMA_PREFIX, check_unique_case, schema_name
+from falak.archive.spacecraft import (
+    SCHEMA_PREFIX,
+    check_unique_case,
+    schema_name,
+    unknown_spacecraft,
+)
 from falak.archive.sql import MAIN_SCHEMA, PARAM_SCHEMA, SqlArchive, Store
 from falak.errors import InputError
 
@@ -126,8 +131,7 @@ class PostgresArchive(SqlArchive):
         present = postgres_spacecraft(dsn, conn=self.main.conn)
         check_unique_case(spacecraft, present)
         if spacecraft not in present and not create:
-            held = f"it holds {', '.join(present)}" if present else "it holds no spacecraft yet"
-            raise InputError(f"no spacecraft {spacecraft!r} in archive {self.location}; {held}")
+            raise unknown_spacecraft(spacecraft, self.location, present)
         ident = sql.Identifier(schema)
         if create:
             # another process may create it at the same moment

@@ -26,6 +26,7 @@ __all__ = [
     "check_unique_case",
     "schema_name",
     "sqlite_spacecraft",
+    "unknown_spacecraft",
 ]
 
 SPACECRAFT_DIR = "spacecraft"
@@ -56,6 +57,12 @@ def check_unique_case(name: str, present: list[str]) -> None:
             "holds already; spacecraft names are unique regardless of case (PostgreSQL "
             f"folds them into one schema): use {same[0]!r}"
         )
+
+
+def unknown_spacecraft(name: str, location: str, present: list[str]) -> InputError:
+    """The error for a spacecraft that ``location`` holds no sub-archive of."""
+    held = f"it holds {', '.join(present)}" if present else "it holds no spacecraft yet"
+    return InputError(f"no spacecraft {name!r} in archive {location}; {held}")
 
 
 def schema_name(name: str) -> str:
