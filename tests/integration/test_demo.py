@@ -81,6 +81,33 @@ def test_a_child_that_ignores_sigterm_is_killed_with_its_group(tmp_path: Path) -
         time.sleep(0.05)
 
 
+def test_a_child_that_exits_on_its_own_is_reported_and_its_leftovers_killed(
+    tmp_path: Path,
+) -> None:
+    sup = Supervisor(tmp_path, grace_s=5)
+    code = (
+        "import subprocess, sys\n"
+        "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print(g.pid, flush=True)\n"
+        "sys.exit(3)\n"
+    )
+    child = sup.start("crasher", [sys.executable, "-c", code])
+    deadline = time.monotonic() + 20
+    while sup.dead() is None:
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.05)
+    assert sup.dead() is child
+    assert child.exit_code() == 3
+    grandchild = int((tmp_path / "crasher.log").read_text().split()[0])
+    assert _alive(grandchild)  # left behind in the child's process group...
+    sup.stop_all()
+    deadline = time.monotonic() + 5
+    while _alive(grandchild):  # ...and killed with the group
+        assert time.monotonic() < deadline, f"grandchild {grandchild} survived"
+        time.sleep(0.05)
+    assert child.proc.returncode == 3
+
+
 def test_children_stop_in_reverse_order_of_start(tmp_path: Path) -> None:
     sup = Supervisor(tmp_path, grace_s=5)
     order = tmp_path / "order"

@@ -559,8 +559,24 @@ class Child:
         return self.proc.pid
 
     def alive(self) -> bool:
-        """True while the child runs."""
-        return self.proc.poll() is None
+        """True while the child runs (an exited child is not reaped: see :meth:`exit_code`)."""
+        return self.exit_code() is None
+
+    def exit_code(self) -> int | None:
+        """The child's exit code (-N: killed by signal N), None while it runs.
+
+        The child is *not* reaped (``waitid`` with ``WNOWAIT``) until :meth:`Supervisor.stop`
+        does it, so its pid, which is also its process group id, stays ours until then.
+        """
+        if self.proc.returncode is not None:
+            return int(self.proc.returncode)
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return int(self.proc.wait())
+        if info is None:
+            return None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 class Supervisor:
@@ -607,29 +623,33 @@ class Supervisor:
     def run(self, name: str, argv: Sequence[str], stop: threading.Event) -> int:
         """Run ``argv`` to its end (or until ``stop`` is set: then stop it); return its code."""
         child = self.start(name, argv)
-        while child.proc.poll() is None:
+        while child.alive():
             if stop.wait(0.2):
-                self.stop(child)
-        child.log_file.close()
+                break
+        self.stop(child)
         with self._lock:  # done and reaped: no longer one of the children to watch
             self.children.remove(child)
         self.finished.append(child)
         return int(child.proc.returncode)
 
     def stop(self, child: Child) -> None:
-        """Stop one child: SIGTERM to its group, wait, SIGKILL; then reap it."""
-        if child.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGTERM)
-            try:
-                child.proc.wait(self.grace_s)
-            except subprocess.TimeoutExpired:
+        """Stop one child: SIGTERM to its group, wait, SIGKILL; then reap it.
+
+        Until the child is reaped its pid cannot be reused, so signalling its process group
+        reaches only what the demo started: the child and anything it left in its group.
+        """
+        if child.proc.returncode is None:
+            if child.alive():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.proc.wait()
-        # whatever the child left in its group (it should leave nothing) goes too
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
+                    os.killpg(child.pid, signal.SIGTERM)
+                deadline = time.monotonic() + self.grace_s
+                while child.alive() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            # the leader has exited (a zombie, not reaped) or overstayed its grace:
+            # whatever is left in its group is killed
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.proc.wait()
         child.log_file.close()
 
     def stop_all(self) -> None:
@@ -661,7 +681,7 @@ def wait_for_health(url: str, child: Child, stop: threading.Event, timeout_s: fl
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not child.alive():
-            raise DemoError(f"{child.name} exited with code {child.proc.returncode}", child)
+            raise DemoError(f"{child.name} exited with code {child.exit_code()}", child)
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url + "/health", timeout=2.0).status_code == 200:
                 return
@@ -682,7 +702,7 @@ def wait_for_simulator(
     status: dict[str, Any] = {}
     while not status.get("now_ns"):
         if not child.alive():
-            raise DemoError(f"{child.name} exited with code {child.proc.returncode}", child)
+            raise DemoError(f"{child.name} exited with code {child.exit_code()}", child)
         if time.monotonic() > deadline:
             raise DemoError(f"{child.name} wrote no status in {START_TIMEOUT_S:g} s", child)
         if stop.wait(0.25):
@@ -827,7 +847,7 @@ def run_demo(
             _watch(run, sup, stop, duration_s, out)
             dead = sup.dead()
             if dead is not None:
-                raise DemoError(f"{dead.name} exited with code {dead.proc.returncode}", dead)
+                raise DemoError(f"{dead.name} exited with code {dead.exit_code()}", dead)
         except DemoStopped:
             pass
         except DemoError as exc:
