@@ -10,6 +10,11 @@
         done = fc.wait(cmd.id, stage="complete")
         assert done.stage("complete") == "OK"
 
+On a server hosting several spacecraft, ``Client.login(url, user, password,
+spacecraft="TIANGONG")`` talks to that one (default: the server's first), ``fc.for_spacecraft
+("TESTSAT")`` gives a client of another with the same token, and ``fc.spacecraft_list()``
+lists them with their links' state.
+
 Results are typed (:class:`Sample`, :class:`Series`, :class:`CommandRecord`). An error
 answer raises :class:`ApiError` carrying the HTTP status and the server's message; a command
 the server rejects raises :class:`falak.errors.CommandRejected` naming the argument.
@@ -22,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -169,11 +175,26 @@ class Stream:
 
 
 class Client:
-    """Talk to a falak server at ``url`` with a bearer ``token`` (or use :meth:`login`)."""
+    """Talk to a falak server at ``url`` with a bearer ``token`` (or use :meth:`login`).
 
-    def __init__(self, url: str, *, token: str | None = None, timeout_s: float = 30.0) -> None:
+    ``spacecraft``: the spacecraft every telemetry, alarm, link, command and stack method
+    talks about (its routes under ``/api/v1/spacecraft/{sc}``); None: the server's default
+    spacecraft (the first it hosts). :meth:`for_spacecraft` gives a client of another one
+    with the same token; :meth:`spacecraft_list` lists them.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 30.0,
+        spacecraft: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        self.spacecraft = spacecraft
+        self.timeout_s = timeout_s
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
 
     @classmethod
@@ -204,9 +225,31 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<falak Client {self.url} as {self.user or 'unknown user'}>"
+        on = f" on {self.spacecraft}" if self.spacecraft else ""
+        return f"<falak Client {self.url}{on} as {self.user or 'unknown user'}>"
+
+    def for_spacecraft(self, name: str | None) -> Client:
+        """A client of spacecraft ``name`` (None: the default) with this one's token (and
+        its own connection pool: close it too, or use it in a ``with``)."""
+        c = Client(self.url, token=self.token, timeout_s=self.timeout_s, spacecraft=name)
+        c.user, c.roles = self.user, list(self.roles)
+        return c
+
+    def spacecraft_list(self) -> list[dict[str, Any]]:
+        """The spacecraft the server hosts (those this user may see), the default first,
+        with their links (state, packets, last reception), uplink and light time."""
+        return list(self._call("GET", "/spacecraft"))
 
     # -- plumbing ------------------------------------------------------------------------
+
+    @property
+    def _prefix(self) -> str:
+        """The path prefix of this client's spacecraft's routes (after ``/api/v1``)."""
+        return "" if self.spacecraft is None else f"/spacecraft/{quote(self.spacecraft, safe='')}"
+
+    def _sc(self, method: str, path: str, **kw: Any) -> Any:
+        """Call a route of this client's spacecraft."""
+        return self._call(method, self._prefix + path, **kw)
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -232,7 +275,7 @@ class Client:
 
     def latest(self, parameter: str) -> Sample:
         """The newest value of a parameter."""
-        d = self._call("GET", f"/parameters/{parameter}/latest")
+        d = self._sc("GET", f"/parameters/{parameter}/latest")
         return Sample(d["parameter"], int(d["time_ns"]), d["raw"], d["eng"], d["status"])
 
     def history(
@@ -240,7 +283,7 @@ class Client:
     ) -> Series:
         """Archived values in ``[start, stop)`` (timezone-aware UTC datetimes)."""
         params = {k: v for k, v in (("start", _time(start)), ("stop", _time(stop))) if v}
-        d = self._call("GET", f"/parameters/{parameter}/history", params=params)
+        d = self._sc("GET", f"/parameters/{parameter}/history", params=params)
         return Series(
             d["parameter"],
             np.asarray(d["time_ns"], dtype=np.int64),
@@ -256,7 +299,7 @@ class Client:
         """Archived parameters aligned by time, as CSV text."""
         params: dict[str, Any] = {"names": list(parameters), "format": "csv"}
         params.update({k: v for k, v in (("start", _time(start)), ("stop", _time(stop))) if v})
-        return str(self._call("GET", "/archive/export", params=params))
+        return str(self._sc("GET", "/archive/export", params=params))
 
     def subscribe(
         self, parameters: Sequence[str], *, timeout_s: float = 10.0, maxsize: int = 10_000
@@ -266,7 +309,7 @@ class Client:
         from websockets.sync.client import connect
 
         query = "&".join(f"names={p}" for p in parameters)
-        url = self.url.replace("http", "ws", 1) + f"/api/v1/ws/parameters?{query}"
+        url = self.url.replace("http", "ws", 1) + f"/api/v1{self._prefix}/ws/parameters?{query}"
         url += f"&maxsize={maxsize}&token={self.token}"
         # websockets >= 17.1 wants connect() entered as a context manager; the stream exits it
         cm = connect(url)
@@ -276,17 +319,15 @@ class Client:
 
     def alarms(self) -> list[dict[str, Any]]:
         """Active alarms, most severe first."""
-        return list(self._call("GET", "/alarms"))
+        return list(self._sc("GET", "/alarms"))
 
     def acknowledge(self, parameter: str, comment: str = "") -> dict[str, Any]:
         """Acknowledge a parameter's alarm."""
-        return dict(
-            self._call("POST", f"/alarms/{parameter}/acknowledge", json={"comment": comment})
-        )
+        return dict(self._sc("POST", f"/alarms/{parameter}/acknowledge", json={"comment": comment}))
 
     def links(self) -> list[dict[str, Any]]:
         """Telemetry links and their counters."""
-        return list(self._call("GET", "/links"))
+        return list(self._sc("GET", "/links"))
 
     # -- commands ------------------------------------------------------------------------
 
@@ -307,19 +348,19 @@ class Client:
             "release_at": _time(release_at),
             "dry_run": dry_run,
         }
-        return CommandRecord.from_json(self._call("POST", "/commands", json=body))
+        return CommandRecord.from_json(self._sc("POST", "/commands", json=body))
 
     def arm(self, command_id: int) -> CommandRecord:
         """Arm a queued critical command (flight director)."""
-        return CommandRecord.from_json(self._call("POST", f"/commands/{command_id}/arm"))
+        return CommandRecord.from_json(self._sc("POST", f"/commands/{command_id}/arm"))
 
     def confirm(self, command_id: int) -> CommandRecord:
         """Confirm an armed critical command (flight director)."""
-        return CommandRecord.from_json(self._call("POST", f"/commands/{command_id}/confirm"))
+        return CommandRecord.from_json(self._sc("POST", f"/commands/{command_id}/confirm"))
 
     def command(self, command_id: int) -> CommandRecord:
         """A command's current record."""
-        return CommandRecord.from_json(self._call("GET", f"/commands/{command_id}"))
+        return CommandRecord.from_json(self._sc("GET", f"/commands/{command_id}"))
 
     def wait(
         self, command_id: int, *, stage: str | None = None, timeout_s: float = 30.0
@@ -330,33 +371,33 @@ class Client:
         if stage is not None:
             params["stage"] = stage
         return CommandRecord.from_json(
-            self._call("GET", f"/commands/{command_id}/wait", params=params)
+            self._sc("GET", f"/commands/{command_id}/wait", params=params)
         )
 
     def command_history(self) -> list[CommandRecord]:
         """The archived command history, oldest first."""
-        return [CommandRecord.from_json(d) for d in self._call("GET", "/commands")]
+        return [CommandRecord.from_json(d) for d in self._sc("GET", "/commands")]
 
     # -- command stacks ------------------------------------------------------------------
 
     def stacks(self) -> list[dict[str, Any]]:
         """Every command stack with its state and steps."""
-        out: list[dict[str, Any]] = self._call("GET", "/stacks")
+        out: list[dict[str, Any]] = self._sc("GET", "/stacks")
         return out
 
     def load_stack(self, text: str, *, file: str = "<stack>") -> dict[str, Any]:
         """Load a command stack from its YAML text (operator); ``file`` names it in errors."""
-        out: dict[str, Any] = self._call("POST", "/stacks", json={"text": text, "file": file})
+        out: dict[str, Any] = self._sc("POST", "/stacks", json={"text": text, "file": file})
         return out
 
     def stack(self, name: str) -> dict[str, Any]:
         """One command stack with the status of each step."""
-        out: dict[str, Any] = self._call("GET", f"/stacks/{name}")
+        out: dict[str, Any] = self._sc("GET", f"/stacks/{name}")
         return out
 
     def stack_action(self, name: str, action: str, *, arm_critical: bool = False) -> dict[str, Any]:
         """``start``, ``pause``, ``resume`` or ``abort`` a command stack (operator);
         ``arm_critical`` (start, resume) arms its critical steps as you."""
         body = {"arm_critical": arm_critical} if action in ("start", "resume") else None
-        out: dict[str, Any] = self._call("POST", f"/stacks/{name}/{action}", json=body)
+        out: dict[str, Any] = self._sc("POST", f"/stacks/{name}/{action}", json=body)
         return out

@@ -1,7 +1,8 @@
 """``falak stack``: load, start, pause, resume, abort and show command stacks on a running server.
 
 The server is reached at ``--url`` (or ``FALAK_URL``) as ``--user`` (or ``FALAK_USER``) with
-the password in ``FALAK_PASSWORD`` (asked for when not set), through :class:`falak.client.Client`.
+the password in ``FALAK_PASSWORD`` (asked for when not set), through :class:`falak.client.Client`;
+``--spacecraft`` (or ``FALAK_SPACECRAFT``) picks the spacecraft of a server hosting several.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ Password = Annotated[
     ),
 ]
 Name = Annotated[str, typer.Argument(help="The stack's name (its 'stack:' key).")]
+SpacecraftName = Annotated[
+    str | None,
+    typer.Option(
+        "--spacecraft",
+        envvar="FALAK_SPACECRAFT",
+        help="The spacecraft on the server (env FALAK_SPACECRAFT; default: the server's first).",
+    ),
+]
 ArmCritical = Annotated[
     bool,
     typer.Option(
@@ -46,14 +55,22 @@ ArmCritical = Annotated[
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
-def _run(url: str, user: str, password: str, call: Any, *, as_json: bool = False) -> None:
+def _run(
+    url: str,
+    user: str,
+    password: str,
+    call: Any,
+    *,
+    as_json: bool = False,
+    spacecraft: str | None = None,
+) -> None:
     from rich.console import Console
 
     from falak.client import Client
     from falak.errors import FalakError
 
     try:
-        with Client.login(url, user, password) as fc:
+        with Client.login(url, user, password, spacecraft=spacecraft) as fc:
             rec = call(fc)
     except FalakError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
@@ -95,6 +112,7 @@ def load_stack(
     url: Url = DEFAULT_URL,
     user: UserName = "operator",
     password: Password = "",
+    spacecraft: SpacecraftName = None,
 ) -> None:
     """Load a stack: the server checks it against its MDB (errors as FILE:LINE: message)."""
     try:
@@ -102,7 +120,7 @@ def load_stack(
     except OSError as exc:
         typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
         raise typer.Exit(1) from None
-    _run(url, user, password, lambda fc: fc.load_stack(text, file=str(file)))
+    _run(url, user, password, lambda fc: fc.load_stack(text, file=str(file)), spacecraft=spacecraft)
 
 
 def show_stack(
@@ -111,16 +129,21 @@ def show_stack(
     user: UserName = "operator",
     password: Password = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    spacecraft: SpacecraftName = None,
 ) -> None:
     """Show a stack and the status of each step."""
-    _run(url, user, password, lambda fc: fc.stack(name), as_json=as_json)
+    _run(url, user, password, lambda fc: fc.stack(name), as_json=as_json, spacecraft=spacecraft)
 
 
 def _action(action: str, arm: bool = False) -> Any:
     def command(
-        name: Name, url: Url = DEFAULT_URL, user: UserName = "operator", password: Password = ""
+        name: Name,
+        url: Url = DEFAULT_URL,
+        user: UserName = "operator",
+        password: Password = "",
+        spacecraft: SpacecraftName = None,
     ) -> None:
-        _run(url, user, password, lambda fc: fc.stack_action(name, action))
+        _run(url, user, password, lambda fc: fc.stack_action(name, action), spacecraft=spacecraft)
 
     def armed(
         name: Name,
@@ -128,9 +151,14 @@ def _action(action: str, arm: bool = False) -> Any:
         user: UserName = "operator",
         password: Password = "",
         arm_critical: ArmCritical = False,
+        spacecraft: SpacecraftName = None,
     ) -> None:
         _run(
-            url, user, password, lambda fc: fc.stack_action(name, action, arm_critical=arm_critical)
+            url,
+            user,
+            password,
+            lambda fc: fc.stack_action(name, action, arm_critical=arm_critical),
+            spacecraft=spacecraft,
         )
 
     fn = armed if arm else command
