@@ -163,6 +163,7 @@ class _Environment:
     alt_km: NDArray[np.float64]
     sunlit: NDArray[np.bool_]
     in_saa: NDArray[np.bool_]
+    dose_ugy_per_h: NDArray[np.float64]
 
     def index(self, t_ns: int) -> int | None:
         i = (t_ns - self.start_ns) // _NS
@@ -295,7 +296,8 @@ class StationModel:
         lat, lon, alt = tp.station_geodetic(self.tle, times)
         lit = tp.sunlit_mask(self.tle, times, self.eclipse_model)
         saa = np.asarray(tp.in_saa(lat, lon, alt), dtype=bool)
-        return _Environment(start_ns, lat, lon, alt, lit, saa)
+        dose = np.asarray(tp.dose_rate_ugy_per_h(lat, lon, alt), dtype=np.float64)
+        return _Environment(start_ns, lat, lon, alt, lit, saa, dose)
 
     def power_available_w(self, sunlit: bool) -> float:
         """Return the payload share the station grants in sunlight or eclipse, W."""
@@ -459,7 +461,6 @@ class StationModel:
 
     def _tick(self, t_ns: int) -> None:
         env, i = self._environment(t_ns)
-        lat, lon, alt = float(env.lat_deg[i]), float(env.lon_deg[i]), float(env.alt_km[i])
         sunlit = bool(env.sunlit[i])
         saa = bool(env.in_saa[i])
         sod = (t_ns // _NS) % 86400
@@ -493,9 +494,7 @@ class StationModel:
         r.cold = [tp.cold_step(s, 1.0, p) for s, p in zip(r.cold, r.cold_params, strict=True)]
         r.astro = tp.astro_step(r.astro, saa, 1.0, r.astro_params)
         if r.astro.mode == tp.AstroMode.OBSERVING:
-            rate = tp.astro_count_rate_per_s(
-                r.astro, float(tp.dose_rate_ugy_per_h(lat, lon, alt)), r.astro_params
-            )
+            rate = tp.astro_count_rate_per_s(r.astro, float(env.dose_ugy_per_h[i]), r.astro_params)
             self._spectrum_expected += rate * _SPECTRUM_SHAPE
             self._spectrum_live_s += 1.0
         events += self._shed(t_ns, sunlit, sod)
@@ -567,7 +566,7 @@ class StationModel:
                 (r.cold_params[0], r.cold_params[1], r.cold_params[2]),
             )
             self._emit("COLD_HK", cold, t_ns)
-        dose = float(tp.dose_rate_ugy_per_h(lat, lon, alt))
+        dose = float(env.dose_ugy_per_h[i])
         if self._due("ASTRO_HK", t_ns):
             self._emit(
                 "ASTRO_HK",

@@ -146,6 +146,8 @@ def _f(x: ArrayLike) -> Any:
 def _lag(x: ArrayLike, target: ArrayLike, dt_s: float, tau_s: float) -> Any:
     """Return the exact first-order lag of ``x`` towards ``target`` after ``dt_s``."""
     k = math.exp(-dt_s / tau_s)
+    if isinstance(x, float | int) and isinstance(target, float | int):
+        return float(target + (x - target) * k)  # the simulator's per-tick path: no numpy
     return _f(np.asarray(target) + (np.asarray(x) - np.asarray(target)) * k)
 
 
