@@ -13,9 +13,12 @@ from typer.testing import CliRunner
 
 from falak.archive import open_archive
 from falak.cli.app import app
+from tests.archive import conftest as archive_conftest
+from tests.archive.conftest import PgServer
 from tests.conftest import DATA
 
 runner = CliRunner()
+pg_server = archive_conftest.pg_server  # the session's PostgreSQL server (a fixture)
 
 SPP = "space_packet_parser"
 
@@ -336,12 +339,16 @@ def _testsat_file(path: Path, n: int, distinct: int = 2000) -> list[bytes]:
 
 
 def _ingest(tm: Path, store: Path, *extra: str) -> str:
+    return _ingest_to(tm, str(store), *extra)
+
+
+def _ingest_to(tm: Path, store: str, *extra: str) -> str:
     from ..processor.testsat import MDB_PATH
 
     res = runner.invoke(
         app,
         ["archive", "ingest", "--mdb", str(MDB_PATH), "--packets", str(tm),
-         "--archive", str(store), *extra],
+         "--archive", store, *extra],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     return " ".join(res.output.split())
@@ -748,3 +755,30 @@ def test_resume_with_another_packet_time_warns(tmp_path: Path) -> None:
         progress = a.source_progress(key)
         assert progress is not None
         assert progress.packet_time == "OBT"  # what a next resume goes on with
+
+
+@pytest.mark.postgres
+def test_spacecraft_on_postgres(tmp_path: Path, pg_server: PgServer) -> None:
+    """The same CLI on PostgreSQL: one schema falak_sc_<name> per spacecraft."""
+    import psycopg
+
+    dsn = pg_server.dsn()
+    tm = tmp_path / "a.bin"
+    _testsat_file(tm, 6, distinct=3)
+    try:
+        for sc, n in (("TIANGONG", 6), ("ROVER", 6)):
+            out = _ingest_to(tm, dsn, "--spacecraft", sc)
+            assert f"packets archived │ {n} │" in out
+        res = runner.invoke(app, ["archive", "stats", "--archive", dsn, "--json"])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.output)
+        assert [(s["spacecraft"], s["packets_by_apid"]) for s in doc["archives"]] == [
+            ("ROVER", {"100": 6}),
+            ("TIANGONG", {"100": 6}),
+        ]  # the database's own schema holds no archive: not listed
+        err = one_line_error(["archive", "stats", "--archive", dsn, "--spacecraft", "MARS"])
+        assert err == (f"error: no spacecraft 'MARS' in archive {dsn}; it holds ROVER, TIANGONG")
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for sc in ("tiangong", "rover"):
+                conn.execute(f"DROP SCHEMA IF EXISTS falak_sc_{sc} CASCADE")
