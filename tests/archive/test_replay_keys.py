@@ -12,9 +12,12 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from falak.archive import Archive, ParameterColumn, ParameterWrite, open_archive
+from falak.errors import InputError
 from falak.processor import catch_up, replay
+from falak.processor.packettime import PacketTime
 from tests.processor.testsat import hk_packet, load_testsat
 
 from .conftest import Backend
@@ -106,3 +109,17 @@ def test_archive_without_packet_columns_is_upgraded(tmp_path: Path) -> None:
     with sqlite3.connect(location / "parameters.sqlite") as conn:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(segments)")]
     assert cols[-3:] == ["packets", "p_first", "p_last"]
+
+
+def test_replay_refuses_a_recorded_recipe_the_mdb_cannot_build(backend: Backend) -> None:
+    with open_archive(backend.location, spacecraft="SC") as arc:
+        ids = _append(arc, _packets()[:3], np.arange(1, 4, dtype=np.int64))
+        catch_up(arc, load_testsat())
+        arc.set_packet_time([(int(ids[0]), int(ids[-1]))], "NO_SUCH_TIME")
+        with pytest.raises(InputError, match="the packet-time recipe 'NO_SUCH_TIME' archived at"):
+            replay(arc, load_testsat())
+        assert _counts(arc)[:3] == [1, 1, 1]  # nothing deleted
+        assert arc.packets_without_parameters() == []
+        replay(arc, load_testsat(), packet_time=PacketTime.parse("reception", load_testsat()))
+        assert arc.read_parameter("BATT_V").time.tolist() == [1, 2, 3]
+        assert arc.packet_time_recipes() == [(1, 3, "reception")]
