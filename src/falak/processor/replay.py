@@ -94,8 +94,8 @@ def replay(
         return parsed[text]
 
     if packet_time is None:  # refuse a recipe this MDB cannot build before deleting anything
-        for _, _, text in recipes:
-            recorded(text)
+        for _, _, recipe_text in recipes:
+            recorded(recipe_text)
     total = archive.packet_stats().n_packets if start_ns is None and stop_ns is None else None
     out = ReplayResult()
     out.samples_deleted = archive.delete_parameters(start_ns, stop_ns)
