@@ -12,6 +12,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -469,3 +470,36 @@ def test_ack_and_event_packets_encode_with_the_mdb(
         res = _decode(mdb, [_packet(mdb, p.container, p.values)])
         assert res.failed_counts() == {}
     assert list(_decoded(mdb, [ack], "CMD_ACK").column("ACK_STAGE").eng) == ["COMPLETE"]
+
+
+def test_the_example_campaign_stack_flies_under_the_power_cap() -> None:
+    """Issue 13: the station executes the campaign stack (``falak campaign commands`` of the
+    example campaign's greedy plan): every step is accepted at its release time, and the
+    payload power reported at every STATION_HK sample of the week stays under the cap."""
+    from falak.planning.campaign import build_environment, check_plan, load_campaign
+    from falak.planning.campaign.commands import plan_stack
+    from falak.planning.campaign.greedy import greedy_plan
+    from falak.utctime import parse_ns
+
+    campaign = load_campaign(
+        Path(__file__).resolve().parents[2] / "src/falak/missions/tiangong/example_campaign.yaml"
+    )
+    env = build_environment(campaign)
+    plan = greedy_plan(campaign, env)
+    assert check_plan(campaign, env, plan) == []
+    doc, summary = plan_stack(campaign, plan)
+    assert summary.sessions >= 5
+    m = create_model(EPOCH_NS)
+    hk: list[dict[str, Any]] = []
+    done: list[str] = []
+    for step in doc["steps"]:
+        at_ns = parse_ns(step["at"])
+        hk += [p.values for p in m.step(at_ns) if p.container == "STATION_HK"]
+        res = m.execute(step["command"], step["arguments"], at_ns)
+        assert res.ok, (step["comment"], res.message)
+        done.append(step["command"])
+    hk += [p.values for p in m.step(summary.last_ns + 3600 * S) if p.container == "STATION_HK"]
+    assert {"FURN_START", "FLUID_START", "INC_START", "ASTRO_START", "DOSI_START"} <= set(done)
+    assert len(hk) > 60_000  # four and a half days of 4 s samples
+    assert {v["STN_SUNLIGHT"] for v in hk} == {"SUNLIT", "ECLIPSE"}
+    assert all(v["STN_PAYLOAD_POWER_USED_W"] <= v["STN_PAYLOAD_POWER_AVAIL_W"] for v in hk)
