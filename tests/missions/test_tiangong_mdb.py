@@ -473,3 +473,15 @@ def test_mdb_survives_xtce_and_yaml_round_trips(mdb: MissionDatabase, tmp_path: 
     write_xtce(mdb, out)
     assert load_xtce(out) == mdb
     assert loads_yaml(dump_yaml(mdb)) == mdb
+
+
+def test_readme_documents_every_simulator_option() -> None:
+    """missions/tiangong/README.md's option table names exactly the model's options."""
+    import re
+
+    from falak.sim.station import OPTIONS
+
+    text = (MDB_PATH.parent / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+    assert documented == set(OPTIONS)
