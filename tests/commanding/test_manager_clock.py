@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from falak.links.tc import TcUplink
 from falak.mdb import MissionDatabase, load
 from falak.processor.processor import ParameterValues
 from tests.commanding.test_end_to_end import short_windows
+from tests.commanding.test_queues import publish
 from tests.processor.testsat import MDB_PATH, load_testsat
 
 #: 2023-09-08T00:00:00Z in ns since 1970 (the demo's epoch): 19608 days * 86400 s
@@ -189,3 +191,62 @@ def test_a_stack_step_goes_out_when_the_clock_reaches_its_time(bus: Bus) -> None
     assert step["state"] == "released"
     assert step["release_ns"] >= EPOCH_NS + 600_000_000_000
     assert uplink.sent[0][0] >= EPOCH_NS + 600_000_000_000
+
+
+def fake_clock() -> tuple[FakeHost, ScaledClock]:
+    host = FakeHost()
+    return host, ScaledClock(EPOCH_NS, 60.0, reference_host_ns=0, host_ns=host)
+
+
+def test_a_time_tag_is_simulated_utc(bus: Bus) -> None:
+    host, clock = fake_clock()
+    mgr, uplink = manager(load_testsat(), bus, clock)
+    with mgr:
+        at = datetime(2023, 9, 8, 0, 0, 30, tzinfo=UTC)  # 30 s after the epoch
+        cid = mgr.issue("NOOP", user="alice", release_at=at)["id"]
+        time.sleep(0.3)  # real time passes; the run clock does not
+        host.ns = 490_000_000  # 29.4 s simulated
+        time.sleep(0.2)
+        assert mgr.get(cid)["state"] == "queued"
+        host.ns = 500_000_000  # 0.5 host s = 30 s simulated
+        wait_for(lambda: uplink.sent)
+    uplink.close()
+    assert uplink.sent[0][0] >= EPOCH_NS + 30_000_000_000
+
+
+def test_a_constraint_timeout_is_simulated_seconds(bus: Bus) -> None:
+    mdb = load_testsat()
+    host, clock = fake_clock()
+    mgr, uplink = manager(mdb, bus, clock)
+    with mgr:
+        mgr.add_constraint("MODE == SAFE", timeout_s=60)
+        publish(bus, mdb, "MODE", 2, "NOMINAL")
+        wait_for(lambda: "/TESTSAT/MODE" in mgr.latest)
+        cid = mgr.issue("NOOP", user="alice")["id"]
+        time.sleep(0.3)
+        host.ns = 900_000_000  # 54 s simulated: still waiting
+        time.sleep(0.3)
+        assert mgr.get(cid)["state"] == "queued"
+        host.ns = 1_100_000_000  # 66 s simulated: past the 60 s timeout
+        final = mgr.wait(cid, 5)
+    uplink.close()
+    assert final["state"] == "rejected"
+    assert final["reason"] == "NOOP: transmission constraint not met within 60 s: MODE == SAFE"
+    assert not uplink.sent
+
+
+def test_arming_windows_are_an_operators_host_seconds(bus: Bus) -> None:
+    """At speed 60 a 30 s confirmation window in simulated time would be half a host
+    second, too short for a person: arm/confirm windows stay in host seconds."""
+    host, clock = fake_clock()
+    mgr, uplink = manager(load_testsat(), bus, clock)  # confirm_window_s: 30 (default)
+    with mgr:
+        cid = mgr.issue("REBOOT", user="alice")["id"]
+        mgr.arm(cid, user="fd", roles=["flight_director"])
+        host.ns = 10_000_000_000  # 600 s simulated pass, a moment of host time
+        mgr.confirm(cid, user="fd2", roles=["flight_director"])
+        wait_for(lambda: uplink.sent)
+        final = mgr.get(cid)
+    uplink.close()
+    assert final["state"] == "released"
+    assert final["release_ns"] == EPOCH_NS + 600_000_000_000
