@@ -7,10 +7,12 @@ processor on the same archive.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from falak.archive import Archive
+from falak.archive import Archive, open_archive
 from falak.links.base import ReceivedBatch
 from falak.processor import Processor, catch_up
 
@@ -114,3 +116,14 @@ def test_packets_the_decoder_raised_on_are_not_caught_up_at_every_start(
     proc.flush()
     assert archive.packet_stats().failed == {"decoder_error": 20}
     assert archive.packets_without_parameters() == []
+
+
+def test_live_packets_record_their_packet_time_recipe(tmp_path: Path) -> None:
+    # A replay stamps each packet with the recipe the archive recorded for it (issue 12's
+    # follow-up); live links recorded none, so a replay silently used whatever the MDB said
+    # at replay time.
+    with open_archive(tmp_path / "a") as archive:
+        proc = Processor(load_testsat(), archive)
+        ids = proc.process([_batch(0, 10)])
+        proc.flush()
+        assert archive.packet_time_recipes() == [(int(ids[0]), int(ids[-1]), "auto")]

@@ -1016,7 +1016,12 @@ class Processor:
         for name in dict.fromkeys(b.link for b in full):
             sel = np.flatnonzero(link_of == name) if len(full) > 1 else np.arange(offsets.size)
             got = self.archive.append_packets(
-                data, offsets[sel], lengths[sel], recv_time_ns=recv[sel], link=name
+                data,
+                offsets[sel],
+                lengths[sel],
+                recv_time_ns=recv[sel],
+                link=name,
+                packet_time=self.chain.packet_time.text,
             )
             ids[sel] = got
             self.packets_archived += int(sel.size)
