@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -303,7 +302,7 @@ def commands_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from falak.commanding.stack import StackError, parse_stack
+    from falak.cli.stack import write_checked_stack
     from falak.errors import FalakError
     from falak.mdb import load as load_mdb
     from falak.planning.campaign.checker import check_plan
@@ -348,16 +347,7 @@ def commands_cmd(
                 f"campaign commands).\nLoad it with: falak stack load {out.name}. Times are "
                 "UTC; each step's comment says\nexperiment/session #repetition phase (rack).",
             )
-            out.write_text(text, encoding="utf-8")
-            parse_stack(text, db, file=str(out))
-    except StackError as exc:
-        typer.echo(f"error: the stack in {out} does not check against {mdb_path}:", err=True)
-        comments = [s.get("comment", "") for s in doc["steps"]]
-        for problem in exc.problems:
-            m = re.search(r": step (\d+)", problem)
-            who = f" ({comments[int(m.group(1)) - 1]})" if m else ""
-            typer.echo(f"  {problem}{who}", err=True)
-        raise typer.Exit(code=1) from None
+            write_checked_stack(text, doc["steps"], out, db, mdb_path)
     except (FalakError, OSError) as exc:
         _fail(f"error: {exc}")
     table = Table("sessions", "steps", "first release (UTC)", "last release (UTC)", "policy")

@@ -55,6 +55,31 @@ ArmCritical = Annotated[
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
+def write_checked_stack(
+    text: str, steps: list[dict[str, Any]], out: Path, mdb: Any, mdb_path: Path
+) -> None:
+    """Write a planner's stack ``text`` to ``out`` and check it against ``mdb``.
+
+    On a problem, print each as ``STACK.yaml:LINE: message (the step's comment)`` and exit 1;
+    ``steps`` are the document's steps, for their comments.
+    """
+    import re
+
+    from falak.commanding.stack import StackError, parse_stack
+
+    out.write_text(text, encoding="utf-8")
+    try:
+        parse_stack(text, mdb, file=str(out))
+    except StackError as exc:
+        typer.echo(f"error: the stack in {out} does not check against {mdb_path}:", err=True)
+        comments = [s.get("comment", "") for s in steps]
+        for problem in exc.problems:
+            m = re.search(r": step (\d+)", problem)
+            who = f" ({comments[int(m.group(1)) - 1]})" if m else ""
+            typer.echo(f"  {problem}{who}", err=True)
+        raise typer.Exit(code=1) from None
+
+
 def _run(
     url: str,
     user: str,

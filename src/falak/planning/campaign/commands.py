@@ -28,8 +28,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from falak.errors import InputError
 from falak.planning.campaign.model import (
     COMMAND_PHASES,
@@ -38,12 +36,10 @@ from falak.planning.campaign.model import (
     CommandSpec,
     Plan,
 )
+from falak.planning.stackdoc import POLICIES, stack_yaml
 from falak.utctime import datetime_to_ns, format_ns
 
 __all__ = ["POLICIES", "StackSummary", "plan_stack", "stack_name", "stack_yaml"]
-
-#: Stack failure policies (``on_failure`` of :mod:`falak.commanding.stack`).
-POLICIES: tuple[str, ...] = ("stop", "continue")
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_MIN = 60 * _NS_PER_S
@@ -220,13 +216,3 @@ def _anchors(chain: list[Activity]) -> dict[str, int]:
         "start": run.start_min,
         "stop": max(a.end_min for a in operating),
     }
-
-
-def stack_yaml(doc: Mapping[str, Any], *, header: str | None = None) -> str:
-    """Return the stack document as YAML text (one step per block, arguments on one line)."""
-    text = yaml.safe_dump(
-        dict(doc), sort_keys=False, allow_unicode=True, width=100, default_flow_style=None
-    )
-    if header:
-        text = "".join(f"# {line}\n" for line in header.splitlines()) + text
-    return text
