@@ -312,7 +312,13 @@ def test_station_telemetry_arrives(demo: Demo) -> None:
         "station housekeeping", lambda: fc.latest("STN_PAYLOAD_POWER_AVAIL_W"), 30, demo
     )
     assert sample.eng > 0  # W available to payloads: the station is powered
-    assert sum(link["packets"] for link in fc.links()) > 0
+    (sc,) = fc.spacecraft_list()
+    assert sc["name"] == "TIANGONG"
+    assert [link["url"] for link in sc["links"]] == [
+        demo.run_json()["spacecraft"][0]["tm"],
+        demo.run_json()["spacecraft"][0]["playback"],
+    ]
+    assert sum(link["packets"] for link in sc["links"]) > 0
 
 
 @pytest.mark.slow
@@ -524,3 +530,28 @@ def test_archive_stats_lists_packets_per_spacecraft(demo: Demo) -> None:
     assert "TIANGONG" in out.stdout
     for apid in demo.status()["generated"]:
         assert apid in out.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_while_starting_stops_what_was_started(tmp_path: Path) -> None:
+    falak = Path(sys.executable).parent / "falak"
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [falak, "demo", "--archive", str(tmp_path / "archive")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    run_json = tmp_path / "run" / "run.json"
+    deadline = time.monotonic() + START_S
+    while not run_json.exists():  # written when the server is started, before it answers
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0, log.read_text()
+    run = json.loads(run_json.read_text())
+    assert run["state"] == "stopped"
+    assert "server" in run["children"]
+    for name, child in run["children"].items():
+        assert not _alive(int(child["pid"])), f"{name} (pid {child['pid']}) is still alive"

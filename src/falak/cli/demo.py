@@ -711,7 +711,7 @@ def wait_for_simulator(
             status = json.loads(sc.status_file.read_text(encoding="utf-8"))
     if not status.get("in_contact"):
         return
-    with _login(run, "viewer") as fc:
+    with _login(run, "viewer", sc.spec.name) as fc:
         heard_by = time.monotonic() + 30.0
         while time.monotonic() < heard_by and not sum(ln["packets"] for ln in fc.links()):
             if stop.wait(0.25):
@@ -954,7 +954,7 @@ def _login(run: DemoRun, role: str, spacecraft: str | None = None) -> Any:
     from falak.client import Client
 
     u = run.user(role)
-    return Client.login(run.url, u.name, u.password)
+    return Client.login(run.url, u.name, u.password, spacecraft=spacecraft)
 
 
 def _start_stack(run: DemoRun, sc: SpacecraftRun) -> str:
@@ -1049,13 +1049,16 @@ class StatusLine:
         from falak.utctime import format_ns
 
         parts = []
+        server: dict[str, dict[str, Any]] = {}
+        alarms: dict[str, int] = {}
         try:
             if self._client is None:
                 self._client = _login(self.run, "viewer")
-            links = self._client.links()
-            alarms = self._client.alarms()
+            for entry in self._client.spacecraft_list():
+                server[entry["name"]] = entry
+                with self._client.for_spacecraft(entry["name"]) as sc_client:
+                    alarms[entry["name"]] = len(sc_client.alarms())
         except Exception as exc:  # a status line never stops the demo
-            links, alarms = [], []
             parts.append(f"server: {type(exc).__name__}")
         for sc in self.run.spacecraft:
             try:
@@ -1064,11 +1067,13 @@ class StatusLine:
                 st = {}
             now = format_ns(int(st["now_ns"]), 0) if "now_ns" in st else "-"
             contact = "in contact" if st.get("in_contact") else "no contact"
-            got = sum(int(ln.get("packets", 0)) for ln in links if isinstance(ln, dict))
+            links = server.get(sc.spec.name, {}).get("links", [])
+            got = sum(int(ln.get("packets", 0)) for ln in links)
+            states = "/".join(str(ln.get("state", "?")) for ln in links) or "-"
             gen = sum(int(v) for v in (st.get("generated") or {}).values())
             parts.append(
-                f"{sc.spec.name} {now} {contact}; packets generated {gen}, received {got}; "
-                f"alarms {len(alarms)}"
+                f"{sc.spec.name} {now} {contact}; links {states}; packets: {gen} generated, "
+                f"{got} received; alarms {alarms.get(sc.spec.name, '-')}"
             )
         self._text = " | ".join(parts)
         if self._live is not None:
