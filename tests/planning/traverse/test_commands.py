@@ -1,0 +1,227 @@
+"""A planned traverse as a drive stack: legs that sum to the route, releases in Earth windows."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from falak.errors import InputError
+from falak.planning.stackdoc import stack_yaml
+from falak.planning.traverse import plan_route, schedule_traverse, to_geojson
+from falak.planning.traverse.commands import (
+    LIGHT_TIME_S,
+    TURN_RATE_DEG_S,
+    PlannedTraverse,
+    command_properties,
+    drive_stack,
+    earth_windows,
+    heading_deg,
+)
+from falak.terrain import Rover, hazards, synthesize
+from falak.utctime import parse_ns
+
+ROVER_MDB = Path(__file__).parents[3] / "src" / "falak" / "missions" / "rover" / "mdb.yaml"
+SPEED_M_S = 0.05
+T0 = np.datetime64("2028-01-10T00:00", "ns")
+N_TIMES = 25  # every 10 min over 4 h
+GAP = slice(3, 6)  # Earth hidden at 00:30, 00:40, 00:50 everywhere
+
+
+@pytest.fixture(scope="module")
+def planned() -> dict[str, Any]:
+    dem = synthesize(100, 0.5, seed=2)  # 50 m square at 0.5 m
+    maps = hazards(dem, Rover(max_slope_deg=20.0))
+    start = (float(dem.x_m[2]), float(dem.y_m[2]))
+    goal = (float(dem.x_m[97]), float(dem.y_m[97]))
+    route = plan_route(dem, maps, start, goal, [(float(dem.x_m[80]), float(dem.y_m[20]))])
+    times = T0 + np.arange(N_TIMES) * np.timedelta64(10, "m")
+    sun = np.ones((N_TIMES, route.rows.size))
+    earth = np.ones((N_TIMES, route.rows.size), bool)
+    earth[GAP] = False
+    schedule = schedule_traverse(route, times, sun, earth, speed_m_s=SPEED_M_S)
+    feature = to_geojson(route, schedule)
+    extra = command_properties(
+        schedule, route, times, earth, rover=maps.rover, speed_m_s=SPEED_M_S, teleoperated=True
+    )
+    feature["properties"].update(extra)
+    return {"route": route, "schedule": schedule, "times": times, "earth": earth, "f": feature}
+
+
+def _windows(feature: dict[str, Any]) -> list[tuple[int, int]]:
+    return [
+        (parse_ns(w["start"]), parse_ns(w["end"])) for w in feature["properties"]["earth_windows"]
+    ]
+
+
+def test_earth_windows_are_where_the_rover_sees_the_earth(planned) -> None:  # type: ignore[no-untyped-def]
+    # Earth hidden at steps 3-5 (00:30-00:50): windows 00:00-00:20 and 01:00 to the end.
+    assert planned["f"]["properties"]["earth_windows"] == [
+        {"start": "2028-01-10T00:00:00Z", "end": "2028-01-10T00:20:00Z"},
+        {"start": "2028-01-10T01:00:00Z", "end": "2028-01-10T04:00:00Z"},
+    ]
+    # Hidden only at the goal: after arrival the rover is there, so the window closes.
+    earth = planned["earth"].copy()
+    earth[:, -1] = False
+    got = earth_windows(
+        planned["schedule"], planned["route"], planned["times"], earth, speed_m_s=SPEED_M_S
+    )
+    arrive_ns = parse_ns(planned["f"]["properties"]["arrive"])
+    assert got[-1][1] < arrive_ns
+    assert planned["f"]["properties"]["rover"] == {
+        "speed_m_s": SPEED_M_S,
+        "max_slope_deg": 20.0,
+        "max_step_m": 0.15,
+        "wheel_base_m": 0.5,
+        "teleoperated": True,
+    }
+
+
+def test_exact_legs_follow_the_route_cell_by_cell(planned) -> None:  # type: ignore[no-untyped-def]
+    route = planned["route"]
+    doc, summary = drive_stack(planned["f"], tolerance_m=1e-6)
+    drives = [s for s in doc["steps"] if s["command"] == "DRIVE"]
+    total = sum(s["arguments"]["DISTANCE_M"] for s in drives)
+    assert total == pytest.approx(route.length_m, abs=1e-3 * len(drives))  # mm rounding
+    assert summary.distance_m == pytest.approx(route.length_m, abs=1e-2)
+    # 8-connected moves: every heading is a multiple of 45°
+    assert all(s["arguments"]["HEADING_DEG"] % 45 == 0 for s in drives)
+
+
+def test_legs_sum_to_the_route(planned) -> None:  # type: ignore[no-untyped-def]
+    route = planned["route"]
+    doc, summary = drive_stack(planned["f"])  # default tolerance: half a 0.5 m cell
+    drives = [s["arguments"] for s in doc["steps"] if s["command"] == "DRIVE"]
+    assert summary.legs == len(drives) < route.rows.size / 2  # straight runs merged
+    h = np.radians([a["HEADING_DEG"] for a in drives])
+    d = np.array([a["DISTANCE_M"] for a in drives])
+    end = np.array([route.x_m[0] + np.sum(d * np.sin(h)), route.y_m[0] + np.sum(d * np.cos(h))])
+    # headings to 0.01° (1.7e-4 rad) over ≤ 85 m: ≤ 15 mm; distances to the mm
+    assert np.hypot(*(end - [route.x_m[-1], route.y_m[-1]])) < 0.02
+    # Chords cut the corners of the 8-connected path: shorter, by little
+    assert route.length_m * 0.95 < d.sum() <= route.length_m + 1e-6
+    # Each leg's end lies on the route (a cell centre)
+    x, y = route.x_m[0], route.y_m[0]
+    for a in drives:
+        x += a["DISTANCE_M"] * math.sin(math.radians(a["HEADING_DEG"]))
+        y += a["DISTANCE_M"] * math.cos(math.radians(a["HEADING_DEG"]))
+        assert np.min(np.hypot(route.x_m - x, route.y_m - y)) < 0.02
+    assert {a["MAX_SLOPE_DEG"] for a in drives} == {20.0}
+    assert {a["MAX_STEP_M"] for a in drives} == {0.15}
+
+
+def test_headings_are_clockwise_from_grid_north() -> None:
+    # +y is grid north (0°), +x is 90°, -y 180°, -x 270°
+    assert heading_deg([0, 1, 0, -1, 1], [1, 0, -1, 0, 1]).tolist() == [0, 90, 180, 270, 45]
+
+
+def _durations(doc: dict[str, Any]) -> list[float]:
+    """Each step's expected duration, from its arguments (independently of the planner)."""
+    out, facing = [], None
+    for s in doc["steps"]:
+        a = s["arguments"]
+        if s["command"] == "TURN":
+            turn = 180.0 if facing is None else abs((a["HEADING_DEG"] - facing + 180) % 360 - 180)
+            out.append(turn / TURN_RATE_DEG_S)
+            facing = a["HEADING_DEG"]
+        else:
+            out.append(a["DISTANCE_M"] / SPEED_M_S)
+            facing = a["HEADING_DEG"]
+    return out
+
+
+def test_releases_and_round_trips_inside_earth_windows(planned) -> None:  # type: ignore[no-untyped-def]
+    doc, summary = drive_stack(planned["f"])
+    windows = _windows(planned["f"])
+    at = [parse_ns(s["at"]) for s in doc["steps"]]
+    assert at == sorted(at)
+    lt_ns = LIGHT_TIME_S * 1e9
+    for s, t, dur in zip(doc["steps"], at, _durations(doc), strict=True):
+        # released, executed and seen complete on Earth inside one window (25 ms: distances
+        # rounded to the mm are 10 ms at 0.05 m/s, headings to 0.01° 2 ms of turn at 5°/s)
+        done = t + 2 * lt_ns + dur * 1e9
+        assert any(a <= t and done <= b + 25e6 for a, b in windows), s
+    for prev, nxt, dur in zip(at, at[1:], _durations(doc), strict=False):
+        assert nxt >= prev + 2 * lt_ns + dur * 1e9 - 25e6  # after the step before is done
+    # The plan's second drive ends at 00:19:59; turns and round trips push its last legs past
+    # the window's end at 00:20, so they wait for the window at 01:00.
+    held = [s for s in doc["steps"] if "held for the Earth window" in s["comment"]]
+    assert summary.held == len(held) == 1
+    assert held[0]["at"] == "2028-01-10T01:00:00Z"
+    assert summary.windows == 2
+    assert summary.first_ns == parse_ns("2028-01-10T00:00:00Z")  # the planned departure
+
+
+def test_turns_only_where_the_heading_changes(planned) -> None:  # type: ignore[no-untyped-def]
+    doc, _ = drive_stack(planned["f"])
+    steps = doc["steps"]
+    assert steps[0]["command"] == "TURN"  # the heading at the start is not known
+    for prev, s in itertools.pairwise(steps):
+        if s["command"] == "TURN":
+            assert prev["command"] == "DRIVE"
+            assert s["arguments"]["HEADING_DEG"] != prev["arguments"]["HEADING_DEG"]
+    assert steps[0]["comment"].startswith("turn, leg 1/")
+    assert "(expected 36 s)" in steps[0]["comment"]  # 180° at 5°/s
+    goal_leg = [s for s in steps if "to the goal" in s["comment"]]
+    assert goal_leg[-1] is steps[-1]
+
+
+def test_goto_legs_end_at_the_goal(planned) -> None:  # type: ignore[no-untyped-def]
+    route = planned["route"]
+    doc, summary = drive_stack(planned["f"], legs="goto", policy="continue", name="day-3")
+    assert {s["command"] for s in doc["steps"]} == {"GOTO"}
+    assert len(doc["steps"]) == summary.legs
+    last = doc["steps"][-1]["arguments"]
+    assert (last["X_M"], last["Y_M"]) == (round(route.x_m[-1], 3), round(route.y_m[-1], 3))
+    assert doc["stack"] == "day-3"
+    assert doc["on_failure"] == "continue"
+
+
+def test_a_step_longer_than_any_window_is_refused(planned) -> None:  # type: ignore[no-untyped-def]
+    f = copy.deepcopy(planned["f"])
+    f["properties"]["earth_windows"] = [
+        {"start": "2028-01-10T00:00:00Z", "end": "2028-01-10T00:00:30Z"}
+    ]
+    with pytest.raises(InputError, match=r"turn, leg 1/\d+: .* needs 39 s in one Earth window"):
+        drive_stack(f)
+
+
+def test_bad_input_says_what_to_do(planned) -> None:  # type: ignore[no-untyped-def]
+    f = copy.deepcopy(planned["f"])
+    with pytest.raises(InputError, match="policy 'later' is not one of stop, continue"):
+        drive_stack(f, policy="later")
+    with pytest.raises(InputError, match="legs 'fly' is not one of drive, goto"):
+        drive_stack(f, legs="fly")
+    del f["properties"]["earth_windows"]
+    with pytest.raises(InputError, match=r"r\.geojson has no earth_windows .* plan it again"):
+        drive_stack(f, file="r.geojson")
+    f["properties"]["depart"] = None
+    with pytest.raises(InputError, match="has a route but no schedule; plan it with a depart"):
+        drive_stack(f)
+    with pytest.raises(InputError, match="is not a planned traverse"):
+        drive_stack({"type": "FeatureCollection"})
+
+
+def test_planned_progress_follows_the_schedule(planned) -> None:  # type: ignore[no-untyped-def]
+    plan = PlannedTraverse.from_geojson(planned["f"])
+    route = planned["route"]
+    t = [parse_ns(planned["f"]["properties"]["depart"]), plan.arrive_ns + 10**12]
+    assert plan.planned_along_m(t).tolist() == pytest.approx([0.0, route.length_m], abs=0.01)
+
+
+@pytest.mark.skipif(not ROVER_MDB.exists(), reason="the rover MDB has not landed yet")
+def test_the_stack_loads_against_the_rover_mdb(planned) -> None:  # type: ignore[no-untyped-def]
+    from falak.commanding.stack import parse_stack
+    from falak.mdb import load
+
+    mdb = load(ROVER_MDB)
+    for legs in ("drive", "goto"):
+        doc, summary = drive_stack(planned["f"], legs=legs, spacecraft=mdb.root.name)
+        stack = parse_stack(stack_yaml(doc), mdb, file="drive.yaml")
+        assert len(stack.steps) == summary.steps
+        assert stack.steps[0].at_ns == summary.first_ns
