@@ -174,6 +174,7 @@ def test_run_directory_holds_a_server_config_with_the_runs_clock(tmp_path: Path)
     (sc,) = cfg["spacecraft"]
     assert sc["name"] == "TIANGONG"
     assert Path(sc["mdb"]).is_file()
+    assert sc["light_time_s"] == 0.25  # through a geostationary relay, see SPACECRAFT
     assert len(sc["links"]) == 2  # realtime, playback
     ports = {int(u.rsplit(":", 1)[1]) for u in [*sc["links"], sc["uplink"]]} | {run.port}
     assert len(ports) == 4

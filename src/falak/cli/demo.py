@@ -82,8 +82,11 @@ class DemoSpacecraft:
 
 
 #: The spacecraft of the demo. The rover and the orbiter join here when their simulators land.
+#: The station's light time is its longest, through a geostationary data relay: about
+#: 2 x 36,000 km (station -> relay -> ground terminal) / c = 0.24 s, rounded up; the server
+#: widens its verifier windows by twice that.
 SPACECRAFT: tuple[DemoSpacecraft, ...] = (
-    DemoSpacecraft("TIANGONG", "station", "tiangong", campaign=True),
+    DemoSpacecraft("TIANGONG", "station", "tiangong", campaign=True, light_time_s=0.25),
 )
 
 
