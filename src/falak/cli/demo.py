@@ -793,7 +793,12 @@ def demo_command(
     ] = 0,
     epoch: Annotated[
         str,
-        typer.Option("--epoch", help="Simulated UTC at the start of the run (ISO 8601)."),
+        typer.Option(
+            "--epoch",
+            help="Simulated UTC at the start of the run (ISO 8601). The demo campaign flies "
+            "5 to 55 minutes after it and needs the crew at work then (08:00-12:00 or "
+            "15:30-18:00 UTC); otherwise planning says which rules conflict.",
+        ),
     ] = DEFAULT_EPOCH,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulators' noise.")] = 0,
 ) -> None:
@@ -988,9 +993,11 @@ def _announce(run: DemoRun, out: Callable[[str], None]) -> None:
     for sc in run.spacecraft:
         if sc.stack_name:
             lines.append(f"  falak stack show {sc.stack_name}      # the campaign, step by step")
-        lines.append(
-            f"  falak sim fault {sc.spec.sim} FURNACE_OVERTEMP --tc {sc.uplink}   # an alarm"
-        )
+        if sc.spec.sim == "station":
+            lines.append(
+                f"  falak sim fault station FURNACE_OVERTEMP --tc {sc.uplink}   # an alarm, "
+                "while the furnace heats"
+            )
     lines += ["", "stop it with Ctrl-C", ""]
     out("\n".join(lines))
 
