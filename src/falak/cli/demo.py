@@ -49,13 +49,6 @@ DEFAULT_EPOCH = "2023-09-08T08:10:00Z"
 STOP_GRACE_S = 15.0
 #: Host seconds the server gets to answer ``/health`` after it was started.
 START_TIMEOUT_S = 90.0
-#: The demo users, one per role (as :data:`falak.server.config.EXAMPLE_USERS`).
-ROLE_USERS: tuple[tuple[str, str], ...] = (
-    ("viewer", "viewer"),
-    ("operator", "operator"),
-    ("flight", "flight_director"),
-    ("admin", "admin"),
-)
 
 
 @dataclass(frozen=True)
@@ -127,8 +120,10 @@ class DemoUser:
 
 
 def demo_users() -> list[DemoUser]:
-    """Return one user per role with a fresh random password."""
-    return [DemoUser(n, r, secrets.token_urlsafe(9)) for n, r in ROLE_USERS]
+    """Return one user per role with a fresh random password (the example config's users)."""
+    from falak.server.config import EXAMPLE_USERS
+
+    return [DemoUser(n, r, secrets.token_urlsafe(9)) for n, r in EXAMPLE_USERS]
 
 
 @dataclass
