@@ -21,7 +21,7 @@ def test_signatures_the_planner_relies_on():
     params = inspect.signature(falak.terrain.illumination_timeline).parameters
     assert list(params)[:4] == ["dem", "horizons", "cells_or_xy", "times"]
     params = inspect.signature(falak.terrain.hazards).parameters
-    assert list(params) == ["dem", "rover"]
+    assert list(params) == ["dem", "rover", "model"]
     assert list(inspect.signature(falak.terrain.synthesize).parameters)[:5] == [
         "size", "resolution_m", "center_lat_lon", "seed", "shackleton",
     ]  # fmt: skip

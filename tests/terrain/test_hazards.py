@@ -7,7 +7,7 @@ import pytest
 
 from falak.errors import InputError
 from falak.terrain.dem import Rocks
-from falak.terrain.hazards import Rover, footprint_cells, hazards
+from falak.terrain.hazards import Rover, footprint_cells, hazards, select_model
 from falak.terrain.synth import synthesize
 
 
@@ -90,3 +90,104 @@ def test_synthetic_terrain_summary():
     assert 0.0 < share["impassable"] < 1.0
     assert share["rock"] > 0.0
     assert maps.slope_deg.dtype == np.float32
+
+
+# --- Tactical or strategic: what the DEM resolves (issue 14) ---------------------------------
+
+
+def test_model_rule_and_its_reason_are_stated():
+    """Tactical when cells ≤ wheel base, else strategic; an override says what auto would do."""
+    rover = Rover()
+    assert select_model(rover, 0.1) == (
+        "tactical",
+        "0.1 m cells ≤ the 0.5 m wheel base: steps and rocks at the wheels' scale are resolved",
+    )
+    assert select_model(rover, 0.5)[0] == "tactical"  # the boundary is inclusive
+    model, why = select_model(rover, 5.0)
+    assert model == "strategic"
+    assert why == (
+        "5 m cells > the 0.5 m wheel base: a 0.15 m step or rock is not resolved; slope over a "
+        "15 m baseline, roughness and rock abundance as cost"
+    )
+    model, why = select_model(rover, 5.0, "tactical")
+    assert model == "tactical"
+    assert why.startswith("tactical by request; auto would pick strategic: 5 m cells >")
+    with pytest.raises(InputError, match="hazard model must be one of auto, tactical, strategic"):
+        select_model(rover, 5.0, "orbital")
+
+
+def test_5m_dem_is_not_mostly_step_hazards():
+    """The issue's failure: on a 5 m DEM the tactical test made most cells 'steps'.
+
+    Forced tactical, the same DEM is mostly impassable (steps judged over 15 m, rocks of
+    0.3 m filling 25 m² cells); the strategic model keeps slope and rock fields as hazards.
+    """
+    dem = synthesize(256, 5.0, seed=4)
+    strategic = hazards(dem)
+    tactical = hazards(dem, model="tactical")
+    assert tactical.summary()["impassable"] > 0.5  # the old behaviour, kept on request
+    share = strategic.summary()
+    assert share["model"] == "strategic"
+    assert "5 m cells > the 0.5 m wheel base" in share["model_reason"]
+    assert share["step"] == 0.0
+    assert share["impassable"] < 0.15
+    too_steep = strategic.slope_deg > 20.0
+    assert (strategic.impassable == (too_steep | strategic.rock | strategic.no_data)).all()
+    assert "steps over 0.15 m" not in strategic.hazard_classes()
+
+
+def test_strategic_rock_abundance_cost(make_dem):
+    """Blocked share = Σ π (D + wheel base)² / 4 / cell area; f/(1 − f) added to the cost."""
+    dem = make_dem(np.zeros((10, 10)), 5.0)
+    xs = [dem.x_m[2]] + [dem.x_m[7]] * 12
+    ys = [dem.y_m[2]] + [dem.y_m[7]] * 12
+    dem.rocks = Rocks(np.array(xs), np.array(ys), np.array([1.0] + [1.5] * 12))
+    maps = hazards(dem)
+    assert maps.model == "strategic"
+    one = np.pi / 4 * (1.0 + 0.5) ** 2 / 25.0  # one 1 m rock (0.5 m tall > 0.15 m clearance)
+    assert maps.rock_blocked[2, 2] == pytest.approx(one, rel=1e-6)
+    assert maps.cost[2, 2] == pytest.approx(1.0 + one / (1.0 - one), rel=1e-6)  # flat, smooth
+    assert not maps.rock[2, 2]
+    # twelve 1.5 m rocks in one cell: 12 · π · 2² / 4 / 25 > 1 → capped, a rock field
+    assert maps.rock_blocked[7, 7] == 1.0
+    assert maps.rock[7, 7]
+    assert np.isinf(maps.cost[7, 7])
+    assert maps.describe_cell(7, 7) == ("rocks taller than the clearance block 100% of the cell")
+    assert maps.cost[0, 0] == pytest.approx(1.0)
+
+
+def test_strategic_without_a_rock_map_says_so(make_dem):
+    maps = hazards(make_dem(np.zeros((10, 10)), 5.0))
+    assert maps.model_reason.endswith(
+        "; no rock map with this DEM, so rock abundance is not in the cost"
+    )
+    assert not maps.rock.any()
+    # local bumps on a coarse DEM are terrain, not rocks: none is detected as one
+    bumpy = np.zeros((20, 20))
+    bumpy[10, 10] = 0.4
+    assert not hazards(make_dem(bumpy, 5.0)).rock.any()
+    assert hazards(make_dem(bumpy, 5.0), model="tactical").rock[10, 10]
+
+
+def test_cli_names_the_model_and_takes_an_override(tmp_path):
+    from typer.testing import CliRunner
+
+    from falak.cli.app import app
+    from falak.terrain.dem import write_dem
+
+    runner = CliRunner()
+    write_dem(synthesize(64, 5.0, seed=4), tmp_path / "dem.tif")
+    args = ["terrain", "hazards", "--dem", str(tmp_path / "dem.tif"), "--out-dir"]
+    result = runner.invoke(app, [*args, str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "hazard model: strategic (5 m cells > the 0.5 m wheel base: a 0.15 m step or rock is "
+        "not resolved;"
+    )
+    assert (tmp_path / "a" / "rock_blocked.tif").exists()
+    result = runner.invoke(app, [*args, str(tmp_path / "b"), "--hazard-model", "tactical"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("hazard model: tactical (tactical by request; auto would")
+    result = runner.invoke(app, [*args, str(tmp_path / "c"), "--hazard-model", "orbital"])
+    assert result.exit_code == 1
+    assert "hazard model must be one of auto, tactical, strategic, got 'orbital'" in result.output

@@ -90,8 +90,20 @@ def hazards_command(
     max_slope_deg: Annotated[
         float, typer.Option("--max-slope-deg", help="Steepest drivable slope, degrees.")
     ] = 20.0,
+    hazard_model: Annotated[
+        str,
+        typer.Option(
+            "--hazard-model",
+            help="auto (tactical if cells ≤ wheel base, else strategic), tactical or strategic.",
+        ),
+    ] = "auto",
 ) -> None:
     """Rover hazard maps: slope (°), roughness (m), step (m), rocks, impassable, cost.
+
+    Tactical model (cells no wider than the wheel base): steps and rocks are hazards.
+    Strategic model (coarser, orbital DEMs): they are not resolved; slope over the baseline,
+    roughness and rock abundance (rock_blocked.tif, share of each cell blocked by rocks) make
+    the cost. The summary line says which model was used and why.
 
     Writes slope_deg.tif, roughness_m.tif, step_m.tif, rock.tif and impassable.tif (0/1),
     cost.tif (1 = flat and smooth, inf = impassable) and PNG previews (hillshade.png,
@@ -106,12 +118,16 @@ def hazards_command(
 
     try:
         dem = read_dem(dem_path)
-        maps = hazards(dem, Rover(wheel_base_m, clearance_m, max_slope_deg))
+        rover = Rover(wheel_base_m, clearance_m, max_slope_deg)
+        maps = hazards(dem, rover, model=hazard_model)
     except FalakError as exc:
         _fail(str(exc))
     out_dir.mkdir(parents=True, exist_ok=True)
     t = dem.transform
-    for name in ("slope_deg", "roughness_m", "step_m", "rock", "impassable", "cost"):
+    layers = ["slope_deg", "roughness_m", "step_m", "rock", "impassable", "cost"]
+    if maps.model == "strategic":
+        layers.append("rock_blocked")
+    for name in layers:
         write_layer(out_dir / f"{name}.tif", getattr(maps, name), t)
     map_preview(dem, hillshade(dem.height_m, dem.resolution_m), out_dir / "hillshade.png",
                 "Hillshade", "shade (0–1)", cmap="gray")  # fmt: skip
@@ -122,6 +138,7 @@ def hazards_command(
                 "cost (× distance)", cmap="viridis")  # fmt: skip
     hazard_preview(dem, maps, out_dir / "hazards.png")
     shares = maps.summary()
+    typer.echo(f"hazard model: {maps.model} ({maps.model_reason})")
     typer.echo(
         f"wrote {out_dir}: footprint {maps.footprint} cells; impassable "
         f"{100 * shares['impassable']:.1f} % (too steep {100 * shares['too_steep']:.1f} %, "

@@ -66,6 +66,13 @@ def plan_command(
     max_slope_deg: Annotated[
         float, typer.Option("--max-slope-deg", help="Steepest slope the rover may drive, °.")
     ] = 20.0,
+    hazard_model: Annotated[
+        str,
+        typer.Option(
+            "--hazard-model",
+            help="auto (tactical if cells ≤ wheel base, else strategic), tactical or strategic.",
+        ),
+    ] = "auto",
     speed_m_s: Annotated[
         float, typer.Option("--speed-m-s", help="Driving speed, m/s (VIPER nominal 0.1).")
     ] = 0.1,
@@ -128,7 +135,7 @@ def plan_command(
     schedule = None
     try:
         dem = read_dem(dem_path)
-        maps = hazards(dem, Rover(max_slope_deg=max_slope_deg))
+        maps = hazards(dem, Rover(max_slope_deg=max_slope_deg), model=hazard_model)
         points = [_xy(p, "--via") for p in via or []]
         route = plan_route(
             dem, maps, _xy(start, "--start"), _xy(goal, "--goal"), points, unordered=unordered
@@ -154,6 +161,7 @@ def plan_command(
             route_png(png, dem, maps, route, None, schedule)
     except FalakError as exc:
         _fail(str(exc))
+    typer.echo(f"hazard model: {maps.model} ({maps.model_reason})")
     typer.echo(
         f"route: {route.length_m:.0f} m, cost {route.cost:.0f}, max slope "
         f"{route.max_slope_deg:.1f}° (limit {max_slope_deg:g}°), {len(route.rows)} cells"

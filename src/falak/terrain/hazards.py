@@ -1,22 +1,63 @@
 """Slope, roughness, step and rock hazards, and a traversability cost map, for a rover.
 
-For every cell, a plane is fitted by least squares to the heights in a square *footprint* of
-``w × w`` cells centred on it, ``w`` the odd number of cells covering the rover's wheel base
-(at least 3, so on a DEM coarser than the rover the slope is over 3 cells, which smooths it;
-use a DEM with cells ≤ wheel base / 3 for rover-scale slopes):
+Two models, chosen by what the DEM resolves
+-------------------------------------------
+Planning teams work at two scales. *Tactical* drives of metres to tens of metres are planned
+on the rover's own stereo DEMs, whose cells are a fraction of the rover: each cell's rover-sized
+patch is fitted with a plane and judged for steps, slope and roughness (MER/MSL GESTALT,
+"Grid-based Estimation of Surface Traversability Applied to Local Terrain": Goldberg, Maimone
+& Matthies 2002, IEEE Aerospace Conf.; NASA Tech Briefs TBMG-29525, 2001). *Strategic* routes of
+kilometres are planned on orbital DEMs whose cells are far larger than the rover, where a
+wheel-scale step or a 30 cm rock is not resolved: slope is taken over the DEM's baseline and
+roughness and rock abundance enter as statistics in the cost (MSL and Mars 2020: traversability
+maps from HiRISE DEMs, terrain classes and automated rock counts, Ono et al. 2016, IEEE
+Aerospace Conf., "Data-driven surface traversability analysis for Mars 2020 landing site
+selection"; ESA's lunar lander sites: long-baseline slopes from LOLA, boulders counted on LROC
+images, De Rosa et al. 2012, Planet. Space Sci. 74:224; VIPER's routes planned on LRO-derived
+maps, NASA "VIPER Lunar Operations").
 
-* ``slope_deg``: the tilt of that plane;
+The rule (:func:`select_model`, ``model="auto"``): **tactical when the cell size is at most the
+rover's wheel base**, so that neighbouring cells are closer than the rover is long, the 3-cell
+plane fit spans at most three wheel bases, and a clearance-high ledge shows as a jump between
+neighbouring cells; **strategic otherwise** (a 5 m LOLA cell is ten wheel bases of the default
+rover: its 3 × 3 fit spans 15 m, whose relief about the plane is crater walls and undulation,
+not steps). ``model="tactical"`` or ``"strategic"`` overrides the rule; the maps record the
+model used and why (:attr:`HazardMaps.model`, :attr:`HazardMaps.model_reason`).
+
+Per cell, for both models, a plane is fitted by least squares to the heights in a square
+*footprint* of ``w × w`` cells centred on it, ``w`` the odd number of cells covering the
+rover's wheel base (at least 3):
+
+* ``slope_deg``: the tilt of that plane (over a baseline of ``w`` cells: on a coarse DEM this
+  is smoother than the slope the wheels feel);
 * ``roughness_m``: RMS of the heights about the plane;
-* ``step_m``: highest minus lowest height *about the plane* in the footprint (a step the
-  chassis must clear; the plane's own tilt is not counted twice);
+* ``step_m``: highest minus lowest height *about the plane* in the footprint.
+
+Tactical model:
+
 * ``rock``: a rock taller than the clearance inside the footprint. Rocks come from the DEM's
   rock list (synthetic DEMs: height = D/2, half-buried); a DEM without one gets rocks
   *detected* as local maxima standing more than the clearance above their footprint plane;
-* ``impassable``: slope > ``max_slope_deg``, step > ``clearance_m``, a rock, or no data (NaN
-  cells of the DEM are filled for the plane fits by :func:`~falak.terrain.dem.fill_holes` and
-  then marked impassable: unknown ground is never driven on);
-* ``cost``: ``1 + 2 (slope/max_slope)² + roughness/clearance`` (dimensionless, a multiplier of
-  distance driven), ``inf`` where impassable.
+* ``impassable``: slope > ``max_slope_deg``, step > ``clearance_m``, a rock, or no data;
+* ``cost``: ``1 + 2 (slope/max_slope)² + roughness/clearance``.
+
+Strategic model (steps and single rocks are not hazards: the DEM cannot see them):
+
+* ``rock_blocked``: rock abundance as the share of each cell where the rover's centre cannot be
+  because of a rock taller than the clearance, ``Σ π (D + wheel base)² / 4 / cell area``
+  (each such rock excludes a disc of its diameter grown by the rover's half-width on every
+  side), capped at 1; from the DEM's rock list (a rock map counted on images, or a synthetic
+  DEM's list). A DEM without a rock list has no rock term, and :attr:`HazardMaps.model_reason`
+  says so;
+* ``rock``: cells more than half blocked (:data:`ROCK_BLOCKED_MAX`);
+* ``impassable``: slope > ``max_slope_deg`` over the baseline, ``rock``, or no data;
+* ``cost``: ``1 + 2 (slope/max_slope)² + roughness/clearance + f/(1 − f)`` with f the
+  blocked share: a detour proxy growing without bound as the free ground vanishes (falak's
+  choice, not a published law).
+
+Both: NaN cells of the DEM are filled for the plane fits by :func:`~falak.terrain.dem.fill_holes`
+and then marked impassable (unknown ground is never driven on); ``cost`` is dimensionless (a
+multiplier of distance driven), ``inf`` where impassable.
 
 Default rover (:class:`Rover`): a ~35 kg class (Chang'e-8's Pakistani rover, SUPARCO as
 reported): wheel base 0.5 m, ground clearance 0.15 m, maximum slope 20°. These are falak's
@@ -27,6 +68,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,9 +76,21 @@ from numpy.typing import NDArray
 from falak.errors import InputError
 from falak.terrain.dem import Dem, fill_holes
 
-__all__ = ["HazardMaps", "Rover", "footprint_cells", "hazards"]
+__all__ = [
+    "HAZARD_MODELS",
+    "ROCK_BLOCKED_MAX",
+    "HazardMaps",
+    "Rover",
+    "footprint_cells",
+    "hazards",
+    "select_model",
+]
 
 _SLOPE_WEIGHT = 2.0
+#: Hazard models: ``auto`` picks ``tactical`` or ``strategic`` by the DEM's cell size.
+HAZARD_MODELS = ("auto", "tactical", "strategic")
+#: Strategic model: a cell whose rock-blocked share exceeds this is impassable.
+ROCK_BLOCKED_MAX = 0.5
 
 
 @dataclass(frozen=True)
@@ -58,7 +112,11 @@ class Rover:
 
 @dataclass
 class HazardMaps:
-    """Hazard and cost maps on the DEM grid (all (ny, nx)); see the module text."""
+    """Hazard and cost maps on the DEM grid (all (ny, nx)); see the module text.
+
+    ``model`` is ``"tactical"`` or ``"strategic"``; ``model_reason`` says why (the cell size
+    against the wheel base, or the override) and what the cost is made of.
+    """
 
     slope_deg: NDArray[np.float32]
     roughness_m: NDArray[np.float32]
@@ -69,13 +127,61 @@ class HazardMaps:
     no_data: NDArray[np.bool_] = field(repr=False, default_factory=lambda: np.zeros((0, 0), bool))
     rover: Rover = field(default_factory=Rover)
     footprint: int = 3
+    model: str = "tactical"
+    model_reason: str = ""
+    #: Strategic model: share of each cell blocked by rocks taller than the clearance (0…1).
+    rock_blocked: NDArray[np.float32] = field(
+        repr=False, default_factory=lambda: np.zeros((0, 0), np.float32)
+    )
 
-    def summary(self) -> dict[str, float]:
-        """Shares of the area (0…1) per hazard, for reports."""
+    def hazard_classes(self) -> dict[str, NDArray[np.bool_]]:
+        """Masks of the hazard classes this model judges, by a readable name."""
+        rover = self.rover
+        no_data = self.no_data if self.no_data.size else np.zeros(self.slope_deg.shape, bool)
+        classes = {f"slopes over {rover.max_slope_deg:g}°": self.slope_deg > rover.max_slope_deg}
+        if self.model == "tactical":
+            classes[f"steps over {rover.clearance_m:g} m"] = self.step_m > rover.clearance_m
+            classes["rocks"] = self.rock
+        else:
+            classes[f"rock fields (over {ROCK_BLOCKED_MAX:.0%} blocked)"] = self.rock
+        classes["cells without data"] = no_data
+        return classes
+
+    def describe_cell(self, r: int, c: int) -> str:
+        """Say why cell (r, c) is a hazard (or ``"impassable cost"``)."""
+        rover = self.rover
+        reasons = []
+        if self.no_data.size and self.no_data[r, c]:
+            reasons.append("no elevation data")
+        if self.slope_deg[r, c] > rover.max_slope_deg:
+            reasons.append(f"slope {self.slope_deg[r, c]:.0f}° > {rover.max_slope_deg:g}° limit")
+        if self.model == "tactical":
+            if self.step_m[r, c] > rover.clearance_m:
+                reasons.append(
+                    f"step {self.step_m[r, c]:.2f} m > {rover.clearance_m:g} m clearance"
+                )
+            if self.rock[r, c]:
+                reasons.append("a rock taller than the clearance")
+        elif self.rock[r, c]:
+            reasons.append(
+                f"rocks taller than the clearance block {float(self.rock_blocked[r, c]):.0%} of "
+                "the cell"
+            )
+        return ", ".join(reasons) or "impassable cost"
+
+    def summary(self) -> dict[str, Any]:
+        """Shares of the area (0…1) per hazard, and the model used and why, for reports.
+
+        ``step`` is 0 in the strategic model (steps are not judged there); ``rock`` counts
+        rock cells (tactical) or rock fields (strategic).
+        """
         n = self.slope_deg.size
+        step = self.step_m > self.rover.clearance_m if self.model == "tactical" else None
         return {
+            "model": self.model,
+            "model_reason": self.model_reason,
             "too_steep": float(np.count_nonzero(self.slope_deg > self.rover.max_slope_deg)) / n,
-            "step": float(np.count_nonzero(self.step_m > self.rover.clearance_m)) / n,
+            "step": 0.0 if step is None else float(np.count_nonzero(step)) / n,
             "rock": float(np.count_nonzero(self.rock)) / n,
             "no_data": float(np.count_nonzero(self.no_data)) / n,
             "impassable": float(np.count_nonzero(self.impassable)) / n,
@@ -87,12 +193,46 @@ def footprint_cells(rover: Rover, resolution_m: float) -> int:
     return max(3, 2 * math.ceil(rover.wheel_base_m / (2 * resolution_m) - 0.5) + 1)
 
 
-def hazards(dem: Dem, rover: Rover | None = None) -> HazardMaps:
-    """Compute slope, roughness, step, rock, impassable and cost maps for ``rover`` on ``dem``."""
+def select_model(rover: Rover, resolution_m: float, model: str = "auto") -> tuple[str, str]:
+    """Return the hazard model for a DEM of ``resolution_m`` and why (module text: the rule).
+
+    ``model`` is ``"auto"`` (tactical when the cell size is at most the wheel base, else
+    strategic) or ``"tactical"``/``"strategic"`` to override the rule.
+    """
+    if model not in HAZARD_MODELS:
+        raise InputError(f"hazard model must be one of {', '.join(HAZARD_MODELS)}, got {model!r}")
+    resolves = resolution_m <= rover.wheel_base_m
+    auto = "tactical" if resolves else "strategic"
+    w = footprint_cells(rover, resolution_m)
+    if resolves:
+        why = (
+            f"{resolution_m:g} m cells ≤ the {rover.wheel_base_m:g} m wheel base: steps and rocks "
+            "at the wheels' scale are resolved"
+        )
+    else:
+        why = (
+            f"{resolution_m:g} m cells > the {rover.wheel_base_m:g} m wheel base: a "
+            f"{rover.clearance_m:g} m step or rock is not resolved; slope over a "
+            f"{w * resolution_m:g} m baseline, roughness and rock abundance as cost"
+        )
+    if model == "auto":
+        return auto, why
+    if model == auto:
+        return model, f"{why} (asked for {model})"
+    return model, f"{model} by request; auto would pick {auto}: {why}"
+
+
+def hazards(dem: Dem, rover: Rover | None = None, *, model: str = "auto") -> HazardMaps:
+    """Compute slope, roughness, step, rock, impassable and cost maps for ``rover`` on ``dem``.
+
+    ``model``: ``"auto"`` (by the DEM's cell size against the wheel base, see
+    :func:`select_model`), ``"tactical"`` or ``"strategic"``.
+    """
     from scipy import ndimage
 
     rover = rover or Rover()
     res = dem.resolution_m
+    chosen, reason = select_model(rover, res, model)
     w = footprint_cells(rover, res)
     k = w // 2
     filled, no_data = fill_holes(dem.height_m)
@@ -120,10 +260,22 @@ def hazards(dem: Dem, rover: Rover | None = None) -> HazardMaps:
     roughness_m = np.sqrt(ss / (w * w))
     step_m = high - low
 
-    rock = _rock_map(dem, rover, h, mean)
-    impassable = (slope_deg > rover.max_slope_deg) | (step_m > rover.clearance_m) | rock | no_data
     cost = 1.0 + _SLOPE_WEIGHT * (slope_deg / rover.max_slope_deg) ** 2
     cost = cost + roughness_m / rover.clearance_m
+    too_steep = slope_deg > rover.max_slope_deg
+    blocked = np.zeros((ny, nx), dtype=np.float64)
+    if chosen == "tactical":
+        rock = _rock_map(dem, rover, h, mean)
+        impassable = too_steep | (step_m > rover.clearance_m) | rock | no_data
+    else:
+        if dem.rocks is None:
+            reason += "; no rock map with this DEM, so rock abundance is not in the cost"
+        else:
+            blocked = _rock_blocked(dem, rover)
+        rock = blocked > ROCK_BLOCKED_MAX
+        impassable = too_steep | rock | no_data
+        free = np.maximum(1.0 - blocked, 1e-9)
+        cost = cost + blocked / free
     cost = np.where(impassable, np.inf, cost)
     return HazardMaps(
         slope_deg=slope_deg.astype(np.float32),
@@ -135,7 +287,35 @@ def hazards(dem: Dem, rover: Rover | None = None) -> HazardMaps:
         no_data=no_data,
         rover=rover,
         footprint=w,
+        model=chosen,
+        model_reason=reason,
+        rock_blocked=blocked.astype(np.float32),
     )
+
+
+def _rock_cells(
+    dem: Dem, mask: NDArray[np.bool_]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
+    """Rows, columns and in-grid flags of the listed rocks selected by ``mask``."""
+    assert dem.rocks is not None
+    ny, nx = dem.shape
+    res = dem.resolution_m
+    col = np.floor((dem.rocks.x_m[mask] - dem.transform.c) / res).astype(np.intp)
+    row = np.floor((dem.rocks.y_m[mask] - dem.transform.f) / dem.transform.e).astype(np.intp)
+    inside = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
+    return row, col, inside
+
+
+def _rock_blocked(dem: Dem, rover: Rover) -> NDArray[np.float64]:
+    """Share of each cell excluded to the rover's centre by rocks taller than the clearance."""
+    assert dem.rocks is not None
+    tall = dem.rocks.diameter_m / 2 > rover.clearance_m
+    row, col, inside = _rock_cells(dem, tall)
+    area = np.pi / 4 * (dem.rocks.diameter_m[tall] + rover.wheel_base_m) ** 2
+    blocked = np.zeros(dem.shape, dtype=np.float64)
+    np.add.at(blocked, (row[inside], col[inside]), area[inside])
+    out: NDArray[np.float64] = np.minimum(blocked / dem.resolution_m**2, 1.0)
+    return out
 
 
 def _rock_map(
@@ -148,10 +328,7 @@ def _rock_map(
     res = dem.resolution_m
     centres = np.zeros((ny, nx), dtype=bool)
     if dem.rocks is not None:
-        tall = dem.rocks.diameter_m / 2 > rover.clearance_m
-        col = np.floor((dem.rocks.x_m[tall] - dem.transform.c) / res).astype(np.intp)
-        row = np.floor((dem.rocks.y_m[tall] - dem.transform.f) / dem.transform.e).astype(np.intp)
-        inside = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
+        row, col, inside = _rock_cells(dem, dem.rocks.diameter_m / 2 > rover.clearance_m)
         centres[row[inside], col[inside]] = True
     else:
         # Detected: a local maximum (3 × 3) standing above its neighbourhood mean by > clearance.

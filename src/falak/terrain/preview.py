@@ -83,17 +83,18 @@ def hazard_preview(dem: Dem, maps: Any, path: str | Path) -> Path:
     from matplotlib.colors import ListedColormap
 
     classes = np.zeros(dem.shape)
-    classes[maps.slope_deg > maps.rover.max_slope_deg] = 1
-    classes[maps.step_m > maps.rover.clearance_m] = 2
-    classes[maps.rock] = 3
-    classes[maps.no_data] = 4
-    fig, ax, extent = _figure(dem, "Rover hazards")
+    masks = list(maps.hazard_classes().items())  # the classes this hazard model judges
+    for i, (_, mask) in enumerate(masks, start=1):
+        classes[mask] = i
+    fig, ax, extent = _figure(dem, f"Rover hazards ({maps.model} model)")
     ax.imshow(hillshade(dem.height_m, dem.resolution_m), cmap="gray", extent=extent)
-    colours = ListedColormap(["#ffa500", "#d62728", "#9467bd", "#000000"])
+    palette = {"slopes": "#ffa500", "steps": "#d62728", "rocks": "#9467bd", "rock": "#9467bd"}
+    colours = ListedColormap([palette.get(name.split()[0], "#000000") for name, _ in masks])
     shown = np.ma.masked_equal(classes, 0)
-    image = ax.imshow(shown, cmap=colours, vmin=0.5, vmax=4.5, alpha=0.8, extent=extent)
-    bar = fig.colorbar(image, ax=ax, ticks=[1, 2, 3, 4])
-    bar.ax.set_yticklabels(["too steep", "step", "rock", "no data"])
-    fig.savefig(path)
+    n = len(masks)
+    image = ax.imshow(shown, cmap=colours, vmin=0.5, vmax=n + 0.5, alpha=0.8, extent=extent)
+    bar = fig.colorbar(image, ax=ax, ticks=list(range(1, n + 1)))
+    bar.ax.set_yticklabels([name.split(" (")[0] for name, _ in masks])
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return Path(path)

@@ -123,6 +123,8 @@ class TraverseRoute:
     waypoint_nodes: list[int]  # route index of each waypoint in visiting order (start … goal)
     waypoint_xy: list[tuple[float, float]]  # the same points as asked, in visiting order
     order: list[int]  # visiting order of the ``via`` points as given (0-based)
+    hazard_model: str = "tactical"  # the hazard model of the maps it was planned on
+    hazard_model_reason: str = ""
 
     @property
     def length_m(self) -> float:
@@ -131,39 +133,22 @@ class TraverseRoute:
 
 
 def _describe_hazard(maps: HazardMaps, r: int, c: int) -> str:
-    rover = maps.rover
-    reasons = []
-    if maps.no_data.size and maps.no_data[r, c]:
-        reasons.append("no elevation data")
-    if maps.slope_deg[r, c] > rover.max_slope_deg:
-        reasons.append(f"slope {maps.slope_deg[r, c]:.0f}° > {rover.max_slope_deg:g}° limit")
-    if maps.step_m[r, c] > rover.clearance_m:
-        reasons.append(f"step {maps.step_m[r, c]:.2f} m > {rover.clearance_m:g} m clearance")
-    if maps.rock[r, c]:
-        reasons.append("a rock taller than the clearance")
-    return ", ".join(reasons) or "impassable cost"
+    return maps.describe_cell(r, c)
 
 
 def _cut_off_reason(maps: HazardMaps, a: tuple[int, int], b: tuple[int, int]) -> str:
     """Name the hazard class whose cells alone separate ``a`` from ``b``."""
     from scipy import ndimage
 
-    rover = maps.rover
     passable = np.isfinite(maps.cost)
-    no_data = maps.no_data if maps.no_data.size else np.zeros_like(passable)
-    classes = {
-        f"slopes over {rover.max_slope_deg:g}°": maps.slope_deg > rover.max_slope_deg,
-        f"steps over {rover.clearance_m:g} m": maps.step_m > rover.clearance_m,
-        "rocks": maps.rock,
-        "cells without data": no_data,
-    }
+    classes = maps.hazard_classes()
     for name, mask in classes.items():
         others = [m for n, m in classes.items() if n != name]
         only_this = mask & ~np.logical_or.reduce(others)
         labels, _ = ndimage.label(passable | only_this, structure=np.ones((3, 3)))
         if labels[a] and labels[a] == labels[b]:
             return f"cut off by {name}"
-    return "cut off by a mix of hazards (slopes, steps, rocks, no data)"
+    return "cut off by a mix of hazards (" + ", ".join(classes) + ")"
 
 
 def _cell(dem: Dem, maps: HazardMaps, xy: tuple[float, float], name: str) -> tuple[int, int]:
@@ -256,6 +241,8 @@ def plan_route(
         waypoint_nodes=nodes,
         waypoint_xy=[(float(points[i][0]), float(points[i][1])) for i in order],
         order=[i - 1 for i in order[1:-1]],
+        hazard_model=maps.model,
+        hazard_model_reason=maps.model_reason,
     )
 
 
@@ -887,6 +874,8 @@ def to_geojson(route: TraverseRoute, schedule: Schedule | None = None) -> dict[s
         "length_m": route.length_m,
         "cost": route.cost,
         "max_slope_deg": route.max_slope_deg,
+        "hazard_model": route.hazard_model,
+        "hazard_model_reason": route.hazard_model_reason,
         "via_order": route.order,
         "waypoints": waypoints,
         "duration_s": None,
@@ -934,6 +923,7 @@ def route_png(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
     from falak.terrain.preview import hillshade
 
@@ -947,6 +937,11 @@ def route_png(
     ax.imshow(hillshade(dem.height_m, dem.resolution_m), cmap="gray", extent=extent)
     hazard = np.ma.masked_equal(maps.impassable.astype(float), 0)
     ax.imshow(hazard, cmap=ListedColormap(["#d62728"]), alpha=0.45, extent=extent)
+    hazard_patch = Patch(
+        color="#d62728",
+        alpha=0.45,
+        label=f"hazards ({maps.model} model: " + ", ".join(maps.hazard_classes()) + ")",
+    )
     x, y = route.x_m / 1e3, route.y_m / 1e3
     label = "mean sunlit fraction over the window (0…1)"
     if lit_fraction is None and schedule is not None and schedule.passage_sun_fraction.size:
@@ -963,10 +958,11 @@ def route_png(
     if schedule is not None and schedule.waits():
         nodes = [s.node_from for s in schedule.waits()]
         ax.plot(x[nodes], y[nodes], "s", color="cyan", mec="black", ms=5, zorder=5, label="waits")
-    ax.legend(loc="upper right", fontsize=8)
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=[*handles, hazard_patch], loc="upper right", fontsize=7)
     ax.set_xlabel("x (km, polar stereographic)")
     ax.set_ylabel("y (km)")
-    ax.set_title(f"Traverse: {route.length_m:.0f} m, hazards in red")
+    ax.set_title(f"Traverse: {route.length_m:.0f} m, hazards in red ({maps.model} hazard model)")
     fig.savefig(path)
     plt.close(fig)
     return path
