@@ -1,4 +1,5 @@
-"""Digital elevation models in LOLA's south-polar stereographic projection: GeoTIFF in and out.
+"""Digital elevation models in LOLA's south-polar stereographic projection: GeoTIFF in and out,
+and PDS3 ``.IMG`` + ``.LBL`` in, as LOLA publishes its polar products.
 
 A :class:`Dem` is a north-up grid of heights in metres above the LOLA sphere (radius 1737.4 km,
 :data:`~falak.dynamics.moonframes.MOON_RADIUS_KM`) on the projection LOLA's polar products use::
@@ -19,6 +20,23 @@ Large files: :func:`read_window` reads one window and :func:`iter_blocks` walks 
 block (with an optional halo), so DEMs larger than memory can be processed piecewise.
 
 CRSs are compared by meaning, not by string: GDAL writes ``+k=1`` back as ``+lat_ts=-90``.
+
+PDS3 (LOLA's polar GDRs, e.g. ``LDEM_875S_5M.IMG`` with its detached ``LDEM_875S_5M.LBL``)
+are read through GDAL's PDS driver (bundled with rasterio's GDAL); give the ``.LBL`` or the
+``.IMG`` (its label beside it is found). The label is ODL text (Neumann 2011, LOLA RDR/GDR
+Software Interface Specification, LRO-L-LOLA-4-GDR-V1.0, and the polar labels' own
+keywords): ``^IMAGE``, ``LINES``, ``LINE_SAMPLES``, ``SAMPLE_TYPE = LSB_INTEGER``,
+``SAMPLE_BITS = 16``, ``UNIT = METER``, ``SCALING_FACTOR = 0.5``, ``OFFSET = 1737400.`` (the
+reference radius: stored values are heights in half-metres above the 1737.4 km sphere), and an
+``IMAGE_MAP_PROJECTION`` with ``MAP_PROJECTION_TYPE = "POLAR STEREOGRAPHIC"``,
+``CENTER_LATITUDE = -90``, ``CENTER_LONGITUDE = 0``, ``A_AXIS_RADIUS = 1737.4 <km>``,
+``MAP_SCALE`` (m/pixel) and ``LINE_PROJECTION_OFFSET``/``SAMPLE_PROJECTION_OFFSET`` (pixels
+from the centre of the first pixel to the pole; ``15167.5`` for the 30336² 5 m product, so
+``x = (sample − SAMPLE_PROJECTION_OFFSET − 1) · MAP_SCALE`` and
+``y = (LINE_PROJECTION_OFFSET + 1 − line) · MAP_SCALE`` at the centre of 1-based
+``(line, sample)``, as DSMAP_POLAR.CAT states). Heights are ``DN · SCALING_FACTOR + OFFSET``
+with an ``OFFSET`` equal to the sphere's radius taken off (falak's heights are above that
+sphere); DNs equal to the driver's null (−32768 for 16-bit) are no data.
 """
 
 from __future__ import annotations
@@ -271,14 +289,17 @@ def _open(path: str | Path) -> Any:
         RasterioIOError,
     )
 
-    name = str(path)
+    name = str(_pds_label(Path(path)))
     try:
         with warnings.catch_warnings():
             # A file without georeferencing makes rasterio warn; we raise a clear error instead.
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             src = rasterio.open(name)
     except RasterioIOError as exc:
-        raise InputError(f"{name}: cannot read as a raster ({exc}); expected a GeoTIFF") from None
+        raise InputError(
+            f"{name}: cannot read as a raster ({exc}); expected a GeoTIFF, or a PDS3 .IMG with "
+            "its .LBL label"
+        ) from None
     if src.crs is None or src.transform == Affine.identity():
         src.close()
         raise InputError(
@@ -300,15 +321,39 @@ def _open(path: str | Path) -> Any:
     return src
 
 
-def _to_heights(data: NDArray[Any], nodata: float | None) -> NDArray[np.float32]:
-    heights = np.asarray(data, dtype=np.float32)
+def _pds_label(path: Path) -> Path:
+    """The detached PDS3 label of an ``.IMG`` (``X.LBL`` or ``X.lbl`` beside it), else ``path``."""
+    if path.suffix.lower() == ".img":
+        for suffix in (".LBL", ".lbl"):
+            label = path.with_suffix(suffix)
+            if label.exists():
+                return label
+    return path
+
+
+def _to_heights(data: NDArray[Any], src: Any) -> NDArray[np.float32]:
+    """Heights (m above the 1737.4 km sphere) from band 1's stored values; nodata → NaN.
+
+    The band's scale and offset are applied (PDS3: ``SCALING_FACTOR`` and ``OFFSET``); an
+    offset equal to the sphere's radius (LOLA: ``OFFSET = 1737400.``, a radius) is taken off.
+    """
+    nodata = src.nodata
+    scale = float(src.scales[0]) if src.scales else 1.0
+    offset = float(src.offsets[0]) if src.offsets else 0.0
+    unit = str((src.units or [""])[0] or "").upper()
+    to_m = 1000.0 if unit.startswith(("KM", "KILOMET")) else 1.0
+    if math.isclose(offset * to_m, MOON_RADIUS_M, abs_tol=1.0):
+        offset = 0.0  # a reference radius: the values are already heights above the sphere
+    heights32 = np.asarray(data, dtype=np.float32)  # int16 DNs · 0.5 are exact in float32
+    if scale != 1.0 or offset != 0.0 or to_m != 1.0:
+        heights32 = ((heights32 * scale + offset) * to_m).astype(np.float32)
     if nodata is not None and not math.isnan(nodata):
-        heights = np.where(data == nodata, np.float32(np.nan), heights)
-    return np.ascontiguousarray(heights, dtype=np.float32)
+        heights32 = np.where(data == nodata, np.float32(np.nan), heights32)
+    return np.ascontiguousarray(heights32, dtype=np.float32)
 
 
 def read_window(path: str | Path, row_off: int, col_off: int, height: int, width: int) -> Dem:
-    """Read one rectangular window of a DEM GeoTIFF (clipped to the file) without the rest."""
+    """Read one rectangular window of a DEM (GeoTIFF or PDS3; clipped to the file) alone."""
     from rasterio.windows import Window  # type: ignore[import-untyped]  # ships no type information
 
     with _open(path) as src:
@@ -317,7 +362,7 @@ def read_window(path: str | Path, row_off: int, col_off: int, height: int, width
         )
         data = src.read(1, window=window)
         transform = src.window_transform(window)
-        return Dem(_to_heights(data, src.nodata), transform, source=str(path))
+        return Dem(_to_heights(data, src), transform, source=str(path))
 
 
 def iter_blocks(
@@ -343,7 +388,7 @@ def iter_blocks(
 
 
 def read_dem(path: str | Path) -> Dem:
-    """Read a whole DEM GeoTIFF (band 1); nodata cells become NaN.
+    """Read a whole DEM, GeoTIFF or PDS3 ``.IMG``/``.LBL`` (band 1); nodata cells become NaN.
 
     A sidecar ``<file>.features.npz`` written by :func:`write_dem` for a synthetic DEM brings
     back its crater and rock lists.
@@ -356,7 +401,7 @@ def read_dem(path: str | Path) -> Dem:
     """
     with _open(path) as src:
         data = src.read(1)
-        dem = Dem(_to_heights(data, src.nodata), src.transform, source=str(path))
+        dem = Dem(_to_heights(data, src), src.transform, source=str(path))
     sidecar = Path(str(path) + FEATURES_SUFFIX)
     if sidecar.exists():
         with np.load(sidecar) as f:
