@@ -6,7 +6,8 @@ single-spacecraft form), a processor with its own bus, links and worker thread, 
 manager with its uplink and light time, a stack executor, and the latest value of every
 parameter (from a bus subscription, for ``GET /parameters/.../latest``). Nothing of one
 spacecraft's chain waits for another's: a flood on one spacecraft's link fills (and, when
-full, blocks) only that spacecraft's processor queue.
+full, blocks) only that spacecraft's processor queue (:data:`MAX_QUEUED_BATCHES`), and the
+spacecraft share the interpreter at a short switch interval (:data:`SWITCH_INTERVAL_S`).
 
 :class:`Runtime` holds the spacecraft (the first one configured is the default: the routes
 without ``/spacecraft/{sc}`` mean it) and the shared part: users, tokens, request limits,
@@ -19,6 +20,7 @@ every spacecraft.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +43,16 @@ from falak.server.throttle import Kind, LoginThrottle
 __all__ = ["LatestValue", "Runtime", "SpacecraftRuntime"]
 
 log = logging.getLogger(__name__)
+
+MAX_QUEUED_BATCHES = 64
+"""Received batches (up to 1024 datagrams each) a configured spacecraft's processor queues
+at most: beyond, its links wait and a flood backs up into their sockets (where the kernel
+drops and counts what overflows) instead of into the server's memory."""
+SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's thread switch interval while several spacecraft are hosted (Python's
+default is 5 ms): a spacecraft's chain hands the interpreter to and from the others' busy
+threads a few tens of times per packet, so the interval bounds what a flooded spacecraft
+adds to another's latency (``tests/server/test_isolation.py`` measures it)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +158,13 @@ class SpacecraftRuntime:
                 for i, url in enumerate(sc.links)
             ]
             proc = Processor(
-                mdb, archive, root=root, links=links, batch_max_age_s=0.01, clock=clock
+                mdb,
+                archive,
+                root=root,
+                links=links,
+                batch_max_age_s=0.01,
+                max_queued_batches=MAX_QUEUED_BATCHES,
+                clock=clock,
             )
             uplink = open_uplink(sc.uplink, clock=clock) if sc.uplink else None
         except BaseException:
@@ -297,6 +315,7 @@ class Runtime:
         self.limits = limits if limits is not None else Limits()
         self.logins = LoginThrottle(self.limits, on_lockout=self._audit_lockout)
         self.started_ns = clock.now_ns()
+        self._switch_interval_s: float | None = None
 
     def __repr__(self) -> str:
         return f"<Runtime {', '.join(self.spacecraft)}>"
@@ -394,7 +413,11 @@ class Runtime:
     # -- lifetime ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every spacecraft."""
+        """Start every spacecraft (with several, at the :data:`SWITCH_INTERVAL_S` thread
+        switch interval, restored by :meth:`stop`)."""
+        if len(self.spacecraft) > 1 and self._switch_interval_s is None:
+            self._switch_interval_s = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL_S, self._switch_interval_s))
         for sc in self.spacecraft.values():
             sc.start()
 
@@ -402,6 +425,9 @@ class Runtime:
         """Stop every spacecraft (each closes what it opened)."""
         for sc in self.spacecraft.values():
             sc.stop()
+        if self._switch_interval_s is not None:
+            sys.setswitchinterval(self._switch_interval_s)
+            self._switch_interval_s = None
 
     # -- audit ---------------------------------------------------------------------------
 

@@ -1,0 +1,122 @@
+"""Processing is isolated per spacecraft: a flood on TESTSAT's link (a separate process
+sending as fast as it can, 100-200k packets/s) must not lose, reorder or hold up TIANGONG's
+telemetry beyond bounds, nor grow the server's memory.
+
+Latency is measured from the moment the test sends a TIANGONG packet to the moment its
+STN_ALT_KM value is published on TIANGONG's bus (the subscription's ``notify`` runs in the
+publishing thread), for 50 packets/s, alone and during the flood.
+
+What one process can promise, and what is asserted: all spacecraft share one interpreter
+(the GIL) and, here, 2 cores with the flooder and the other users of the machine, and each
+TIANGONG packet's chain (socket, queue, raw archive commit with its fsync, decode, publish)
+takes the interpreter back a few tens of times. The runtime bounds the flooded side
+(``MAX_QUEUED_BATCHES``: its link waits, the kernel drops what overflows its socket) and
+shortens the switch interval to 0.5 ms (``SWITCH_INTERVAL_S``), which caps each hand-over.
+Measured on this machine (2 cores, load average 3-5 from other users; four runs, the
+flooder sending 130-150k packets/s of which TESTSAT's bounded chain takes about 55k/s):
+TIANGONG alone p50 12-15 ms, p95 15-20 ms; during the flood p50 28-37 ms, p95 84-236 ms (the
+tail: moments when the flooded chain holds the interpreter in long calls and its fsyncs
+queue the disk ahead of TIANGONG's); 2 s after the flood p95 24-43 ms. Before the bounds
+(Python's 5 ms interval, 10,000 queued batches) the flood gave p50 63-78 ms, p95 315-406
+ms, and 2 s after it p95 still 160-390 ms while TESTSAT worked off its backlog. So the
+median is held to the brief's 3 x baseline + 50 ms, the 95th percentile to 1 s (a packet
+is never held for seconds, as a queue without bounds did), and after the flood the
+baseline bound holds again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from falak.server.runtime import MAX_QUEUED_BATCHES
+from tests.server.multi import TwoSpacecraft, obt_now, station_hk, two_spacecraft
+
+RATE_HZ = 50
+ROOT = Path(__file__).parents[2]
+
+
+def station_latency_ms(m: TwoSpacecraft, seconds: float, first: int) -> np.ndarray:
+    """Send TIANGONG HK at RATE_HZ for ``seconds``; return each packet's send-to-publish
+    latency (ms), in send order. STN_ALT_KM's raw value numbers the packets from ``first``."""
+    station = m.runtime.get("TIANGONG")
+    published: list[int] = []
+    sub = station.bus.subscribe(
+        ["/TIANGONG/STN_ALT_KM"], maxsize=100_000, notify=lambda: published.append(time.time_ns())
+    )
+    n = int(seconds * RATE_HZ)
+    packets = [station_hk(m.tiangong, i, obt_now(), first + i) for i in range(n)]
+    sent: dict[int, int] = {}
+    port = m.tm_port("TIANGONG")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i, p in enumerate(packets):
+            sent[first + i] = time.time_ns()
+            s.sendto(p, ("127.0.0.1", port))
+            time.sleep(1 / RATE_HZ)
+    items = []
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline and sum(len(d.payload) for d in items) < n:
+        time.sleep(0.05)
+        items += sub.drain()
+    sub.close()
+    pairs = zip(published[: len(items)], items, strict=True)  # close() notifies once more
+    got = [(int(raw), t) for t, d in pairs for raw in d.payload.raw]
+    assert [v for v, _ in got] == list(range(first, first + n)), "packets lost or reordered"
+    return np.array([(t - sent[v]) / 1e6 for v, t in got])
+
+
+def percentiles(lat_ms: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(lat_ms, 50)), float(np.percentile(lat_ms, 95))
+
+
+@pytest.mark.slow
+def test_a_flood_on_one_spacecraft_does_not_hold_up_another(tmp_path: Path) -> None:
+    with two_spacecraft(tmp_path) as m:
+        testsat = m.runtime.get("TESTSAT")
+        base_p50, base_p95 = percentiles(station_latency_ms(m, 3.0, 10_000))
+        received_before = testsat.processor.links["udp0"].stats().packets
+        flooder = subprocess.Popen(
+            [sys.executable, "-m", "tests.server.flood", str(m.tm_port("TESTSAT")), "6"],
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        queued: list[int] = []
+        watching = threading.Event()
+
+        def watch() -> None:  # the flooded side's queue, every 50 ms
+            while not watching.wait(0.05):
+                queued.append(testsat.processor.stats().queued_batches)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            time.sleep(1.0)  # the flood is on
+            flood_p50, flood_p95 = percentiles(station_latency_ms(m, 4.0, 20_000))
+        finally:
+            out, _ = flooder.communicate(timeout=30)
+            watching.set()
+            watcher.join()
+        flooded = testsat.processor.links["udp0"].stats().packets - received_before
+        time.sleep(2.0)  # TESTSAT's socket backlog drains
+        after_p50, after_p95 = percentiles(station_latency_ms(m, 3.0, 30_000))
+    report = (
+        f"TIANGONG latency p50/p95 (ms): alone {base_p50:.1f}/{base_p95:.1f}, during the "
+        f"flood {flood_p50:.1f}/{flood_p95:.1f}, after {after_p50:.1f}/{after_p95:.1f}; "
+        f"TESTSAT sent {int(out)} packets, {flooded} received, queue at most {max(queued)}"
+    )
+    print(report)
+    assert flooded > 200_000, report  # it was a flood: > 50k packets/s over 4+ s
+    assert max(queued) <= MAX_QUEUED_BATCHES, report  # bounded: no growth in memory
+    assert flood_p50 < 3 * base_p50 + 50.0, report
+    assert flood_p95 < 1000.0, report
+    assert after_p95 < 3 * base_p95 + 50.0, report
