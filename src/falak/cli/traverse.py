@@ -156,7 +156,16 @@ def plan_command(
                 route, times, sun, earth, speed_m_s=speed_m_s, battery=battery,
                 teleoperated=teleoperated,
             )  # fmt: skip
-        out.write_text(json.dumps(to_geojson(route, schedule), indent=1))
+        feature = to_geojson(route, schedule)
+        if schedule is not None:  # what falak traverse commands needs: rover, Earth windows
+            from falak.planning.traverse.commands import command_properties
+
+            extra = command_properties(
+                schedule, route, times, earth, rover=maps.rover, speed_m_s=speed_m_s,
+                teleoperated=teleoperated,
+            )  # fmt: skip
+            feature["properties"].update(extra)
+        out.write_text(json.dumps(feature, indent=1))
         if png is not None:
             route_png(png, dem, maps, route, None, schedule)
     except FalakError as exc:
@@ -180,8 +189,126 @@ def plan_command(
     typer.echo(f"wrote {out}" + (f" and {png}" if png else ""))
 
 
+def _rover_mdb() -> Path:
+    from falak.missions import __file__ as missions_init
+
+    return Path(missions_init).parent / "rover" / "mdb.yaml"
+
+
+def commands_command(
+    route_path: Annotated[
+        Path,
+        typer.Argument(
+            help="ROUTE.geojson from falak traverse plan --depart (a route with its schedule).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Stack YAML file to write.")],
+    mdb: Annotated[
+        Path | None,
+        typer.Option("--mdb", help="Rover mission database to check the stack against."),
+    ] = None,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            help="What a failed step (a hazard stop, a timeout) does: stop (default) the "
+            "stack, or continue with the next step.",
+        ),
+    ] = "stop",
+    light_time_s: Annotated[
+        float, typer.Option("--light-time-s", help="One-way light time Earth-rover, s.")
+    ] = 1.28,
+    legs: Annotated[
+        str,
+        typer.Option("--legs", help="drive: TURN + DRIVE on a heading; goto: GOTO X,Y."),
+    ] = "drive",
+    turn_rate_deg_s: Annotated[
+        float,
+        typer.Option("--turn-rate-deg-s", help="Turn-in-place rate for TURN durations, °/s."),
+    ] = 3.0,
+    max_leg_m: Annotated[
+        float,
+        typer.Option("--max-leg-m", help="Longest DRIVE/GOTO, m; longer legs are cut."),
+    ] = 20.0,
+    tolerance_m: Annotated[
+        float | None,
+        typer.Option(
+            "--tolerance-m",
+            help="Largest distance of a straight leg from the route's cells, m (default: "
+            "half a DEM cell).",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The stack's name (default traverse-YYYYMMDDtHHMM)."),
+    ] = None,
+) -> None:
+    """Turn a planned traverse into the rover's drive stack (falak stack load STACK.yaml).
+
+    Each drive of the plan's timeline, cut at the waypoints, becomes straight legs (within
+    --tolerance-m of the route's cells), each a TURN to its heading (degrees clockwise from
+    grid north, +y of the projection) and a DRIVE of its length (m) on it, or one GOTO to its
+    end (X_M, Y_M in projected m); DRIVE and GOTO carry the plan's hazard limits
+    (MAX_SLOPE_DEG, MAX_STEP_M) for the rover's on-board check. Release times are absolute
+    UTC from the schedule; a step is released no earlier than the step before it is expected
+    done on Earth (its duration at the plan's speed plus two light times), and only where
+    that whole round trip fits inside one of the plan's Earth windows at the rover's
+    position; otherwise it is held to the next window. Each step's timeout_s is 2 light
+    times + 2 x its expected duration + 30 s. The stack YAML (docs/commanding.md) is
+    checked against the rover MDB; a problem is printed as STACK.yaml:LINE: message (exit 1).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from falak.cli.stack import write_checked_stack
+    from falak.errors import FalakError
+    from falak.mdb import load as load_mdb
+    from falak.planning.stackdoc import stack_yaml
+    from falak.planning.traverse.commands import drive_stack
+    from falak.utctime import format_ns
+
+    mdb_path = mdb or _rover_mdb()
+    try:
+        try:
+            feature = json.loads(route_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"cannot read route {route_path}: {exc}")
+        db = load_mdb(mdb_path)
+        doc, summary = drive_stack(
+            feature, light_time_s=light_time_s, policy=policy, legs=legs,
+            turn_rate_deg_s=turn_rate_deg_s, tolerance_m=tolerance_m, max_leg_m=max_leg_m,
+            name=name, spacecraft=db.root.name, file=str(route_path),
+        )  # fmt: skip
+        text = stack_yaml(
+            doc,
+            header=f"Drive stack of {route_path.name} (falak traverse commands).\nLoad it "
+            f"with: falak stack load {out.name}. Times are UTC; distances m,\nheadings ° "
+            "clockwise from grid north (map azimuths).",
+        )
+        write_checked_stack(text, doc["steps"], out, db, mdb_path)
+    except (FalakError, OSError) as exc:
+        _fail(str(exc))
+    table = Table("drive stack", "")
+    for key, value in (
+        ("legs", f"{summary.legs} in {summary.steps} steps, {summary.distance_m:.1f} m"),
+        ("first release", format_ns(summary.first_ns, 0)),
+        ("last release", format_ns(summary.last_ns, 0)),
+        ("done on Earth", format_ns(summary.done_ns, 0) + " (expected)"),
+        ("planned arrival", format_ns(summary.planned_arrive_ns, 0)),
+        ("Earth windows", f"{summary.windows} used, {summary.held} steps held for one"),
+        ("light time", f"{light_time_s:g} s one way"),
+        ("on failure", policy),
+    ):
+        table.add_row(key, value)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    console.print(f"stack {doc['stack']} for {db.root.name}, checked against {mdb_path} -> {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``traverse`` command group to the ``falak`` app."""
     group = typer.Typer(help=TRAVERSE_HELP, no_args_is_help=True)
     group.command(name="plan")(plan_command)
+    group.command(name="commands")(commands_command)
     app.add_typer(group, name="traverse")

@@ -4,20 +4,22 @@ Input is the GeoJSON Feature of ``falak traverse plan`` with a schedule (``--dep
 LineString (projected metres, LOLA south-polar stereographic), the drive/wait ``timeline``,
 the ``waypoints``, and the two properties :func:`command_properties` adds for this module:
 ``rover`` (speed, the hazard limits the plan used, teleoperated or not) and ``earth_windows``
-(when the Earth is above the horizon *where the plan has the rover*, sampled at the
-schedule's time steps: a window runs from the first to the last step with the Earth in view,
-so it is conservative by up to one step at each end).
+(when the Earth is above the horizon *where the plan has the rover*, judged per time step
+as the schedule does: in view at a cell between two steps when in view there at both, so
+conservative by up to one step at each end).
 
 Legs
 ----
 Each drive of the timeline (the schedule drives between its time steps' ends) is cut at the
 waypoints it passes and simplified by Douglas–Peucker: a leg is a straight line that stays
 within ``tolerance_m`` (default half a DEM cell) of the planned route's cell centres, so a
-leg crosses the cells the planner chose and their edges. A leg is a ``TURN`` to its heading
-(left out when the rover already faces it within :data:`TURN_MIN_DEG`) and a ``DRIVE`` of its
-length on that heading, or one ``GOTO`` to its end point (``legs="goto"``). Headings are
-degrees clockwise from grid north (+y of the projection; at the south pole +y points along
-the 0°E meridian), 0 ≤ heading < 360. Every ``DRIVE``/``GOTO`` carries the plan's hazard
+leg crosses the cells the planner chose and their edges; a leg longer than ``max_leg_m``
+(:data:`MAX_LEG_M`, the ROVER MDB's longest DRIVE) is cut into equal pieces. A leg is a
+``TURN`` to its heading (left out when the rover already faces it within
+:data:`TURN_MIN_DEG`) and a ``DRIVE`` of its length on that heading, or one ``GOTO`` to its
+end point (``legs="goto"``). Headings are degrees clockwise from grid north (+y of the
+projection; at the south pole +y points along the 0°E meridian), 0 ≤ heading < 360, the
+ROVER MDB's map azimuths. Every ``DRIVE``/``GOTO`` carries the plan's hazard
 limits (``MAX_SLOPE_DEG``, ``MAX_STEP_M`` = the rover's clearance) for the on-board check.
 
 Times
@@ -59,6 +61,7 @@ from falak.utctime import datetime_to_ns, format_ns, parse_ns
 __all__ = [
     "LEG_KINDS",
     "LIGHT_TIME_S",
+    "MAX_LEG_M",
     "TIMEOUT_FACTOR",
     "TIMEOUT_MARGIN_S",
     "TURN_MIN_DEG",
@@ -75,8 +78,10 @@ __all__ = [
 LIGHT_TIME_S = 1.28
 #: A TURN is left out when the heading changes by less than this, degrees.
 TURN_MIN_DEG = 1.0
-#: Turn-in-place rate, degrees per second (falak's assumption for a ~35 kg rover class).
-TURN_RATE_DEG_S = 5.0
+#: Turn-in-place rate, degrees per second (the ROVER MDB's rover: 3°/s).
+TURN_RATE_DEG_S = 3.0
+#: Longest DRIVE or GOTO, m (the ROVER MDB's: at most 20 m, its complete window sized for it).
+MAX_LEG_M = 20.0
 #: Timeout of a step: 2 light times + this × its expected duration + TIMEOUT_MARGIN_S.
 TIMEOUT_FACTOR = 2.0
 TIMEOUT_MARGIN_S = 30.0
@@ -120,16 +125,17 @@ def earth_windows(
     speed_m_s
         The speed the schedule was made with (where a drive has the rover mid-step).
 
-    A window runs from the first to the last time step of a run of steps with the Earth in
-    view where the rover is at that step (before departure: the start; after arrival: the
-    goal); runs of a single step (no length) are left out.
+    Between two time steps the Earth counts as in view at a cell when it is in view there at
+    both steps (the schedule's own rule); the rover is where the schedule has it (before
+    departure: the start; after arrival: the goal; mid-drive: the cell it has reached). A
+    window is a maximal time with the Earth in view where the rover is, within the timeline.
     """
     t_ns = np.asarray(times, dtype="datetime64[ns]").astype(np.int64)
     earth = np.asarray(earth_visible, dtype=bool)
-    if earth.shape != (t_ns.size, route.rows.size):
+    if earth.shape != (t_ns.size, route.rows.size) or t_ns.size < 2:
         raise InputError(
-            f"earth_visible must be (n_times, n_cells) = ({t_ns.size}, {route.rows.size}), "
-            f"got {earth.shape}"
+            f"earth_visible must be (n_times, n_cells) = ({t_ns.size}, {route.rows.size}) "
+            f"with n_times >= 2, got {earth.shape}"
         )
     knots_t: list[float] = []
     knots_d: list[float] = []
@@ -140,15 +146,25 @@ def earth_windows(
         d0, d1 = float(route.distance_m[seg.node_from]), float(route.distance_m[seg.node_to])
         knots_t += [t0, t0 + (d1 - d0) / speed_m_s * _NS]
         knots_d += [d0, d1]
-    along = np.interp(t_ns.astype(float), knots_t, knots_d) if knots_t else np.zeros(t_ns.size)
-    node = np.searchsorted(route.distance_m, along + 1e-6, side="right") - 1
-    node = np.clip(node, 0, route.rows.size - 1)
-    seen = earth[np.arange(t_ns.size), node]
+        # when the rover reaches each cell of this drive: where its view may change
+        knots_t += list(
+            t0 + (route.distance_m[seg.node_from + 1 : seg.node_to] - d0) / speed_m_s * _NS
+        )
+        knots_d += list(route.distance_m[seg.node_from + 1 : seg.node_to])
+    order = np.argsort(knots_t, kind="stable")
+    kt, kd = np.asarray(knots_t)[order], np.asarray(knots_d)[order]
+    edges = np.unique(np.concatenate([t_ns.astype(float), kt[(kt > t_ns[0]) & (kt < t_ns[-1])]]))
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    along = np.interp(mid, kt, kd) if kt.size else np.zeros(mid.size)
+    node = np.clip(
+        np.searchsorted(route.distance_m, along + 1e-6, side="right") - 1, 0, route.rows.size - 1
+    )
+    step = np.clip(np.searchsorted(t_ns, mid, side="right") - 1, 0, t_ns.size - 2)
+    seen = earth[step, node] & earth[step + 1, node]  # as the schedule judges a step
     out: list[tuple[int, int]] = []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], seen.astype(np.int8), [0]])))
-    for a, b in zip(edges[::2], edges[1::2], strict=True):
-        if b - 1 > a:
-            out.append((int(t_ns[a]), int(t_ns[b - 1])))
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], seen.astype(np.int8), [0]])))
+    for a, b in zip(runs[::2], runs[1::2], strict=True):
+        out.append((int(edges[a]), int(edges[b])))
     return out
 
 
@@ -348,9 +364,11 @@ class _Leg:
     drive: int  # index of its drive in the timeline
     distance_m: float
     heading_deg: float
+    end_xy: tuple[float, float]
+    """Where it ends, projected m (``end`` is −1 for a piece of a leg cut at max_leg_m)."""
 
 
-def _legs(plan: PlannedTraverse, tol_m: float) -> list[_Leg]:
+def _legs(plan: PlannedTraverse, tol_m: float, max_leg_m: float) -> list[_Leg]:
     breaks = set(plan.waypoint_nodes)
     legs: list[_Leg] = []
     for d, (_, _, a, b) in enumerate(plan.drives):
@@ -362,7 +380,14 @@ def _legs(plan: PlannedTraverse, tol_m: float) -> list[_Leg]:
                 dist = math.hypot(dx, dy)
                 if dist < _MATCH_M:
                     continue
-                legs.append(_Leg(u, v, d, dist, float(heading_deg(dx, dy))))
+                pieces = math.ceil(dist / max_leg_m - 1e-9)
+                for k in range(pieces):  # equal pieces of at most max_leg_m
+                    ends = (
+                        plan.x_m[u] + dx * (k + 1) / pieces,
+                        plan.y_m[u] + dy * (k + 1) / pieces,
+                    )
+                    last = v if k == pieces - 1 else -1
+                    legs.append(_Leg(u, last, d, dist / pieces, float(heading_deg(dx, dy)), ends))
     return legs
 
 
@@ -409,6 +434,7 @@ def drive_stack(
     legs: str = "drive",
     turn_rate_deg_s: float = TURN_RATE_DEG_S,
     tolerance_m: float | None = None,
+    max_leg_m: float = MAX_LEG_M,
     name: str | None = None,
     spacecraft: str | None = None,
     file: str = "the route",
@@ -430,6 +456,8 @@ def drive_stack(
         Turn-in-place rate for the TURNs' expected durations.
     tolerance_m
         Largest distance of a leg from the route's cell centres, m (default half a cell).
+    max_leg_m
+        Longest DRIVE or GOTO, m: a longer leg is cut into equal pieces.
     name, spacecraft
         The stack's name (default ``traverse-YYYYMMDDTHHMM`` of the departure) and
         ``spacecraft:`` (the MDB's root name) when given.
@@ -457,7 +485,9 @@ def drive_stack(
     tol = 0.5 * plan.cell_m if tolerance_m is None else float(tolerance_m)
     if not (math.isfinite(tol) and tol > 0):
         raise InputError(f"tolerance_m must be a positive number of metres, got {tolerance_m!r}")
-    all_legs = _legs(plan, tol)
+    if not (math.isfinite(max_leg_m) and max_leg_m > 0):
+        raise InputError(f"max_leg_m must be a positive number of metres, got {max_leg_m!r}")
+    all_legs = _legs(plan, tol, max_leg_m)
     if not all_legs:
         raise InputError(f"{file}: the schedule has no drive (start and goal are one cell)")
     lt_ns = round(light_time_s * _NS)
@@ -516,8 +546,8 @@ def drive_stack(
             add(
                 "GOTO",
                 {
-                    "X_M": _number(plan.x_m[leg.end], 3),
-                    "Y_M": _number(plan.y_m[leg.end], 3),
+                    "X_M": _number(leg.end_xy[0], 3),
+                    "Y_M": _number(leg.end_xy[1], 3),
                     **limits,
                 },
                 drive_s + turn / turn_rate_deg_s,
