@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from falak.links import UdpLink
+from falak.server.routes.links import kernel_drops
 from falak.server.runtime import MAX_QUEUED_BATCHES
 from tests.server.multi import TwoSpacecraft, obt_now, station_hk, two_spacecraft
 
@@ -109,14 +111,41 @@ def test_a_flood_on_one_spacecraft_does_not_hold_up_another(tmp_path: Path) -> N
         flooded = testsat.processor.links["udp0"].stats().packets - received_before
         time.sleep(2.0)  # TESTSAT's socket backlog drains
         after_p50, after_p95 = percentiles(station_latency_ms(m, 3.0, 30_000))
+        link = testsat.processor.links["udp0"]
+        received = link.stats().packets - received_before
+        drops = kernel_drops(link)
     report = (
         f"TIANGONG latency p50/p95 (ms): alone {base_p50:.1f}/{base_p95:.1f}, during the "
         f"flood {flood_p50:.1f}/{flood_p95:.1f}, after {after_p50:.1f}/{after_p95:.1f}; "
-        f"TESTSAT sent {int(out)} packets, {flooded} received, queue at most {max(queued)}"
+        f"TESTSAT sent {int(out)} packets, {flooded} received during it, {received} in all, "
+        f"{drops} dropped by the kernel, queue at most {max(queued)}"
     )
     print(report)
     assert flooded > 200_000, report  # it was a flood: > 50k packets/s over 4+ s
     assert max(queued) <= MAX_QUEUED_BATCHES, report  # bounded: no growth in memory
+    assert received + (drops or 0) == int(out), report  # nothing lost without a count
+    assert drops, report
     assert flood_p50 < 3 * base_p50 + 50.0, report
     assert flood_p95 < 1000.0, report
     assert after_p95 < 3 * base_p95 + 50.0, report
+
+
+def test_kernel_drops_are_read_from_proc_net_udp(tmp_path: Path) -> None:
+    """The ``drops`` column of Linux's /proc/net/udp (proc(5)), matched on the local port."""
+    link = UdpLink("udp0", "127.0.0.1", 0)
+    try:
+        table = tmp_path / "udp"
+        header = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
+        header += "   uid  timeout inode ref pointer drops\n"
+        row = "  {sl}: 0100007F:{port:04X} 00000000:0000 07 00000000:00000000 00:00000000 "
+        row += "00000000     0        0 {inode} 2 0000000000000000 {drops}\n"
+        table.write_text(
+            header
+            + row.format(sl=1, port=link.port + 1, inode=11, drops=5)
+            + row.format(sl=2, port=link.port, inode=12, drops=417)
+        )
+        assert kernel_drops(link, table) == 417
+        assert kernel_drops(link, tmp_path / "none") is None
+        assert kernel_drops(link) == 0  # the real table: nothing sent to it yet
+    finally:
+        link.stop()

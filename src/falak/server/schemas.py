@@ -203,6 +203,11 @@ class LinkOut(BaseModel):
     rejected: dict[str, int]
     last_reception: str | None
     discarded_disabled: int
+    kernel_drops: int | None = Field(
+        default=None,
+        description="UDP: datagrams the kernel dropped because the link's socket was full "
+        "(a flood beyond what the spacecraft's chain takes); None for other links.",
+    )
 
 
 class UplinkOut(BaseModel):

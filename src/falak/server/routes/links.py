@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -17,10 +18,32 @@ router = APIRouter(prefix="/links", tags=["links"])
 Operator = Annotated[User, Depends(require("operator"))]
 
 
+PROC_NET_UDP = Path("/proc/net/udp")
+
+
+def kernel_drops(link: Link, table: Path = PROC_NET_UDP) -> int | None:
+    """Datagrams the kernel dropped for a UDP link's socket because it was full (Linux's
+    ``/proc/net/udp`` ``drops`` column, matched on the local port); None for other links
+    or where the table cannot be read."""
+    port = getattr(link, "port", None)
+    if not link.url.startswith("udp://") or not isinstance(port, int):
+        return None
+    try:
+        lines = table.read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        cols = line.split()
+        if len(cols) >= 13 and int(cols[1].rsplit(":", 1)[-1], 16) == port:
+            return int(cols[-1])
+    return None
+
+
 def link_out(link: Link) -> LinkOut:
     """A link's counters as the API shows them."""
     s = link.stats()
     return LinkOut(
+        kernel_drops=kernel_drops(link),
         name=s.name,
         url=s.url,
         enabled=s.enabled,
