@@ -13,7 +13,7 @@ from falak.cli.app import app
 from falak.commanding.stack import parse_stack
 from falak.mdb import load
 from falak.terrain import synthesize, write_dem
-from falak.utctime import parse_ns
+from falak.utctime import format_ns, parse_ns
 
 runner = CliRunner()
 ROVER_MDB = Path(__file__).parents[2] / "src" / "falak" / "missions" / "rover" / "mdb.yaml"
@@ -149,3 +149,73 @@ def test_default_mdb_is_the_rovers(planned) -> None:  # type: ignore[no-untyped-
     )
     assert result.exit_code == 0, result.output
     assert f"checked against {ROVER_MDB}" in result.output.replace("\n", "")
+
+
+def _odometry_csv(path: Path, coords: list[list[float]], dx_m: float) -> None:
+    """Pose estimates on the route's first 40 cells, shifted by dx_m in x, every 10 s."""
+    t0 = parse_ns("2028-01-04T00:00:00Z")
+    rows = ["time,ROV_EST_X_M,ROV_EST_Y_M,ROV_EST_HEADING_DEG"]
+    for i, (x, y) in enumerate(coords[:40]):
+        rows.append(f"{format_ns(t0 + i * 10 * 10**9, 0)},{x + dx_m:.3f},{y:.3f},135.0")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_track_reports_against_the_plan(planned) -> None:  # type: ignore[no-untyped-def]
+    d = planned["dir"]
+    coords = json.loads((d / "route.geojson").read_text())["geometry"]["coordinates"]
+    _odometry_csv(d / "odo.csv", coords, 0.0)
+    result = runner.invoke(
+        app, ["traverse", "track", str(d / "route.geojson"), "--from-telemetry", str(d / "odo.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("at 2028-01-04T00:06:30Z the rover is ")
+    assert "cross-track +0.00 m (+ left; max 0.00 m, RMS 0.00 m over 40 estimates" in text
+
+
+def test_replan_from_telemetry_uses_the_plan_code_path(planned, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    d = planned["dir"]
+    coords = json.loads((d / "route.geojson").read_text())["geometry"]["coordinates"]
+    _odometry_csv(tmp_path / "odo.csv", coords, 0.2)
+    est = f"{coords[39][0] + 0.2:.3f},{coords[39][1]:.3f}"
+    rest = [a for a in planned["plan"] if a != "2028-01-04T00:00Z" and a != "--depart"]
+    result = runner.invoke(
+        app,
+        ["traverse", "replan", "--from-telemetry", str(tmp_path / "odo.csv"), "--route",
+         str(d / "route.geojson"), *rest, "--out", str(tmp_path / "re.geojson")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"replanning from the estimate {est} at 2028-01-04T00:06:30Z" in result.output
+    assert "the rover is" in result.output  # the report against --route
+    # The same plan as falak traverse plan from that point and time
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--start", est, *rest, "--depart", "2028-01-04T00:06:30Z", "--out",
+         str(tmp_path / "plan.geojson")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    again = json.loads((tmp_path / "re.geojson").read_text())
+    assert again == json.loads((tmp_path / "plan.geojson").read_text())
+    assert again["properties"]["depart"] == "2028-01-04T00:06:30Z"
+    # --start instead of telemetry: everything else passes through as well
+    result = runner.invoke(
+        app, ["traverse", "replan", "--start", est, *rest, "--out", str(tmp_path / "s.geojson")]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_replan_needs_one_start(planned, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    d = planned["dir"]
+    result = runner.invoke(app, ["traverse", "replan", "--dem", str(d / "dem.tif"), "--goal",
+                                 "0,0", "--out", str(tmp_path / "x.geojson")])  # fmt: skip
+    assert result.exit_code == 1
+    assert "error: give --from-telemetry ODOMETRY.csv or --start X,Y (one of them)" in (
+        result.output
+    )
+    (tmp_path / "empty.csv").write_text("time,ROV_EST_X_M,ROV_EST_Y_M\n2028-01-04T00:00Z,,\n")
+    result = runner.invoke(
+        app, ["traverse", "track", str(d / "route.geojson"), "--from-telemetry",
+              str(tmp_path / "empty.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "has no pose estimate (1 rows without one)" in result.output

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -306,9 +306,132 @@ def commands_command(
     console.print(f"stack {doc['stack']} for {db.root.name}, checked against {mdb_path} -> {out}")
 
 
+Telemetry = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-telemetry",
+        help="Archive export CSV of the rover's pose estimate: a time column (ISO 8601 UTC) and "
+        "ROV_EST_X_M, ROV_EST_Y_M (projected m), ROV_EST_HEADING_DEG (° clockwise from grid "
+        "north); falak archive export --parameters ROV_EST_X_M,ROV_EST_Y_M,ROV_EST_HEADING_DEG.",
+    ),
+]
+
+
+def _odometry(path: Path) -> Any:
+    from falak.planning.traverse.tracking import read_odometry_csv
+
+    odo = read_odometry_csv(path)
+    if odo.time_ns.size == 0:
+        _fail(f"{path} has no pose estimate ({odo.skipped} rows without one)")
+    return odo
+
+
+def _report(route_path: Path, odo: Any) -> None:
+    """Print where the rover is against the plan in ``route_path``."""
+    from falak.planning.traverse.commands import PlannedTraverse
+    from falak.planning.traverse.tracking import track
+    from falak.utctime import format_ns
+
+    try:
+        feature = json.loads(route_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"cannot read route {route_path}: {exc}")
+    plan = PlannedTraverse.from_geojson(feature, file=str(route_path))
+    s = track(plan, odo.time_ns, odo.x_m, odo.y_m, odo.heading_deg).summary()
+    lag = "behind" if s["behind_m"] >= 0 else "ahead of"
+    typer.echo(
+        f"at {format_ns(int(odo.time_ns[-1]), 0)} the rover is {s['along_m']:.1f} m along the "
+        f"{s['route_length_m']:.1f} m route, {abs(s['behind_m']):.1f} m {lag} the plan "
+        f"({s['planned_along_m']:.1f} m); cross-track {s['cross_m']:+.2f} m (+ left; max "
+        f"{s['max_abs_cross_m']:.2f} m, RMS {s['rms_cross_m']:.2f} m over {odo.time_ns.size} "
+        f"estimates, {odo.skipped} rows skipped)"
+        + (
+            f"; heading {s['heading_error_deg']:+.1f}° off the route's"
+            if "heading_error_deg" in s and s["heading_error_deg"] == s["heading_error_deg"]
+            else ""
+        )
+    )
+
+
+def track_command(
+    route_path: Annotated[
+        Path, typer.Argument(help="ROUTE.geojson from falak traverse plan --depart.")
+    ],
+    from_telemetry: Telemetry = None,
+) -> None:
+    """Report where the rover is against its plan: along-track, cross-track, lag, heading.
+
+    Along-track is the distance (m) along the planned route of the point nearest each pose
+    estimate; cross-track the signed distance from the route (m, + to the left of the
+    direction of travel); the lag is against where the schedule has the rover at that time.
+    """
+    from falak.errors import FalakError
+
+    if from_telemetry is None:
+        _fail("give --from-telemetry ODOMETRY.csv (an archive export of the pose estimate)")
+    assert from_telemetry is not None
+    try:
+        _report(route_path, _odometry(from_telemetry))
+    except FalakError as exc:
+        _fail(str(exc))
+
+
+def replan_command(
+    ctx: typer.Context,
+    from_telemetry: Telemetry = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="Start X,Y (projected m), instead of --from-telemetry."),
+    ] = None,
+    route_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--route", help="The plan being driven (ROUTE.geojson): report against it first."
+        ),
+    ] = None,
+) -> None:
+    """Plan again from where the rover is: its last pose estimate, or --start.
+
+    Every other option is falak traverse plan's and is passed on to it as given (--dem,
+    --goal, --out, --via, --depart, --hours, the rover and battery options...): the plan is
+    made exactly as falak traverse plan makes it, from the estimated position. With
+    --from-telemetry and no --depart, the new plan departs at the last estimate's time. With
+    --route, the rover is first reported against the plan it is driving (falak traverse
+    track).
+    """
+    from falak.errors import FalakError
+    from falak.utctime import format_ns
+
+    args = list(ctx.args)
+    if (from_telemetry is None) == (start is None):
+        _fail("give --from-telemetry ODOMETRY.csv or --start X,Y (one of them)")
+    if start is None:
+        assert from_telemetry is not None
+        try:
+            odo = _odometry(from_telemetry)
+            if route_path is not None:
+                _report(route_path, odo)
+        except FalakError as exc:
+            _fail(str(exc))
+        start = f"{odo.x_m[-1]:.3f},{odo.y_m[-1]:.3f}"
+        if not any(a == "--depart" or a.startswith("--depart=") for a in args):
+            args += ["--depart", format_ns(int(odo.time_ns[-1]), 0)]
+        typer.echo(f"replanning from the estimate {start} at {format_ns(int(odo.time_ns[-1]), 0)}")
+    assert ctx.parent is not None
+    group = ctx.parent.command
+    plan = group.get_command(ctx.parent, "plan")  # type: ignore[attr-defined]
+    with plan.make_context("plan", ["--start", start, *args], parent=ctx.parent) as sub:
+        plan.invoke(sub)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``traverse`` command group to the ``falak`` app."""
     group = typer.Typer(help=TRAVERSE_HELP, no_args_is_help=True)
     group.command(name="plan")(plan_command)
     group.command(name="commands")(commands_command)
+    group.command(name="track")(track_command)
+    group.command(
+        name="replan",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(replan_command)
     app.add_typer(group, name="traverse")
