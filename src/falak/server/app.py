@@ -46,6 +46,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         archive,
         auth,
         commands,
+        console_extra,
         links,
         mdb,
         spacecraft,
@@ -104,7 +105,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors)
     app.include_router(spacecraft.router, prefix=API_PREFIX, responses=errors)
     # one router per resource, served twice: for the default spacecraft and under its name
-    per_spacecraft = (mdb, telemetry, alarms, links, commands, stacks, archive)
+    per_spacecraft = (mdb, telemetry, alarms, links, commands, stacks, archive, console_extra)
     for module in per_spacecraft:
         app.include_router(module.router, prefix=API_PREFIX, responses=errors)
     app.include_router(ws.router, prefix=API_PREFIX)
