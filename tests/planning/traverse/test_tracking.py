@@ -10,7 +10,7 @@ import pytest
 
 from falak.errors import InputError
 from falak.planning.traverse.commands import PlannedTraverse
-from falak.planning.traverse.tracking import read_odometry_csv, track
+from falak.planning.traverse.tracking import parse_odometry_csv, read_odometry_csv, track
 from falak.utctime import format_ns, parse_ns
 
 T0 = parse_ns("2028-01-04T00:00:00Z")
@@ -109,3 +109,16 @@ def test_csv_without_the_pose_says_how_to_export_it(tmp_path: Path) -> None:
         "falak archive export --archive DIR --parameters ROV_EST_X_M,ROV_EST_Y_M,"
         "ROV_EST_HEADING_DEG --out hk.csv"
     )
+
+
+def test_odometry_from_export_text_as_the_server_gives_it() -> None:
+    # falak.client.Client.export_csv text: ns times (format_ns), no heading column asked for
+    text = "time,ROV_EST_X_M,ROV_EST_Y_M\n" + "".join(
+        f"{format_ns(T0 + i * 4 * 10**9 + 123)},{i * 0.5},-0.25\n" for i in range(3)
+    )
+    odo = parse_odometry_csv(text, source="server")
+    assert odo.heading_deg is None
+    assert odo.time_ns.tolist() == [T0 + 123, T0 + 4 * 10**9 + 123, T0 + 8 * 10**9 + 123]
+    tr = track(PlannedTraverse.from_geojson(_l_route()), odo.time_ns, odo.x_m, odo.y_m)
+    assert tr.cross_m == pytest.approx(-0.25)  # south of the eastward leg: right
+    assert tr.heading_error_deg is None

@@ -22,6 +22,7 @@ pass is taken, which may be the other one.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,14 @@ from falak.errors import InputError
 from falak.planning.traverse.commands import PlannedTraverse
 from falak.utctime import parse_ns
 
-__all__ = ["ODOMETRY_COLUMNS", "Odometry", "Track", "read_odometry_csv", "track"]
+__all__ = [
+    "ODOMETRY_COLUMNS",
+    "Odometry",
+    "Track",
+    "parse_odometry_csv",
+    "read_odometry_csv",
+    "track",
+]
 
 #: The ROVER MDB's pose estimate, as archive export names its columns: x, y, heading.
 ODOMETRY_COLUMNS = ("ROV_EST_X_M", "ROV_EST_Y_M", "ROV_EST_HEADING_DEG")
@@ -163,32 +171,48 @@ def track(
 def read_odometry_csv(
     path: str | Path, columns: tuple[str, str, str] = ODOMETRY_COLUMNS
 ) -> Odometry:
-    """Read pose estimates from an archive export CSV (``time`` + the ``columns``).
-
-    ``columns`` are the x, y and heading columns; the heading column may be absent (then
-    ``heading_deg`` is None). Rows with no time, x or y (a parameter not sampled at that
-    row's time) are skipped and counted in ``skipped``.
+    """Read pose estimates from an archive export CSV file (see :func:`parse_odometry_csv`).
 
     Raises
     ------
     InputError
-        The file cannot be read, or it has no ``time`` or no x/y column (the message lists
-        the columns it has and how to export them).
+        The file cannot be read, or :func:`parse_odometry_csv` refuses it.
     """
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read odometry {path}: {exc.strerror}") from None
+    return parse_odometry_csv(text, columns, source=str(path))
+
+
+def parse_odometry_csv(
+    text: str, columns: tuple[str, str, str] = ODOMETRY_COLUMNS, *, source: str = "odometry.csv"
+) -> Odometry:
+    """Parse pose estimates from archive export CSV text (``time`` + the ``columns``).
+
+    The text of ``falak archive export``, or of the server's export
+    (``falak.client.Client.export_csv(ODOMETRY_COLUMNS, start, stop)``). ``columns`` are the
+    x, y and heading columns; the heading column may be absent (then ``heading_deg`` is
+    None). Rows with no time, x or y (a parameter not sampled at that row's time) are skipped
+    and counted in ``skipped``.
+
+    Raises
+    ------
+    InputError
+        No ``time`` or no x/y column (the message lists the columns there are and how to
+        export the right ones).
+    """
+    rows = list(csv.reader(io.StringIO(text)))
     header = rows[0] if rows else []
     xc, yc, hc = columns
     missing = [c for c in ("time", xc, yc) if c not in header]
     if missing:
+        name = Path(source).name
         raise InputError(
-            f"{path}: no column {', '.join(missing)} (it has: {', '.join(header) or 'none'}); "
+            f"{source}: no column {', '.join(missing)} (it has: {', '.join(header) or 'none'}); "
             f"export them with: falak archive export --archive DIR --parameters {xc},{yc},{hc} "
-            f"--out {path.name}"
+            f"--out {name}"
         )
     it, ix, iy = header.index("time"), header.index(xc), header.index(yc)
     ih = header.index(hc) if hc in header else None
