@@ -356,7 +356,7 @@ def check_plan(
     for a in plan.activities:
         for who in set(a.crew):
             by_crew[who].append(a)
-    work = c.crew_day.work_min
+    work = c.work_periods_min()
     for who, acts in by_crew.items():
         p = crew_by_name.get(who)
         if p is None:
@@ -373,9 +373,7 @@ def check_plan(
                     )
                 )
         for a in acts:
-            day, t0 = divmod(a.start_min, 1440)
-            t1 = a.end_min - day * 1440
-            if not any(w0 <= t0 and t1 <= w1 for w0, w1 in work):
+            if not any(w0 <= a.start_min and a.end_min <= w1 for w0, w1 in work):
                 out.append(
                     Violation(
                         "crew day",

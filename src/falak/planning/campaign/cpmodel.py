@@ -108,35 +108,28 @@ def _floor_div(a: float, b: int) -> int:
 
 
 def _blocked_crew_intervals(c: Campaign) -> list[tuple[int, int]]:
-    """Return the daily non-work periods over the whole campaign, in steps."""
+    """Return the periods outside the crew's work periods over the whole campaign, in steps
+    (widened to whole steps: a step that is partly outside work is blocked)."""
     step = c.step_min
     out: list[tuple[int, int]] = []
-    work = sorted(c.crew_day.work_min)
-    for d in range(c.days):
-        t = d * 1440
-        for a, b in work:
-            if d * 1440 + a > t:
-                out.append((t, d * 1440 + a))
-            t = d * 1440 + b
-        out.append((t, (d + 1) * 1440))
-    merged: list[list[int]] = []
-    for a, b in out:
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return [(a // step, b // step) for a, b in merged if b > a]
+    t = 0
+    for a, b in c.work_periods_min():
+        if a > t:
+            out.append((t, a))
+        t = max(t, b)
+    if t < c.horizon_min:
+        out.append((t, c.horizon_min))
+    return [(a // step, -(-b // step)) for a, b in out if b > a]
 
 
 def _work_domain(c: Campaign, length: int) -> list[list[int]]:
     """Start steps from which ``length`` steps fit inside one work period, over all days."""
     step = c.step_min
     out: list[list[int]] = []
-    for d in range(c.days):
-        for a, b in sorted(c.crew_day.work_min):
-            lo, hi = (d * 1440 + a) // step, (d * 1440 + b) // step - length
-            if hi >= lo:
-                out.append([lo, hi])
+    for a, b in c.work_periods_min():
+        lo, hi = -(-a // step), b // step - length
+        if hi >= lo:
+            out.append([lo, hi])
     return out
 
 
@@ -442,8 +435,8 @@ def build_model(
         if terms:
             m.add(sum(terms) <= avail)
         # long tended parts: at most floor(period / L) parts of >= L steps fit in each work
-        # period, so per crew member at most days * sum(floor(period / L)) of them
-        periods = [(bb - aa) // step for aa, bb in c.crew_day.work_min]
+        # period, so per crew member at most sum(floor(period / L)) of them over the campaign
+        periods = [bb // step - -(-aa // step) for aa, bb in c.work_periods_min()]
         parts: list[tuple[int, Any]] = []
         for o in occs.values():
             s_ = o.sess
@@ -452,13 +445,13 @@ def build_model(
                     parts.append((ln, o.crew[p.name]))
         seen: set[int] = set()
         for L in sorted({ln for ln, _ in parts}):
-            per_day = sum(q // L for q in periods)
-            if per_day in seen:
+            fit = sum(max(0, q) // L for q in periods)
+            if fit in seen:
                 continue
-            seen.add(per_day)
+            seen.add(fit)
             long_parts = [x for ln, x in parts if ln >= L]
-            if len(long_parts) > per_day * c.days:
-                m.add(sum(long_parts) <= per_day * c.days)
+            if len(long_parts) > fit:
+                m.add(sum(long_parts) <= fit)
     for r in c.racks:
         terms = [
             (o.sess.span_min // step) * o.racks[r.name] for o in occs.values() if r.name in o.racks

@@ -42,10 +42,9 @@ def _greedy(
     step = c.step_min
     T = c.horizon_min // step
     slot_min = np.arange(T) * step
-    tod = slot_min % 1440
     work = np.zeros(T, dtype=bool)
-    for a, b in c.crew_day.work_min:
-        work |= (tod >= a) & (tod < b)
+    for a, b in c.work_periods_min():
+        work |= (slot_min >= a) & (slot_min + step <= b)
     crew_free: dict[str, NDArray[np.bool_]] = {}
     for p in c.crew:
         free = work.copy()

@@ -22,6 +22,7 @@ that configure, start and stop its payload in every session, from which
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -349,6 +350,31 @@ class Campaign:
     def horizon_min(self) -> int:
         """Return the campaign length, minutes."""
         return self.days * 1440
+
+    @property
+    def start_minute_of_day(self) -> float:
+        """Return the minutes after 00:00 UTC at which the campaign starts."""
+        t = self.start.astimezone(_dt.UTC)
+        return t.hour * 60 + t.minute + (t.second + t.microsecond / 1e6) / 60.0
+
+    def work_periods_min(self) -> list[tuple[int, int]]:
+        """Return the crew's work periods over the campaign, minutes since its start.
+
+        The crew day's periods are UTC times of day (:class:`CrewDay`); a campaign need not
+        start at midnight, so each period is shifted by :attr:`start_minute_of_day` and
+        clipped to [0, horizon] (a period cut by the start or the end keeps its part inside).
+        Ends are rounded inwards to whole minutes.
+        """
+        off = self.start_minute_of_day
+        horizon = self.horizon_min
+        out: list[tuple[int, int]] = []
+        for d in range(-1, self.days + 1):
+            for a, b in sorted(self.crew_day.work_min):
+                lo = max(0, math.ceil(d * 1440 + a - off - 1e-9))
+                hi = min(horizon, math.floor(d * 1440 + b - off + 1e-9))
+                if hi > lo:
+                    out.append((lo, hi))
+        return out
 
     def experiment(self, name: str) -> Experiment:
         """Return the experiment called ``name``."""
