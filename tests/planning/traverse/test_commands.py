@@ -191,6 +191,20 @@ def test_a_step_longer_than_any_window_is_refused(planned) -> None:  # type: ign
         drive_stack(f)
 
 
+def test_out_of_contact_says_so(planned) -> None:  # type: ignore[no-untyped-def]
+    f = copy.deepcopy(planned["f"])
+    f["properties"]["earth_windows"] = []  # e.g. an autonomous plan into the Earth's shadow
+    f["properties"]["rover"]["teleoperated"] = False
+    with pytest.raises(InputError) as exc:
+        drive_stack(f)
+    assert str(exc.value) == (
+        "turn, leg 1/25: 3.04 m at 99.5°: no Earth window where the rover is from "
+        "2028-01-10T00:00:00Z on; "
+        "the plan drives out of contact (planned --autonomous?): plan it teleoperated, or with "
+        "more --hours"
+    )
+
+
 def test_bad_input_says_what_to_do(planned) -> None:  # type: ignore[no-untyped-def]
     f = copy.deepcopy(planned["f"])
     with pytest.raises(InputError, match="policy 'later' is not one of stop, continue"):

@@ -509,6 +509,16 @@ def drive_stack(
         want = max(planned, cursor)
         r = _fit(plan.windows, want, need)
         if r is None:
+            if not any(end > want for _, end in plan.windows):
+                fix = (
+                    "the plan drives out of contact (planned --autonomous?): plan it "
+                    "teleoperated, or with more --hours"
+                    if not plan.teleoperated
+                    else "plan it with more --hours"
+                )
+                raise InputError(
+                    f"{comment}: no Earth window where the rover is from {_iso(want)} on; {fix}"
+                )
             raise InputError(
                 f"{comment}: needs {need / _NS:.0f} s in one Earth window (expected "
                 f"{duration_s:.0f} s + 2 light times) and no window from {_iso(want)} on has "
