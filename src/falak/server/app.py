@@ -40,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     """Build the app around ``runtime`` (the caller starts and stops the runtime)."""
     from falak import __version__
     from falak.server import ws
+    from falak.server.console import add_console
     from falak.server.docs import add_docs
     from falak.server.routes import (
         alarms,
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         console_extra,
         links,
         mdb,
+        plots,
         spacecraft,
         stacks,
         telemetry,
@@ -66,6 +68,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,  # ReDoc, too, would load from a CDN
     )
     add_docs(app)
+    add_console(app)
     app.state.runtime = runtime
     app.state.guard = GuardStats()
     app.add_middleware(
@@ -105,7 +108,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors)
     app.include_router(spacecraft.router, prefix=API_PREFIX, responses=errors)
     # one router per resource, served twice: for the default spacecraft and under its name
-    per_spacecraft = (mdb, telemetry, alarms, links, commands, stacks, archive, console_extra)
+    per_spacecraft = (
+        mdb,
+        telemetry,
+        alarms,
+        links,
+        commands,
+        stacks,
+        archive,
+        console_extra,
+        plots,
+    )
     for module in per_spacecraft:
         app.include_router(module.router, prefix=API_PREFIX, responses=errors)
     app.include_router(ws.router, prefix=API_PREFIX)

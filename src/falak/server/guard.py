@@ -39,10 +39,10 @@ __all__ = [
     "GuardStats",
 ]
 
-OPEN_PATHS = frozenset({"/health", "/api/v1/auth/token", "/docs", "/openapi.json"})
-"""Paths that need no token: liveness, login, and the API description."""
-OPEN_PREFIXES = ("/static/swagger/",)
-"""Path prefixes that need no token (the vendored Swagger UI files)."""
+OPEN_PATHS = frozenset({"/health", "/api/v1/auth/token", "/docs", "/openapi.json", "/", "/console"})
+"""Paths that need no token: liveness, login, the API description, the way to the console."""
+OPEN_PREFIXES = ("/static/swagger/", "/console/")
+"""Path prefixes that need no token (the vendored Swagger UI files, the console's files)."""
 LOGIN_PATH = "/api/v1/auth/token"
 LOGIN_BODY_BYTES = 16_384
 """The login body's cap (a user name and a password; it is read before anyone is known)."""

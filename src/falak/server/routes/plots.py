@@ -1,0 +1,157 @@
+"""``/parameters/{name}/plot``: a parameter's history decimated to min/max per pixel column.
+
+A plot ``width`` pixels wide cannot show more than one value range per pixel column, so the
+server cuts ``[start, stop)`` into ``width`` equal columns and sends, for each column that
+holds samples, its centre time, the smallest and largest finite value and how many samples
+fell in it (the min/max decimation Open MCT asks of its telemetry sources). Drawn as a band
+from min to max, the decimated series looks exactly like the full one at that width, spikes
+included, and costs ``O(width)`` bytes whatever the archive holds.
+
+Values are the engineering values when they are numbers, else the raw values (an enumeration
+plots its raw code); a parameter with neither numeric (text, bytes) is refused with 400.
+Non-finite values (NaN, ±inf) are not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import numpy as np
+import numpy.typing as npt
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from falak.errors import InputError
+from falak.server.routes.deps import CurrentUser, SpacecraftDep
+from falak.server.routes.telemetry import Start, Stop, time_range
+from falak.server.schemas import iso
+
+__all__ = ["Decimated", "PlotOut", "decimate", "router"]
+
+router = APIRouter(tags=["telemetry"])
+
+MAX_WIDTH = 10_000
+"""The widest plot served, in columns (a 4K screen is 3840 pixels wide)."""
+
+
+@dataclass(frozen=True)
+class Decimated:
+    """Min/max per column: only the columns that hold at least one finite value."""
+
+    time_ns: npt.NDArray[np.int64]
+    """Each column's centre time, ns since 1970 (UTC)."""
+    min: npt.NDArray[np.float64]
+    max: npt.NDArray[np.float64]
+    count: npt.NDArray[np.int64]
+    """Finite samples in the column."""
+
+
+def decimate(
+    time_ns: npt.ArrayLike, values: npt.ArrayLike, start_ns: int, stop_ns: int, width: int
+) -> Decimated:
+    """Cut ``[start_ns, stop_ns)`` into ``width`` equal columns; min, max and count of each.
+
+    Parameters
+    ----------
+    time_ns
+        Sample times, int64 ns since 1970 (any order).
+    values
+        The samples, numeric (converted to float64; non-finite ones are dropped).
+    start_ns, stop_ns
+        The plotted range (``stop_ns > start_ns``); samples outside it are ignored.
+    width
+        Columns (pixels), at least 1. Column ``k`` covers ``[e(k), e(k+1))`` with
+        ``e(k) = start + floor(k*(stop-start)/width)`` (exact integer arithmetic).
+    """
+    if width < 1:
+        raise InputError(f"width must be at least 1 column, got {width}")
+    if stop_ns <= start_ns:
+        raise InputError(f"stop ({stop_ns} ns) must be after start ({start_ns} ns)")
+    t = np.asarray(time_ns, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(v) & (t >= start_ns) & (t < stop_ns)
+    t, v = t[keep], v[keep]
+    if t.size > 1 and np.any(t[1:] < t[:-1]):
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+    # column edges start + k*span//width in Python integers: exact, and no int64 overflow
+    # for months of ns times thousands of columns
+    span = stop_ns - start_ns
+    edges = np.array([start_ns + k * span // width for k in range(width + 1)], dtype=np.int64)
+    first = np.searchsorted(t, edges, side="left")
+    count = np.diff(first)
+    full = np.flatnonzero(count)
+    starts = first[full]
+    lo = np.minimum.reduceat(v, starts) if full.size else np.zeros(0)
+    hi = np.maximum.reduceat(v, starts) if full.size else np.zeros(0)
+    centre = edges[full] + (edges[full + 1] - edges[full]) // 2
+    return Decimated(centre, lo, hi, count[full].astype(np.int64))
+
+
+class PlotOut(BaseModel):
+    """A parameter's decimated history: one entry per column that holds samples."""
+
+    parameter: str
+    start: str | None
+    stop: str | None
+    start_ns: int
+    stop_ns: int
+    width: int
+    value: str = Field(description="'eng' or 'raw': which value was decimated")
+    samples: int = Field(description="Finite samples in [start, stop)")
+    time_ns: list[int] = Field(description="Each column's centre time")
+    min: list[float]
+    max: list[float]
+    count: list[int]
+
+
+def _numeric(a: npt.NDArray[np.generic]) -> bool:
+    return a.dtype.kind in "iufb"
+
+
+@router.get("/parameters/{name:path}/plot", response_model=PlotOut)
+def plot(
+    name: str,
+    rt: SpacecraftDep,
+    user: CurrentUser,
+    start: Start = None,
+    stop: Stop = None,
+    width: Annotated[
+        int, Query(ge=1, le=MAX_WIDTH, description="Columns (the plot's width in pixels)")
+    ] = 1000,
+) -> PlotOut:
+    """Min, max and count per pixel column of one parameter's archived values in
+    ``[start, stop)`` (default: from its first to just after its last sample)."""
+    q = rt.mdb.parameter(name).qualified_name
+    t0, t1 = time_range(start, stop)
+    s = rt.archive.read_parameter(q, t0, t1)
+    eng, raw = np.asarray(s.eng), np.asarray(s.raw)
+    if _numeric(eng):
+        kind, values = "eng", eng
+    elif _numeric(raw):
+        kind, values = "raw", raw
+    else:
+        raise InputError(f"{q} is not numeric ({eng.dtype} values): it cannot be plotted")
+    times = np.asarray(s.time_ns, dtype=np.int64)
+    if t0 is None:
+        t0 = int(times.min()) if times.size else 0
+    if t1 is None:
+        t1 = int(times.max()) + 1 if times.size else t0 + 1
+    if t1 <= t0:
+        t1 = t0 + 1
+    d = decimate(times, values, t0, t1, width)
+    return PlotOut(
+        parameter=q,
+        start=iso(t0),
+        stop=iso(t1),
+        start_ns=t0,
+        stop_ns=t1,
+        width=width,
+        value=kind,
+        samples=int(d.count.sum()),
+        time_ns=d.time_ns.tolist(),
+        min=d.min.tolist(),
+        max=d.max.tolist(),
+        count=d.count.tolist(),
+    )
