@@ -359,3 +359,25 @@ def test_plan_on_real_illumination_replays_clean(tmp_path, teleoperated: bool) -
     assert props["waypoints"][1]["arrive"] >= props["depart"]
     png = route_png(tmp_path / "r.png", dem, maps, route, sun.mean(axis=0), plan)
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_many_drives_of_fractional_microseconds_replay_clean() -> None:
+    """Segment times are kept to 1 µs: 40 drives of √2-cell steps must not drift the replay.
+
+    Found on the 5 m strategic site (issue 14): after ~30 drives whose durations are not
+    whole microseconds, the replay put the rover 1e-6 m short of its node and reported
+    "wait ... is not where the rover is".
+    """
+    n = 430
+    dem = Dem(np.zeros((n, n), np.float32), Affine(2.0, 0, 1000.0, 0, -2.0, 5000.0))
+    maps = hazards(dem, Rover())
+    route = plan_route(dem, maps, _xy(dem, 0, 0), _xy(dem, n - 1, n - 1))  # the diagonal
+    times = _times(30)
+    sun = np.ones((times.size, len(route.rows)))
+    earth = np.zeros_like(sun, dtype=bool)
+    earth[np.arange(times.size) % 3 != 2] = True  # one 10 min drive window in every 30 min
+    plan = schedule_traverse(route, times, sun, earth, speed_m_s=0.05)
+    drives = [s for s in plan.segments if s.kind == "drive"]
+    assert len(drives) >= 35
+    report = replay(plan, route, times, sun, earth, speed_m_s=0.05)
+    assert report.violations == []
