@@ -255,8 +255,10 @@ def commands_command(
     done on Earth (its duration at the plan's speed plus two light times), and only where
     that whole round trip fits inside one of the plan's Earth windows at the rover's
     position; otherwise it is held to the next window. Each step's timeout_s is 2 light
-    times + 2 x its expected duration + 30 s. The stack YAML (docs/commanding.md) is
-    checked against the rover MDB; a problem is printed as STACK.yaml:LINE: message (exit 1).
+    times + 2 x its expected duration + 30 s. The stack YAML (docs/commanding.md; each step
+    a command, its arguments, at: ISO 8601 UTC, timeout_s and a comment naming the leg, its
+    length, heading and expected duration) is checked against the rover MDB; a problem is
+    printed as STACK.yaml:LINE: message (exit 1).
     """
     from rich.console import Console
     from rich.table import Table
