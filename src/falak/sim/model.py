@@ -14,7 +14,7 @@ CCSDS primary header, the sequence count per APID and the on-board time paramete
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -73,6 +73,11 @@ class CommandOutcome:
     complete_after_s: float = 0.0
     packets: list[TmPacket] = field(default_factory=list)
     events: list[OnboardEvent] = field(default_factory=list)
+    finish: Callable[[int], CommandOutcome | None] | None = field(default=None, compare=False)
+    """For an activity whose end the model decides (a rover drive that may stop on a hazard):
+    from ``complete_after_s`` on, the runner calls ``finish(now_ns)`` after every step until it
+    returns an outcome, then sends COMPLETE (``ok``) or FAILED with its reason and an event
+    saying its message (and its packets and events). None: COMPLETE at ``complete_after_s``."""
 
 
 @dataclass(frozen=True)

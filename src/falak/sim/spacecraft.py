@@ -320,6 +320,7 @@ class _Pending:
     command_apid: int = field(compare=False)
     opcode: int = field(compare=False)
     seq_count: int = field(compare=False)
+    outcome: CommandOutcome | None = field(default=None, compare=False)
 
 
 class Spacecraft:
@@ -517,14 +518,37 @@ class Spacecraft:
                 self._count_error("model", exc)
         due = now_ns + round(max(outcome.complete_after_s, 0.0) * _NS)
         self._order += 1
-        heapq.heappush(self._pending, _Pending(due, self._order, apid, opcode, seq))
+        heapq.heappush(self._pending, _Pending(due, self._order, apid, opcode, seq, outcome))
         self._complete_due(now_ns)
 
     def _complete_due(self, now_ns: int) -> None:
+        later: list[_Pending] = []
         while self._pending and self._pending[0].due_ns <= now_ns:
             p = heapq.heappop(self._pending)
+            finish = p.outcome.finish if p.outcome is not None else None
+            if finish is not None:  # the model says when the activity ends (a rover drive)
+                try:
+                    end = finish(now_ns)
+                except Exception as exc:
+                    self._count_error("model", exc)
+                    end = CommandOutcome(ok=False, reason="EXECUTION_FAILED", message=str(exc))
+                if end is None:
+                    later.append(p)
+                    continue
+                for pk in end.packets:
+                    self.emit(pk, now_ns)
+                for ev in end.events:
+                    self.emit(self.model.event_packet(ev), now_ns)
+                if not end.ok:
+                    self.commands.failed += 1
+                    self._ack(p.command_apid, p.opcode, p.seq_count, "FAILED", end.reason, now_ns)
+                    why = end.message or end.reason
+                    self._event("WARNING", f"command (seq {p.seq_count}) failed: {why}", now_ns)
+                    continue
             self.commands.completed += 1
             self._ack(p.command_apid, p.opcode, p.seq_count, "COMPLETE", "OK", now_ns)
+        for p in later:  # asked again after the next step
+            heapq.heappush(self._pending, p)
 
     # -- the loop -----------------------------------------------------------------------------
 
