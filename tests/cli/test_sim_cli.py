@@ -264,7 +264,15 @@ def test_fault_is_encoded_with_the_mdb_and_sent_to_the_tc_port() -> None:
             "error: SIM_INJECT_FAULT: argument FAULT = 'NOPE' is not one of CLEAR_ALL, "
             "FURNACE_OVERTEMP, COLD_STOWAGE_FAILURE, DOSIMETER_NOISE\n",
         ),
-        (["rover", "X"], "error: unknown simulator 'rover'; simulators: testsat, station\n"),
+        (
+            ["orbiter", "X"],
+            "error: unknown simulator 'orbiter'; simulators: testsat, station, rover\n",
+        ),
+        (
+            ["rover", "NOPE"],
+            "error: SIM_INJECT_FAULT: argument FAULT = 'NOPE' is not one of CLEAR_ALL, "
+            "WHEEL_STUCK, BATTERY_DEGRADED, HEATER_FAILED, SOLAR_PARTICLE_EVENT, IMU_DRIFT\n",
+        ),
     ],
 )
 def test_fault_errors(args: list[str], message: str) -> None:

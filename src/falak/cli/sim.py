@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 sim_app = typer.Typer(
-    help="Simulated spacecraft: `falak sim testsat|station` runs one as its own process, "
+    help="Simulated spacecraft: `falak sim testsat|station|rover` runs one as its own process, "
     "talking to the ground over UDP on loopback (realtime and playback telemetry out, "
     "telecommands in); `falak sim fault` injects a fault into a running simulator.",
     no_args_is_help=True,
@@ -20,6 +20,7 @@ sim_app = typer.Typer(
 MODELS: dict[str, tuple[str, str]] = {
     "testsat": ("falak.sim.testsat:create_model", "testsat"),
     "station": ("falak.sim.station:create_model", "tiangong"),
+    "rover": ("falak.sim.rover:create_model", "rover"),
 }
 
 Tm = Annotated[
@@ -114,7 +115,8 @@ Options = Annotated[
         help="A model option KEY=VALUE (VALUE is read as JSON when it parses, else text); "
         "repeat for several. testsat: contact_period_s, contact_duration_s, "
         "contact_offset_s, light_time_s, via (default: always in contact). station: see "
-        "falak.sim.station (e.g. contacts=ground).",
+        "falak.sim.station (e.g. contacts=ground). rover: see falak.sim.rover (e.g. "
+        "dem=site.tif, contacts=earth+relay).",
         show_default=False,
     ),
 ]
@@ -303,8 +305,45 @@ def run_station(
     )
 
 
+def run_rover(
+    tm: Tm = "udp://127.0.0.1:10015",
+    playback: Playback = "udp://127.0.0.1:10016",
+    tc: TcListen = "udp://127.0.0.1:10025",
+    epoch: Epoch = None,
+    speed: Speed = 1.0,
+    reference_host_ns: Reference = None,
+    duration: Duration = None,
+    status: Status = None,
+    seed: Seed = 0,
+    recorder_bytes: RecorderBytes = 64 * 1024 * 1024,
+    option: Options = None,
+    playback_rate: PlaybackRate = 5.0,
+) -> None:
+    """Fly the south-pole rover (src/falak/missions/rover/mdb.yaml) on a DEM.
+
+    Synthetic terrain by default (--option dem=FILE.tif for a GeoTIFF), the real Sun and
+    Earth over its horizons, contacts while the Earth is above them (--option
+    contacts=earth+relay adds a Queqiao-2-like relay). Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    _run(
+        "rover",
+        tm,
+        playback,
+        tc,
+        epoch,
+        speed,
+        reference_host_ns,
+        duration,
+        status,
+        seed,
+        recorder_bytes,
+        option,
+        playback_rate,
+    )
+
+
 def inject_fault(
-    spacecraft: Annotated[str, typer.Argument(help="The simulator: station or testsat.")],
+    spacecraft: Annotated[str, typer.Argument(help="The simulator: station, rover or testsat.")],
     name: Annotated[
         str, typer.Argument(help="Fault name: a label of SIM_INJECT_FAULT's FAULT argument.")
     ],
@@ -381,5 +420,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``sim`` group to the ``falak`` command."""
     sim_app.command("testsat")(run_testsat)
     sim_app.command("station")(run_station)
+    sim_app.command("rover")(run_rover)
     sim_app.command("fault")(inject_fault)
     app.add_typer(sim_app, name="sim")

@@ -1,0 +1,244 @@
+"""The rover simulator's instruments: navigation cameras, soil spectrometer, dosimeter.
+
+Each keeps its truth (what it would measure without noise) so that the science issue can
+check its products against it.
+
+**Navigation cameras** (:func:`render_navcam`): a pinhole camera at the rover's pose,
+``MAST_HEIGHT_M`` above the true terrain, tilted down ``CAMERA_TILT_DEG``, ``FOV_DEG``
+across 256 × 192 pixels (illustrative numbers of a small rover's navcam). Rendering is the
+"voxel space" ray cast: for each image column a ray is marched over the DEM from 0.5 m out to
+``MAX_RANGE_M`` (samples growing geometrically), each terrain sample is projected to the
+image row of its elevation angle and fills the rows between it and the nearer samples' top,
+so nearer terrain hides farther terrain. A sample's grey level is Lambertian:
+``albedo · max(0, n · s)`` with n the DEM's normal there and s the real Sun direction
+(DE421, :class:`~falak.sim.rover_site.Site`), and zero where the Sun is below that cell's
+terrain horizon (falak's horizons: cast shadows). Sky is black; there is no ambient light
+(no atmosphere; light scattered from lit terrain into shadows is left out). The right camera
+is 0.27 m to the right of the left one. This is a simple render, not a photometric model
+(no Hapke reflectance, no opposition surge, no blur): good for looking and for visual
+odometry tests at the scale of DEM cells.
+
+**Soil spectrometer** (:class:`CompositionMap`, :func:`measure_soil`): an APXS-like X-ray
+spectrometer reporting eight major oxides in wt%. The site's composition is a mixture of
+three published lunar soils (Lunar Sourcebook Table 7.15, Heiken, Vaniman & French 1991;
+USGS astrogeology ``tab7_15.asc``): Apollo 16 average soil (feldspathic highland, the south
+pole's kind of ground), Luna 20 average soil (highland with more mafic material) and Apollo 11
+soil 10002 (mare basalt, standing in for basaltic ejecta), with mixing fractions that vary
+smoothly over the site (seeded random fields). A measurement at a position sees the
+composition there; counts per oxide are proportional to its abundance times a sensitivity
+(``COUNT_RATE_PER_WT_PCT_S``, illustrative), and each oxide's reported value has the Poisson
+noise of its counts (1σ = value/√counts).
+
+**Dosimeter**: the galactic-cosmic-ray absorbed dose rate in silicon on the lunar surface,
+13.2 ± 1 µGy/h (Chang'e-4 Lunar Lander Neutron and Dosimetry experiment, Zhang et al. 2020,
+Science Advances 6:eaaz1334), as counts of ``DOSE_PER_COUNT_UGY`` each (so a 60 s record holds
+about 180 counts: 7 % Poisson noise), plus solar particle events: they start as a Poisson
+process (``SPE_RATE_PER_DAY``), rise in an hour to a peak drawn log-uniformly between 100 and
+10,000 µGy/h and decay with a 6 h e-folding time (illustrative of the large events of a
+solar maximum, not a fitted model).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from falak.sim.rover_site import Site
+
+__all__ = [
+    "ENDMEMBERS_WT_PCT",
+    "GCR_DOSE_RATE_UGY_H",
+    "OXIDES",
+    "CompositionMap",
+    "Dosimeter",
+    "measure_soil",
+    "render_navcam",
+]
+
+IMAGE_WIDTH = 256
+IMAGE_HEIGHT = 192
+FOV_DEG = 46.0
+MAST_HEIGHT_M = 1.0
+CAMERA_TILT_DEG = 15.0
+STEREO_BASELINE_M = 0.27
+MAX_RANGE_M = 400.0
+ALBEDO = 0.12  # normal albedo of highland regolith is ~0.1-0.2; the value is illustrative
+#: Grey level of a 0.12-albedo surface at 20 ms per unit of cos(incidence): the Sun is within
+#: ~1.6 deg of the horizon at the pole, so lit ground is seen at grazing incidence and 20 ms
+#: saturates (255 DN) only where the terrain faces the Sun at cos > 0.255 (illustrative gain).
+DN_PER_COSINE = 1000.0
+_SAMPLES = 320
+
+OXIDES = ("SiO2", "TiO2", "Al2O3", "FeO", "MgO", "CaO", "Na2O", "K2O")
+#: Lunar Sourcebook Table 7.15 (wt%): Apollo 16 average soil, Luna 20 average soil, Apollo 11
+#: soil 10002 (its Na2O printed "47" in the USGS transcription is 0.47).
+ENDMEMBERS_WT_PCT = {
+    "apollo16_highland": (45.0, 0.54, 27.3, 5.1, 5.7, 15.7, 0.46, 0.17),
+    "luna20_highland": (45.1, 0.55, 22.3, 7.0, 9.8, 15.1, 0.50, 0.10),
+    "apollo11_mare": (42.2, 7.8, 13.6, 15.3, 7.8, 11.9, 0.47, 0.16),
+}
+COUNT_RATE_PER_WT_PCT_S = 25.0  # counts/s per wt% of an oxide (illustrative APXS-like)
+
+GCR_DOSE_RATE_UGY_H = 13.2  # Zhang et al. 2020 (Chang'e-4 LND), silicon
+DOSE_PER_COUNT_UGY = GCR_DOSE_RATE_UGY_H / 3600.0 / 3.0  # ~3 counts/s from GCR
+SPE_RATE_PER_DAY = 1.0 / 60.0
+SPE_RISE_S = 3600.0
+SPE_DECAY_S = 6 * 3600.0
+
+
+def render_navcam(
+    site: Site,
+    x_m: float,
+    y_m: float,
+    heading_deg: float,
+    sun_az_deg: float,
+    sun_el_deg: float,
+    exposure_ms: float,
+    rng: np.random.Generator,
+) -> NDArray[np.uint8]:
+    """Render one camera's 8-bit image at (x, y) looking along ``heading_deg`` (module doc)."""
+    w, h = IMAGE_WIDTH, IMAGE_HEIGHT
+    f_px = (w / 2) / math.tan(math.radians(FOV_DEG / 2))
+    offsets = np.arctan((np.arange(w) - w / 2 + 0.5) / f_px)  # (w,) rad, right positive
+    az = math.radians(heading_deg) + offsets
+    d = 0.5 * (MAX_RANGE_M / 0.5) ** (np.arange(_SAMPLES) / (_SAMPLES - 1))  # (S,) m
+    px = x_m + d[:, None] * np.sin(az)[None, :]  # (S, w)
+    py = y_m + d[:, None] * np.cos(az)[None, :]
+    t = site.dem.transform
+    ny, nx = site.dem.shape
+    col = np.floor((px - t.c) / t.a).astype(np.intp)
+    row = np.floor((py - t.f) / t.e).astype(np.intp)
+    on_map = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
+    rc, cc = np.clip(row, 0, ny - 1), np.clip(col, 0, nx - 1)
+    heights = site.heights(px, py)
+    eye = site.height_at(x_m, y_m) + MAST_HEIGHT_M
+    axis = d[:, None] * np.cos(offsets)[None, :]  # distance along the optical axis
+    angle = np.arctan2(heights - eye, axis) + math.radians(CAMERA_TILT_DEG)
+    screen = h / 2 - f_px * np.tan(np.clip(angle, -1.4, 1.4))  # image row of each sample
+    screen = np.where(on_map, screen, np.inf)
+    # shading: Lambert with the Sun, zero in the terrain's shadow
+    saz, sel = math.radians(sun_az_deg), math.radians(sun_el_deg)
+    s = np.array([math.sin(saz) * math.cos(sel), math.cos(saz) * math.cos(sel), math.sin(sel)])
+    gx, gy = site.gx[rc, cc], site.gy[rc, cc]
+    lambert = np.maximum(0.0, (-gx * s[0] - gy * s[1] + s[2]) / np.sqrt(1 + gx * gx + gy * gy))
+    horizon = site.horizons.at(np.full(rc.shape, sun_az_deg), rc, cc)
+    lit = sun_el_deg > horizon
+    grey = DN_PER_COSINE * (ALBEDO / 0.12) * lambert * lit * (exposure_ms / 20.0)
+    image = np.zeros((h, w), dtype=np.float64)
+    top = np.minimum.accumulate(screen, axis=0)  # highest row reached by samples so far
+    rows = np.arange(h, dtype=np.float64)
+    for c in range(w):
+        # the nearest sample whose top reaches a row colours it (top is non-increasing)
+        k = np.searchsorted(-top[:, c], -(rows + 0.5), side="left")
+        seen = k < _SAMPLES
+        image[seen, c] = grey[k[seen], c]
+    image += rng.normal(0.0, 1.5, image.shape)  # read noise, DN
+    out: NDArray[np.uint8] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    return out
+
+
+@dataclass
+class CompositionMap:
+    """Mixing fractions of the three soils over the DEM grid (each (ny, nx), summing to 1)."""
+
+    fractions: NDArray[np.float64]  # (3, ny, nx)
+    site: Site
+
+    @classmethod
+    def build(cls, site: Site, seed: int) -> CompositionMap:
+        """Smooth random mixtures: mostly Apollo 16 soil, Luna 20 in patches, a little mare."""
+        from scipy import ndimage
+
+        rng = np.random.default_rng(seed + 14_014)
+        ny, nx = site.dem.shape
+        sigma = max(2.0, 40.0 / site.dem.resolution_m)  # patches tens of metres across
+        fields = []
+        for _ in range(2):
+            g = ndimage.gaussian_filter(rng.normal(size=(ny, nx)), sigma, mode="wrap")
+            g = (g - g.mean()) / (g.std() or 1.0)
+            fields.append(g)
+        luna20 = np.clip(0.25 + 0.15 * fields[0], 0.0, 0.6)
+        mare = np.clip(0.05 + 0.05 * fields[1], 0.0, 0.2)
+        apollo16 = 1.0 - luna20 - mare
+        return cls(np.stack([apollo16, luna20, mare]), site)
+
+    def truth_wt_pct(self, x_m: float, y_m: float) -> NDArray[np.float64]:
+        """True oxide abundances (wt%, order :data:`OXIDES`) of the soil at (x, y)."""
+        rc = self.site.cell(x_m, y_m) or (0, 0)
+        mix = self.fractions[:, rc[0], rc[1]]
+        ends = np.array(list(ENDMEMBERS_WT_PCT.values()))  # (3, 8)
+        out: NDArray[np.float64] = mix @ ends
+        return out
+
+
+def measure_soil(
+    truth_wt_pct: NDArray[np.float64], integration_s: float, rng: np.random.Generator
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """Return (measured wt%, 1σ wt%, total counts) of an integration on soil of ``truth``."""
+    expected = np.maximum(truth_wt_pct * COUNT_RATE_PER_WT_PCT_S * integration_s, 1e-9)
+    counts = rng.poisson(expected).astype(np.float64)
+    per_count = truth_wt_pct / expected
+    measured = counts * per_count
+    sigma = np.sqrt(np.maximum(counts, 1.0)) * per_count
+    return measured, sigma, int(counts.sum())
+
+
+class Dosimeter:
+    """GCR dose with Poisson counting noise and solar particle events (module doc)."""
+
+    def __init__(self, rng: np.random.Generator, start_ns: int) -> None:
+        self.rng = rng
+        self.spe_start_ns: int | None = None
+        self.spe_peak_ugy_h = 0.0
+        self._next_check_ns = start_ns
+
+    def start_spe(self, now_ns: int, peak_ugy_h: float | None = None) -> None:
+        """Start a solar particle event now (peak drawn when not given)."""
+        self.spe_start_ns = now_ns
+        self.spe_peak_ugy_h = (
+            float(peak_ugy_h) if peak_ugy_h is not None else float(10 ** self.rng.uniform(2, 4))
+        )
+
+    def clear(self) -> None:
+        """End any solar particle event."""
+        self.spe_start_ns = None
+
+    def update(self, now_ns: int) -> None:
+        """Draw whether an SPE starts (once a simulated hour)."""
+        while self._next_check_ns <= now_ns:
+            if self.spe_start_ns is None and self.rng.random() < SPE_RATE_PER_DAY / 24.0:
+                self.start_spe(self._next_check_ns)
+            self._next_check_ns += 3600 * 1_000_000_000
+        if self.spe_start_ns is not None and self.spe_rate(now_ns) < 0.05:
+            self.spe_start_ns = None
+
+    def spe_rate(self, now_ns: int) -> float:
+        """Dose rate of the solar particle event now, µGy/h (0 when none)."""
+        if self.spe_start_ns is None:
+            return 0.0
+        t = (now_ns - self.spe_start_ns) / 1e9
+        if t < 0:
+            return 0.0
+        if t < SPE_RISE_S:
+            return self.spe_peak_ugy_h * t / SPE_RISE_S
+        return self.spe_peak_ugy_h * math.exp(-(t - SPE_RISE_S) / SPE_DECAY_S)
+
+    @property
+    def spe_active(self) -> bool:
+        """Whether a solar particle event is in progress."""
+        return self.spe_start_ns is not None
+
+    def truth_rate(self, now_ns: int) -> float:
+        """True dose rate in silicon now, µGy/h."""
+        return GCR_DOSE_RATE_UGY_H + self.spe_rate(now_ns)
+
+    def record(self, start_ns: int, stop_ns: int) -> tuple[int, float]:
+        """Counts and measured dose rate (µGy/h) of a record over [start, stop]."""
+        dt = max((stop_ns - start_ns) / 1e9, 1e-9)
+        mid = (start_ns + stop_ns) // 2
+        expected = self.truth_rate(mid) / 3600.0 * dt / DOSE_PER_COUNT_UGY
+        counts = int(self.rng.poisson(expected))
+        return counts, counts * DOSE_PER_COUNT_UGY / dt * 3600.0
