@@ -1,0 +1,597 @@
+// Parameters: the spacecraft's MDB as a searchable tree; a live table of the parameters
+// picked from it (over the parameters WebSocket, staleness visible on every row); a uPlot
+// chart of the plotted ones, live or over any range: history comes from the server already
+// decimated to min/max per pixel column (GET .../parameters/{name}/plot), drawn as a band,
+// and a zoom (drag on the chart) fetches the new range at full resolution again. CSV export
+// of the table and of the plotted range as shown.
+//
+// Staleness: a row is marked STALE when the server says the parameter expired (its
+// staleness message: no value within 1.5 expected periods on the reception clock) or when
+// no value reached this page within 1.5 expected periods (the MDB's expected_period_s) of
+// this computer's clock, whichever comes first; a new value clears the mark.
+
+import uPlot from "../vendor/uPlot.esm.js";
+import { debounce, h } from "./common.js";
+
+const STALE_FACTOR = 1.5;
+const WINDOWS = [
+  ["1 min", 60], ["10 min", 600], ["1 h", 3600], ["6 h", 6 * 3600],
+  ["1 day", 86400], ["7 days", 7 * 86400], ["30 days", 30 * 86400],
+];
+const COLOURS = ["#58a6ff", "#3fb950", "#d29922", "#f778ba", "#a5d6ff", "#ff7b72", "#d2a8ff", "#7ee787"];
+const MAX_LIVE_POINTS = 20000;
+
+let S = null; // the page's state while mounted
+
+const short = (q) => q.slice(q.lastIndexOf("/") + 1);
+const watchKey = (sc) => `falak.parameters.${sc}`;
+
+function base() {
+  return `spacecraft/${encodeURIComponent(S.ctx.spacecraft)}/`;
+}
+
+function fmt(v) {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) return String(v);
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    if (a >= 1e6 || (a > 0 && a < 1e-3)) return v.toExponential(4);
+    return v.toFixed(3);
+  }
+  if (typeof v === "boolean") return v ? "true" : "false";
+  return String(v);
+}
+
+const isoOfNs = (ns) => (ns === null || ns === undefined ? "" : new Date(Number(ns) / 1e6).toISOString());
+const utcOfNs = (ns) => (ns ? isoOfNs(ns).replace("T", " ").replace(/Z$/, "") : "—");
+
+// ---------------------------------------------------------------- the MDB tree
+
+function buildTree(params) {
+  const root = { children: new Map(), leaves: [] };
+  for (const p of params) {
+    const parts = p.qualified_name.split("/").filter(Boolean);
+    let node = root;
+    for (const part of parts.slice(0, -1)) {
+      if (!node.children.has(part)) node.children.set(part, { children: new Map(), leaves: [] });
+      node = node.children.get(part);
+    }
+    node.leaves.push(p);
+  }
+  return root;
+}
+
+function renderTree() {
+  const query = S.search.value.trim().toLowerCase();
+  const match = (p) =>
+    !query ||
+    p.qualified_name.toLowerCase().includes(query) ||
+    (p.description || "").toLowerCase().includes(query);
+  let shown = 0;
+  function walk(node, name, depth) {
+    const items = [];
+    for (const [child, sub] of [...node.children].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const li = walk(sub, child, depth + 1);
+      if (li) items.push(li);
+    }
+    for (const p of node.leaves) {
+      if (!match(p)) continue;
+      shown += 1;
+      const watched = S.rows.has(p.qualified_name);
+      items.push(
+        h("li", {},
+          h("button", {
+            type: "button",
+            class: `leaf${watched ? " watched" : ""}`,
+            "data-parameter": p.qualified_name,
+            title: `${p.qualified_name}${p.description ? ` — ${p.description}` : ""}${p.units ? ` [${p.units}]` : ""}`,
+            "aria-pressed": watched ? "true" : "false",
+            onclick: () => toggleWatch(p.qualified_name),
+          }, p.name)),
+      );
+    }
+    if (!items.length) return null;
+    if (name === null) return h("ul", {}, items);
+    return h("li", {}, h("details", { open: depth < 2 || !!query }, h("summary", {}, name), h("ul", {}, items)));
+  }
+  const tree = walk(S.tree, null, 0);
+  S.treeList.replaceChildren(tree || h("p", { class: "muted" }, "no parameter matches"));
+  S.treeCount.textContent = `${shown} of ${S.params.length}`;
+}
+
+// ---------------------------------------------------------------- the live table
+
+function newRow(q) {
+  const info = S.info.get(q) || { qualified_name: q, name: short(q) };
+  const value = h("td", { class: "value num" }, "—");
+  const unit = h("td", { class: "muted" }, info.units || "");
+  const status = h("td", { class: "status" }, "—");
+  const time = h("td", { class: "num" }, "—");
+  const plot = h("input", {
+    type: "checkbox",
+    "aria-label": `plot ${info.name}`,
+    "data-plot": q,
+    onchange: (ev) => setPlotted(q, ev.target.checked),
+  });
+  const remove = h("button", { type: "button", title: `stop watching ${q}`, "aria-label": `remove ${info.name}`,
+    onclick: () => toggleWatch(q) }, "×");
+  const tr = h("tr", { "data-parameter": q },
+    h("td", { title: q }, info.name, " ", h("span", { class: "stale-mark" }, "STALE")),
+    value, unit, status, time, h("td", {}, plot, " plot ", remove));
+  return { q, info, tr, value, status, time, plot, sample: null, arrivedMs: null, expired: false, stale: false, dirty: false };
+}
+
+function setSample(row, s) {
+  row.sample = s;
+  row.arrivedMs = Date.now();
+  row.expired = false;
+  row.dirty = true;
+}
+
+function paintRows() {
+  const now = Date.now();
+  for (const row of S.rows.values()) {
+    const period = row.info.expected_period_s;
+    const late = !!period && row.arrivedMs !== null && now - row.arrivedMs > STALE_FACTOR * period * 1000;
+    const stale = row.expired || late;
+    if (stale !== row.stale) {
+      row.stale = stale;
+      row.tr.classList.toggle("stale", stale);
+      row.tr.dataset.stale = stale ? "true" : "false";
+    }
+    if (!row.dirty) continue;
+    row.dirty = false;
+    const s = row.sample;
+    row.value.textContent = fmt(s.eng);
+    row.value.title = `raw ${fmt(s.raw)}`;
+    row.status.textContent = s.status;
+    row.status.className = `status lvl-${s.status}`;
+    row.time.textContent = utcOfNs(s.time_ns);
+  }
+}
+
+function renderTable() {
+  const rows = [...S.rows.values()];
+  S.tbody.replaceChildren(...rows.map((r) => r.tr));
+  if (!rows.length) {
+    S.tbody.append(h("tr", { class: "empty" }, h("td", { colspan: 6, class: "muted" },
+      "Pick parameters in the tree to watch them here.")));
+  }
+  S.watchCount.textContent = `${rows.length} watched`;
+}
+
+async function loadLatest(names) {
+  if (!names.length) return;
+  let samples = [];
+  try {
+    samples = await S.ctx.api(`${base()}parameters/latest`, { query: { names } });
+  } catch (err) {
+    S.ctx.toast(`latest values: ${err.message}`, "error");
+    return;
+  }
+  if (!S) return;
+  for (const s of samples) {
+    const row = S.rows.get(s.parameter);
+    if (row && (!row.sample || s.time_ns >= row.sample.time_ns)) setSample(row, s);
+  }
+}
+
+function saveWatch() {
+  const data = { watched: [...S.rows.keys()], plotted: [...S.plotted] };
+  sessionStorage.setItem(watchKey(S.ctx.spacecraft), JSON.stringify(data));
+}
+
+function toggleWatch(q) {
+  if (S.rows.has(q)) {
+    S.rows.delete(q);
+    S.plotted.delete(q);
+    S.series.delete(q);
+    rebuildChart();
+  } else {
+    S.rows.set(q, newRow(q));
+    loadLatest([q]);
+  }
+  saveWatch();
+  renderTable();
+  renderTree();
+  resubscribe();
+}
+
+// ---------------------------------------------------------------- the stream
+
+const resubscribe = debounce(() => {
+  if (!S) return;
+  if (S.stream) S.stream.close();
+  S.stream = null;
+  const names = [...S.rows.keys()];
+  if (!names.length) return;
+  const query = names.map((n) => `names=${encodeURIComponent(n)}`).join("&");
+  S.stream = S.ctx.ws(`${base()}ws/parameters?${query}`, onMessage);
+}, 150);
+
+function onMessage(m) {
+  if (!S) return;
+  if (m.type === "parameter") {
+    const d = m.data;
+    const row = S.rows.get(d.parameter);
+    const n = d.time_ns.length;
+    if (!row || !n) return;
+    const i = n - 1;
+    setSample(row, { parameter: d.parameter, time_ns: d.time_ns[i], raw: d.raw[i], eng: d.eng[i], status: d.status[i] });
+    if (S.plotted.has(d.parameter) && S.live) appendLive(d.parameter, d.time_ns, d.eng, d.raw);
+  } else if (m.type === "staleness") {
+    const row = S.rows.get(m.data.parameter);
+    if (row) {
+      row.expired = !!m.data.expired;
+      if (!m.data.expired) row.arrivedMs = Date.now();
+    }
+  } else if (m.type === "reconnected") {
+    // catch up what the socket missed: the latest values, and the plot's history
+    loadLatest([...S.rows.keys()]);
+    if (S.live) fetchHistory();
+  }
+}
+
+// ---------------------------------------------------------------- the chart
+
+function setPlotted(q, on) {
+  if (on) S.plotted.add(q);
+  else {
+    S.plotted.delete(q);
+    S.series.delete(q);
+  }
+  saveWatch();
+  rebuildChart();
+  if (on) fetchHistory();
+}
+
+function visibleRange() {
+  if (!S.live) return [S.range[0], S.range[1]];
+  const end = S.liveEnd || Date.now() / 1000;
+  return [end - S.windowS, end];
+}
+
+function chartWidth() {
+  return Math.max(200, Math.floor(S.chartBox.clientWidth || 800));
+}
+
+function rebuildChart() {
+  if (S.chart) {
+    S.chart.destroy();
+    S.chart = null;
+  }
+  const names = [...S.plotted];
+  S.chartBox.replaceChildren();
+  S.chartEmpty.hidden = names.length > 0;
+  if (!names.length) return;
+  const series = [{ label: "UTC", value: (u, v) => (v === null ? "—" : new Date(v * 1000).toISOString().replace("T", " ").slice(0, 23)) }];
+  const bands = [];
+  // one y scale per unit: the first unit's axis on the left, the second's on the right
+  const units = [];
+  names.forEach((q, i) => {
+    const colour = COLOURS[i % COLOURS.length];
+    const unit = S.info.get(q)?.units || "";
+    if (!units.includes(unit)) units.push(unit);
+    const scale = `y:${unit}`;
+    const label = `${short(q)}${unit ? ` [${unit}]` : ""}`;
+    series.push({ label: `${label} max`, scale, stroke: colour, width: 1.5, spanGaps: true, value: (u, v) => fmt(v) });
+    series.push({ label: `${label} min`, scale, stroke: colour, width: 1, spanGaps: true, value: (u, v) => fmt(v) });
+    bands.push({ series: [2 * i + 1, 2 * i + 2], fill: `${colour}33` });
+  });
+  const grid = { stroke: "#2d333b" };
+  const yAxes = units.slice(0, 2).map((unit, k) => ({
+    scale: `y:${unit}`, side: k === 0 ? 3 : 1, stroke: "#8b949e", grid: { ...grid, show: k === 0 },
+    ticks: grid, size: 70, label: unit || undefined, labelSize: 18,
+  }));
+  const opts = {
+    width: chartWidth(),
+    height: 340,
+    series,
+    bands,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    scales: { x: { time: true } },
+    axes: [{ stroke: "#8b949e", grid, ticks: grid, values: timeTicks, size: 44 }, ...yAxes],
+    cursor: { drag: { x: true, y: false } },
+    legend: { live: true },
+    hooks: {
+      setSelect: [
+        (u) => {
+          if (u.select.width < 3) return;
+          const a = u.posToVal(u.select.left, "x");
+          const b = u.posToVal(u.select.left + u.select.width, "x");
+          u.setSelect({ left: 0, width: 0 }, false);
+          zoomTo(a, b);
+        },
+      ],
+    },
+  };
+  opts.cursor.drag.setScale = false; // the page sets the range itself (and refetches)
+  S.chart = new uPlot(opts, emptyData(names.length), S.chartBox);
+  S.chart.root.dataset.test = "chart";
+  redraw();
+}
+
+/** Tick labels of the time axis in UTC, 24 h, as precise as the range needs. */
+function timeTicks(u, splits) {
+  const range = u.scales.x.max - u.scales.x.min;
+  return splits.map((v) => {
+    const iso = new Date(v * 1000).toISOString();
+    if (range > 3 * 86400) return iso.slice(0, 10);
+    if (range > 86400) return `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+    if (range > 600) return iso.slice(11, 16);
+    if (range > 10) return iso.slice(11, 19);
+    return iso.slice(11, 23);
+  });
+}
+
+function emptyData(n) {
+  return [[], ...Array.from({ length: 2 * n }, () => [])];
+}
+
+function zoomTo(a, b) {
+  if (!(b > a)) return;
+  S.live = false;
+  S.range = [a, b];
+  S.liveBtn.disabled = false;
+  S.liveBtn.classList.remove("primary");
+  fetchHistory();
+}
+
+function goLive() {
+  S.live = true;
+  S.liveBtn.disabled = true;
+  S.liveBtn.classList.add("primary");
+  fetchHistory();
+}
+
+const fetchHistory = debounce(async () => {
+  if (!S || !S.plotted.size) return;
+  const ticket = ++S.fetchTicket;
+  const names = [...S.plotted];
+  const [a, b] = S.live ? [null, null] : S.range;
+  if (S.live && !S.liveEnd) {
+    // the newest value of the plotted parameters sets "now" (the mission's clock)
+    for (const q of names) {
+      const r = S.rows.get(q);
+      if (r?.sample) S.liveEnd = Math.max(S.liveEnd || 0, r.sample.time_ns / 1e9);
+    }
+  }
+  const [start, stop] = S.live ? visibleRange() : [a, b];
+  const width = S.chart ? Math.max(100, Math.floor(S.chart.bbox.width / devicePixelRatio)) : chartWidth();
+  S.status.textContent = "loading…";
+  const results = await Promise.all(
+    names.map((q) =>
+      S.ctx
+        .api(`${base()}parameters/${encodeURIComponent(q)}/plot`, {
+          query: {
+            start: new Date(start * 1000).toISOString(),
+            stop: new Date(stop * 1000 + 1).toISOString(),
+            width,
+          },
+        })
+        .catch((err) => ({ error: err.message, parameter: q })),
+    ),
+  );
+  if (!S || ticket !== S.fetchTicket) return;
+  let samples = 0;
+  for (const [i, r] of results.entries()) {
+    const q = names[i];
+    if (r.error) {
+      S.ctx.toast(`${short(q)}: ${r.error}`, "error");
+      S.series.set(q, { t: [], mn: [], mx: [] });
+      continue;
+    }
+    samples += r.samples;
+    S.series.set(q, { t: r.time_ns.map((ns) => ns / 1e9), mn: r.min, mx: r.max, value: r.value });
+  }
+  S.loaded = { start, stop, width, samples };
+  S.status.textContent = `${samples.toLocaleString("en")} samples in ${width} columns`;
+  // for tests and for the curious: what this chart shows
+  S.chartBox.dataset.loads = String((Number(S.chartBox.dataset.loads) || 0) + 1);
+  S.chartBox.dataset.plotted = String(names.length);
+  S.chartBox.dataset.live = String(S.live);
+  redraw();
+}, 120);
+
+function appendLive(q, times, eng, raw) {
+  let s = S.series.get(q);
+  if (!s) {
+    s = { t: [], mn: [], mx: [] };
+    S.series.set(q, s);
+  }
+  const useRaw = s.value === "raw";
+  for (let i = 0; i < times.length; i++) {
+    const v = useRaw ? raw[i] : eng[i];
+    if (typeof v !== "number") continue;
+    const t = times[i] / 1e9;
+    s.t.push(t);
+    s.mn.push(v);
+    s.mx.push(v);
+    if (t > (S.liveEnd || 0)) S.liveEnd = t;
+  }
+  if (s.t.length > MAX_LIVE_POINTS) {
+    const cut = s.t.length - MAX_LIVE_POINTS;
+    s.t.splice(0, cut);
+    s.mn.splice(0, cut);
+    s.mx.splice(0, cut);
+  }
+  S.needsRedraw = true;
+}
+
+function alignedData() {
+  const names = [...S.plotted];
+  const tables = names.map((q) => {
+    const s = S.series.get(q) || { t: [], mn: [], mx: [] };
+    // uPlot.join wants strictly increasing x per table: order live appends after history
+    const idx = s.t.map((_, i) => i).sort((x, y) => s.t[x] - s.t[y]);
+    return [idx.map((i) => s.t[i]), idx.map((i) => s.mn[i]), idx.map((i) => s.mx[i])];
+  });
+  if (!tables.length) return null;
+  const joined = uPlot.join(tables.map((t) => [t[0], t[2], t[1]]));
+  return joined;
+}
+
+function redraw() {
+  S.needsRedraw = false;
+  if (!S.chart) return;
+  const data = alignedData();
+  if (!data) return;
+  const [a, b] = visibleRange();
+  S.chart.batch(() => {
+    S.chart.setData(data, false);
+    S.chart.setScale("x", { min: a, max: b });
+  });
+  S.rangeText.textContent = `${new Date(a * 1000).toISOString()} — ${new Date(b * 1000).toISOString()}`;
+  S.chartBox.dataset.rangeS = String(b - a);
+}
+
+// ---------------------------------------------------------------- CSV export
+
+function csvCell(v) {
+  const s = v === null || v === undefined ? "" : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function download(name, rows) {
+  const text = rows.map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function stamp() {
+  return new Date().toISOString().replace(/[:.]/g, "").slice(0, 15);
+}
+
+function exportTable() {
+  const rows = [["parameter", "eng", "raw", "units", "status", "time_utc", "stale"]];
+  for (const r of S.rows.values()) {
+    const s = r.sample || {};
+    rows.push([r.q, s.eng, s.raw, r.info.units || "", s.status || "", isoOfNs(s.time_ns), r.stale ? "stale" : ""]);
+  }
+  download(`falak-${S.ctx.spacecraft}-parameters-${stamp()}.csv`, rows);
+}
+
+function exportPlot() {
+  const data = alignedData();
+  if (!data) {
+    S.ctx.toast("nothing plotted to export", "warning");
+    return;
+  }
+  const names = [...S.plotted];
+  const head = ["time_utc"];
+  for (const q of names) head.push(`${q} max`, `${q} min`);
+  const [a, b] = visibleRange();
+  const rows = [head];
+  for (let i = 0; i < data[0].length; i++) {
+    const t = data[0][i];
+    if (t < a || t > b) continue;
+    const row = [new Date(t * 1000).toISOString()];
+    for (let k = 1; k < data.length; k++) row.push(data[k][i] ?? "");
+    rows.push(row);
+  }
+  download(`falak-${S.ctx.spacecraft}-plot-${stamp()}.csv`, rows);
+}
+
+// ---------------------------------------------------------------- mount
+
+function frame() {
+  if (!S) return;
+  paintRows();
+  if (S.needsRedraw && S.live && performance.now() - S.lastDraw > 200) {
+    S.lastDraw = performance.now();
+    redraw();
+  }
+  S.raf = requestAnimationFrame(frame);
+}
+
+export async function mount(el, ctx) {
+  const search = h("input", { type: "search", placeholder: "search parameters", "aria-label": "search parameters" });
+  const treeList = h("div", { class: "tree-list" });
+  const treeCount = h("span", { class: "muted num" });
+  const tbody = h("tbody");
+  const watchCount = h("span", { class: "muted" });
+  const chartBox = h("div", { class: "pp-chart-box", id: "chart" });
+  const chartEmpty = h("p", { class: "muted" }, "Tick “plot” on a watched parameter to chart it.");
+  const status = h("span", { class: "muted num", id: "plot-status" });
+  const rangeText = h("span", { class: "pp-range" });
+  const windowSel = h("select", { "aria-label": "live window" },
+    WINDOWS.map(([label, s]) => h("option", { value: s, selected: s === 600 }, label)));
+  const liveBtn = h("button", { type: "button", class: "primary", disabled: true, onclick: () => goLive() }, "Live");
+  el.append(
+    h("div", { class: "pp" },
+      h("aside", { class: "card pp-tree" }, h("h2", {}, "Mission database ", treeCount), search, treeList),
+      h("div", { class: "pp-right" },
+        h("section", { class: "card pp-live" },
+          h("div", { class: "pp-toolbar" }, h("h2", {}, "Live values"), watchCount,
+            h("span", { class: "spacer" }),
+            h("button", { type: "button", id: "export-table", onclick: () => exportTable() }, "Export table CSV")),
+          h("table", { class: "grid" },
+            h("colgroup", {}, ["name", "value", "unit", "status", "time", "act"].map((c) => h("col", { class: `c-${c}` }))),
+            h("thead", {}, h("tr", {}, h("th", {}, "parameter"), h("th", { class: "num" }, "value"),
+              h("th", {}, "unit"), h("th", {}, "status"), h("th", {}, "time (UTC)"), h("th", {}, ""))),
+            tbody)),
+        h("section", { class: "card pp-chart" },
+          h("div", { class: "pp-toolbar" }, h("h2", {}, "Plot"), liveBtn, windowSel, status,
+            h("button", { type: "button", id: "export-plot", onclick: () => exportPlot() }, "Export plot CSV")),
+          h("div", { class: "muted" }, "Drag across the chart to zoom; Live returns to the live window. ", rangeText),
+          chartEmpty, chartBox))));
+  S = {
+    ctx, search, treeList, treeCount, tbody, watchCount, chartBox, chartEmpty, status, rangeText, liveBtn,
+    params: [], info: new Map(), tree: null, rows: new Map(), plotted: new Set(), series: new Map(),
+    stream: null, chart: null, live: true, windowS: 600, range: null, liveEnd: null, fetchTicket: 0,
+    needsRedraw: false, lastDraw: 0, raf: null, resize: null,
+  };
+  windowSel.addEventListener("change", () => {
+    S.windowS = Number(windowSel.value);
+    goLive();
+  });
+  search.addEventListener("input", debounce(() => S && renderTree(), 120));
+  try {
+    S.params = await ctx.api(`${base()}mdb/parameters`);
+  } catch (err) {
+    ctx.toast(`mission database: ${err.message}`, "error");
+    S.params = [];
+  }
+  if (!S) return;
+  for (const p of S.params) S.info.set(p.qualified_name, p);
+  S.tree = buildTree(S.params);
+  let saved = { watched: [], plotted: [] };
+  try {
+    saved = JSON.parse(sessionStorage.getItem(watchKey(ctx.spacecraft))) || saved;
+  } catch {
+    // ignore a damaged entry
+  }
+  for (const q of saved.watched || []) if (S.info.has(q)) S.rows.set(q, newRow(q));
+  for (const q of saved.plotted || []) {
+    if (S.rows.has(q)) {
+      S.plotted.add(q);
+      S.rows.get(q).plot.checked = true;
+    }
+  }
+  renderTree();
+  renderTable();
+  await loadLatest([...S.rows.keys()]);
+  if (!S) return;
+  resubscribe();
+  rebuildChart();
+  if (S.plotted.size) fetchHistory();
+  S.resize = new ResizeObserver(() => {
+    if (S && S.chart) S.chart.setSize({ width: chartWidth(), height: 340 });
+  });
+  S.resize.observe(chartBox);
+  S.raf = requestAnimationFrame(frame);
+}
+
+export function unmount() {
+  if (!S) return;
+  cancelAnimationFrame(S.raf);
+  if (S.resize) S.resize.disconnect();
+  if (S.stream) S.stream.close();
+  if (S.chart) S.chart.destroy();
+  S = null;
+}
