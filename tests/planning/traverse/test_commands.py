@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import math
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from falak.errors import InputError
 from falak.planning.stackdoc import stack_yaml
@@ -50,7 +52,10 @@ def planned() -> dict[str, Any]:
         schedule, route, times, earth, rover=maps.rover, speed_m_s=SPEED_M_S, teleoperated=True
     )
     feature["properties"].update(extra)
-    return {"route": route, "schedule": schedule, "times": times, "earth": earth, "f": feature}
+    return {
+        "route": route, "schedule": schedule, "times": times, "earth": earth, "f": feature,
+        "dem": dem, "maps": maps,
+    }  # fmt: skip
 
 
 def _windows(feature: dict[str, Any]) -> list[tuple[int, int]]:
@@ -254,3 +259,49 @@ def test_long_legs_are_cut_for_the_rover(planned) -> None:  # type: ignore[no-un
     # pieces of one leg share its heading: no TURN between them
     turns = sum(s["command"] == "TURN" for s in cut["steps"])
     assert turns == sum(s["command"] == "TURN" for s in whole["steps"])
+
+
+def test_legs_stay_off_hazards(planned) -> None:  # type: ignore[no-untyped-def]
+    # Half a cell from the cell-centre polyline: inside the route's cells and the corner cells
+    # of its diagonal moves, which the planner keeps hazard-free (module doc). Sampled every
+    # 1 cm along each leg, on a map with a quarter of its cells hazards (seeded), so that the
+    # route threads between them.
+    dem, maps = planned["dem"], planned["maps"]
+    mask = np.random.default_rng(7).random(maps.impassable.shape) < 0.25
+    mask[:5, :5] = mask[-5:, -5:] = False
+    maps = dataclasses.replace(
+        maps, impassable=mask, cost=np.where(mask, np.inf, 1.0).astype(np.float32)
+    )
+    route = plan_route(
+        dem, maps, (float(dem.x_m[2]), float(dem.y_m[2])), (float(dem.x_m[97]), float(dem.y_m[97]))
+    )
+    near = ndimage.binary_dilation(mask, np.ones((3, 3), bool))[route.rows, route.cols]
+    assert near.mean() > 0.5  # most of the route runs beside a hazard
+    n = route.rows.size
+    plan = schedule_traverse(
+        route, planned["times"], np.ones((N_TIMES, n)), np.ones((N_TIMES, n), bool),
+        speed_m_s=SPEED_M_S,
+    )  # fmt: skip
+    feature = to_geojson(route, plan)
+    extra = command_properties(
+        plan, route, planned["times"], np.ones((N_TIMES, n), bool), rover=maps.rover,
+        speed_m_s=SPEED_M_S, teleoperated=True,
+    )  # fmt: skip
+    feature["properties"].update(extra)
+    for legs in ("drive", "goto"):
+        doc, summary = drive_stack(feature, legs=legs, max_leg_m=100.0)
+        assert summary.legs < n / 2
+        x, y = float(route.x_m[0]), float(route.y_m[0])
+        for s in doc["steps"]:
+            a = s["arguments"]
+            if s["command"] == "TURN":
+                continue
+            if s["command"] == "GOTO":
+                x1, y1 = a["X_M"], a["Y_M"]
+            else:
+                h = math.radians(a["HEADING_DEG"])
+                x1, y1 = x + a["DISTANCE_M"] * math.sin(h), y + a["DISTANCE_M"] * math.cos(h)
+            k = max(2, int(math.hypot(x1 - x, y1 - y) / 0.01))
+            rows, cols = dem.cell_of(np.linspace(x, x1, k), np.linspace(y, y1, k))
+            assert not maps.impassable[rows, cols].any(), s["comment"]
+            x, y = x1, y1

@@ -11,9 +11,12 @@ conservative by up to one step at each end).
 Legs
 ----
 Each drive of the timeline (the schedule drives between its time steps' ends) is cut at the
-waypoints it passes and simplified by Douglas–Peucker: a leg is a straight line that stays
-within ``tolerance_m`` (default half a DEM cell) of the planned route's cell centres, so a
-leg crosses the cells the planner chose and their edges; a leg longer than ``max_leg_m``
+waypoints it passes and simplified by Douglas–Peucker: a leg is a straight line within
+``tolerance_m`` of the polyline through the route's cell centres (every vertex is within it
+of the leg, so every point of the leg is within it of the polyline). With the default, half a
+DEM cell, a leg stays inside the route's cells and the two cells at the corner of each
+diagonal move, which the planner keeps free of hazards (it never cuts a hazard's corner), up
+to their edges; a leg longer than ``max_leg_m``
 (:data:`MAX_LEG_M`, the ROVER MDB's longest DRIVE) is cut into equal pieces. A leg is a
 ``TURN`` to its heading (left out when the rover already faces it within
 :data:`TURN_MIN_DEG`) and a ``DRIVE`` of its length on that heading, or one ``GOTO`` to its
