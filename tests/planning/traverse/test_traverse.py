@@ -381,3 +381,27 @@ def test_many_drives_of_fractional_microseconds_replay_clean() -> None:
     assert len(drives) >= 35
     report = replay(plan, route, times, sun, earth, speed_m_s=0.05)
     assert report.violations == []
+
+
+def test_a_short_shadow_costs_only_its_own_crossing() -> None:
+    """Drive energy is integrated move by move: 2 dark cells cost 40 s of sunlight, not 1980 s.
+
+    A 198 m drive in full Sun but for two shadowed cells, 10 Wh battery, 60 W to drive, 90 W
+    of panels: one 1 h step suffices (net +30 W lit, −60 W for the 40 s in shadow). Charging
+    the whole drive at the darkest cell's light (the former rule) needs 33 Wh, so the rover
+    had to stop short of the shadow and finish in later steps.
+    """
+    route = _line_route()
+    times = _times(4, step_min=60.0)
+    sun = np.ones((times.size, len(route.rows)))
+    sun[:, 50:52] = 0.0
+    earth = np.ones_like(sun, dtype=bool)
+    battery = Battery(capacity_wh=10.0)
+    plan = schedule_traverse(route, times, sun, earth, battery=battery)
+    assert plan.duration_s == pytest.approx(1980.0, abs=1e-3)
+    assert [s.kind for s in plan.segments] == ["drive"]
+    # lowest charge just after the shadow: 10 Wh full, then 3 moves lit at the darker cell
+    # (49→50, 50→51, 51→52) at −60 W for 20 s each: 10 − 1 = 9 Wh
+    assert plan.min_battery_wh == pytest.approx(9.0, abs=1e-9)
+    report = replay(plan, route, times, sun, earth, battery=battery)
+    assert report.ok, report.violations

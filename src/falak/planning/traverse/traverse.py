@@ -15,7 +15,10 @@ Approach (two stages; the route itself is not time-dependent)
    as far as the step allows (stopping at a cell and idling for the rest of the step). Light and
    Earth are taken as constant over a step at their *worse* value of the step's two ends
    (lit fraction: the smaller; Earth: in view at both ends), which is conservative when they
-   vary monotonically within the step.
+   vary monotonically within the step. A drive's battery charge is integrated move by move
+   along the cells it passes, each move lit at the darker of its two cells (a shadowed crater
+   floor crossed in two minutes costs two minutes of sunlight, not the whole step's), and must
+   stay above the minimum after every move.
 
 Battery (:class:`Battery`): charge in Wh between ``min_charge_wh`` and ``capacity_wh``;
 driving draws ``drive_power_w``, standing still ``idle_power_w`` (survival heaters and
@@ -342,7 +345,8 @@ def _label(
                     drive_s[t + 1, k] = 0.0
             if teleoperated and not (earth[t, k] and earth[t + 1, k]):
                 continue
-            s_path = s_here
+            s_prev = s_here
+            b1 = b
             for k2 in range(k + 1, n_k):
                 td = (distance_m[k2] - distance_m[k]) / speed
                 if td > dt:
@@ -350,10 +354,12 @@ def _label(
                 if teleoperated and not (earth[t, k2] and earth[t + 1, k2]):
                     break
                 s2 = min(sun[t, k2], sun[t + 1, k2])
-                s_path = min(s_path, s2)
-                b1 = min(capacity, b + (solar_w * s_path - drive_w) * td / 3600.0)
+                # the move k2−1 → k2, lit at the darker of its two cells
+                move_s = (distance_m[k2] - distance_m[k2 - 1]) / speed
+                b1 = min(capacity, b1 + (solar_w * min(s_prev, s2) - drive_w) * move_s / 3600.0)
+                s_prev = s2
                 if b1 < reserve:
-                    continue
+                    break  # the battery would run out on the way
                 b2 = b1
                 if k2 != goal:
                     b2 = min(capacity, b1 + (solar_w * s2 - idle_w) * (dt - td) / 3600.0)
@@ -488,8 +494,15 @@ def schedule_traverse(
         if a == b:
             add("wait", t0, dt, a, a, battery.solar_power_w * s_a - battery.idle_power_w)
         else:
-            s_path = float(np.min(np.minimum(sun[ts, a : b + 1], sun[ts + 1, a : b + 1])))
-            add("drive", t0, td, a, b, battery.solar_power_w * s_path - battery.drive_power_w)
+            # the drive's charge integrated move by move, as the labelling does
+            lit = np.minimum(sun[ts, a : b + 1], sun[ts + 1, a : b + 1])
+            move_s = np.diff(route.distance_m[a : b + 1]) / speed_m_s
+            run = charge
+            for s_move, dur in zip(np.minimum(lit[:-1], lit[1:]), move_s, strict=True):
+                net = battery.solar_power_w * float(s_move) - battery.drive_power_w
+                run = min(cap, run + net * float(dur) / 3600.0)
+                min_charge = min(min_charge, run)
+            add("drive", t0, td, a, b, (run - charge) * 3600.0 / td if td > 0 else 0.0)
             if b != n_k - 1:
                 rest = dt - td
                 s_b = min(sun[ts, b], sun[ts + 1, b])
@@ -713,7 +726,8 @@ def replay(
 
     Independent of the planner: the rover's position comes from the segments' times and the
     speed; light is interpolated linearly in time at the cells the rover is on during each
-    sub-step (sub-steps are cut at the timeline's samples); the Earth counts as in view during a
+    sub-step (sub-steps are cut at the timeline's samples and, while driving, where the rover
+    passes from one cell to the next); the Earth counts as in view during a
     sub-step only if it is in view at the timeline samples on both sides. The battery is
     integrated sub-step by sub-step and must stay at or above its minimum.
     """
@@ -748,6 +762,12 @@ def replay(
         start_s = (seg.start - origin).total_seconds()
         end_s = start_s + seg.duration_s
         inner = t_s[(t_s > start_s) & (t_s < end_s)]
+        if seg.kind == "drive":  # sub-steps never straddle a cell either
+            d0 = float(route.distance_m[seg.node_from])
+            crossings = start_s + (route.distance_m[seg.node_from + 1 : seg.node_to] - d0) / (
+                speed_m_s
+            )
+            inner = np.union1d(inner, crossings[(crossings > start_s) & (crossings < end_s)])
         edges = np.concatenate([[start_s], inner, [end_s]])
         pieces = []
         for e0, e1 in itertools.pairwise(edges):  # sub-steps never straddle a sample
@@ -776,7 +796,7 @@ def replay(
                         f"drives without the Earth in view at {_fmt((route.x_m[k], route.y_m[k]))}"
                         f" around {(origin + _dt.timedelta(seconds=a_s)).isoformat()}"
                     )
-                position += speed_m_s * dt
+                position = d0 + speed_m_s * (b_s - start_s)  # not accumulated: no drift
             else:
                 power -= battery.idle_power_w
             charge = min(battery.capacity_wh, charge + power * dt / 3600.0)
