@@ -26,7 +26,8 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-# Servers the tests start themselves (PostgreSQL) come from Debian's packages.
+# Servers the tests start themselves (PostgreSQL) and the browser the console's tests drive
+# (Chromium) come from Debian's packages.
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -34,6 +35,14 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else \
 	    echo "PostgreSQL server binaries missing: run 'sudo apt-get install postgresql'"; exit 1; \
+	  fi; \
+	fi
+	@if ! [ -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium for the console's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium missing: run 'sudo apt-get install chromium' (never 'playwright install')"; exit 1; \
 	  fi; \
 	fi
 
