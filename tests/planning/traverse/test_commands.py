@@ -25,6 +25,7 @@ from falak.planning.traverse.commands import (
     earth_windows,
     heading_deg,
 )
+from falak.planning.traverse.tracking import track
 from falak.terrain import Rover, hazards, synthesize
 from falak.utctime import datetime_to_ns, parse_ns
 
@@ -125,7 +126,7 @@ def test_headings_are_clockwise_from_grid_north() -> None:
     assert heading_deg([0, 1, 0, -1, 1], [1, 0, -1, 0, 1]).tolist() == [0, 90, 180, 270, 45]
 
 
-def _durations(doc: dict[str, Any]) -> list[float]:
+def _durations(doc: dict[str, Any], speed_m_s: float = SPEED_M_S) -> list[float]:
     """Each step's expected duration, from its arguments (independently of the planner)."""
     out, facing = [], None
     for s in doc["steps"]:
@@ -134,9 +135,11 @@ def _durations(doc: dict[str, Any]) -> list[float]:
             turn = 180.0 if facing is None else abs((a["HEADING_DEG"] - facing + 180) % 360 - 180)
             out.append(turn / TURN_RATE_DEG_S)
             facing = a["HEADING_DEG"]
-        else:
-            out.append(a["DISTANCE_M"] / SPEED_M_S)
+        elif s["command"] == "DRIVE":
+            out.append(a["DISTANCE_M"] / speed_m_s)
             facing = a["HEADING_DEG"]
+        else:  # GOTO: not needed here
+            out.append(math.nan)
     return out
 
 
@@ -305,3 +308,65 @@ def test_legs_stay_off_hazards(planned) -> None:  # type: ignore[no-untyped-def]
             rows, cols = dem.cell_of(np.linspace(x, x1, k), np.linspace(y, y1, k))
             assert not maps.impassable[rows, cols].any(), s["comment"]
             x, y = x1, y1
+
+
+def test_the_stack_drives_the_rover_model() -> None:
+    # The ROVER simulator's model (falak.sim.rover) flies the stack: each step arrives one light
+    # time after its release, the next waits for the step before to end. A rock-free site:
+    # the planner's tactical rock cells hold only the rock's own cell, while the rover's check
+    # keeps its centre a half wheel base plus the rock's radius away (reported to the lead).
+    from falak.sim import rover as rv
+    from falak.sim.rover_site import Site
+    from falak.terrain import horizons
+
+    s_ns = 10**9
+    dem = synthesize(100, 0.5, seed=2, rock_density_per_m2=0.0)
+    maps = hazards(dem, Rover())
+    site = Site(dem, horizons(dem, 36), Rover())
+    start = (float(dem.x_m[2]), float(dem.y_m[2]))
+    goal = (float(dem.x_m[90]), float(dem.y_m[90]))  # the on-board map wants a margin
+    route = plan_route(dem, maps, start, goal)
+    epoch = parse_ns("2028-01-04T00:00:00Z")
+    times = np.datetime64(epoch, "ns") + np.arange(13) * np.timedelta64(10, "m")
+    n = route.rows.size
+    sun, earth = np.ones((13, n)), np.ones((13, n), bool)
+    plan = schedule_traverse(route, times, sun, earth, speed_m_s=0.0556)  # the MDB's 200 m/h
+    feature = to_geojson(route, plan)
+    extra = command_properties(
+        plan, route, times, earth, rover=maps.rover, speed_m_s=0.0556, teleoperated=True
+    )
+    feature["properties"].update(extra)
+    planned_traverse = PlannedTraverse.from_geojson(feature)
+    lt = round(LIGHT_TIME_S * s_ns)
+    for legs in ("drive", "goto"):
+        doc, summary = drive_stack(feature, legs=legs)
+        model = rv.RoverModel(
+            epoch, site, seed=1,
+            opts={"start_x_m": start[0], "start_y_m": start[1], "contacts": "always"},
+        )  # fmt: skip
+        t, est = epoch, []
+        for step, dur in zip(doc["steps"], _durations(doc, speed_m_s=0.0556), strict=True):
+            at = max(parse_ns(step["at"]), t)
+            while t < at + lt:  # the command crosses the light time
+                t = min(t + s_ns, at + lt)
+                model.step(t)
+            outcome = model.execute(step["command"], step["arguments"], t)
+            assert outcome.ok, (step["comment"], outcome.message)
+            assert outcome.finish is not None
+            started, end = t, None
+            while end is None:
+                t += s_ns
+                model.step(t)
+                est.append((t, model.est_x, model.est_y))
+                end = outcome.finish(t)
+            assert end.ok, (step["comment"], end.message)
+            if step["command"] == "DRIVE":  # it drives at the MDB's speed (1 s steps)
+                assert (t - started) / s_ns == pytest.approx(dur, abs=2.0)
+            t += lt  # its completion reaches the ground
+        # The rover believes it is at the goal (wheel odometry); slip leaves it short in truth
+        assert math.hypot(model.est_x - goal[0], model.est_y - goal[1]) < 0.05
+        assert math.hypot(model.x - goal[0], model.y - goal[1]) < 0.05 * route.length_m
+        e = np.array(est)
+        tr = track(planned_traverse, e[:, 0].astype(np.int64), e[:, 1], e[:, 2])
+        assert np.abs(tr.cross_m).max() < 0.25 + 0.05  # legs within half a cell; IMU drift
+        assert (t - summary.done_ns) / s_ns == pytest.approx(0.0, abs=2.0 * summary.steps)
