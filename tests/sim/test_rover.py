@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from affine import Affine  # type: ignore[import-untyped]
 
+from falak.mdb.model import EnumeratedType
 from falak.sim import rover as rv
 from falak.sim.model import CommandOutcome
 from falak.sim.rover_site import Site
@@ -387,3 +388,15 @@ def test_the_battery_follows_the_sunlight_falak_predicts_at_the_rover() -> None:
 
 def _wrap(a: float) -> float:
     return (a + 180.0) % 360.0 - 180.0
+
+
+def test_the_readme_lists_every_option_and_fault() -> None:
+    text = (rv.MDB_PATH.parent / "README.md").read_text(encoding="utf-8")
+    for name in rv.OPTIONS:
+        assert f"`{name}`" in text, name
+    for fault in rv.FAULTS:
+        assert f"`{fault}`" in text, fault
+    fault_type = rv._mdb().types["/ROVER/SIMULATOR/SimFault"]
+    assert isinstance(fault_type, EnumeratedType)
+    labels = [v.label for v in fault_type.values]
+    assert tuple(labels) == rv.FAULTS
