@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from playwright.sync_api import Page, expect
 
+from falak.server import create_app, uvicorn_config
 from tests.console.conftest import ConsoleServer, log_in
+from tests.server.conftest import wait_for
+from tests.server.multi import MULTI_USERS, TwoSpacecraft, two_spacecraft
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,7 +51,7 @@ def test_overview_shows_links_alarms_and_clocks(
     expect(card).to_be_visible()
     expect(card.locator("tr[data-link=tm] td").nth(1)).to_have_text("listening")
     # 5 HK packets a second from the feeder: the link's rate is not zero
-    expect(card.locator("tr[data-link=tm] td").nth(2)).not_to_have_text("0.0 ", timeout=10_000)
+    expect(card.locator("tr[data-link=tm] td").nth(2)).not_to_have_text("0.0", timeout=10_000)
     expect(card.locator("[data-level=WARNING] .n")).to_have_text("0")
     expect(console.locator("#ov-utc")).to_contain_text(" UTC")
     expect(card).to_contain_text("newest TM (spacecraft time)")
@@ -147,3 +154,52 @@ def test_csv_export_downloads_what_is_shown(console: Page) -> None:
         if r[1]:
             assert float(r[2]) <= float(r[1])
             assert 7.0 <= float(r[2]) <= 7.49
+
+
+@pytest.fixture(scope="module")
+def two_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TwoSpacecraft]]:
+    """A real server hosting TESTSAT (the default) and TIANGONG (tests/server/multi.py)."""
+    with two_spacecraft(tmp_path_factory.mktemp("two")) as two:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn_config(create_app(two.runtime)))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            assert wait_for(lambda: server.started, 10.0), "uvicorn did not start"
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}", two
+        finally:
+            server.should_exit = True
+            thread.join(10.0)
+            sock.close()
+
+
+def test_each_spacecraft_has_its_overview_card_and_live_values(
+    page: Page, two_url: tuple[str, TwoSpacecraft], console_server: ConsoleServer
+) -> None:
+    url, two = two_url
+    page.set_default_timeout(10_000)
+    page.goto(url + "/")
+    page.fill("input[name=username]", "tina")  # TIANGONG operator, TESTSAT viewer
+    page.fill("input[name=password]", MULTI_USERS["tina"][0])
+    page.click("form#login button[type=submit]")
+    expect(page.locator("article[data-spacecraft=TESTSAT]")).to_be_visible()
+    expect(page.locator("article[data-spacecraft=TIANGONG]")).to_be_visible()
+    # TIANGONG's two links and its light time (multi.py's config: 0.005 s one way)
+    tiangong = page.locator("article[data-spacecraft=TIANGONG]")
+    expect(tiangong.locator("tr[data-link]")).to_have_count(2)
+    expect(tiangong).to_contain_text("0.005 s one way, 0.010 s round trip")
+    two.send_station_hk(1)
+    two.send_testsat_hk(1)
+    console_server.shot(page, "overview-two")
+    expect(page.locator("#spacecraft")).to_have_value("TESTSAT")
+    page.select_option("#spacecraft", "TIANGONG")
+    page.goto(url + "/#/parameters")
+    page.fill("input[type=search]", "STN_ALT")
+    page.click("button.leaf[data-parameter='/TIANGONG/STN_ALT_KM']")
+    row = page.locator("tr[data-parameter='/TIANGONG/STN_ALT_KM']")
+    expect(row.locator("td.value")).to_have_text("390.000")  # 39,000 counts x 0.01 km
+    expect(page.locator("#conn")).to_have_text("live")  # the parameters stream is open
+    two.send_station_hk(1, alt_counts=39_123)
+    expect(row.locator("td.value")).to_have_text("391.230")  # live, over the WebSocket
+    expect(row.locator("td:nth-child(3)")).to_have_text("km")

@@ -11,7 +11,7 @@ let state = null;
 
 function fmtRate(v, unit) {
   if (v === null || v === undefined) return "—";
-  return `${v.toFixed(1)} ${unit}`;
+  return unit ? `${v.toFixed(1)} ${unit}` : v.toFixed(1);
 }
 
 function age(iso) {

@@ -143,7 +143,10 @@ function paintRows() {
     if (!row.dirty) continue;
     row.dirty = false;
     const s = row.sample;
-    row.value.textContent = fmt(s.eng);
+    // a calibrated value that happens to be whole (390 km from 39000 counts) keeps its
+    // decimals, so the column does not change width from one value to the next
+    const calibrated = typeof s.eng === "number" && Number.isInteger(s.eng) && s.eng !== s.raw;
+    row.value.textContent = calibrated && Math.abs(s.eng) < 1e6 ? s.eng.toFixed(3) : fmt(s.eng);
     row.value.title = `raw ${fmt(s.raw)}`;
     row.status.textContent = s.status;
     row.status.className = `status lvl-${s.status}`;
