@@ -347,12 +347,13 @@ def test_the_battery_follows_the_sunlight_falak_predicts_at_the_rover() -> None:
             "battery_soc_pct": 100.0,
         },
     )
-    power = [
-        p
-        for k in range(1, 24 * 60 + 1)
-        for p in m.step(EPOCH + k * 60 * S)
-        if p.container == "POWER"
-    ]
+    packets = [p for k in range(1, 24 * 60 + 1) for p in m.step(EPOCH + k * 60 * S)]
+    power = [p for p in packets if p.container == "POWER"]
+    thermal = [p.values for p in packets if p.container == "THERMAL"]
+    # the night matters: the battery heater comes on, the motors get too cold to drive
+    assert any(v["TH_HEATER"] for v in thermal)
+    assert min(v["TH_MOTOR_C"] for v in thermal) < rv.MOTOR_MIN_C
+    assert min(v["TH_BATT_C"] for v in thermal) > rv.CHARGE_MIN_C  # the heater holds it
     t = np.array([p.time_ns for p in power], dtype=np.int64)
     solar = np.array([p.values["PWR_SOLAR_W"] for p in power])
     soc = np.array([p.values["PWR_BATT_SOC_PCT"] for p in power])
