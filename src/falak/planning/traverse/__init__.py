@@ -8,9 +8,11 @@ schedule, replays it and writes GeoJSON and PNG. Its public names are re-exporte
 from falak.planning.traverse.traverse import (
     Battery,
     ReplayReport,
+    RidgePair,
     Schedule,
     Segment,
     TraverseRoute,
+    lit_ridge_pairs,
     plan_route,
     replay,
     route_png,
@@ -23,9 +25,11 @@ from falak.planning.traverse.traverse import (
 __all__ = [
     "Battery",
     "ReplayReport",
+    "RidgePair",
     "Schedule",
     "Segment",
     "TraverseRoute",
+    "lit_ridge_pairs",
     "plan_route",
     "replay",
     "route_png",

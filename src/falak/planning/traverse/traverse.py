@@ -55,15 +55,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from falak.errors import InputError, PlanInfeasible
 from falak.planning.traverse.route import GridRoute, held_karp, path_costs, shortest_path
-from falak.terrain.dem import Dem
+from falak.terrain.dem import Dem, fill_holes
 from falak.terrain.hazards import HazardMaps
 
 __all__ = [
     "Battery",
     "ReplayReport",
+    "RidgePair",
     "Schedule",
     "Segment",
     "TraverseRoute",
+    "lit_ridge_pairs",
     "plan_route",
     "replay",
     "route_png",
@@ -817,6 +819,107 @@ def replay(
     if schedule.segments and node_at(position) != n_k - 1:
         violations.append(f"the rover ends {route.length_m - position:.1f} m short of the goal")
     return ReplayReport(violations=violations, min_battery_wh=float(low), dark_s=dark_s)
+
+
+@dataclass
+class RidgePair:
+    """Two lit ridge points (projected m) for a traverse, and what they see over a window."""
+
+    start_xy: tuple[float, float]
+    goal_xy: tuple[float, float]
+    separation_m: float  # straight-line distance
+    lit_fraction: tuple[float, float]  # time-mean lit share of the Sun's disk at each
+    earth_fraction: tuple[float, float]  # share of the times with the Earth in view at each
+    score: float
+
+
+def lit_ridge_pairs(
+    dem: Dem,
+    maps: HazardMaps,
+    horizons: Any,
+    times: Any,
+    *,
+    min_separation_m: float = 3000.0,
+    max_separation_m: float = 4000.0,
+    ridge_window_m: float = 1000.0,
+    sample_step_cells: int = 16,
+    max_candidates: int = 400,
+    margin_cells: int = 50,
+    count: int = 5,
+) -> list[RidgePair]:
+    """Pairs of sunlit ridge points that a rover can drive between, best first.
+
+    Candidates are cells on a grid every ``sample_step_cells`` that are on a ridge — higher
+    than the mean height within ``ridge_window_m`` around them (a positive topographic
+    position index, Weiss 2001) —, passable, at least ``margin_cells`` from the DEM's edge
+    and in the largest connected passable region (so every pair is joined by a route). Their
+    sunlight and Earth visibility over ``times`` come from
+    :func:`falak.terrain.illumination.illumination_timeline`; the ``max_candidates`` most lit
+    are paired. A pair ``min_separation_m`` … ``max_separation_m`` apart scores the smaller
+    of its two lit fractions plus half the smaller Earth-in-view share (lit first, contact
+    second: falak's choice). Returns up to ``count`` pairs; raises
+    :class:`~falak.errors.PlanInfeasible` if none qualifies.
+    """
+    from scipy import ndimage
+
+    from falak.terrain.illumination import illumination_timeline
+
+    if not 0 < min_separation_m <= max_separation_m:
+        raise InputError(
+            f"need 0 < min_separation_m ≤ max_separation_m, got {min_separation_m}, "
+            f"{max_separation_m}"
+        )
+    passable = np.isfinite(maps.cost)
+    labels, n_labels = ndimage.label(passable, structure=np.ones((3, 3)))
+    if n_labels == 0:
+        raise PlanInfeasible("no passable cell on the map", ["no passable cell"])
+    largest = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    size = max(3, 2 * round(ridge_window_m / dem.resolution_m / 2) + 1)
+    filled, _ = fill_holes(dem.height_m)
+    ridge = filled > ndimage.uniform_filter(filled.astype(np.float64), size, mode="nearest")
+    top = ridge & (labels == largest)
+    ny, nx = dem.shape
+    m = margin_cells
+    grid = np.zeros_like(top)
+    grid[m : ny - m : sample_step_cells, m : nx - m : sample_step_cells] = True
+    rr, cc = np.nonzero(top & grid)
+    if rr.size < 2:
+        raise PlanInfeasible(
+            f"fewer than two passable ridge cells away from the edge ({rr.size})",
+            ["no ridge cells"],
+        )
+    seen = illumination_timeline(dem, horizons, np.column_stack([rr, cc]).astype(np.int64), times)
+    lit = np.asarray(seen.sun_fraction, dtype=np.float64).mean(axis=0)
+    earth = np.asarray(seen.earth_visible, dtype=np.float64).mean(axis=0)
+    keep = np.argsort(-lit, kind="stable")[:max_candidates]
+    rr, cc, lit, earth = rr[keep], cc[keep], lit[keep], earth[keep]
+    x, y = dem.x_m[cc], dem.y_m[rr]
+    dist = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    score = np.minimum(lit[:, None], lit[None, :]) + 0.5 * np.minimum(
+        earth[:, None], earth[None, :]
+    )
+    score = np.where((dist >= min_separation_m) & (dist <= max_separation_m), score, -np.inf)
+    score = np.triu(score, 1) + np.tril(np.full_like(score, -np.inf))
+    order = np.argsort(-score, axis=None, kind="stable")[:count]
+    pairs = []
+    for flat in order:
+        i, j = divmod(int(flat), score.shape[1])
+        if not np.isfinite(score[i, j]):
+            break
+        pairs.append(
+            RidgePair(
+                (float(x[i]), float(y[i])), (float(x[j]), float(y[j])), float(dist[i, j]),
+                (float(lit[i]), float(lit[j])), (float(earth[i]), float(earth[j])),
+                float(score[i, j]),
+            )
+        )  # fmt: skip
+    if not pairs:
+        raise PlanInfeasible(
+            f"no two of the {rr.size} ridge cells are {min_separation_m:g} … "
+            f"{max_separation_m:g} m apart",
+            ["no ridge pair at that distance"],
+        )
+    return pairs
 
 
 def route_timeline(
