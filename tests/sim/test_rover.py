@@ -215,6 +215,10 @@ def test_commands_refused_in_survival_and_with_cold_motors() -> None:
     assert out.reason == "NOT_ALLOWED_IN_STATE"
     assert out.message == "DRIVE: SURVIVAL mode; no driving"
     assert m.execute("DOSI_START", {}, EPOCH + S).reason == "NOT_ALLOWED_IN_STATE"
+    m = _band_model(battery_soc_pct=15.01)
+    out = m.execute("SPEC_MEASURE", {"INTEGRATION_S": 3600}, EPOCH)
+    end, _, _ = _run(m, out, EPOCH, 3600.0, step_s=10.0)  # the battery drains into SURVIVAL
+    assert (end.reason, end.message) == ("EXECUTION_FAILED", "SPEC_MEASURE: cut short by SURVIVAL")
     m = _band_model()
     m.motor_c = -60.0
     out = m.execute("DRIVE", _drive(1.0, 0.0), EPOCH)

@@ -257,6 +257,7 @@ class RoverModel:
         self.dosimeter = Dosimeter(np.random.default_rng(seed + 1), self.epoch_ns)
         self.composition = CompositionMap.build(site, seed)
         self.spec_until_ns: int | None = None
+        self.spec_result: CommandOutcome | None = None
         self.spec_integration_s = 0
         self.navcam_busy_until_ns = 0
         self.image_id = 0
@@ -376,6 +377,9 @@ class RoverModel:
         self.dosi_on = False
         if self.spec_until_ns is not None:
             self.spec_until_ns = None
+            self.spec_result = CommandOutcome(
+                ok=False, reason="EXECUTION_FAILED", message="SPEC_MEASURE: cut short by SURVIVAL"
+            )
         self._event("CRITICAL", f"battery {self.soc:.0%}: SURVIVAL mode", "POWER", 301)
 
     def _move(self, dt: float, t: int) -> None:
@@ -645,6 +649,7 @@ class RoverModel:
             )
         )
         self.spec_until_ns = None
+        self.spec_result = CommandOutcome()
 
     # -- the protocol -------------------------------------------------------------------------
 
@@ -712,9 +717,9 @@ class RoverModel:
                 return _refuse("SPEC_MEASURE: a measurement is in progress")
             self.spec_integration_s = int(args.get("INTEGRATION_S", 600))
             self.spec_until_ns = now_ns + self.spec_integration_s * _NS
+            self.spec_result = None
             return CommandOutcome(
-                complete_after_s=float(self.spec_integration_s),
-                finish=lambda t: CommandOutcome() if self.spec_until_ns is None else None,
+                complete_after_s=float(self.spec_integration_s), finish=lambda t: self.spec_result
             )
         if command == "DOSI_START":
             self.dosi_on = True
