@@ -405,3 +405,28 @@ def test_the_readme_lists_every_option_and_fault() -> None:
     assert isinstance(fault_type, EnumeratedType)
     labels = [v.label for v in fault_type.values]
     assert tuple(labels) == rv.FAULTS
+
+
+def test_faults_degrade_the_battery_drift_the_imu_and_fail_the_heater() -> None:
+    m = _band_model()
+    assert m.inject_fault("BATTERY_DEGRADED", {}, EPOCH).ok
+    assert m.capacity_wh == rv.BATTERY_WH / 2
+    assert m.inject_fault("IMU_DRIFT", {}, EPOCH).ok
+    out = m.execute("TURN", {"HEADING_DEG": 90.0}, EPOCH)
+    end, t, _ = _run(m, out, EPOCH, 90.0, step_s=0.5)
+    assert end.ok
+    # the rover turns until its (drifting) estimate says 90 deg: the truth is short of it by
+    # 0.5 deg/min over the ~30 s turn
+    assert m.est_heading == pytest.approx(90.0, abs=0.01)
+    assert 90.0 - m.heading == pytest.approx(0.5 / 60.0 * (t - EPOCH) / S, abs=0.05)
+    m.batt_c = -3.0
+    assert m.inject_fault("HEATER_FAILED", {}, t).ok
+    m.step(t + 60 * S)
+    assert m.heater is False  # below the 0 degC thermostat, but failed
+    assert m.inject_fault("CLEAR_ALL", {}, t + 60 * S).ok
+    m.step(t + 120 * S)
+    assert m.heater is True
+    assert m.capacity_wh == rv.BATTERY_WH
+    bad = m.inject_fault("NOPE", {}, t)
+    assert not bad.ok
+    assert bad.message.startswith("unknown fault 'NOPE'; ROVER faults: CLEAR_ALL, WHEEL_STUCK")
