@@ -219,6 +219,12 @@ def test_bad_input_says_what_to_do(planned) -> None:  # type: ignore[no-untyped-
         drive_stack(f, policy="later")
     with pytest.raises(InputError, match="legs 'fly' is not one of drive, goto"):
         drive_stack(f, legs="fly")
+    with pytest.raises(InputError, match=r"light time must be a number of seconds >= 0, got -1"):
+        drive_stack(f, light_time_s=-1.0)
+    with pytest.raises(InputError, match="turn rate must be a positive number of °/s, got 0"):
+        drive_stack(f, turn_rate_deg_s=0.0)
+    with pytest.raises(InputError, match="max_leg_m must be a positive number of metres"):
+        drive_stack(f, max_leg_m=math.nan)
     del f["properties"]["earth_windows"]
     with pytest.raises(InputError, match=r"r\.geojson has no earth_windows .* plan it again"):
         drive_stack(f, file="r.geojson")

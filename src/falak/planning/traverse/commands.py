@@ -481,9 +481,10 @@ def drive_stack(
         raise InputError(f"stack policy {policy!r} is not one of {', '.join(POLICIES)}")
     if legs not in LEG_KINDS:
         raise InputError(f"legs {legs!r} is not one of {', '.join(LEG_KINDS)}")
-    for what, v in (("light_time_s", light_time_s), ("turn_rate_deg_s", turn_rate_deg_s)):
-        if not (math.isfinite(v) and v >= 0) or (what == "turn_rate_deg_s" and v == 0):
-            raise InputError(f"{what} must be a positive number of seconds or °/s, got {v!r}")
+    if not (math.isfinite(light_time_s) and light_time_s >= 0):
+        raise InputError(f"light time must be a number of seconds >= 0, got {light_time_s!r}")
+    if not (math.isfinite(turn_rate_deg_s) and turn_rate_deg_s > 0):
+        raise InputError(f"turn rate must be a positive number of °/s, got {turn_rate_deg_s!r}")
     plan = PlannedTraverse.from_geojson(feature, file=file)
     tol = 0.5 * plan.cell_m if tolerance_m is None else float(tolerance_m)
     if not (math.isfinite(tol) and tol > 0):
