@@ -183,3 +183,17 @@ def test_image_without_its_label_is_a_clear_error(site) -> None:  # type: ignore
     label.unlink()
     with pytest.raises(InputError, match=r"expected a GeoTIFF, or a PDS3 \.IMG with its \.LBL"):
         read_dem(image)
+
+
+def test_cli_takes_a_pds3_dem(site, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from falak.cli.app import app
+
+    _, _, image, _ = site
+    result = CliRunner().invoke(
+        app, ["terrain", "hazards", "--dem", str(image), "--out-dir", str(tmp_path / "hz")]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("hazard model: strategic (5 m cells > the 0.5 m wheel base")
+    assert "no data 0.2 %" in result.output  # the 4 null cells of 1920

@@ -14,8 +14,9 @@ import typer
 
 TERRAIN_HELP = (
     "Lunar south-pole terrain: synthetic DEMs, rover hazard and cost maps, horizons, and maps "
-    "of sunlight and Earth visibility. DEMs are GeoTIFFs in LOLA's south-polar stereographic "
-    "projection (sphere 1737.4 km, metres); heights in metres above that sphere."
+    "of sunlight and Earth visibility. DEMs are GeoTIFFs (or LOLA's PDS3 .IMG + .LBL) in LOLA's "
+    "south-polar stereographic projection (sphere 1737.4 km, metres); heights in metres above "
+    "that sphere."
 )
 
 
@@ -79,7 +80,7 @@ def synth_command(
 
 
 def hazards_command(
-    dem_path: Annotated[Path, typer.Option("--dem", help="DEM GeoTIFF (LOLA polar stereo).")],
+    dem_path: Annotated[Path, typer.Option("--dem", help="DEM GeoTIFF or PDS3 .IMG/.LBL.")],
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for GeoTIFFs and PNGs.")],
     wheel_base_m: Annotated[
         float, typer.Option("--wheel-base-m", help="Rover wheel base, m (footprint width).")
@@ -157,7 +158,7 @@ def _progress() -> Any:
 
 
 def horizons_command(
-    dem_path: Annotated[Path, typer.Option("--dem", help="DEM GeoTIFF (LOLA polar stereo).")],
+    dem_path: Annotated[Path, typer.Option("--dem", help="DEM GeoTIFF or PDS3 .IMG/.LBL.")],
     out: Annotated[Path, typer.Option("--out", help="Horizons file to write (.npz).")],
     azimuths: Annotated[
         int, typer.Option("--azimuths", help="Number of azimuths, evenly spaced from 0°.")
@@ -202,7 +203,7 @@ def horizons_command(
 
 
 def illumination_command(
-    dem_path: Annotated[Path, typer.Option("--dem", help="DEM GeoTIFF (LOLA polar stereo).")],
+    dem_path: Annotated[Path, typer.Option("--dem", help="DEM GeoTIFF or PDS3 .IMG/.LBL.")],
     horizons_path: Annotated[
         Path, typer.Option("--horizons", help="Horizons .npz from 'falak terrain horizons'.")
     ],
