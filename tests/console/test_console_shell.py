@@ -203,3 +203,41 @@ def test_each_spacecraft_has_its_overview_card_and_live_values(
     two.send_station_hk(1, alt_counts=39_123)
     expect(row.locator("td.value")).to_have_text("391.230")  # live, over the WebSocket
     expect(row.locator("td:nth-child(3)")).to_have_text("km")
+
+
+def test_a_dropped_stream_shows_reconnecting_then_catches_up(
+    console: Page, console_server: ConsoleServer
+) -> None:
+    # record the page's WebSockets so the test can drop them as a network failure would
+    console.add_init_script(
+        "window.__sockets = []; window.__down = false; const WS = window.WebSocket;"
+        "window.WebSocket = function (u, p) {"
+        " const s = new WS(window.__down ? 'ws://127.0.0.1:9/' : u, p);"
+        " window.__sockets.push(s); return s; };"
+        "window.WebSocket.prototype = WS.prototype;"
+    )
+    console.reload()
+    console.keyboard.press("Alt+2")  # the second page of the bar: parameters
+    expect(console.locator("#nav a[data-page=parameters]")).to_have_attribute(
+        "aria-current", "page"
+    )
+    watch(console, "BATT_V")
+    expect(console.locator("#conn")).to_have_text("live")
+    opened = console.evaluate("window.__sockets.length")
+    console_server.feeder.pause()
+    try:
+        # the network goes: sockets close, and reconnecting fails until it is back
+        console.evaluate("window.__down = true; window.__sockets.forEach((s) => s.close())")
+        expect(console.locator("#conn")).to_have_text("reconnecting")
+        rt = console_server.ground.runtime
+        console_server.ground.send_hk(1, batt_v_counts=8000)  # while the page is cut off
+        assert wait_for(lambda: rt.latest["/TESTSAT/BATT_V"].raw == 8000, 5.0)
+        row = console.locator("tr[data-parameter='/TESTSAT/BATT_V']")
+        expect(row.locator("td.value")).not_to_have_text("8.000")
+        console.evaluate("window.__down = false")
+        # reconnected: live again, and the value sent meanwhile is fetched over REST
+        expect(console.locator("#conn")).to_have_text("live")
+        assert console.evaluate("window.__sockets.length") > opened
+        expect(row.locator("td.value")).to_have_text("8.000")
+    finally:
+        console_server.feeder.resume()
