@@ -430,3 +430,19 @@ def test_faults_degrade_the_battery_drift_the_imu_and_fail_the_heater() -> None:
     bad = m.inject_fault("NOPE", {}, t)
     assert not bad.ok
     assert bad.message.startswith("unknown fault 'NOPE'; ROVER faults: CLEAR_ALL, WHEEL_STUCK")
+
+
+def test_the_rock_check_matches_a_brute_force_search_over_every_rock() -> None:
+    m = rv.create_model(EPOCH, seed=0, options={"contacts": "always"})
+    site = m.site
+    assert site.rock_d.size > 1000  # the synthetic DEM's rock list (heights D/2)
+    rng = np.random.default_rng(5)
+    t = site.dem.transform
+    ny, nx = site.dem.shape
+    for _ in range(2000):
+        x = t.c + rng.uniform(0, nx * t.a)
+        y = t.f - rng.uniform(0, ny * t.a)
+        d = np.hypot(site.rock_x - x, site.rock_y - y)
+        under = d < site.rover.wheel_base_m / 2 + site.rock_d / 2
+        want = float(site.rock_d[under].max()) / 2 if under.any() else 0.0
+        assert site.rock_step_m(x, y) == want

@@ -99,22 +99,38 @@ class Site:
         lat, lon = dem.latlon_deg()
         self.lat_rad = np.radians(lat)
         self.lon_rad = np.radians(lon)
-        self._rocks_by_cell: dict[tuple[int, int], NDArray[np.intp]] = {}
+        # rocks sorted by their cell's linear index, looked up with searchsorted
         self.rock_x = np.zeros(0)
         self.rock_y = np.zeros(0)
         self.rock_d = np.zeros(0)
+        self._rock_keys = np.zeros(0, dtype=np.int64)
         if dem.rocks is not None and len(dem.rocks):
-            self.rock_x = np.asarray(dem.rocks.x_m, dtype=float)
-            self.rock_y = np.asarray(dem.rocks.y_m, dtype=float)
-            self.rock_d = np.asarray(dem.rocks.diameter_m, dtype=float)
-            r, c = self._rowcol_unchecked(self.rock_x, self.rock_y)
-            order = np.lexsort((c, r))
-            keys = np.stack([r[order], c[order]], axis=1)
-            if len(keys):
-                cut = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
-                for idx in np.split(order, cut):
-                    self._rocks_by_cell[(int(r[idx[0]]), int(c[idx[0]]))] = idx
+            x = np.asarray(dem.rocks.x_m, dtype=float)
+            y = np.asarray(dem.rocks.y_m, dtype=float)
+            r, c = self._rowcol_unchecked(x, y)
+            keys = r.astype(np.int64) * dem.shape[1] + c
+            order = np.argsort(keys, kind="stable")
+            self._rock_keys = keys[order]
+            self.rock_x, self.rock_y = x[order], y[order]
+            self.rock_d = np.asarray(dem.rocks.diameter_m, dtype=float)[order]
         self.max_rock_d = float(self.rock_d.max()) if self.rock_d.size else 0.0
+        # per cell, the tallest rock whose footprint disc (wheel base / 2 + D / 2) overlaps it:
+        # an upper bound that spares the exact search on most cells
+        self.rock_bound_m = np.zeros(dem.shape)
+        if self.rock_d.size:
+            t = dem.transform
+            reach = self.rover.wheel_base_m / 2 + self.rock_d / 2
+            c_lo = np.floor((self.rock_x - reach - t.c) / t.a).astype(np.intp)
+            c_hi = np.floor((self.rock_x + reach - t.c) / t.a).astype(np.intp)
+            r_lo = np.floor((self.rock_y + reach - t.f) / t.e).astype(np.intp)
+            r_hi = np.floor((self.rock_y - reach - t.f) / t.e).astype(np.intp)
+            span = int(max((c_hi - c_lo).max(), (r_hi - r_lo).max()))
+            ny, nx = dem.shape
+            for dr in range(span + 1):
+                for dc in range(span + 1):
+                    r, c = r_lo + dr, c_lo + dc
+                    ok = (r <= r_hi) & (c <= c_hi) & (r >= 0) & (r < ny) & (c >= 0) & (c < nx)
+                    np.maximum.at(self.rock_bound_m, (r[ok], c[ok]), self.rock_d[ok] / 2)
         self._days: dict[int, SkyDay] = {}
         self._cells: dict[tuple[int, int, int], tuple[Any, Any, Any]] = {}
 
@@ -200,31 +216,34 @@ class Site:
             return "OFF_MAP"
         if self.slope_deg[rc] > max_slope_deg:
             return "SLOPE"
-        if self.step_m[rc] > max_step_m or self.rock_step_m(x_m, y_m) > max_step_m:
+        if self.step_m[rc] > max_step_m:
+            return "STEP"
+        if self.rock_bound_m[rc] > max_step_m and self.rock_step_m(x_m, y_m) > max_step_m:
             return "STEP"
         return ""
 
     def rock_step_m(self, x_m: float, y_m: float) -> float:
         """Height of the tallest rock under the rover's footprint at (x, y), m (0: none)."""
-        if not self._rocks_by_cell:
+        if not self._rock_keys.size:
+            return 0.0
+        rc = self.cell(x_m, y_m)
+        if rc is None or self.rock_bound_m[rc] == 0.0:
             return 0.0
         reach = self.rover.wheel_base_m / 2 + self.max_rock_d / 2
-        res = self.dem.resolution_m
-        n = math.ceil(reach / res)
-        rc = self.cell(x_m, y_m)
-        if rc is None:
+        n = math.ceil(reach / self.dem.resolution_m)
+        d = np.arange(-n, n + 1)
+        rows = rc[0] + d[:, None]
+        cols = rc[1] + d[None, :]
+        keys = (rows * self.dem.shape[1] + cols).ravel()
+        lo = np.searchsorted(self._rock_keys, keys, "left")
+        hi = np.searchsorted(self._rock_keys, keys, "right")
+        hit = np.flatnonzero(hi > lo)
+        if not hit.size:
             return 0.0
-        best = 0.0
-        for dr in range(-n, n + 1):
-            for dc in range(-n, n + 1):
-                idx = self._rocks_by_cell.get((rc[0] + dr, rc[1] + dc))
-                if idx is None:
-                    continue
-                d = np.hypot(self.rock_x[idx] - x_m, self.rock_y[idx] - y_m)
-                hit = d < self.rover.wheel_base_m / 2 + self.rock_d[idx] / 2
-                if np.any(hit):
-                    best = max(best, float(self.rock_d[idx][hit].max()) / 2)
-        return best
+        idx = np.concatenate([np.arange(lo[i], hi[i]) for i in hit])
+        dist = np.hypot(self.rock_x[idx] - x_m, self.rock_y[idx] - y_m)
+        under = dist < self.rover.wheel_base_m / 2 + self.rock_d[idx] / 2
+        return float(self.rock_d[idx][under].max()) / 2 if np.any(under) else 0.0
 
     def slope_at(self, x_m: float, y_m: float) -> float:
         """Slope of the cell holding (x, y) (hazard-map slope over the footprint), degrees."""
