@@ -18,6 +18,8 @@ function age(iso) {
   if (!iso) return "never";
   const s = (Date.now() - Date.parse(iso)) / 1000;
   if (!Number.isFinite(s)) return "—";
+  // a simulated run's clock (falak demo --epoch) is far from this computer's: show the time
+  if (Math.abs(s) > 86400) return utcText(iso).slice(0, 19) + "Z";
   if (s < 0) return "0 s ago";
   if (s < 120) return `${s.toFixed(0)} s ago`;
   if (s < 7200) return `${(s / 60).toFixed(0)} min ago`;
