@@ -124,13 +124,18 @@ class Site:
             c_hi = np.floor((self.rock_x + reach - t.c) / t.a).astype(np.intp)
             r_lo = np.floor((self.rock_y + reach - t.f) / t.e).astype(np.intp)
             r_hi = np.floor((self.rock_y - reach - t.f) / t.e).astype(np.intp)
-            span = int(max((c_hi - c_lo).max(), (r_hi - r_lo).max()))
+            spans = np.maximum(c_hi - c_lo, r_hi - r_lo)
+            order = np.argsort(-spans, kind="stable")  # widest first: offset k needs a prefix
+            spans, c_lo, c_hi, r_lo, r_hi = (a[order] for a in (spans, c_lo, c_hi, r_lo, r_hi))
+            height = self.rock_d[order] / 2
             ny, nx = dem.shape
-            for dr in range(span + 1):
-                for dc in range(span + 1):
-                    r, c = r_lo + dr, c_lo + dc
-                    ok = (r <= r_hi) & (c <= c_hi) & (r >= 0) & (r < ny) & (c >= 0) & (c < nx)
-                    np.maximum.at(self.rock_bound_m, (r[ok], c[ok]), self.rock_d[ok] / 2)
+            for dr in range(int(spans[0]) + 1):
+                for dc in range(int(spans[0]) + 1):
+                    n = int(np.searchsorted(-spans, -max(dr, dc), "right"))  # span >= offset
+                    r, c = r_lo[:n] + dr, c_lo[:n] + dc
+                    ok = (r <= r_hi[:n]) & (c <= c_hi[:n]) & (r >= 0) & (r < ny) & (c >= 0)
+                    ok &= c < nx
+                    np.maximum.at(self.rock_bound_m, (r[ok], c[ok]), height[:n][ok])
         self._days: dict[int, SkyDay] = {}
         self._cells: dict[tuple[int, int, int], tuple[Any, Any, Any]] = {}
 
