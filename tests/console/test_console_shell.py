@@ -127,9 +127,15 @@ def test_a_plot_loads_history_and_zooms(console: Page, console_server: ConsoleSe
     expect(console.locator("button", has_text="Live")).to_be_enabled()
     expect(console.locator("#plot-status")).to_contain_text("samples in")
     console_server.shot(console, "parameters-zoomed")
+    console.click("#zoom-out")  # four times the zoomed range, fetched again
+    expect(chart).to_have_attribute("data-loads", str(loads + 2))
+    assert float(chart.get_attribute("data-range-s") or 0) == pytest.approx(4 * zoomed_s)
     console.click("button:has-text('Live')")
     expect(chart).to_have_attribute("data-live", "true")
-    expect(chart).to_have_attribute("data-loads", str(loads + 2))
+    expect(chart).to_have_attribute("data-loads", str(loads + 3))
+    console.click("#zoom-out")  # live: the next longer window (1 h after 10 min)
+    expect(chart).to_have_attribute("data-loads", str(loads + 4))
+    assert float(chart.get_attribute("data-range-s") or 0) == pytest.approx(3600, abs=1)
 
 
 def test_csv_export_downloads_what_is_shown(console: Page) -> None:

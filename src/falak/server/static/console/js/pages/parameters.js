@@ -16,7 +16,8 @@ import { debounce, h } from "./common.js";
 const STALE_FACTOR = 1.5;
 const WINDOWS = [
   ["1 min", 60], ["10 min", 600], ["1 h", 3600], ["6 h", 6 * 3600],
-  ["1 day", 86400], ["7 days", 7 * 86400], ["30 days", 30 * 86400],
+  ["1 day", 86400], ["7 days", 7 * 86400], ["30 days", 30 * 86400], ["90 days", 90 * 86400],
+  ["1 year", 365 * 86400],
 ];
 const COLOURS = ["#58a6ff", "#3fb950", "#d29922", "#f778ba", "#a5d6ff", "#ff7b72", "#d2a8ff", "#7ee787"];
 const MAX_LIVE_POINTS = 20000;
@@ -341,6 +342,22 @@ function zoomTo(a, b) {
   fetchHistory();
 }
 
+/** Show four times the range around its centre (in live mode: the next longer window). */
+function zoomOut() {
+  if (S.live) {
+    const next = WINDOWS.find(([, w]) => w > S.windowS);
+    if (!next) return;
+    S.windowS = next[1];
+    S.windowSel.value = String(next[1]);
+    goLive();
+    return;
+  }
+  const [a, b] = S.range;
+  const mid = (a + b) / 2;
+  const half = 2 * (b - a);
+  zoomTo(mid - half, mid + half);
+}
+
 function goLive() {
   S.live = true;
   S.liveBtn.disabled = true;
@@ -525,6 +542,8 @@ export async function mount(el, ctx) {
   const windowSel = h("select", { "aria-label": "live window" },
     WINDOWS.map(([label, s]) => h("option", { value: s, selected: s === 600 }, label)));
   const liveBtn = h("button", { type: "button", class: "primary", disabled: true, onclick: () => goLive() }, "Live");
+  const outBtn = h("button", { type: "button", id: "zoom-out", title: "zoom out (four times the range)",
+    onclick: () => zoomOut() }, "Zoom out");
   el.append(
     h("div", { class: "pp" },
       h("aside", { class: "card pp-tree" }, h("h2", {}, "Mission database ", treeCount), search, treeList),
@@ -539,12 +558,12 @@ export async function mount(el, ctx) {
               h("th", {}, "unit"), h("th", {}, "status"), h("th", {}, "time (UTC)"), h("th", {}, ""))),
             tbody)),
         h("section", { class: "card pp-chart" },
-          h("div", { class: "pp-toolbar" }, h("h2", {}, "Plot"), liveBtn, windowSel, status,
+          h("div", { class: "pp-toolbar" }, h("h2", {}, "Plot"), liveBtn, windowSel, outBtn, status,
             h("button", { type: "button", id: "export-plot", onclick: () => exportPlot() }, "Export plot CSV")),
           h("div", { class: "muted" }, "Drag across the chart to zoom; Live returns to the live window. ", rangeText),
           chartEmpty, chartBox))));
   S = {
-    ctx, search, treeList, treeCount, tbody, watchCount, chartBox, chartEmpty, status, rangeText, liveBtn,
+    ctx, search, treeList, treeCount, tbody, watchCount, chartBox, chartEmpty, status, rangeText, liveBtn, windowSel,
     params: [], info: new Map(), tree: null, rows: new Map(), plotted: new Set(), series: new Map(),
     stream: null, chart: null, live: true, windowS: 600, range: null, liveEnd: null, fetchTicket: 0,
     needsRedraw: false, lastDraw: 0, raf: null, resize: null,
