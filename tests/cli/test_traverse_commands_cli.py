@@ -151,11 +151,11 @@ def test_default_mdb_is_the_rovers(planned) -> None:  # type: ignore[no-untyped-
     assert f"checked against {ROVER_MDB}" in result.output.replace("\n", "")
 
 
-def _odometry_csv(path: Path, coords: list[list[float]], dx_m: float) -> None:
-    """Pose estimates on the route's first 40 cells, shifted by dx_m in x, every 10 s."""
+def _odometry_csv(path: Path, coords: list[list[float]], dx_m: float, n: int = 40) -> None:
+    """Pose estimates on the route's first ``n`` cells, shifted by dx_m in x, every 10 s."""
     t0 = parse_ns("2028-01-04T00:00:00Z")
     rows = ["time,ROV_EST_X_M,ROV_EST_Y_M,ROV_EST_HEADING_DEG"]
-    for i, (x, y) in enumerate(coords[:40]):
+    for i, (x, y) in enumerate(coords[:n]):
         rows.append(f"{format_ns(t0 + i * 10 * 10**9, 0)},{x + dx_m:.3f},{y:.3f},135.0")
     path.write_text("\n".join(rows) + "\n")
 
@@ -219,3 +219,36 @@ def test_replan_needs_one_start(planned, tmp_path) -> None:  # type: ignore[no-u
     )  # fmt: skip
     assert result.exit_code == 1
     assert "has no pose estimate (1 rows without one)" in result.output
+
+
+def test_replan_keeps_the_plans_goal_and_the_vias_ahead(planned, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    d = planned["dir"]
+    dem = planned["dem"]
+    rest = ["--dem", str(d / "dem.tif"), "--hours", "24", "--speed-m-s", "0.0556"]
+    behind = f"{dem.x_m[20]:.3f},{dem.y_m[80]:.3f}"  # passed by the estimates below
+    ahead = f"{dem.x_m[60]:.3f},{dem.y_m[30]:.3f}"
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--start", planned["start"], "--goal", planned["plan"][3],
+         "--via", behind, "--via", ahead, "--depart", "2028-01-04T00:00Z", *rest, "--autonomous",
+         "--out", str(tmp_path / "v.geojson")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    feature = json.loads((tmp_path / "v.geojson").read_text())
+    via_1 = feature["properties"]["waypoints"][1]
+    coords = feature["geometry"]["coordinates"]
+    n = next(
+        i for i, c in enumerate(coords) if c == [round(via_1["x_m"], 3), round(via_1["y_m"], 3)]
+    )
+    _odometry_csv(tmp_path / "odo.csv", coords, 0.0, n + 3)  # just past the first via point
+    result = runner.invoke(
+        app,
+        ["traverse", "replan", "--from-telemetry", str(tmp_path / "odo.csv"), "--route",
+         str(tmp_path / "v.geojson"), *rest, "--autonomous", "--out", str(tmp_path / "r.geojson")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "kept from v.geojson: its goal and 1 via point(s) not reached yet" in result.output
+    again = json.loads((tmp_path / "r.geojson").read_text())["properties"]["waypoints"]
+    assert [w["role"] for w in again] == ["start", "via", "goal"]
+    assert f"{again[1]['x_m']:.3f},{again[1]['y_m']:.3f}" == ahead
+    assert f"{again[2]['x_m']:.3f},{again[2]['y_m']:.3f}" == planned["plan"][3]

@@ -328,8 +328,8 @@ def _odometry(path: Path) -> Any:
     return odo
 
 
-def _report(route_path: Path, odo: Any) -> None:
-    """Print where the rover is against the plan in ``route_path``."""
+def _report(route_path: Path, odo: Any) -> tuple[dict[str, Any], dict[str, float]]:
+    """Print where the rover is against the plan in ``route_path``; return both."""
     from falak.planning.traverse.commands import PlannedTraverse
     from falak.planning.traverse.tracking import track
     from falak.utctime import format_ns
@@ -353,6 +353,20 @@ def _report(route_path: Path, odo: Any) -> None:
             else ""
         )
     )
+    return feature, s
+
+
+def _remaining(feature: dict[str, Any], along_m: float, args: list[str]) -> list[str]:
+    """The plan's goal and the via points not reached yet, as plan options ``args`` lacks."""
+    points = feature["properties"].get("waypoints") or []
+    extra: list[str] = []
+    if not any(a == "--goal" or a.startswith("--goal=") for a in args):
+        extra += [f"--goal={w['x_m']:.3f},{w['y_m']:.3f}" for w in points if w["role"] == "goal"]
+    if not any(a == "--via" or a.startswith("--via=") for a in args):
+        for w in points:
+            if w["role"] == "via" and float(w["distance_m"]) > along_m:
+                extra.append(f"--via={w['x_m']:.3f},{w['y_m']:.3f}")
+    return extra
 
 
 def track_command(
@@ -399,7 +413,8 @@ def replan_command(
     made exactly as falak traverse plan makes it, from the estimated position. With
     --from-telemetry and no --depart, the new plan departs at the last estimate's time. With
     --route, the rover is first reported against the plan it is driving (falak traverse
-    track).
+    track), and that plan's goal and the via points the rover has not passed yet are kept
+    unless --goal or --via are given.
     """
     from falak.errors import FalakError
     from falak.utctime import format_ns
@@ -412,7 +427,14 @@ def replan_command(
         try:
             odo = _odometry(from_telemetry)
             if route_path is not None:
-                _report(route_path, odo)
+                feature, where = _report(route_path, odo)
+                kept = _remaining(feature, where["along_m"], args)
+                vias = sum(a.startswith("--via=") for a in kept)
+                parts = ["its goal"] if any(a.startswith("--goal=") for a in kept) else []
+                parts += [f"{vias} via point(s) not reached yet"] if vias else []
+                if parts:
+                    typer.echo(f"kept from {route_path.name}: {' and '.join(parts)}")
+                args += kept
         except FalakError as exc:
             _fail(str(exc))
         start = f"{odo.x_m[-1]:.3f},{odo.y_m[-1]:.3f}"
