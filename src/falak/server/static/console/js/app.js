@@ -8,6 +8,7 @@
 //     api(path, {method, body}) → parsed JSON (null for 204), or throws an Error whose message
 //         is the server's detail (err.status: the HTTP status); path is relative to /api/v1,
 //         e.g. "spacecraft/TIANGONG/alarms"; a 401 sends the user back to the login form;
+//         optional {query: {name: value or [values]}} adds a query string;
 //     ws(path, onMessage) → {close()}: a stream under /api/v1 (e.g.
 //         "spacecraft/TIANGONG/ws/alarms"), reconnected with backoff; onMessage gets each
 //         message ({seq, type, topic, data}) and, after a reconnect, {type: "reconnected"}
