@@ -351,7 +351,16 @@ def test_the_battery_follows_the_sunlight_falak_predicts_at_the_rover() -> None:
             "battery_soc_pct": 100.0,
         },
     )
-    packets = [p for k in range(1, 24 * 60 + 1) for p in m.step(EPOCH + k * 60 * S)]
+    packets = []
+    away = (math.degrees(centre) + 180.0) % 360.0
+    for k in range(1, 24 * 60 + 1):
+        if k == 21 * 60:  # in the afternoon, drive 20 m away from the block: a path
+            leg = _drive(20.0, away, 15.0, 0.15)
+            drive = m.execute("DRIVE", leg, EPOCH + k * 60 * S)
+            assert drive.ok, drive.message
+        packets += m.step(EPOCH + k * 60 * S)
+    assert drive.finish is not None
+    assert drive.finish(EPOCH + 24 * 3600 * S) == CommandOutcome()
     power = [p for p in packets if p.container == "POWER"]
     thermal = [p.values for p in packets if p.container == "THERMAL"]
     # the night matters: the battery heater comes on, the motors get too cold to drive
@@ -361,8 +370,16 @@ def test_the_battery_follows_the_sunlight_falak_predicts_at_the_rover() -> None:
     t = np.array([p.time_ns for p in power], dtype=np.int64)
     solar = np.array([p.values["PWR_SOLAR_W"] for p in power])
     soc = np.array([p.values["PWR_BATT_SOC_PCT"] for p in power])
-    lit = illumination_timeline(dem, site.horizons, [(m.x, m.y)], t.astype("datetime64[ns]"))
-    predicted = lit.sun_fraction[:, 0].astype(float)
+    # falak's prediction along the path: at each POWER packet, the cell the rover truly was in
+    truth = [p for p in packets if p.container == "SIM_TRUTH"]
+    at = np.array([p.time_ns for p in truth], dtype=np.int64)
+    where = np.array([(p.values["TRUTH_X_M"], p.values["TRUTH_Y_M"]) for p in truth])
+    k = np.clip(np.searchsorted(at, t, "right") - 1, 0, len(at) - 1)
+    cells = np.stack(dem.cell_of(where[k, 0], where[k, 1]), axis=1)
+    unique, which = np.unique(cells, axis=0, return_inverse=True)
+    assert len(unique) > 5  # the rover moved over several cells
+    lit = illumination_timeline(dem, site.horizons, unique, t.astype("datetime64[ns]"))
+    predicted = lit.sun_fraction[np.arange(t.size), which.ravel()].astype(float)
     assert 0.3 < (predicted > 0.5).mean() < 0.7  # the day has both: the test means something
     # four vertical 60 W panels: 60 .. 60 sqrt(2) W per unit of the visible solar disk
     # (pointwise where the prediction is steady: the disk crosses the block's edge in ~2 min,

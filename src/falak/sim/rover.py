@@ -660,6 +660,12 @@ class RoverModel:
 
     def step(self, now_ns: int) -> list[TmPacket]:
         """Advance to ``now_ns``; return the packets due (each with its own time)."""
+        self._catch_up(now_ns)
+        out, self._out = self._out, []
+        return out
+
+    def _catch_up(self, now_ns: int) -> None:
+        """Advance to ``now_ns``, making the packets due on the way (each at its own state)."""
         for key, due in self._next.items():  # started late or paused: no packets for the gap
             if due < now_ns - 3600 * _NS:
                 self._next[key] = now_ns
@@ -685,12 +691,10 @@ class RoverModel:
             if key == "mob" and self.motion is not None:  # a drive started: 1 s from now
                 self._next["mob"] = min(self._next["mob"], due + _NS)
         self._advance(now_ns)
-        out, self._out = self._out, []
-        return out
 
     def execute(self, command: str, args: Mapping[str, Any], now_ns: int) -> CommandOutcome:
         """Execute a rover command (MDB ``commands``); refusals say why."""
-        self._advance(now_ns)
+        self._catch_up(now_ns)
         outcome = self._execute(command, args, now_ns)
         if outcome.ok:
             self.tc_accepted += 1
@@ -840,7 +844,7 @@ class RoverModel:
 
     def inject_fault(self, fault: str, args: Mapping[str, Any], now_ns: int) -> CommandOutcome:
         """Inject a fault of the MDB's SimFault list, or clear them all with CLEAR_ALL."""
-        self._advance(now_ns)
+        self._catch_up(now_ns)
         if fault not in FAULTS:
             return _refuse(f"unknown fault {fault!r}; ROVER faults: {', '.join(FAULTS)}")
         if fault == "CLEAR_ALL":
