@@ -93,9 +93,10 @@ function alarmRow(a) {
       : h("button", {"data-action": "shelve", onclick: () => act(a, "shelve")}, "Shelve"));
     actions.push(h("button", {"data-action": "clear", onclick: () => act(a, "clear")}, "Clear"));
   }
-  const who = a.acknowledged
-    ? `${a.ack_user || ""}${a.ack_comment ? `: ${a.ack_comment}` : ""}`
-    : a.state === "shelved" ? `shelved by ${a.shelve_user} until ${utc(a.shelved_until)}` : "";
+  const who = [
+    a.acknowledged ? `${a.ack_user || ""}${a.ack_comment ? `: ${a.ack_comment}` : ""}` : "",
+    a.shelved_until ? `shelved by ${a.shelve_user} until ${utc(a.shelved_until)}` : "",
+  ].filter(Boolean).join("; ");
   return h("tr", {class: `lvl-${a.max_level.toLowerCase()} st-${a.state}`,
     dataset: {parameter: a.parameter, state: a.state}},
   h("td", {class: "pg-level"}, a.level === a.max_level ? a.level : `${a.level} (max ${a.max_level})`),

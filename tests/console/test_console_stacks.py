@@ -1,0 +1,132 @@
+"""The stacks page in headless Chromium against a real server (tests/console conftest: TESTSAT
+with the loopback spacecraft answering every stage): a stack pasted into the page is checked
+by the server (errors as FILE:LINE: message), loaded and run to completion with each step's
+stages shown; pause, resume and abort; a viewer sees no load or run controls and the server
+refuses a start anyway."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.console.conftest import ConsoleServer, log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+HEATER_STACK = """\
+stack: console-heater
+description: heater checkout from the console
+steps:
+  - command: NOOP
+    offset_s: 0
+  - command: SET_HEATER
+    arguments: {SETPOINT: 12.5}
+    offset_s: 1
+    comment: warm the battery
+"""
+
+SLOW_STACK = """\
+stack: console-slow
+steps:
+  - command: NOOP
+    offset_s: 0
+  - command: NOOP
+    offset_s: 600
+"""
+
+
+def open_page(page: Page, name: str) -> None:
+    """Show a console page by its hash route and wait for it to be mounted."""
+    page.goto(page.url.split("#")[0] + f"#/{name}")
+    expect(page.locator(f".pg-{name}")).to_be_visible()
+
+
+def load(page: Page, text: str) -> None:
+    page.fill("#stack-text", text)
+    page.click("#stack-load-button")
+
+
+def test_a_bad_stack_is_refused_with_its_line(console: Page) -> None:
+    open_page(console, "stacks")
+    load(console, HEATER_STACK.replace("SETPOINT: 12.5", "SETPOINT: 99"))
+    error = console.locator("#stack-error")
+    expect(error).to_contain_text("<console>:7:")
+    expect(error).to_contain_text("SETPOINT = 99 is outside -20..40 degC")
+
+
+def test_a_loaded_stack_runs_to_completion_step_by_step(
+    console: Page, console_server: ConsoleServer
+) -> None:
+    open_page(console, "stacks")
+    load(console, HEATER_STACK)
+    expect(console.locator("#stack-loaded")).to_have_text("Loaded console-heater: 2 steps.")
+    console.click("#stack-rows tr[data-name=console-heater]")
+    expect(console.locator("#stack-detail h3")).to_have_text("console-heater")
+    expect(console.locator("#stack-critical")).to_have_count(0)  # no critical steps
+    console.click("#stack-detail [data-action=start]")
+    detail = console.locator("#stack-detail")
+    expect(detail).to_have_attribute("data-state", "completed", timeout=20_000)
+    steps = console.locator("#step-rows tr")
+    expect(steps).to_have_count(2)
+    for i in (1, 2):
+        expect(console.locator(f"#step-rows tr[data-index='{i}']")).to_have_attribute(
+            "data-state", "completed"
+        )
+    heater = console.locator("#step-rows tr[data-index='2']")
+    expect(heater).to_contain_text("SET_HEATER")
+    expect(heater).to_contain_text("warm the battery")
+    expect(heater.locator("li[data-outcome=OK]")).to_have_count(3)  # received, accepted, complete
+    expect(console.locator("#stack-rows tr[data-name=console-heater]")).to_contain_text("2 / 2")
+    console_server.shot(console, "stacks")
+    rec = console_server.ground.runtime.get(None).stacks.get("console-heater")
+    assert rec["state"] == "completed"
+    assert rec["user"] == "otto"
+
+
+def test_pause_resume_and_abort(console: Page) -> None:
+    open_page(console, "stacks")
+    load(console, SLOW_STACK)
+    expect(console.locator("#stack-loaded")).to_be_visible()
+    console.click("#stack-rows tr[data-name=console-slow]")
+    detail = console.locator("#stack-detail")
+    console.click("#stack-detail [data-action=start]")
+    expect(detail).to_have_attribute("data-state", "running")
+    console.click("#stack-detail [data-action=pause]")
+    expect(detail).to_have_attribute("data-state", "paused")
+    console.click("#stack-detail [data-action=resume]")
+    expect(detail).to_have_attribute("data-state", "running")
+    console.click("#stack-detail [data-action=abort]")
+    expect(detail).to_have_attribute("data-state", "aborted")
+    # the second step (600 s after the start) was never released
+    expect(console.locator("#step-rows tr[data-index='2']")).not_to_have_attribute(
+        "data-state", "completed"
+    )
+
+
+def test_a_viewer_sees_no_stack_controls_and_the_server_refuses_a_start(
+    page: Page, console_server: ConsoleServer
+) -> None:
+    page.set_default_timeout(10_000)
+    log_in(page, console_server.url, "otto")
+    open_page(page, "stacks")
+    load(page, SLOW_STACK.replace("console-slow", "console-viewer"))
+    expect(page.locator("#stack-loaded")).to_be_visible()
+    page.click("#logout")
+    log_in(page, console_server.url, "vera")
+    open_page(page, "stacks")
+    page.click("#stack-rows tr[data-name=console-viewer]")
+    expect(page.locator("#stack-detail h3")).to_have_text("console-viewer")
+    expect(page.locator("#stack-load")).to_have_count(0)
+    expect(page.locator("#stack-detail button")).to_have_count(0)
+    refused = page.evaluate(
+        """() => import('./js/api.js').then((m) => m.api(
+               'spacecraft/TESTSAT/stacks/console-viewer/start', {method: 'POST', body: {}}))
+             .then(() => null, (e) => ({status: e.status, message: e.message}))"""
+    )
+    assert refused == {
+        "status": 403,
+        "message": "user vera (roles viewer) may not do this on TESTSAT: "
+        "it needs the role operator there",
+    }
+    rec = console_server.ground.runtime.get(None).stacks.get("console-viewer")
+    assert rec["state"] == "loaded"
