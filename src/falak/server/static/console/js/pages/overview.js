@@ -168,7 +168,7 @@ export async function mount(el, ctx) {
   el.append(h("div", { class: "ov-top" }, utc, doy), error, grid);
   state = { ctx, utc, doy, error, grid, cards: new Map(), tick: 0, timers: [] };
   clock();
-  state.timers.push(setInterval(clock, 1000));
+  state.timers.push(setInterval(clock, 200));
   await poll();
   state.timers.push(setInterval(poll, POLL_MS));
 }
