@@ -136,6 +136,17 @@ def test_a_plot_loads_history_and_zooms(console: Page, console_server: ConsoleSe
     console.click("#zoom-out")  # live: the next longer window (1 h after 10 min)
     expect(chart).to_have_attribute("data-loads", str(loads + 4))
     assert float(chart.get_attribute("data-range-s") or 0) == pytest.approx(3600, abs=1)
+    # four wheel notches over the chart zoom in around the cursor: 1.25 ** -4 of the range
+    console.mouse.move(box["x"] + box["width"] * 0.95, y)
+    for _ in range(4):
+        console.mouse.wheel(0, -100)
+    expect(chart).to_have_attribute("data-live", "false")
+    wheeled_s = 3600 / 1.25**4
+    console.wait_for_function(
+        "([s, n]) => { const d = document.querySelector('#chart').dataset;"
+        " return Math.abs(Number(d.rangeS) - s) < 0.01 * s && Number(d.loads) > n; }",
+        arg=[wheeled_s, loads + 4],
+    )
 
 
 def test_csv_export_downloads_what_is_shown(console: Page) -> None:

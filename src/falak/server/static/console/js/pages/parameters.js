@@ -313,6 +313,7 @@ function rebuildChart() {
   opts.cursor.drag.setScale = false; // the page sets the range itself (and refetches)
   S.chart = new uPlot(opts, emptyData(names.length), S.chartBox);
   S.chart.root.dataset.test = "chart";
+  S.chart.over.addEventListener("wheel", onWheel, { passive: false });
   redraw();
 }
 
@@ -333,13 +334,24 @@ function emptyData(n) {
   return [[], ...Array.from({ length: 2 * n }, () => [])];
 }
 
-function zoomTo(a, b) {
+function zoomTo(a, b, { now = false } = {}) {
   if (!(b > a)) return;
   S.live = false;
   S.range = [a, b];
   S.liveBtn.disabled = false;
   S.liveBtn.classList.remove("primary");
+  if (now) redraw(); // show the new range at once with the data at hand, sharpen after the fetch
   fetchHistory();
+}
+
+/** The mouse wheel zooms around the cursor's time: in by 1.25 per notch, or out. */
+function onWheel(ev) {
+  ev.preventDefault();
+  const u = S.chart;
+  const [a, b] = visibleRange();
+  const x = u.posToVal(ev.offsetX, "x");
+  const f = ev.deltaY < 0 ? 1 / 1.25 : 1.25;
+  zoomTo(x - (x - a) * f, x + (b - x) * f, { now: true });
 }
 
 /** Show four times the range around its centre (in live mode: the next longer window). */
