@@ -6,13 +6,16 @@ viewer sees no action buttons and the server refuses the action anyway."""
 
 from __future__ import annotations
 
+import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from falak.processor import Alarm
 from tests.console.conftest import ConsoleServer, log_in
+from tests.integration.test_demo import Demo
 from tests.server.conftest import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -167,3 +170,58 @@ def test_a_viewer_sees_no_alarm_actions_and_the_server_refuses_them(
     finally:
         reset_mode_alarm(console_server)
         resume_feeder(console_server)
+
+
+@pytest.fixture(scope="module")
+def station_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """``falak demo``: the server and the TIANGONG station simulator as child processes
+    (tests/integration/test_demo.py's runner: 60 host seconds at speed 60)."""
+    d = Demo(tmp_path_factory.mktemp("console-demo"))
+    try:
+        d.wait_running()
+        yield d
+    finally:
+        if d.proc.poll() is None:
+            d.proc.send_signal(signal.SIGTERM)
+            d.wait_stopped()
+
+
+def test_a_fault_injected_into_the_station_simulator_is_acknowledged_in_the_page(
+    page: Page, station_demo: Demo, console_server: ConsoleServer
+) -> None:
+    """TIANGONG end to end: SIM_INJECT_FAULT sent from the commanding page stops cold
+    stowage unit A's compressor in the simulator; COLD_A_STATE goes FAULT, a CRITICAL alarm
+    (missions/tiangong/README.md, faults and the alarms they raise) the operator acknowledges."""
+    run = station_demo.run_json()
+    user = next(u for u in run["users"] if u["role"] == "operator")
+    page.set_default_timeout(15_000)
+    page.goto(run["url"] + "/")
+    page.fill("input[name=username]", user["name"])
+    page.fill("input[name=password]", user["password"])
+    page.click("form#login button[type=submit]")
+    expect(page.locator("#spacecraft")).to_have_value("TIANGONG")
+    open_page(page, "commanding")
+    expect(page.locator("#command-select option[value=SIM_INJECT_FAULT]")).to_have_count(1)
+    page.select_option("#command-select", "SIM_INJECT_FAULT")
+    page.select_option("#arg-FAULT", "COLD_STOWAGE_FAILURE")
+    expect(page.locator("#arg-UNIT")).to_have_value("A_MINUS80")  # the MDB's default
+    page.click("#send-button")
+    expect(page.locator("#current-command")).to_have_attribute("data-state", "completed")
+
+    open_page(page, "alarms")
+    param = "/TIANGONG/COLD/COLD_A_STATE"
+    row = page.locator(f"#alarm-rows tr[data-parameter='{param}']")
+    expect(row).to_be_visible()
+    expect(row.locator(".pg-level")).to_have_text("CRITICAL")
+    expect(page.locator("#event-rows")).to_contain_text("COLD_STOWAGE_FAILURE injected on unit A")
+    row.locator("[data-action=acknowledge]").click()
+    page.fill("dialog textarea[name=comment]", "unit A compressor stopped: moving samples to B")
+    page.click("[data-test=dialog-ok]")
+    expect(row).to_have_attribute("data-state", "acknowledged")
+    console_server.shot(page, "alarms-station")
+    (a,) = [a for a in station_demo.client("operator").alarms() if a["parameter"] == param]
+    assert a["acknowledged"]
+    assert (a["ack_user"], a["ack_comment"]) == (
+        user["name"],
+        "unit A compressor stopped: moving samples to B",
+    )
