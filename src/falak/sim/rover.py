@@ -29,10 +29,15 @@ counts wheel turns and the IMU heading (with a slow random-walk bias), so the es
 *estimated* pose against the on-board map (the DEM's slope over the footprint, its steps where
 it resolves them, the rock list): a leg that enters a cell steeper than MAX_SLOPE_DEG or meets
 a step higher than MAX_STEP_M is refused, FAILED with reason HAZARD and an event naming the
-place. While moving, the check looks ``LOOKAHEAD_M`` ahead on the *true* terrain at the true
-pose, and before every move it checks the cell it would enter: the rover stops before the
-hazard (mobility HAZARD_STOP, an event, FAILED with HAZARD). So the rover never enters a cell
-over its leg's slope limit, whatever the slip (the test drives it at random to show it).
+place. While moving, the check looks ``LOOKAHEAD_M`` ahead (not past the leg's end) on the
+*true* terrain at the true pose, and before every move it checks the cell it would enter:
+the rover stops before the hazard (mobility HAZARD_STOP, an event, FAILED with HAZARD). So the
+rover never enters a cell over its leg's slope limit, whatever the slip (the test drives it
+at random to show it). The map check uses the ground's hazard map (rocks where
+:func:`~falak.terrain.hazards.hazards` marks them, the cells a planner avoids); the true
+terrain check uses every rock's size (a rock higher than MAX_STEP_M within half the wheel
+base plus its radius of the rover's centre), so a route planned close to a large rock can be
+stopped on the way: the rover's own hazard avoidance, as on a real traverse.
 
 **Power and thermal.** Four vertical solar panels (one per side, ``PANEL_PEAK_W`` each at
 normal incidence) see the visible share of the solar disk over the terrain horizon at the
@@ -469,9 +474,9 @@ class RoverModel:
     ) -> tuple[str, tuple[float, float]]:
         site = self.site
         worst_slope, worst_step = 0.0, 0.0
+        ahead = min(LOOKAHEAD_M, m.distance_m - m.driven_m)  # not past the leg's end
         points = [(nx, ny)] + [
-            (nx + d * math.sin(h), ny + d * math.cos(h))
-            for d in np.arange(0.1, LOOKAHEAD_M + 1e-9, 0.1)
+            (nx + d * math.sin(h), ny + d * math.cos(h)) for d in np.arange(0.1, ahead + 1e-9, 0.1)
         ]
         found: tuple[str, tuple[float, float]] = ("", (nx, ny))
         for px, py in points:
@@ -788,10 +793,10 @@ class RoverModel:
         site = self.site
         h = math.radians(heading)
         here = site.cell(self.est_x, self.est_y)
-        for d in np.arange(0.1, distance + LOOKAHEAD_M + 1e-9, 0.1):
+        for d in [*np.arange(0.1, distance, 0.1), distance]:
             px = self.est_x + d * math.sin(h)
             py = self.est_y + d * math.cos(h)
-            reason = site.hazard_at(px, py, max_slope, max_step)
+            reason = site.map_hazard_at(px, py, max_slope, max_step)
             if reason == "SLOPE" and site.cell(px, py) == here:
                 continue
             if reason == "SLOPE":

@@ -7,7 +7,9 @@ precomputed so that a step of the model costs microseconds:
   filled as :func:`~falak.terrain.dem.fill_holes` does); slopes and steps are those of
   :func:`falak.terrain.hazards.hazards` (plane fit over the rover's footprint); rocks are the
   synthetic DEM's rock list (height D/2). Steps from the DEM count only where its cells are
-  no larger than the wheel base (it resolves them); rocks count at any resolution.
+  no larger than the wheel base (it resolves them); rocks count at any resolution. The
+  ground's map (:meth:`Site.map_hazard_at`, what a planner and the rover's map check know)
+  has the hazard map's rock cells instead of the rocks themselves.
 - **sky**: Sun direction, Sun radius, Earth (and relay) positions in MOON_ME from
   :func:`falak.terrain.illumination.target_geometry` (DE421, apparent) on a table of epochs
   every ``table_step_s`` (60 s), one simulated day at a time; per DEM cell, the visible share
@@ -89,6 +91,7 @@ class Site:
         self.no_data = no_data
         maps = hazards(dem, rover)
         self.slope_deg = maps.slope_deg.astype(np.float64)
+        self.rock_map = np.asarray(maps.rock, dtype=bool)  # the ground's map of rock cells
         self.resolves_steps = dem.resolution_m <= rover.wheel_base_m
         step = np.nan_to_num(maps.step_m.astype(np.float64), nan=0.0)
         self.step_m = step if self.resolves_steps else np.zeros_like(step)
@@ -224,6 +227,20 @@ class Site:
         if self.step_m[rc] > max_step_m:
             return "STEP"
         if self.rock_bound_m[rc] > max_step_m and self.rock_step_m(x_m, y_m) > max_step_m:
+            return "STEP"
+        return ""
+
+    def map_hazard_at(self, x_m: float, y_m: float, max_slope_deg: float, max_step_m: float) -> str:
+        """As :meth:`hazard_at` on the ground's hazard map: its rock cells instead of rock sizes."""
+        if not self.inside(x_m, y_m):
+            return "OFF_MAP"
+        rc = self.cell(x_m, y_m)
+        assert rc is not None
+        if self.no_data[rc]:
+            return "OFF_MAP"
+        if self.slope_deg[rc] > max_slope_deg:
+            return "SLOPE"
+        if self.step_m[rc] > max_step_m or self.rock_map[rc]:
             return "STEP"
         return ""
 
