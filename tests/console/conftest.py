@@ -142,8 +142,12 @@ def log_in(page: Page, url: str, user: str = "otto") -> None:
 
 
 @pytest.fixture
-def console(page: Page, console_server: ConsoleServer) -> Page:
-    """A page logged in to the console as the operator ``otto``."""
+def console(page: Page, console_server: ConsoleServer) -> Iterator[Page]:
+    """A page logged in to the console as the operator ``otto``; the test fails if a script
+    of the page raised an uncaught exception meanwhile."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_default_timeout(10_000)
     log_in(page, console_server.url)
-    return page
+    yield page
+    assert errors == [], f"uncaught errors in the console's scripts: {errors}"
