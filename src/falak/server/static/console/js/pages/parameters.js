@@ -230,6 +230,8 @@ function onMessage(m) {
       row.expired = !!m.data.expired;
       if (!m.data.expired) row.arrivedMs = Date.now();
     }
+  } else if (m.type === "gap") {
+    loadLatest([...S.rows.keys()]); // the server dropped messages: read the latest values
   } else if (m.type === "reconnected") {
     // catch up what the socket missed: the latest values, and the plot's history
     loadLatest([...S.rows.keys()]);
