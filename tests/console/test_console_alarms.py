@@ -66,7 +66,8 @@ def test_a_critical_alarm_is_cued_acknowledged_shelved_and_cleared(
 ) -> None:
     reset_mode_alarm(console_server)
     open_page(console, "alarms")
-    console.check("#alarm-sound")  # off by default; turning it on plays a test tone
+    expect(console.locator("#alarm-sound")).not_to_be_checked()  # sound is off by default
+    console.check("#alarm-sound")  # turning it on plays a test tone
     beeps = "import('./js/pages/alarms.js').then((m) => m.beepsPlayed())"
     before = console.evaluate(beeps)
     console_server.feeder.pause()  # else the next in-limits packet ends the alarm's level

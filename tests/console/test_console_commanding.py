@@ -85,6 +85,27 @@ def test_the_form_checks_values_dry_runs_and_the_command_completes_its_stages(
     expect(console.locator("#history-rows tr", has_not_text="SET_HEATER")).to_have_count(0)
 
 
+def test_the_browser_checks_integers_as_the_encoder_does(console: Page) -> None:
+    """checkArgument of js/pages/commanding.js: hex, binary and octal integers as the encoder
+    takes them (``int(value, 0)``), the bounds of the encoding (APID: uint11, 0..2047)."""
+    open_page(console, "commanding")
+    check = """([spec, text]) => import('./js/pages/commanding.js')
+        .then((m) => m.checkArgument(spec, text))"""
+    apid = {"name": "APID", "kind": "integer", "default": "200", "range": None}
+    apid |= {"encoded_min": 0, "encoded_max": 2047}
+    assert console.evaluate(check, [apid, "0x7FF"]) == [2047, None]
+    assert console.evaluate(check, [apid, "0b101"]) == [5, None]
+    assert console.evaluate(check, [apid, "2048"]) == [None, "2048 does not fit: 0 … 2047"]
+    assert console.evaluate(check, [apid, "1.5"]) == [None, "1.5 is not an integer"]
+    assert console.evaluate(check, [apid, ""]) == [None, None]  # empty: the server's default
+    required = apid | {"default": None}
+    assert console.evaluate(check, [required, ""]) == [None, "required (no default)"]
+    exclusive = {"name": "X", "kind": "float", "default": None, "unit": "V"}
+    exclusive |= {"range": {"min": 0, "max": 5, "min_inclusive": False, "max_inclusive": True}}
+    assert console.evaluate(check, [exclusive, "0"]) == [None, "0 is outside (0 … 5] V"]
+    assert console.evaluate(check, [exclusive, "5"]) == [5, None]
+
+
 def test_a_critical_command_is_armed_and_confirmed_by_the_flight_director(
     page: Page, console_server: ConsoleServer
 ) -> None:

@@ -130,3 +130,58 @@ def test_a_viewer_sees_no_stack_controls_and_the_server_refuses_a_start(
     }
     rec = console_server.ground.runtime.get(None).stacks.get("console-viewer")
     assert rec["state"] == "loaded"
+
+
+CRITICAL_STACK = """\
+stack: console-reboot
+steps:
+  - command: NOOP
+    offset_s: 0
+  - command: REBOOT
+    offset_s: 1
+"""
+
+
+def test_a_stack_with_a_critical_step_runs_only_armed_by_the_flight_director(
+    page: Page, console_server: ConsoleServer
+) -> None:
+    page.set_default_timeout(10_000)
+    log_in(page, console_server.url, "otto")
+    open_page(page, "stacks")
+    load(page, CRITICAL_STACK)
+    expect(page.locator("#stack-loaded")).to_be_visible()
+    page.click("#stack-rows tr[data-name=console-reboot]")
+    note = page.locator("#stack-critical")
+    expect(note).to_have_text(
+        "Steps 2 are critical. Only a user with the role flight_director can start this stack."
+    )
+    page.click("#stack-detail [data-action=start]")  # the operator may try: the server refuses
+    expect(page.locator("#stack-error")).to_have_text(
+        "stack console-reboot: steps 2 are critical commands; start with arm_critical "
+        "(--arm-critical) to arm and confirm them as you"
+    )
+    expect(page.locator("#stack-detail")).to_have_attribute("data-state", "loaded")
+    refused = page.evaluate(
+        """() => import('./js/api.js').then((m) => m.api(
+               'spacecraft/TESTSAT/stacks/console-reboot/start',
+               {method: 'POST', body: {arm_critical: true}}))
+             .then(() => null, (e) => ({status: e.status, message: e.message}))"""
+    )
+    assert refused == {
+        "status": 422,
+        "message": "stack console-reboot: steps 2 are critical and user otto may not arm them; "
+        "arming roles: flight_director",
+    }
+
+    page.click("#logout")
+    log_in(page, console_server.url, "fiona")
+    open_page(page, "stacks")
+    page.click("#stack-rows tr[data-name=console-reboot]")
+    expect(note).to_contain_text("arm and confirm them as me")
+    page.check("#stack-arm-critical")
+    page.click("#stack-detail [data-action=start]")
+    detail = page.locator("#stack-detail")
+    expect(detail).to_have_attribute("data-state", "completed", timeout=20_000)
+    reboot = console_server.ground.runtime.get(None).commands.history.records()[-1]
+    assert reboot["command"] == "/TESTSAT/REBOOT"
+    assert (reboot["armed_by"], reboot["confirmed_by"]) == ("fiona", "fiona")
