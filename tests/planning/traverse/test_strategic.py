@@ -118,3 +118,33 @@ def test_lit_ridge_pairs_refusals_name_the_reason() -> None:
     pairs = lit_ridge_pairs(dem, maps, hz, times, min_separation_m=300, max_separation_m=600)
     assert pairs == sorted(pairs, key=lambda p: -p.score)
     assert all(300 <= p.separation_m <= 600 for p in pairs)
+
+
+def test_traverse_cli_names_the_hazard_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from falak.cli.app import app
+    from falak.terrain.dem import write_dem
+
+    dem = synthesize(128, 5.0, seed=SEED)
+    write_dem(dem, tmp_path / "dem.tif")
+    start = f"{dem.x_m[5]},{dem.y_m[5]}"
+    goal = f"{dem.x_m[120]},{dem.y_m[120]}"
+    out = tmp_path / "route.geojson"
+    args = ["traverse", "plan", "--dem", str(tmp_path / "dem.tif"), "--start", start]
+    result = CliRunner().invoke(
+        app, [*args, "--goal", goal, "--out", str(out), "--png", str(tmp_path / "r.png")]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("hazard model: strategic (5 m cells > the 0.5 m wheel base")
+    props = json.loads(out.read_text())["properties"]
+    assert props["hazard_model"] == "strategic"
+    assert "rock abundance as cost" in props["hazard_model_reason"]
+    result = CliRunner().invoke(
+        app, [*args, "--goal", goal, "--out", str(out), "--hazard-model", "tactical"]
+    )
+    # forced tactical on 5 m cells, the goal's 15 m footprint holds a "step" (the old failure)
+    assert result.exit_code == 1
+    assert "is inside a hazard: step 0.28 m > 0.15 m clearance" in result.output
