@@ -7,7 +7,7 @@ flight director, and a viewer sees no send button while the server refuses the c
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocket, expect
 
 from falak.tc.encoder import CommandEncoder
 from tests.console.conftest import ConsoleServer, log_in
@@ -167,3 +167,23 @@ def test_a_viewer_sees_no_send_button_and_the_server_refuses_the_command(
         "it needs the role operator there",
     }
     assert len(records(console_server)) == sent_before
+
+
+def test_a_page_shown_again_while_it_loads_keeps_one_commands_stream(console: Page) -> None:
+    """A page unmounted while its first answers are on the way drops them: they belong to
+    it, not to the same page shown again (here the forms are held back 0.5 s while the user
+    goes to stacks and back), so it opens no second commands stream nobody closes."""
+    sockets: list[WebSocket] = []
+    console.on("websocket", lambda ws: sockets.append(ws) if "ws/commands" in ws.url else None)
+    console.evaluate(
+        """() => { const f = window.fetch;
+            window.fetch = (url, opts) => String(url).includes('console/commands')
+                ? new Promise((ok) => setTimeout(ok, 500)).then(() => f(url, opts))
+                : f(url, opts); }"""
+    )
+    for name in ("commanding", "stacks", "commanding"):
+        console.evaluate(f"location.hash = '#/{name}'")
+        console.wait_for_timeout(100)
+    expect(console.locator("#command-select option[value=NOOP]")).to_have_count(1)
+    console.wait_for_timeout(1500)
+    assert len([ws for ws in sockets if not ws.is_closed()]) == 1

@@ -77,7 +77,7 @@ async function act(a, action) {
   } catch (err) {
     ctx.toast(err.message, "error");
   }
-  state.reloadAlarms();
+  if (state && state.ctx === ctx) state.reloadAlarms();
 }
 
 function alarmRow(a) {
@@ -131,7 +131,8 @@ function syncOptions(select, values) {
 }
 
 async function loadAlarms() {
-  const ctx = state.ctx;
+  const my = state; // an answer for a page unmounted meanwhile is dropped
+  const ctx = my.ctx;
   let alarms;
   try {
     alarms = await ctx.api(scPath(ctx, "alarms"));
@@ -139,7 +140,7 @@ async function loadAlarms() {
     ctx.toast(`alarms: ${err.message}`, "error");
     return;
   }
-  if (!state) return; // unmounted meanwhile
+  if (state !== my) return;
   for (const a of alarms) {
     const key = alarmKey(a);
     const critical = levelRank(a.max_level) >= levelRank("CRITICAL");
@@ -160,7 +161,8 @@ function eventRow(e) {
 }
 
 async function loadEvents() {
-  const ctx = state.ctx;
+  const my = state;
+  const ctx = my.ctx;
   const q = new URLSearchParams({limit: "300"});
   if (state.evSource.value) q.set("source", state.evSource.value);
   let events;
@@ -170,7 +172,7 @@ async function loadEvents() {
     ctx.toast(`events: ${err.message}`, "error");
     return;
   }
-  if (!state) return;
+  if (state !== my) return;
   syncOptions(state.evSource, events.map((e) => e.source));
   syncOptions(state.evSeverity, events.map((e) => String(e.severity)));
   const sev = state.evSeverity.value;

@@ -147,68 +147,72 @@ function chooseCommand(name) {
 }
 
 async function dryRun() {
+  const s = state; // this page, even if it is unmounted meanwhile
   const args = readForm();
-  if (!args) return state.ctx.toast("fix the marked arguments first", "error");
+  if (!args) return s.ctx.toast("fix the marked arguments first", "error");
   try {
-    const rec = await state.ctx.api(scPath(state.ctx, "commands/dry-run"),
-      {method: "POST", body: {command: state.command.qualified_name, arguments: args}});
+    const rec = await s.ctx.api(scPath(s.ctx, "commands/dry-run"),
+      {method: "POST", body: {command: s.command.qualified_name, arguments: args}});
     const values = rec.arguments || {};
-    put(state.dryOut, 
+    put(s.dryOut, 
       h("h4", {}, `Dry run: ${(rec.binary || "").length / 2} bytes`),
       h("pre", {class: "pg-hex", id: "dry-run-hex"}, hexBytes(rec.binary)),
       h("dl", {class: "pg-kv"}, Object.entries(values).flatMap(([k, v]) =>
         [h("dt", {}, k), h("dd", {class: "pg-mono"}, JSON.stringify(v))])));
   } catch (err) {
-    put(state.dryOut, h("p", {class: "pg-error", id: "dry-run-error"}, err.message));
+    put(s.dryOut, h("p", {class: "pg-error", id: "dry-run-error"}, err.message));
   }
 }
 
 async function send() {
+  const s = state; // this page, even if it is unmounted meanwhile
   const args = readForm();
-  if (!args) return state.ctx.toast("fix the marked arguments first", "error");
-  const cmd = state.command;
+  if (!args) return s.ctx.toast("fix the marked arguments first", "error");
+  const cmd = s.command;
   try {
-    const rec = await state.ctx.api(scPath(state.ctx, "commands"),
+    const rec = await s.ctx.api(scPath(s.ctx, "commands"),
       {method: "POST", body: {command: cmd.qualified_name, arguments: args}});
-    state.records.set(rec.id, rec);
-    state.current = rec.id;
-    state.ctx.toast(`command ${rec.id} ${cmd.name}: ${rec.state}`, "success");
-    renderCurrent();
-    renderHistory();
+    s.records.set(rec.id, rec);
+    s.current = rec.id;
+    s.ctx.toast(`command ${rec.id} ${cmd.name}: ${rec.state}`, "success");
+    if (state === s) renderCurrent();
+    if (state === s) renderHistory();
   } catch (err) {
-    state.ctx.toast(err.message, "error");
-    put(state.dryOut, h("p", {class: "pg-error", id: "send-error"}, err.message));
+    s.ctx.toast(err.message, "error");
+    put(s.dryOut, h("p", {class: "pg-error", id: "send-error"}, err.message));
   }
 }
 
 async function armOrConfirm(id, action) {
-  const rec = state.records.get(id);
+  const s = state; // this page, even if it is unmounted meanwhile
+  const rec = s.records.get(id);
   if (action === "confirm") {
     const v = await askDialog(`Confirm critical command ${id} ${short(rec.command)}`, [
       {name: "name", label: `Type ${short(rec.command)} to confirm`, required: true},
     ], "Confirm and release");
     if (!v) return;
     if (v.name.trim() !== short(rec.command)) {
-      state.ctx.toast("the name typed does not match: not confirmed", "error");
+      s.ctx.toast("the name typed does not match: not confirmed", "error");
       return;
     }
   }
   try {
-    const out = await state.ctx.api(scPath(state.ctx, `commands/${id}/${action}`), {method: "POST"});
-    state.records.set(out.id, {...rec, ...out});
-    state.ctx.toast(`command ${id}: ${action === "arm" ? "armed" : "confirmed"}`, "success");
+    const out = await s.ctx.api(scPath(s.ctx, `commands/${id}/${action}`), {method: "POST"});
+    s.records.set(out.id, {...rec, ...out});
+    s.ctx.toast(`command ${id}: ${action === "arm" ? "armed" : "confirmed"}`, "success");
   } catch (err) {
-    state.ctx.toast(err.message, "error");
+    s.ctx.toast(err.message, "error");
   }
-  renderCurrent();
-  renderHistory();
+  if (state === s) renderCurrent();
+  if (state === s) renderHistory();
 }
 
 async function cancel(id) {
+  const s = state; // this page, even if it is unmounted meanwhile
   try {
-    await state.ctx.api(scPath(state.ctx, `commands/${id}/cancel`), {method: "POST"});
+    await s.ctx.api(scPath(s.ctx, `commands/${id}/cancel`), {method: "POST"});
   } catch (err) {
-    state.ctx.toast(err.message, "error");
+    s.ctx.toast(err.message, "error");
   }
 }
 
@@ -303,10 +307,11 @@ function onCommand(m) {
 }
 
 async function loadHistory() {
-  const ctx = state.ctx;
+  const my = state; // an answer for a page unmounted meanwhile is dropped
+  const ctx = my.ctx;
   try {
     const recs = await ctx.api(scPath(ctx, "commands?limit=300"));
-    if (!state) return;
+    if (state !== my) return;
     for (const r of recs) state.records.set(r.id, {...(state.records.get(r.id) || {}), ...r});
   } catch (err) {
     ctx.toast(`history: ${err.message}`, "error");
@@ -366,13 +371,16 @@ export async function mount(el, ctx) {
         historyBody)))));
   renderCurrent();
 
+  const my = state;
+  let forms;
   try {
-    state.forms = await ctx.api(scPath(ctx, "console/commands"));
+    forms = await ctx.api(scPath(ctx, "console/commands"));
   } catch (err) {
     ctx.toast(`commands: ${err.message}`, "error");
     return;
   }
-  if (!state) return;
+  if (state !== my) return;
+  state.forms = forms;
   const fill = () => {
     const q = search.value.trim().toLowerCase();
     const chosen = picker.value;
@@ -388,7 +396,7 @@ export async function mount(el, ctx) {
   chooseCommand("");
 
   await loadHistory();
-  if (!state) return;
+  if (state !== my) return;
   state.subs.push(stream(ctx, "commands", onCommand));
 }
 

@@ -21,34 +21,36 @@ function criticalSteps(rec) {
 }
 
 async function act(name, action) {
-  const rec = state.stacks.find((s) => s.name === name);
+  const s = state; // this page, even if it is unmounted meanwhile
+  const rec = s.stacks.find((x) => x.name === name);
   const body = {};
   if (action === "start" || action === "resume") {
-    if (criticalSteps(rec).length) body.arm_critical = state.armCritical.checked;
+    if (criticalSteps(rec).length) body.arm_critical = s.armCritical.checked;
   }
   try {
-    const out = await state.ctx.api(scPath(state.ctx, `stacks/${encodeURIComponent(name)}/${action}`),
+    const out = await s.ctx.api(scPath(s.ctx, `stacks/${encodeURIComponent(name)}/${action}`),
       {method: "POST", body});
-    state.ctx.toast(`stack ${name}: ${out.state}`, "success");
+    s.ctx.toast(`stack ${name}: ${out.state}`, "success");
   } catch (err) {
-    state.ctx.toast(err.message, "error");
-    put(state.message, h("p", {class: "pg-error", id: "stack-error"}, err.message));
+    s.ctx.toast(err.message, "error");
+    put(s.message, h("p", {class: "pg-error", id: "stack-error"}, err.message));
   }
   await load();
 }
 
 async function loadStack() {
-  const text = state.text.value;
-  if (!text.trim()) return state.ctx.toast("paste or upload a stack's YAML first", "error");
+  const s = state; // this page, even if it is unmounted meanwhile
+  const text = s.text.value;
+  if (!text.trim()) return s.ctx.toast("paste or upload a stack's YAML first", "error");
   try {
-    const rec = await state.ctx.api(scPath(state.ctx, "stacks"),
-      {method: "POST", body: {text, file: state.fileName || "<console>"}});
-    state.selected = rec.name;
-    put(state.message, h("p", {class: "pg-ok", id: "stack-loaded"},
+    const rec = await s.ctx.api(scPath(s.ctx, "stacks"),
+      {method: "POST", body: {text, file: s.fileName || "<console>"}});
+    s.selected = rec.name;
+    put(s.message, h("p", {class: "pg-ok", id: "stack-loaded"},
       `Loaded ${rec.name}: ${rec.steps.length} steps.`));
-    state.ctx.toast(`stack ${rec.name} loaded`, "success");
+    s.ctx.toast(`stack ${rec.name} loaded`, "success");
   } catch (err) {
-    put(state.message, h("pre", {class: "pg-error", id: "stack-error"}, err.message));
+    put(s.message, h("pre", {class: "pg-error", id: "stack-error"}, err.message));
   }
   await load();
 }
@@ -131,15 +133,16 @@ function render() {
 }
 
 async function load() {
-  if (!state) return;
+  const my = state; // an answer for a page unmounted meanwhile is dropped
+  if (!my) return;
   try {
-    const stacks = await state.ctx.api(scPath(state.ctx, "stacks"));
-    if (!state) return;
+    const stacks = await my.ctx.api(scPath(my.ctx, "stacks"));
+    if (state !== my) return;
     state.stacks = stacks;
     if (!state.selected && stacks.length) state.selected = stacks[0].name;
     render();
   } catch (err) {
-    state.ctx.toast(`stacks: ${err.message}`, "error");
+    my.ctx.toast(`stacks: ${err.message}`, "error");
   }
 }
 
@@ -177,12 +180,15 @@ export async function mount(el, ctx) {
       message) : null,
     h("section", {class: "pg-card pg-wide"}, detail)));
 
+  const my = state;
   try {
-    state.forms = await ctx.api(scPath(ctx, "console/commands"));
+    const forms = await ctx.api(scPath(ctx, "console/commands"));
+    if (state !== my) return;
+    state.forms = forms;
   } catch (err) {
     ctx.toast(`commands: ${err.message}`, "error");
   }
-  if (!state) return;
+  if (state !== my) return;
   state.subs.push(stream(ctx, "commands", (m) => {
     if (!state || m.type !== "command" || !m.data) return; // a reconnect: the poll catches up
     state.commands.set(m.data.id, m.data);
