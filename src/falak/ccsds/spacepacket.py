@@ -298,6 +298,17 @@ def _chain_verdict(
             # a chain may end exactly at the end of the data, not in a short tail (a
             # single false header followed by a few bytes would pass too easily)
             return 1 if c == n else 0
+        if k > 0 and data[c - 1] != 0 and n - c >= prefix + 7:
+            # a chain may end where zero fill starts (at least prefix + 7 zero bytes, right
+            # after a non-zero byte: the start of the run, not a length landing inside one),
+            # as it may at the end of the data: fill is a boundary, not a packet
+            zeros = True
+            for i in range(prefix + 7):
+                if data[c + i] != 0:
+                    zeros = False
+                    break
+            if zeros:
+                return 1
         hc = c + prefix
         if not _header_ok(data, hc, lenient, max_total, apid_ok, filter_first and k == 0):
             return 0
