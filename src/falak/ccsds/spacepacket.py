@@ -75,7 +75,8 @@ end (a false header whose length lands on a real packet boundary jumps over real
 they give it away). A count is vouched for when it is 1 to 64 ahead of its APID's confirmed last
 count, or 1 to 64 behind the count of the next packet of the same APID and length in its own
 chain. A candidate nothing vouches for yields to a vouched candidate inside its first packet. The
-chain may end early exactly at the end of the input. The bytes skipped are one ``garbage`` range
+chain may end early exactly at the end of the input, or after its first packet where a run
+of at least ``prefix_bytes + 7`` zero bytes starts (fill is a boundary). The bytes skipped are one ``garbage`` range
 (``truncated`` when they start with a header whose packet runs past the end of the input and
 nothing acceptable follows; ``fill`` as above). A header that is rejected only for its version or
 its length is reported as one ``bad_version``/``bad_length`` unit, without resynchronising, when
@@ -283,7 +284,8 @@ def _chain_verdict(
     A chain is ``_RESYNC_CHAIN`` acceptable headers, none starting with four zero octets,
     each packet fitting in the data and its length field pointing at the next, at most one
     pair of consecutive headers byte-identical (a duplicated packet; more is pattern fill).
-    It may end early exactly at the end of final data; ``tail_ok_first`` lets ``c`` itself be
+    It may end early exactly at the end of final data, or after its first packet where zero
+    fill starts; ``tail_ok_first`` lets ``c`` itself be
     a short tail (fewer than 6 bytes) of final data.
     """
     n = data.shape[0]
