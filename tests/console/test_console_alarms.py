@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from falak.processor import Alarm
 from tests.console.conftest import ConsoleServer, log_in
+from tests.console.pages import open_page
 from tests.integration.test_demo import Demo
 from tests.server.conftest import wait_for
 
@@ -28,12 +29,6 @@ MODE = "/TESTSAT/MODE"
 #: (missions/testsat/mdb.yaml); the feeder sends NOMINAL (2). BATT_V is left as the feeder
 #: sends it: the shell's tests read its latest value and its history.
 MODE_OFF = 0
-
-
-def open_page(page: Page, name: str) -> None:
-    """Show a console page by its hash route and wait for it to be mounted."""
-    page.goto(page.url.split("#")[0] + f"#/{name}")
-    expect(page.locator(f".pg-{name}")).to_be_visible()
 
 
 def reset_mode_alarm(server: ConsoleServer) -> None:

@@ -11,17 +11,12 @@ from playwright.sync_api import Page, WebSocket, expect
 
 from falak.tc.encoder import CommandEncoder
 from tests.console.conftest import ConsoleServer, log_in
+from tests.console.pages import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 API = """([path, body]) => import('./js/api.js').then((m) => m.api(path, {method: 'POST', body}))
     .then((r) => ({ok: r}), (e) => ({status: e.status, message: e.message}))"""
-
-
-def open_page(page: Page, name: str) -> None:
-    """Show a console page by its hash route and wait for it to be mounted."""
-    page.goto(page.url.split("#")[0] + f"#/{name}")
-    expect(page.locator(f".pg-{name}")).to_be_visible()
 
 
 def choose(page: Page, command: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.console.conftest import ConsoleServer, log_in
+from tests.console.pages import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,12 +34,6 @@ steps:
   - command: NOOP
     offset_s: 600
 """
-
-
-def open_page(page: Page, name: str) -> None:
-    """Show a console page by its hash route and wait for it to be mounted."""
-    page.goto(page.url.split("#")[0] + f"#/{name}")
-    expect(page.locator(f".pg-{name}")).to_be_visible()
 
 
 def load(page: Page, text: str) -> None:
