@@ -976,7 +976,8 @@ def _announce(run: DemoRun, out: Callable[[str], None]) -> None:
     op = run.user("operator")
     lines: list[str] = [
         "",
-        f"falak demo is running: {run.url}  (API {run.url}/api/v1, docs {run.url}/docs)",
+        f"falak demo is running: open the console at {run.url}/console/",
+        f"  (API {run.url}/api/v1, its docs {run.url}/docs)",
         f"simulated time starts at {run.epoch}, {run.speed:g}x real time",
         "users (name / password / role):",
         *(f"  {u.name} / {u.password} / {u.role}" for u in run.users),
