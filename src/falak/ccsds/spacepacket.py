@@ -74,16 +74,17 @@ packet of the chain containing a run of acceptable headers that lands exactly on
 end (a false header whose length lands on a real packet boundary jumps over real packets, and
 they give it away). A count is vouched for when it is 1 to 64 ahead of its APID's confirmed last
 count, or 1 to 64 behind the count of the next packet of the same APID and length in its own
-chain. A candidate nothing vouches for yields to a vouched candidate inside its first packet. The
-chain may end early exactly at the end of the input, or after its first packet where a run
-of at least ``prefix_bytes + 7`` zero bytes starts (fill is a boundary). The bytes skipped are one ``garbage`` range
-(``truncated`` when they start with a header whose packet runs past the end of the input and
-nothing acceptable follows; ``fill`` as above). A header that is rejected only for its version or
-its length is reported as one ``bad_version``/``bad_length`` unit, without resynchronising, when
-no evidence (as above) shows it swallowed real packets and its length field points at the end of
-the input, at a header with the same type, secondary-header flag and APID and the next sequence
-count (27 bits), or at a confirmed chain while no confirmed chain starts inside the unit. This is
-how a stream of version-1 packets read without ``lenient_version`` is counted packet by packet.
+chain. A candidate nothing vouches for yields to a vouched candidate inside its first packet.
+The chain may end early exactly at the end of the input, or after its first packet where a run
+of at least ``prefix_bytes + 7`` zero bytes starts (fill is a boundary). The bytes skipped are
+one ``garbage`` range (``truncated`` when they start with a header whose packet runs past the
+end of the input and nothing acceptable follows; ``fill`` as above). A header that is rejected
+only for its version or its length is reported as one ``bad_version``/``bad_length`` unit,
+without resynchronising, when no evidence (as above) shows it swallowed real packets and its
+length field points at the end of the input, at a header with the same type, secondary-header
+flag and APID and the next sequence count (27 bits), or at a confirmed chain while no confirmed
+chain starts inside the unit. This is how a stream of version-1 packets read without
+``lenient_version`` is counted packet by packet.
 
 No splitter can be certain where packets start after damage (CCSDS packets carry no sync
 marker); these rules keep the damage local. The property tests
