@@ -8,7 +8,6 @@ SIGTERM and reads the status file it wrote at exit.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import socket
@@ -24,24 +23,10 @@ from falak.ccsds.crc import crc16_ccitt
 from falak.mdb import load
 from falak.tc.encoder import CommandEncoder
 from falak.tm.decoder import Decoder
+from tests.cli.test_sim_cli import _collect, _udp
 
 FALAK = Path(sys.executable).parent / "falak"
 MDB = Path(falak.__file__).parent / "missions" / "rover" / "mdb.yaml"
-
-
-def _udp() -> socket.socket:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    s.settimeout(0.2)
-    return s
-
-
-def _collect(s: socket.socket, until: float) -> list[bytes]:
-    out = []
-    while time.monotonic() < until:
-        with contextlib.suppress(TimeoutError):
-            out.append(s.recv(65536))
-    return out
 
 
 def test_rover_process_drives_and_rejects_bad_commands(tmp_path: Path) -> None:

@@ -12,6 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
+HazardModelOption = Annotated[
+    str,
+    typer.Option(
+        "--hazard-model",
+        help="auto (tactical if cells ≤ wheel base, else strategic), tactical or strategic.",
+    ),
+]
+"""The ``--hazard-model`` option of ``falak terrain hazards`` and ``falak traverse plan``."""
+
 TERRAIN_HELP = (
     "Lunar south-pole terrain: synthetic DEMs, rover hazard and cost maps, horizons, and maps "
     "of sunlight and Earth visibility. DEMs are GeoTIFFs (or LOLA's PDS3 .IMG + .LBL) in LOLA's "
@@ -91,13 +100,7 @@ def hazards_command(
     max_slope_deg: Annotated[
         float, typer.Option("--max-slope-deg", help="Steepest drivable slope, degrees.")
     ] = 20.0,
-    hazard_model: Annotated[
-        str,
-        typer.Option(
-            "--hazard-model",
-            help="auto (tactical if cells ≤ wheel base, else strategic), tactical or strategic.",
-        ),
-    ] = "auto",
+    hazard_model: HazardModelOption = "auto",
 ) -> None:
     """Rover hazard maps: slope (°), roughness (m), step (m), rocks, impassable, cost.
 

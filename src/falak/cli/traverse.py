@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from falak.cli.terrain import HazardModelOption
+
 TRAVERSE_HELP = (
     "Rover traverses: the least-cost route on a DEM's hazard map through waypoints, and a "
     "schedule along it with sunlight, battery and Earth contact. Points are X,Y in the DEM's "
@@ -66,13 +68,7 @@ def plan_command(
     max_slope_deg: Annotated[
         float, typer.Option("--max-slope-deg", help="Steepest slope the rover may drive, °.")
     ] = 20.0,
-    hazard_model: Annotated[
-        str,
-        typer.Option(
-            "--hazard-model",
-            help="auto (tactical if cells ≤ wheel base, else strategic), tactical or strategic.",
-        ),
-    ] = "auto",
+    hazard_model: HazardModelOption = "auto",
     speed_m_s: Annotated[
         float, typer.Option("--speed-m-s", help="Driving speed, m/s (VIPER nominal 0.1).")
     ] = 0.1,
