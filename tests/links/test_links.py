@@ -218,3 +218,39 @@ def test_open_link_urls(tmp_path: Path) -> None:
         open_link(f"file://{path}?speed=3")
     with pytest.raises(InputError, match="not found"):
         open_link("file:///nonexistent/x.bin")
+
+
+def test_udp_max_rate_reads_at_most_the_links_rate() -> None:
+    # A link with a nominal rate (max_rate, datagrams per host second) reads no faster: a
+    # flood waits in the kernel's buffer instead of costing the server CPU (issue 13's
+    # isolation). Token bucket: at most max_batch at once, then max_rate a second.
+    link = UdpLink("udp0", "127.0.0.1", 0, max_batch=100, max_rate=1000.0)
+    sink = Collector()
+    link.start(sink)
+    pk = packets(3000)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        started = time.monotonic()
+        for p in pk:
+            tx.sendto(p, ("127.0.0.1", link.port))
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+        read_1s = link.stats().packets
+        sink.wait_for(3000, timeout=10.0)
+        elapsed = time.monotonic() - started
+    finally:
+        tx.close()
+        link.stop()
+    assert 900 <= read_1s <= 100 + 1000 * 1.1, read_1s  # burst + 1 s at the rate (+10 %)
+    assert sink.packets() == pk  # nothing lost: the kernel buffer held the rest
+    assert elapsed >= 2.7  # 3000 datagrams at 1000/s, less the first burst of 100
+
+
+def test_udp_max_rate_in_the_url_and_its_errors() -> None:
+    link = open_link("udp://127.0.0.1:0?max_rate=250")
+    try:
+        assert isinstance(link, UdpLink)
+        assert link.max_rate == 250.0
+    finally:
+        link.stop()
+    with pytest.raises(InputError, match=r"bad link URL .*max_rate must be > 0"):
+        open_link("udp://127.0.0.1:0?max_rate=0")

@@ -2,7 +2,9 @@
 
 URL forms (``prefix_bytes=N`` and ``lenient=1`` may be added as query parameters to any):
 
-* ``udp://HOST:PORT`` — bind and receive datagrams;
+* ``udp://HOST:PORT[?max_rate=DATAGRAMS_PER_S]`` — bind and receive datagrams, at most
+  ``max_rate`` a second (the link's nominal rate: a flood beyond it is left to the kernel,
+  which drops and counts it);
 * ``tcp://HOST:PORT`` — connect as a client, reconnect with backoff;
 * ``tcp://HOST:PORT?mode=server`` — listen for one sender at a time;
 * ``file:///PATH?rate=PACKETS_PER_S`` — replay a recorded file (no ``rate``: full speed).
@@ -32,7 +34,7 @@ __all__ = [
     "open_link",
 ]
 
-_FORMS = "udp://HOST:PORT, tcp://HOST:PORT[?mode=server] or file:///PATH[?rate=PACKETS_PER_S]"
+_FORMS = "udp://HOST:PORT[?max_rate=DATAGRAMS_PER_S], tcp://HOST:PORT[?mode=server] or file:///PATH[?rate=PACKETS_PER_S]"
 
 
 def open_link(url: str, name: str | None = None, *, clock: Clock | None = None) -> Link:
@@ -64,12 +66,14 @@ def open_link(url: str, name: str | None = None, *, clock: Clock | None = None) 
                 raise InputError(f"link URL {url!r} has no port; use {_FORMS}")
             host = parts.hostname or "0.0.0.0"
             if scheme == "udp":
+                max_rate = query.pop("max_rate", None)
                 link = UdpLink(
                     link_name,
                     host,
                     parts.port,
                     prefix_bytes=prefix,
                     lenient_version=lenient,
+                    max_rate=float(max_rate) if max_rate else None,
                     clock=clock,
                 )
             else:
@@ -94,6 +98,6 @@ def open_link(url: str, name: str | None = None, *, clock: Clock | None = None) 
     if query:
         raise InputError(
             f"unknown option(s) {', '.join(sorted(query))} in link URL {url!r}; "
-            "allowed: prefix_bytes, lenient, rate (file), mode (tcp)"
+            "allowed: prefix_bytes, lenient, rate (file), max_rate (udp), mode (tcp)"
         )
     return link

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 
 import numpy as np
 
@@ -31,6 +32,13 @@ class UdpLink(Link):
     ``recv_buffer_bytes`` sizes the kernel receive buffer so bursts are not lost while the
     thread hands a batch on (SO_RCVBUFFORCE when permitted, else SO_RCVBUF, which the kernel
     caps at ``net.core.rmem_max``).
+
+    ``max_rate`` (datagrams per host second; URL option ``max_rate``) is the most the link
+    reads: a ground-station link has a known rate, and a flood beyond it (a stuck sender, a
+    misrouted stream) then costs this server no more CPU than the link's rate, so the
+    spacecraft beside it keep their latency. What the link does not read waits in the
+    kernel's buffer and, once that is full, is dropped by the kernel and counted there
+    (``kernel_drops`` of ``GET /links``). None: no limit.
     """
 
     def __init__(
@@ -44,8 +52,11 @@ class UdpLink(Link):
         max_batch: int = 1024,
         recv_buffer_bytes: int = 32 << 20,
         rate_window_s: float = 5.0,
+        max_rate: float | None = None,
         clock: Clock | None = None,
     ) -> None:
+        if max_rate is not None and not max_rate > 0:
+            raise ValueError(f"max_rate must be > 0 datagrams per second, got {max_rate!r}")
         super().__init__(
             name,
             prefix_bytes=prefix_bytes,
@@ -55,6 +66,8 @@ class UdpLink(Link):
         )
         self.host = host
         self.max_batch = max_batch
+        self.max_rate = None if max_rate is None else float(max_rate)
+        """Most datagrams read per host second (None: no limit)."""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:  # privileged, Linux only: beyond net.core.rmem_max
             if not sys.platform.startswith("linux"):
@@ -76,8 +89,19 @@ class UdpLink(Link):
         buf = bytearray(_BUFFER_BYTES)
         view = memoryview(buf)
         self.state = "listening"
+        rate = self.max_rate
+        tokens, last = float(self.max_batch), time.monotonic()  # token bucket (max_rate)
         try:
             while not self._stop.is_set():
+                limit = self.max_batch
+                if rate is not None:
+                    now = time.monotonic()
+                    tokens = min(float(self.max_batch), tokens + (now - last) * rate)
+                    last = now
+                    if tokens < 1.0:
+                        self._stop.wait((1.0 - tokens) / rate)
+                        continue
+                    limit = int(tokens)
                 starts: list[int] = []
                 sizes: list[int] = []
                 at = 0
@@ -94,7 +118,7 @@ class UdpLink(Link):
                 at += nbytes
                 sock.setblocking(False)
                 try:
-                    while len(starts) < self.max_batch and len(buf) - at >= _MAX_DATAGRAM:
+                    while len(starts) < limit and len(buf) - at >= _MAX_DATAGRAM:
                         try:
                             nbytes = sock.recv_into(view[at:], _MAX_DATAGRAM)
                         except (BlockingIOError, InterruptedError):
@@ -104,6 +128,8 @@ class UdpLink(Link):
                         at += nbytes
                 finally:
                     sock.settimeout(0.1)
+                if rate is not None:
+                    tokens -= len(starts)
                 data = np.frombuffer(bytes(view[:at]), dtype=np.uint8)
                 offs, lens, skipped = split_datagrams(
                     data,
