@@ -93,7 +93,8 @@ def test_bad_link_is_one_line_error(tmp_path: Path) -> None:
     )
     assert res.exit_code == 1
     assert res.output == (
-        "error: unknown link URL 'http://x:1'; use udp://HOST:PORT, tcp://HOST:PORT"
+        "error: unknown link URL 'http://x:1'; use udp://HOST:PORT[?max_rate=DATAGRAMS_PER_S],"
+        " tcp://HOST:PORT"
         "[?mode=server] or file:///PATH[?rate=PACKETS_PER_S]\n"
     )
 

@@ -26,6 +26,14 @@ Several spacecraft (Yamcs calls them instances), one archive keyed by spacecraft
         uplink: udp://127.0.0.1:10025     # telecommand uplink (optional: dry runs only)
         light_time_s: 0.0                 # one-way light time: widens verifier windows
         confirm_window_s: 30              # critical commands: confirm within this after arming
+        uplink_windows:                   # optional: when the uplink can reach the spacecraft
+          file: windows.json              # falak-uplink-windows/1 JSON (falak traverse windows)
+          policy: wait                    # wait: hold a command until the next window; refuse
+        orbit: {tle: css.tle}             # optional, Earth orbiters: ground track, passes, eclipses
+        site:                             # optional, surface spacecraft: the site map
+          dem: synthetic                  # or a GeoTIFF; as falak sim rover --option dem=...
+          options: {}                     # the rover simulator's site options (dem_size, ...)
+        plans: [plan.json, route.geojson]  # optional: plans the console's timeline and maps show
 
 The single-spacecraft form of earlier releases stays valid: ``mdb``, ``container``,
 ``links``, ``uplink``, ``light_time_s`` and ``confirm_window_s`` at the top level, no
@@ -67,7 +75,9 @@ __all__ = [
     "EXAMPLE_USERS",
     "Limits",
     "ServerConfig",
+    "SiteConfig",
     "SpacecraftConfig",
+    "UplinkWindowsConfig",
     "UserConfig",
     "example_config",
     "load_config",
@@ -81,6 +91,10 @@ _SPACECRAFT_KEYS = {
     "uplink",
     "light_time_s",
     "confirm_window_s",
+    "uplink_windows",
+    "orbit",
+    "site",
+    "plans",
 }
 _SINGLE_KEYS = _SPACECRAFT_KEYS - {"name"}
 _SHARED_KEYS = {"archive", "clock", "token_ttl_s", "limits", "users"}
@@ -137,6 +151,36 @@ class UserConfig:
     spacecraft_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+UPLINK_POLICIES = ("wait", "refuse")
+"""What the uplink does with a command released outside every window of its windows file."""
+
+
+@dataclass(frozen=True)
+class UplinkWindowsConfig:
+    """When the uplink reaches the spacecraft (``uplink_windows:``): a windows file, a policy.
+
+    ``file`` is a ``falak-uplink-windows/1`` JSON document (``falak traverse windows``);
+    ``policy`` is ``wait`` (a command released outside a window waits for the next one) or
+    ``refuse`` (it is refused with the reason and the next window).
+    """
+
+    file: Path
+    policy: str = "wait"
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """A surface spacecraft's site (``site:``): the DEM the console's map shows.
+
+    ``dem`` is ``"synthetic"`` (the rover simulator's synthetic south pole) or a GeoTIFF
+    path; ``options`` are the rover simulator's site options (``dem_size``,
+    ``dem_resolution_m``, ``site_lat_deg``, ...), so ground and simulator see one terrain.
+    """
+
+    dem: str | Path = "synthetic"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class SpacecraftConfig:
     """One spacecraft of a server: its MDB, links, uplink and commanding settings.
@@ -153,6 +197,14 @@ class SpacecraftConfig:
     light_time_s: float = 0.0
     confirm_window_s: float = 30.0
     root_archive: bool = False
+    uplink_windows: UplinkWindowsConfig | None = None
+    """When the uplink can reach the spacecraft, and what to do outside (None: always)."""
+    orbit_tle: Path | None = None
+    """An Earth orbiter's TLE file (``orbit: {tle: ...}``): ground track, passes, eclipses."""
+    site: SiteConfig | None = None
+    """A surface spacecraft's site (``site:``)."""
+    plans: tuple[Path, ...] = ()
+    """Plan files shown by the console (campaign plan JSON, traverse GeoJSON, windows ...)."""
 
 
 @dataclass
@@ -273,7 +325,70 @@ def _spacecraft(p: Path, where: str, doc: dict[str, Any], name: str | None) -> S
         light_time_s=_number(p, where, "light_time_s", doc.get("light_time_s"), 0.0),
         confirm_window_s=_number(p, where, "confirm_window_s", doc.get("confirm_window_s"), 30.0),
         root_archive=name is None,
+        uplink_windows=_uplink_windows(p, where, doc.get("uplink_windows")),
+        orbit_tle=_orbit(p, where, doc.get("orbit")),
+        site=_site(p, where, doc.get("site")),
+        plans=_plans(p, where, doc.get("plans")),
     )
+
+
+def _existing(p: Path, where: str, key: str, v: Any) -> Path:
+    if not isinstance(v, str) or not v:
+        raise _fail(p, f"{where}{key} must be a file path, got {v!r}")
+    f = (p.parent / v).resolve()
+    if not f.is_file():
+        raise _fail(p, f"{where}{key}: no file {f} (paths are relative to this file)")
+    return f
+
+
+def _uplink_windows(p: Path, where: str, v: Any) -> UplinkWindowsConfig | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict) or set(v) - {"file", "policy"} or "file" not in v:
+        raise _fail(
+            p,
+            f"{where}uplink_windows must be a mapping {{file: WINDOWS.json, policy: wait|refuse}}",
+        )
+    policy = v.get("policy", "wait")
+    if policy not in UPLINK_POLICIES:
+        raise _fail(
+            p,
+            f"{where}uplink_windows.policy must be one of {', '.join(UPLINK_POLICIES)}, "
+            f"got {policy!r}",
+        )
+    return UplinkWindowsConfig(_existing(p, where, "uplink_windows.file", v["file"]), policy)
+
+
+def _orbit(p: Path, where: str, v: Any) -> Path | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict) or set(v) != {"tle"}:
+        raise _fail(p, f"{where}orbit must be a mapping {{tle: FILE.tle}}")
+    return _existing(p, where, "orbit.tle", v["tle"])
+
+
+def _site(p: Path, where: str, v: Any) -> SiteConfig | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict) or set(v) - {"dem", "options"}:
+        raise _fail(
+            p, f"{where}site must be a mapping {{dem: synthetic|DEM.tif, options: {{...}}}}"
+        )
+    dem = v.get("dem", "synthetic")
+    options = v.get("options") or {}
+    if not isinstance(options, dict):
+        raise _fail(p, f"{where}site.options must be a mapping, got {options!r}")
+    if dem != "synthetic":
+        dem = _existing(p, where, "site.dem", dem)
+    return SiteConfig(dem, dict(options))
+
+
+def _plans(p: Path, where: str, v: Any) -> tuple[Path, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise _fail(p, f"{where}plans must be a list of file paths")
+    return tuple(_existing(p, where, f"plans[{i}]", f) for i, f in enumerate(v))
 
 
 def _spacecraft_list(p: Path, doc: Any) -> list[SpacecraftConfig]:
