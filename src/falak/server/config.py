@@ -33,6 +33,7 @@ Several spacecraft (Yamcs calls them instances), one archive keyed by spacecraft
         site:                             # optional, surface spacecraft: the site map
           dem: synthetic                  # or a GeoTIFF; as falak sim rover --option dem=...
           options: {}                     # the rover simulator's site options (dem_size, ...)
+          seed: 0                         # the simulator's --seed (the synthetic DEM's)
         plans: [plan.json, route.geojson]  # optional: plans the console's timeline and maps show
 
 The single-spacecraft form of earlier releases stays valid: ``mdb``, ``container``,
@@ -179,6 +180,8 @@ class SiteConfig:
 
     dem: str | Path = "synthetic"
     options: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    """The synthetic DEM's seed (the simulator's ``--seed``)."""
 
 
 @dataclass(frozen=True)
@@ -380,7 +383,10 @@ def _site(p: Path, where: str, v: Any) -> SiteConfig | None:
         raise _fail(p, f"{where}site.options must be a mapping, got {options!r}")
     if dem != "synthetic":
         dem = _existing(p, where, "site.dem", dem)
-    return SiteConfig(dem, dict(options))
+    seed = v.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise _fail(p, f"{where}site.seed must be an integer, got {seed!r}")
+    return SiteConfig(dem, dict(options), seed)
 
 
 def _plans(p: Path, where: str, v: Any) -> tuple[Path, ...]:

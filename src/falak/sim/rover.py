@@ -936,25 +936,9 @@ def _refuse(message: str) -> CommandOutcome:
 
 def build_site(opts: Mapping[str, Any], seed: int) -> Site:
     """The site from the options: a GeoTIFF (``dem``) or a synthetic DEM, and its horizons."""
-    from falak.terrain.horizons import horizons, load_horizons
+    from falak.terrain.site import site_terrain
 
-    if "dem" in opts:
-        from falak.terrain.dem import read_dem
-
-        dem = read_dem(str(opts["dem"]))
-    else:
-        from falak.terrain.synth import synthesize
-
-        dem = synthesize(
-            int(opts.get("dem_size", 256)),
-            float(opts.get("dem_resolution_m", 2.0)),
-            (float(opts.get("site_lat_deg", -89.9)), float(opts.get("site_lon_deg", 0.0))),
-            seed=seed,
-        )
-    if "horizons" in opts:
-        hz = load_horizons(str(opts["horizons"]))
-    else:
-        hz = horizons(dem, int(opts.get("n_azimuths", 72)))
+    dem, hz = site_terrain(opts, seed)
     relay = None
     if str(opts.get("contacts", "earth")) in ("relay", "earth+relay"):
         import datetime as dt
