@@ -41,6 +41,7 @@ __all__ = [
     "KeplerElements",
     "RelayVisibility",
     "earth_station_sees_relay",
+    "occulted",
     "queqiao2_like",
     "relay_position_me_km",
     "relay_visibility",
@@ -208,7 +209,7 @@ class RelayVisibility(NamedTuple):
     range_km: NDArray[np.float64]
 
 
-def _occulted(
+def occulted(
     observer: NDArray[np.float64], target: NDArray[np.float64], centre: NDArray[np.float64]
 ) -> NDArray[np.bool_]:
     """True where the segment observer→target (N, 3) passes inside the Moon's 1737.4 km sphere.
@@ -251,7 +252,7 @@ def relay_visibility(
     site_me = site.position_me_km
     azimuth, elevation, range_km = _az_el_range(site.enu_to_me.T, relay_me - site_me)
     observer = np.broadcast_to(site_me, relay_me.shape)
-    blocked = _occulted(observer, relay_me, np.zeros(3))
+    blocked = occulted(observer, relay_me, np.zeros(3))
     visible = (elevation >= min_elevation_deg) & ~blocked
     return RelayVisibility(visible, azimuth, elevation, range_km)
 
@@ -308,6 +309,6 @@ def earth_station_sees_relay(
     range_km = np.sqrt(np.einsum("ni,ni->n", enu, enu))
     azimuth = np.degrees(np.arctan2(enu[:, 0], enu[:, 1])) % 360.0
     elevation = np.degrees(np.arcsin(np.clip(enu[:, 2] / range_km, -1.0, 1.0)))
-    blocked = _occulted(station_icrf, moon_then + relay_then, moon_then)
+    blocked = occulted(station_icrf, moon_then + relay_then, moon_then)
     visible = (elevation >= station.min_elevation_at(azimuth)) & ~blocked
     return RelayVisibility(visible, azimuth, elevation, range_km)

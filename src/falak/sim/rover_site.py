@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +36,9 @@ from falak.errors import InputError
 from falak.terrain.dem import MOON_RADIUS_M, Dem, fill_holes
 from falak.terrain.hazards import Rover, hazards
 from falak.terrain.horizons import Horizons
+
+if TYPE_CHECKING:
+    from falak.terrain.illumination import TargetGeometry
 
 __all__ = ["DAY_NS", "Site", "SkyDay"]
 
@@ -49,7 +52,7 @@ class SkyDay:
 
     start_ns: int
     step_ns: int
-    geometry: Any  # falak.terrain.illumination._Targets
+    geometry: TargetGeometry
     relay_sees_earth: NDArray[np.bool_]  # (N,) or (0,)
 
 
@@ -287,11 +290,11 @@ class Site:
         geometry = target_geometry(self.dem, times, self.relay)
         relay_sees_earth = np.zeros(0, dtype=bool)
         if self.relay is not None:
-            from falak.dynamics.relay import _occulted
+            from falak.dynamics.relay import occulted
 
             relay_km = geometry.relay_me_m / 1e3
             earth_km = geometry.earth_me_m / 1e3
-            relay_sees_earth = ~_occulted(relay_km, earth_km, np.zeros(3))
+            relay_sees_earth = ~occulted(relay_km, earth_km, np.zeros(3))
         day = SkyDay(int(start), self.step_ns, geometry, relay_sees_earth)
         if len(self._days) > 4:  # keep a few days: the simulator only goes forward
             self._days.pop(min(self._days))
@@ -300,7 +303,7 @@ class Site:
 
     def cell_series(self, now_ns: int, rc: tuple[int, int]) -> tuple[SkyDay, tuple[Any, ...]]:
         """The day holding ``now_ns`` and the cell's (sun fraction, Earth, relay) series in it."""
-        from falak.terrain.illumination import _run
+        from falak.terrain.illumination import visibility_series
 
         day = self._day(now_ns)
         key = (int(now_ns // DAY_NS), rc[0], rc[1])
@@ -309,7 +312,9 @@ class Site:
             rows = np.array([rc[0]], dtype=np.intp)
             cols = np.array([rc[1]], dtype=np.intp)
             cells = (self.lat_rad, self.lon_rad, self.height)
-            sun, earth, relay = _run(self.dem, self.horizons, day.geometry, rows, cols, cells)
+            sun, earth, relay = visibility_series(
+                self.dem, self.horizons, day.geometry, rows, cols, cells
+            )
             hit = (sun[:, 0].astype(np.float64), earth[:, 0], relay[:, 0] if relay.size else None)
             if len(self._cells) > 20_000:
                 self._cells.clear()

@@ -45,10 +45,13 @@ from falak.terrain.horizons import Horizons
 
 __all__ = [
     "IlluminationMaps",
+    "TargetGeometry",
     "Timeline",
+    "cell_arrays",
     "illumination_maps",
     "illumination_timeline",
     "target_geometry",
+    "visibility_series",
 ]
 
 
@@ -72,14 +75,16 @@ class IlluminationMaps:
 
 
 @dataclass
-class _Targets:
+class TargetGeometry:
+    """Sun, Earth and relay in MOON_ME on a list of epochs (:func:`target_geometry`)."""
+
     sun_me: NDArray[np.float64]  # (N, 3) unit vectors
     sun_radius_deg: NDArray[np.float64]  # (N,)
     earth_me_m: NDArray[np.float64]  # (N, 3) Earth centre position, MOON_ME, m
     relay_me_m: NDArray[np.float64]  # (N, 3) or (0, 3)
 
 
-def target_geometry(dem: Dem, times: Any, relay: Any = None) -> _Targets:
+def target_geometry(dem: Dem, times: Any, relay: Any = None) -> TargetGeometry:
     """Sun direction, Sun radius and Earth (and relay) positions in MOON_ME for the epochs."""
     from falak.dynamics.moonsky import SOLAR_RADIUS_KM, MoonSite, sky, to_datetime64
     from falak.terrain.dem import xy_to_latlon
@@ -101,7 +106,7 @@ def target_geometry(dem: Dem, times: Any, relay: Any = None) -> _Targets:
     else:
         relay_me_m = np.zeros((0, 3))
     radius_deg = np.degrees(np.arcsin(SOLAR_RADIUS_KM / result.sun_distance_km))
-    return _Targets(sun_me, radius_deg, earth_me_m, relay_me_m)
+    return TargetGeometry(sun_me, radius_deg, earth_me_m, relay_me_m)
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
@@ -167,20 +172,28 @@ def _check(dem: Dem, horizons: Horizons) -> None:
         )
 
 
-def _cell_arrays(dem: Dem) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any]]:
+def cell_arrays(dem: Dem) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any]]:
+    """Per-cell (latitude rad, east longitude rad, height m with holes filled) for
+    :func:`visibility_series`."""
     lat, lon = dem.latlon_deg()
     filled, _ = fill_holes(dem.height_m)
     return np.radians(lat), np.radians(lon), filled.astype(np.float64)
 
 
-def _run(
+def visibility_series(
     dem: Dem,
     horizons: Horizons,
-    geometry: _Targets,
+    geometry: TargetGeometry,
     rows: NDArray[np.intp],
     cols: NDArray[np.intp],
     cells: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any]],
 ) -> tuple[NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Sun fraction, Earth and relay visibility of cells ``(rows, cols)`` on ``geometry``'s epochs.
+
+    The kernel of every map and timeline here (and of the rover simulator's sky): ``cells`` is
+    :func:`cell_arrays` of ``dem``. Returns ``(sun_fraction, earth_visible, relay_visible)``,
+    each (n_times, n_cells); ``relay_visible`` is (0, n_cells) when ``geometry`` has no relay.
+    """
     n_times = geometry.sun_me.shape[0]
     sun = np.zeros((n_times, rows.size), dtype=np.float32)
     earth = np.zeros((n_times, rows.size), dtype=np.bool_)
@@ -231,7 +244,7 @@ def illumination_timeline(
         if np.any((rows < 0) | (rows >= ny) | (cols < 0) | (cols >= nx)):
             raise InputError(f"a cell (row, col) is outside the {ny}x{nx} DEM")
     geometry = target_geometry(dem, times)
-    sun, earth, _ = _run(dem, horizons, geometry, rows, cols, _cell_arrays(dem))
+    sun, earth, _ = visibility_series(dem, horizons, geometry, rows, cols, cell_arrays(dem))
     return Timeline(sun, earth)
 
 
@@ -261,7 +274,7 @@ def illumination_maps(
         else 0.0
     )
     geometry = target_geometry(dem, times64, relay)
-    cells = _cell_arrays(dem)
+    cells = cell_arrays(dem)
     ny, nx = dem.shape
     chunk = rows_per_chunk or max(1, 4_000_000 // max(1, nx * times64.size))
     lit = np.zeros((ny, nx), np.float32)
@@ -272,7 +285,9 @@ def illumination_maps(
     for r0 in range(0, ny, chunk):
         r1 = min(ny, r0 + chunk)
         rr, cc = np.mgrid[r0:r1, 0:nx]
-        sun, seen, relay_seen = _run(dem, horizons, geometry, rr.ravel(), cc.ravel(), cells)
+        sun, seen, relay_seen = visibility_series(
+            dem, horizons, geometry, rr.ravel(), cc.ravel(), cells
+        )
         shape = (r1 - r0, nx)
         lit[r0:r1] = (100.0 * sun.mean(axis=0)).reshape(shape)
         earth[r0:r1] = (100.0 * seen.mean(axis=0)).reshape(shape)
