@@ -89,6 +89,8 @@ class SpacecraftRuntime:
         One-way light time (s): the command manager widens verifier windows by twice this.
     own_archive
         Close ``archive`` in :meth:`stop`.
+    config
+        The configuration it was built from (:meth:`from_config`).
     """
 
     def __init__(
@@ -103,8 +105,11 @@ class SpacecraftRuntime:
         light_time_s: float = 0.0,
         clock: Clock = SYSTEM_CLOCK,
         own_archive: bool = False,
+        config: SpacecraftConfig | None = None,
     ) -> None:
         self.name = name or spacecraft_name(mdb)
+        self.config = config
+        """What it was built from (plans, orbit, site, uplink windows); None: built in code."""
         self.mdb = mdb
         self.archive = archive
         self.clock = clock
@@ -180,6 +185,7 @@ class SpacecraftRuntime:
             light_time_s=sc.light_time_s,
             clock=clock,
             own_archive=True,
+            config=sc,
         )
 
     # -- lifetime ------------------------------------------------------------------------
