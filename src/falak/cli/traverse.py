@@ -6,7 +6,9 @@ Coordinates are the DEM's projected metres in LOLA's south-polar stereographic p
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -444,12 +446,141 @@ def replan_command(
         plan.invoke(sub)
 
 
+def windows_command(
+    out: Annotated[Path, typer.Option("--out", help="Uplink-windows JSON file to write.")],
+    start: Annotated[
+        str,
+        typer.Option("--start", help="Start of the span, ISO 8601 UTC (e.g. 2023-09-13T00:00Z)."),
+    ],
+    hours: Annotated[float, typer.Option("--hours", min=0.0, help="Length of the span, hours.")],
+    x_m: Annotated[
+        float | None,
+        typer.Option("--x", help="Rover X, projected m (default: option start_x_m)."),
+    ] = None,
+    y_m: Annotated[
+        float | None,
+        typer.Option("--y", help="Rover Y, projected m (default: option start_y_m)."),
+    ] = None,
+    dem_path: Annotated[
+        Path | None,
+        typer.Option("--dem", help="DEM GeoTIFF (heights in m); default the synthetic site."),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="A rover simulator option KEY=VALUE, as falak sim rover takes them (VALUE "
+            "read as JSON when it parses); the site's: dem, horizons, dem_size, "
+            "dem_resolution_m, site_lat_deg, site_lon_deg, n_azimuths; also start_x_m, "
+            "start_y_m, contacts. Repeat for several.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the synthetic site (falak sim rover --seed).")
+    ] = 0,
+    contacts: Annotated[
+        str | None,
+        typer.Option(
+            "--contacts",
+            help="earth: direct to Earth; relay: the Queqiao-2-like relay seeing the Earth; "
+            "earth+relay: either (default: option contacts, else earth).",
+            show_default=False,
+        ),
+    ] = None,
+    spacecraft: Annotated[
+        str, typer.Option("--spacecraft", help="Whose windows (the file's spacecraft).")
+    ] = "ROVER",
+    step_s: Annotated[
+        float, typer.Option("--step-s", min=1.0, help="Table step, s (the simulator's: 60).")
+    ] = 60.0,
+) -> None:
+    """Write the rover's uplink windows: when the Earth (or relay) is above its terrain horizon.
+
+    The site is the rover simulator's, built from the same options and seed (falak sim rover
+    --option K=V --seed N; --dem FILE is --option dem=FILE), and so is the sky (DE421, apparent;
+    the Earth's centre against the terrain horizon of the rover's DEM cell on a table every
+    --step-s seconds): the windows are the simulator's contact windows at (--x, --y). Writes
+    JSON {"format": "falak-uplink-windows/1", "spacecraft", "what", "contacts", "windows":
+    [{"start": ISO, "end": ISO}, ...]} (UTC, sorted, an empty list means never) for the
+    server's uplink_windows: {file, policy: wait|refuse} and prints the windows.
+    """
+    import time
+
+    from falak.cli.sim import _parse_options
+    from falak.errors import FalakError
+    from falak.planning.traverse.windows import CONTACTS, earth_windows, write_windows
+    from falak.sim.rover import OPTIONS
+    from falak.terrain.site import site_terrain
+    from falak.utctime import parse_ns
+
+    opts = _parse_options(option)
+    unknown = sorted(set(opts) - set(OPTIONS))
+    if unknown:
+        _fail(f"unknown --option {', '.join(unknown)}; the rover's: {', '.join(OPTIONS)}")
+    if dem_path is not None:
+        opts["dem"] = str(dem_path)
+    link = contacts or str(opts.get("contacts", "earth"))
+    if link not in CONTACTS:
+        _fail(f"--contacts {link!r} must be one of {', '.join(CONTACTS)}")
+    x = x_m if x_m is not None else opts.get("start_x_m")
+    y = y_m if y_m is not None else opts.get("start_y_m")
+    if x is None or y is None:
+        _fail("give the rover's position: --x X_M --y Y_M (or --option start_x_m=X start_y_m=Y)")
+    assert x is not None and y is not None
+    try:
+        start_ns = parse_ns(start, "--start")
+        end_ns = start_ns + round(hours * 3600e9)
+        begun = time.monotonic()
+        dem, hz = site_terrain(opts, seed)
+        with _progress_after(begun) as report:
+            found = earth_windows(
+                dem, hz, float(x), float(y), start_ns, end_ns, contacts=link, step_s=step_s,
+                spacecraft=spacecraft, progress=report,
+            )  # fmt: skip
+        written = write_windows(out, found, spacecraft=spacecraft, what=found.what)
+    except (FalakError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    open_s = sum(w.duration_s for w in written)
+    typer.echo(f"{written.what}: {len(written)} windows, open {open_s / 3600:.1f} of {hours:g} h")
+    for w in written:
+        typer.echo(f"  {w}  ({w.duration_s / 3600:.2f} h)")
+    typer.echo(f"wrote {out}")
+
+
+@contextlib.contextmanager
+def _progress_after(begun: float, after_s: float = 2.0) -> Iterator[Callable[[float], None]]:
+    """A progress callback that shows a rich bar once the work has taken ``after_s``."""
+    import time
+
+    from falak.cli.terrain import _progress
+
+    bar: Any = None
+    task: Any = None
+    try:
+
+        def report(done: float) -> None:
+            nonlocal bar, task
+            if bar is None and time.monotonic() - begun > after_s:
+                bar = _progress()
+                bar.start()
+                task = bar.add_task("windows", total=1.0)
+            if bar is not None:
+                bar.update(task, completed=done)
+
+        yield report
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``traverse`` command group to the ``falak`` app."""
     group = typer.Typer(help=TRAVERSE_HELP, no_args_is_help=True)
     group.command(name="plan")(plan_command)
     group.command(name="commands")(commands_command)
     group.command(name="track")(track_command)
+    group.command(name="windows")(windows_command)
     group.command(
         name="replan",
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
