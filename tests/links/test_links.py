@@ -254,3 +254,17 @@ def test_udp_max_rate_in_the_url_and_its_errors() -> None:
         link.stop()
     with pytest.raises(InputError, match=r"bad link URL .*max_rate must be > 0"):
         open_link("udp://127.0.0.1:0?max_rate=0")
+
+
+def test_udp_recv_buffer_bytes_in_the_url() -> None:
+    # socket(7): the kernel doubles the value set with SO_RCVBUF(FORCE) for its bookkeeping,
+    # and SO_RCVBUF (unprivileged) is capped at net.core.rmem_max, so only a lower bound holds.
+    link = open_link("udp://127.0.0.1:0?max_rate=100&recv_buffer_bytes=262144")
+    try:
+        assert isinstance(link, UdpLink)
+        got = link._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        assert 4096 <= got <= 2 * 262144
+    finally:
+        link.stop()
+    with pytest.raises(InputError, match=r"bad link URL .*recv_buffer_bytes=x"):
+        open_link("udp://127.0.0.1:0?recv_buffer_bytes=x")

@@ -96,7 +96,9 @@ class TwoSpacecraft:
         )
 
 
-def write_config(tmp_path: Path, uplink_ports: dict[str, int]) -> Path:
+def write_config(
+    tmp_path: Path, uplink_ports: dict[str, int], testsat_link: str = "udp://127.0.0.1:0"
+) -> Path:
     """The two-spacecraft server configuration (TESTSAT first: the default spacecraft)."""
     users = "\n".join(
         f"  - {{name: {name}, roles: {roles}, password: {pw}}}"
@@ -110,7 +112,7 @@ users:
 spacecraft:
   - name: TESTSAT
     mdb: {TESTSAT_MDB}
-    links: [udp://127.0.0.1:0]
+    links: ["{testsat_link}"]
     uplink: udp://127.0.0.1:{uplink_ports["TESTSAT"]}
     confirm_window_s: 5
   - name: TIANGONG
@@ -124,15 +126,17 @@ spacecraft:
 
 
 @contextmanager
-def two_spacecraft(tmp_path: Path) -> Iterator[TwoSpacecraft]:
-    """The started two-spacecraft runtime (stopped on exit)."""
+def two_spacecraft(
+    tmp_path: Path, testsat_link: str = "udp://127.0.0.1:0"
+) -> Iterator[TwoSpacecraft]:
+    """The started two-spacecraft runtime (stopped on exit); ``testsat_link``: its link URL."""
     uplinks = {}
     for name in ("TESTSAT", "TIANGONG"):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.1", 0))
         s.settimeout(5.0)
         uplinks[name] = s
-    cfg = write_config(tmp_path, {k: s.getsockname()[1] for k, s in uplinks.items()})
+    cfg = write_config(tmp_path, {k: s.getsockname()[1] for k, s in uplinks.items()}, testsat_link)
     rt = Runtime.from_config(load_config(cfg))
     rt.start()
     try:

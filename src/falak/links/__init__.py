@@ -4,7 +4,8 @@ URL forms (``prefix_bytes=N`` and ``lenient=1`` may be added as query parameters
 
 * ``udp://HOST:PORT[?max_rate=DATAGRAMS_PER_S]`` — bind and receive datagrams, at most
   ``max_rate`` a second (the link's nominal rate: a flood beyond it is left to the kernel,
-  which drops and counts it);
+  which drops and counts it); ``recv_buffer_bytes=N`` sizes the kernel's receive buffer
+  (default 32 MiB; with ``max_rate``, a smaller buffer bounds how stale a backlog can get);
 * ``tcp://HOST:PORT`` — connect as a client, reconnect with backoff;
 * ``tcp://HOST:PORT?mode=server`` — listen for one sender at a time;
 * ``file:///PATH?rate=PACKETS_PER_S`` — replay a recorded file (no ``rate``: full speed).
@@ -67,6 +68,7 @@ def open_link(url: str, name: str | None = None, *, clock: Clock | None = None) 
             host = parts.hostname or "0.0.0.0"
             if scheme == "udp":
                 max_rate = query.pop("max_rate", None)
+                buffer = query.pop("recv_buffer_bytes", None)
                 link = UdpLink(
                     link_name,
                     host,
@@ -74,6 +76,7 @@ def open_link(url: str, name: str | None = None, *, clock: Clock | None = None) 
                     prefix_bytes=prefix,
                     lenient_version=lenient,
                     max_rate=float(max_rate) if max_rate else None,
+                    **({"recv_buffer_bytes": int(buffer)} if buffer else {}),
                     clock=clock,
                 )
             else:
@@ -98,6 +101,7 @@ def open_link(url: str, name: str | None = None, *, clock: Clock | None = None) 
     if query:
         raise InputError(
             f"unknown option(s) {', '.join(sorted(query))} in link URL {url!r}; "
-            "allowed: prefix_bytes, lenient, rate (file), max_rate (udp), mode (tcp)"
+            "allowed: prefix_bytes, lenient, rate (file), max_rate and recv_buffer_bytes (udp), "
+            "mode (tcp)"
         )
     return link
