@@ -54,6 +54,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         spacecraft,
         stacks,
         telemetry,
+        timeline,
     )
     from falak.server.routes.deps import spacecraft_path
 
@@ -107,6 +108,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     }
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors)
     app.include_router(spacecraft.router, prefix=API_PREFIX, responses=errors)
+    app.include_router(timeline.clock_router, prefix=API_PREFIX, responses=errors)
     # one router per resource, served twice: for the default spacecraft and under its name
     per_spacecraft = (
         mdb,
@@ -118,6 +120,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         archive,
         console_extra,
         plots,
+        timeline,
     )
     for module in per_spacecraft:
         app.include_router(module.router, prefix=API_PREFIX, responses=errors)

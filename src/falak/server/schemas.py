@@ -18,6 +18,7 @@ __all__ = [
     "AlarmAction",
     "AlarmOut",
     "AlarmRecordOut",
+    "ClockOut",
     "CommandRecord",
     "CommandRequest",
     "ErrorOut",
@@ -34,6 +35,8 @@ __all__ = [
     "StackLoadRequest",
     "StackOut",
     "StackRunRequest",
+    "TimelineItem",
+    "TimelineOut",
     "TokenRequest",
     "TokenResponse",
     "iso",
@@ -286,3 +289,36 @@ class StackOut(BaseModel):
     spacecraft: str
     steps: list[dict[str, Any]]
     model_config = {"extra": "allow"}
+
+
+class ClockOut(BaseModel):
+    """The run's clock (``GET /clock``)."""
+
+    utc: str = Field(description="UTC now on the run clock, ISO 8601.")
+    utc_ns: int = Field(description="The same, ns since 1970.")
+    speed: float = Field(description="Simulated seconds per host second (1: real time).")
+    epoch: str | None = Field(
+        description="Simulated UTC at the clock's reference (null: real time)."
+    )
+    host_ns: int = Field(description="The server host's time.time_ns() when utc_ns was read.")
+
+
+class TimelineItem(BaseModel):
+    kind: Literal[
+        "pass", "contact", "eclipse", "uplink_window", "campaign", "traverse", "stack",
+        "imaging", "error",
+    ]  # fmt: skip
+    start: str
+    end: str = Field(description="ISO 8601 UTC; equal to start for an instant (a stack step).")
+    label: str
+    lane: str = Field(description="The lane of the timeline it is drawn in.")
+    detail: dict[str, Any] = Field(default_factory=dict, description="Shown on hover.")
+
+
+class TimelineOut(BaseModel):
+    """A spacecraft's timeline between ``start`` and ``end`` (``GET /timeline``)."""
+
+    items: list[TimelineItem]
+    now: str = Field(description="The run clock's now, ISO 8601 UTC.")
+    start: str
+    end: str
