@@ -26,6 +26,7 @@ import yaml
 from falak.cli.demo import (
     DEFAULT_EPOCH,
     DEMO_EXPERIMENTS,
+    ROVER_SITE,
     SPACECRAFT,
     Supervisor,
     demo_campaign,
@@ -171,13 +172,18 @@ def test_run_directory_holds_a_server_config_with_the_runs_clock(tmp_path: Path)
         ["admin"],
     ]
     assert len({u["password"] for u in cfg["users"]}) == 4
-    (sc,) = cfg["spacecraft"]
-    assert sc["name"] == "TIANGONG"
+    sc, rover = cfg["spacecraft"]  # both by default, the station first (the default one)
+    assert (sc["name"], rover["name"]) == ("TIANGONG", "ROVER")
     assert Path(sc["mdb"]).is_file()
     assert sc["light_time_s"] == 0.25  # through a geostationary relay, see SPACECRAFT
+    assert Path(sc["orbit"]["tle"]).name == "css.tle"
+    # before planning: the rover's nominal light time, its site; windows and plans come later
+    assert rover["light_time_s"] == 1.28
+    assert rover["site"] == {"dem": "synthetic", "options": ROVER_SITE, "seed": 3}
+    assert "uplink_windows" not in rover
     assert len(sc["links"]) == 2  # realtime, playback
-    ports = {int(u.rsplit(":", 1)[1]) for u in [*sc["links"], sc["uplink"]]} | {run.port}
-    assert len(ports) == 4
+    ports = {int(u.rsplit(":", 1)[1]) for s in (sc, rover) for u in [*s["links"], s["uplink"]]}
+    assert len(ports | {run.port}) == 7
     assert run.config_file.stat().st_mode & 0o077 == 0  # it holds passwords
     run.write()
     doc = json.loads(run.run_file.read_text())
@@ -313,8 +319,8 @@ def test_station_telemetry_arrives(demo: Demo) -> None:
         "station housekeeping", lambda: fc.latest("STN_PAYLOAD_POWER_AVAIL_W"), 30, demo
     )
     assert sample.eng > 0  # W available to payloads: the station is powered
-    (sc,) = fc.spacecraft_list()
-    assert sc["name"] == "TIANGONG"
+    sc, rover = fc.spacecraft_list()  # the demo flies both by default, the station first
+    assert (sc["name"], rover["name"]) == ("TIANGONG", "ROVER")
     assert [link["url"] for link in sc["links"]] == [
         demo.run_json()["spacecraft"][0]["tm"],
         demo.run_json()["spacecraft"][0]["playback"],

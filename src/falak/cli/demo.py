@@ -1,28 +1,38 @@
-"""``falak demo``: the ground segment in one command — the server, the simulators, a campaign stack.
+"""``falak demo``: the ground segment in one command — the server, the simulators, their stacks.
 
-The demo writes a *run directory* (the server configuration with the run's clock, the demo
-users and their generated passwords, the campaign, its plan and the command stack made from
-it, the simulators' status files and every child's log, and ``run.json`` that says where all
-of it is), then starts, each as a child process in its own process group:
+The demo flies the station (``TIANGONG``) and the lunar south-pole rover (``ROVER``) by default
+(``--spacecraft`` chooses). It writes a *run directory* (the server configuration with the
+run's clock, the demo users and their generated passwords, the station's campaign, its plan
+and the command stack made from it, the rover's site, planned traverse, drive stack and uplink
+windows, the simulators' status files and every child's log, and ``run.json`` that says where
+all of it is), then starts, each as a child process in its own process group:
 
 1. ``falak serve --config RUN/server.yaml`` on a free loopback port, on the embedded archive
    (SQLite), and waits for ``/health``;
-2. one ``falak sim ...`` per spacecraft (the station now), sending telemetry to the server's
-   links and listening for its telecommands, all on free loopback UDP ports, every process
-   with the same clock numbers (epoch, speed, reference host time: :class:`falak.clock.
-   ScaledClock`);
+2. one ``falak sim ...`` per spacecraft, sending telemetry to the server's links and
+   listening for its telecommands, all on free loopback UDP ports, every process with the
+   same clock numbers (epoch, speed, reference host time: :class:`falak.clock.ScaledClock`);
 
-loads the campaign's command stack through :class:`falak.client.Client` and starts it, prints
-the URL, the users and what to try, and runs until Ctrl-C, SIGTERM or ``--duration``. Then it
-stops the simulators and the server (SIGTERM to each process group, a grace period, then
-SIGKILL) and waits for them, so no process is left behind. On Linux the children are also
+loads each spacecraft's command stack through :class:`falak.client.Client` and starts it,
+prints the URL, the users and what to try, and runs until Ctrl-C, SIGTERM or ``--duration``.
+Then it stops the simulators and the server (SIGTERM to each process group, a grace period,
+then SIGKILL) and waits for them, so no process is left behind. On Linux the children are also
 told to stop if the demo itself dies (``PR_SET_PDEATHSIG``).
+
+The station's stack is a campaign planned with ``falak campaign plan`` and turned into
+commands with ``falak campaign commands``. The rover's is a traverse of about 30 m from where
+the rover simulator starts, planned on the simulator's own site (the same options and seed,
+:func:`falak.terrain.site.site_terrain`, written as ``rover-site.tif`` and its horizons) with
+``falak traverse plan``, turned into a drive stack with ``falak traverse commands`` and
+uplinked only while the Earth is above the rover's horizon: ``falak traverse windows`` writes
+the windows the server's ``uplink_windows`` holds commands to (``--uplink-policy``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import signal
@@ -63,8 +73,12 @@ class DemoSpacecraft:
     """Its folder in ``falak/missions``."""
     campaign: bool = False
     """True if a campaign plan is flown as its command stack."""
+    traverse: bool = False
+    """True if a traverse planned on its site is flown as its drive stack (the rover)."""
     light_time_s: float = 0.0
-    """One-way light time, ground <-> spacecraft."""
+    """One-way light time, ground <-> spacecraft (the rover's: its real one, at planning)."""
+    tle: str | None = None
+    """An Earth orbiter's TLE file in its mission folder (the server's ``orbit: {tle}``)."""
 
     @property
     def mdb(self) -> Path:
@@ -73,14 +87,48 @@ class DemoSpacecraft:
 
         return Path(missions_init).parent / self.mission / "mdb.yaml"
 
+    @property
+    def tle_file(self) -> Path | None:
+        """The TLE file, None for a spacecraft without one."""
+        return None if self.tle is None else self.mdb.parent / self.tle
 
-#: The spacecraft of the demo. The rover and the orbiter join here when their simulators land.
+
+#: The spacecraft of the demo (``--spacecraft`` chooses; the first is the server's default).
 #: The station's light time is its longest, through a geostationary data relay: about
 #: 2 x 36,000 km (station -> relay -> ground terminal) / c = 0.24 s, rounded up; the server
-#: widens its verifier windows by twice that.
+#: widens its verifier windows by twice that. The rover's, ~1.28 s, is replaced at planning
+#: by the real rover-Earth light time at the epoch (the simulator's, DE421).
 SPACECRAFT: tuple[DemoSpacecraft, ...] = (
-    DemoSpacecraft("TIANGONG", "station", "tiangong", campaign=True, light_time_s=0.25),
+    DemoSpacecraft(
+        "TIANGONG", "station", "tiangong", campaign=True, light_time_s=0.25, tle="css.tle"
+    ),
+    DemoSpacecraft("ROVER", "rover", "rover", traverse=True, light_time_s=1.28),
 )
+#: Their names, as ``--spacecraft`` takes them.
+SPACECRAFT_NAMES = ",".join(s.name for s in SPACECRAFT)
+
+#: The rover's site: the rover simulator's defaults, written out so that the simulator, the
+#: planner (``rover-site.tif``), the uplink windows and the server's site map are built from
+#: the same options (:func:`falak.terrain.site.site_terrain`, with the run's ``--seed``).
+ROVER_SITE: dict[str, Any] = {
+    "dem_size": 256,
+    "dem_resolution_m": 2.0,
+    "site_lat_deg": -89.9,
+    "site_lon_deg": 0.0,
+    "n_azimuths": 72,
+}
+#: The demo traverse: to a cell about this far from where the rover starts, m (a drive of
+#: ~10 simulated minutes at the rover's 200 m/h).
+ROVER_TRAVERSE_M = 30.0
+#: Its slope limit (the legs' MAX_SLOPE_DEG), degrees; the MDB allows 1-20.
+ROVER_MAX_SLOPE_DEG = 15.0
+#: The rover's drive speed, m/s (the simulator's 200 m/h, falak.sim.rover.DRIVE_SPEED_M_S).
+ROVER_SPEED_M_S = 0.0556
+#: Hours of the traverse's planning window and of the uplink windows written for the server.
+ROVER_PLAN_HOURS = 24.0
+ROVER_WINDOW_HOURS = 30 * 24.0
+#: What the server does with a rover command released while the Earth is below the horizon.
+UPLINK_POLICIES = ("wait", "refuse")
 
 
 # -- ports, users, files ---------------------------------------------------------------------
@@ -137,6 +185,21 @@ class SpacecraftRun:
     status_file: Path
     stack_file: Path | None = None
     stack_name: str | None = None
+    light_time_s: float | None = None
+    """One-way light time the server is told (None: the spec's)."""
+    plans: list[Path] = field(default_factory=list)
+    """Plans the console shows (server config ``plans``, run.json ``plans``)."""
+    windows_file: Path | None = None
+    """The uplink windows (``falak traverse windows``), for the server's ``uplink_windows``."""
+    sim_options: dict[str, Any] = field(default_factory=dict)
+    """``falak sim ... --option KEY=VALUE`` (the rover: its site and start)."""
+    start_xy_m: tuple[float, float] | None = None
+    """Where the rover starts, projected m."""
+
+    @property
+    def light_time(self) -> float:
+        """The one-way light time the server widens verifier windows by, s."""
+        return self.spec.light_time_s if self.light_time_s is None else self.light_time_s
 
     @property
     def links(self) -> list[str]:
@@ -160,7 +223,27 @@ class SpacecraftRun:
             "status": str(self.status_file),
             "stack_file": None if self.stack_file is None else str(self.stack_file),
             "stack": self.stack_name,
+            "plans": [str(f) for f in self.plans],
         }
+
+    def server_entry(self, run: DemoRun) -> dict[str, Any]:
+        """This spacecraft's entry of the server configuration (docs/server.md)."""
+        entry: dict[str, Any] = {
+            "name": self.spec.name,
+            "mdb": str(self.spec.mdb),
+            "links": self.links,
+            "uplink": self.uplink,
+            "light_time_s": self.light_time,
+        }
+        if self.windows_file is not None:
+            entry["uplink_windows"] = {"file": str(self.windows_file), "policy": run.uplink_policy}
+        if self.spec.tle_file is not None:
+            entry["orbit"] = {"tle": str(self.spec.tle_file)}
+        if self.spec.traverse:
+            entry["site"] = {"dem": "synthetic", "options": dict(ROVER_SITE), "seed": run.seed}
+        if self.plans:
+            entry["plans"] = [str(f) for f in self.plans]
+        return entry
 
 
 @dataclass
@@ -179,6 +262,8 @@ class DemoRun:
     spacecraft: list[SpacecraftRun]
     children: dict[str, dict[str, Any]] = field(default_factory=dict)
     state: str = "starting"
+    uplink_policy: str = "wait"
+    """The rover's uplink policy outside its windows: wait or refuse (``--uplink-policy``)."""
 
     @property
     def url(self) -> str:
@@ -220,16 +305,7 @@ class DemoRun:
             "users": [
                 {"name": u.name, "roles": [u.role], "password": u.password} for u in self.users
             ],
-            "spacecraft": [
-                {
-                    "name": sc.spec.name,
-                    "mdb": str(sc.spec.mdb),
-                    "links": sc.links,
-                    "uplink": sc.uplink,
-                    "light_time_s": sc.spec.light_time_s,
-                }
-                for sc in self.spacecraft
-            ],
+            "spacecraft": [sc.server_entry(self) for sc in self.spacecraft],
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -244,6 +320,7 @@ class DemoRun:
             "config": str(self.config_file),
             "clock": {**self.clock(), "epoch_ns": self.epoch_ns},
             "seed": self.seed,
+            "uplink_policy": self.uplink_policy,
             "users": [{"name": u.name, "role": u.role, "password": u.password} for u in self.users],
             "spacecraft": [sc.as_json() for sc in self.spacecraft],
             "children": self.children,
@@ -272,6 +349,7 @@ def prepare_run(
     speed: float,
     seed: int,
     spacecraft: Sequence[DemoSpacecraft] = SPACECRAFT,
+    uplink_policy: str = "wait",
 ) -> DemoRun:
     """Create the run directory: ports, users, clock and the server configuration.
 
@@ -279,10 +357,15 @@ def prepare_run(
     the simulators start once the server answers, so the server hears every packet.
     """
 
+    from falak.errors import InputError
     from falak.utctime import format_ns, parse_ns
 
     epoch_ns = parse_ns(epoch, "--epoch", zone_required=True)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if uplink_policy not in UPLINK_POLICIES:
+        raise InputError(
+            f"--uplink-policy {uplink_policy!r} must be one of {', '.join(UPLINK_POLICIES)}"
+        )
     for stale in ("run.json", *(f"{sc.sim}-status.json" for sc in spacecraft)):
         (run_dir / stale).unlink(missing_ok=True)
     (run_dir / "logs").mkdir(exist_ok=True)
@@ -309,6 +392,7 @@ def prepare_run(
         seed=seed,
         users=demo_users(),
         spacecraft=runs,
+        uplink_policy=uplink_policy,
     )
     write_server_config(run)
     return run
@@ -792,19 +876,52 @@ def demo_command(
             "--epoch",
             help="Simulated UTC at the start of the run (ISO 8601). The demo campaign flies "
             "5 to 55 minutes after it and needs the crew at work then (08:00-12:00 or "
-            "15:30-18:00 UTC); otherwise planning says which rules conflict.",
+            "15:30-18:00 UTC); otherwise planning says which rules conflict. The rover's "
+            "traverse departs then, or when the Earth next rises over its horizon.",
         ),
     ] = DEFAULT_EPOCH,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulators' noise.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the simulators' noise and the rover's site.")
+    ] = 0,
+    spacecraft: Annotated[
+        str,
+        typer.Option(
+            "--spacecraft",
+            help="The spacecraft to fly, comma-separated: "
+            + SPACECRAFT_NAMES
+            + " (the default: all).",
+        ),
+    ] = SPACECRAFT_NAMES,
+    uplink_policy: Annotated[
+        str,
+        typer.Option(
+            "--uplink-policy",
+            help="A rover command released while the Earth is below the rover's horizon: "
+            "wait for the next uplink window, or refuse it (the server's uplink_windows).",
+        ),
+    ] = "wait",
 ) -> None:
-    """Run the ground segment: the server, the station simulator and a campaign stack.
+    """Run the ground segment: the server, the simulators and their command stacks.
 
-    Starts `falak serve` on the embedded archive and `falak sim station` on loopback with a
-    shared clock, flies a short campaign as a command stack, prints the URL and the demo
-    users' passwords, and runs until Ctrl-C (or SIGTERM, or --duration). Stopping stops every
-    process it started. Afterwards `falak archive stats --archive DIR` lists the packets.
+    Starts `falak serve` on the embedded archive and one `falak sim` per spacecraft on
+    loopback with a shared clock: the station (TIANGONG) flies a short campaign as a command
+    stack; the lunar south-pole rover (ROVER) drives a ~30 m traverse planned on its
+    simulator's site (falak traverse plan, commands, windows), its commands uplinked only
+    while the Earth is above its horizon. Prints the URL and the demo users' passwords and
+    runs until Ctrl-C (or SIGTERM, or --duration). Stopping stops every process it started.
+    Afterwards `falak archive stats --archive DIR` lists the packets.
     """
     import shutil
+
+    try:
+        chosen = demo_spacecraft(spacecraft)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--spacecraft") from None
+    if uplink_policy not in UPLINK_POLICIES:
+        raise typer.BadParameter(
+            f"{uplink_policy!r} is not one of {', '.join(UPLINK_POLICIES)}",
+            param_hint="--uplink-policy",
+        )
 
     if archive is None:
         archive = DEFAULT_ARCHIVE
@@ -813,10 +930,28 @@ def demo_command(
     archive = archive.resolve()
     run_dir = (run_dir or archive.parent / "run").resolve()
     code = run_demo(
-        run_dir, archive, duration_s=duration, speed=speed, port=port, epoch=epoch, seed=seed
-    )
+        run_dir, archive, duration_s=duration, speed=speed, port=port, epoch=epoch, seed=seed,
+        spacecraft=chosen, uplink_policy=uplink_policy,
+    )  # fmt: skip
     if code:
         raise typer.Exit(code)
+
+
+def demo_spacecraft(names: str) -> tuple[DemoSpacecraft, ...]:
+    """Return the demo spacecraft named in ``names`` (comma-separated), in their demo order.
+
+    Raises
+    ------
+    ValueError
+        A name is not one of :data:`SPACECRAFT`, or none is given.
+    """
+    wanted = [n.strip().upper() for n in names.split(",") if n.strip()]
+    known = {s.name for s in SPACECRAFT}
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        what = f"unknown spacecraft {', '.join(unknown)}" if unknown else "no spacecraft"
+        raise ValueError(f"{what}; choose from {', '.join(s.name for s in SPACECRAFT)}")
+    return tuple(s for s in SPACECRAFT if s.name in wanted)
 
 
 def run_demo(
@@ -828,6 +963,8 @@ def run_demo(
     port: int = 0,
     epoch: str = DEFAULT_EPOCH,
     seed: int = 0,
+    spacecraft: Sequence[DemoSpacecraft] = SPACECRAFT,
+    uplink_policy: str = "wait",
     out: Callable[[str], None] = typer.echo,
 ) -> int:
     """Run the demo (see :func:`demo_command`); return the exit code."""
@@ -836,7 +973,10 @@ def run_demo(
     stop = threading.Event()
     with stop_on_signals(stop):
         try:
-            run = prepare_run(run_dir, archive, port=port, epoch=epoch, speed=speed, seed=seed)
+            run = prepare_run(
+                run_dir, archive, port=port, epoch=epoch, speed=speed, seed=seed,
+                spacecraft=spacecraft, uplink_policy=uplink_policy,
+            )  # fmt: skip
         except (FalakError, OSError) as exc:
             out("error: " + " ".join(str(exc).split()))
             return 1
@@ -891,6 +1031,9 @@ def _start(
         if sc.spec.campaign:
             out(f"planning the {sc.spec.name} campaign ...")
             _plan_stack(run, sc, sup, stop)
+        if sc.spec.traverse:
+            out(f"planning the {sc.spec.name} traverse and its uplink windows ...")
+            _plan_traverse(run, sc, sup, stop)
     # simulated time starts now, once the plan is made; the simulators start after the
     # server answers, so the server hears every packet they send
     run.reference_host_ns = time.time_ns()
@@ -925,6 +1068,7 @@ def _start(
                 str(sc.status_file),
                 "--seed",
                 str(run.seed),
+                *(a for k, v in sc.sim_options.items() for a in ("--option", f"{k}={v}")),
             ],
         )
         _record(run, child)
@@ -945,12 +1089,136 @@ def _plan_stack(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threadin
         ("commands", ["campaign", "commands", str(campaign), str(plan), "--out", str(stack)]),
     )
     for name, args in steps:
-        code = sup.run(f"campaign-{name}", [*falak, *args], stop)
-        if stop.is_set():
-            raise DemoStopped
-        if code != 0:
-            raise DemoError(f"falak campaign {name} exited with code {code}", sup.finished[-1])
+        _step(sup, stop, f"campaign-{name}", [*falak, *args])
     sc.stack_file = stack
+    sc.plans = [plan]
+
+
+def _step(sup: Supervisor, stop: threading.Event, name: str, argv: list[str]) -> None:
+    """Run one planning step (a ``falak`` child, its log ``logs/NAME.log``) to its end."""
+    code = sup.run(name, argv, stop)
+    if stop.is_set():
+        raise DemoStopped
+    if code != 0:
+        what = " ".join(argv[len(falak_argv()) :][:2])
+        raise DemoError(f"falak {what} exited with code {code}", sup.finished[-1])
+
+
+def rover_goal(site: Any, start_xy_m: tuple[float, float]) -> tuple[float, float]:
+    """Return the demo traverse's goal: a DEM cell ~:data:`ROVER_TRAVERSE_M` from the start.
+
+    Of the cells that far on the eight compass headings, the one whose straight line from
+    the start is clear of hazards on the rover's map and on the true terrain (slope over
+    :data:`ROVER_MAX_SLOPE_DEG`, a step or rock over 0.10 m, inside the legs' 0.15 m) with
+    the gentlest steepest slope. The planner then finds its own route there; a clear straight
+    line keeps that route short and away from what the map does not show.
+
+    Parameters
+    ----------
+    site
+        The rover simulator's :class:`falak.sim.rover_site.Site`.
+    start_xy_m
+        Where the rover starts, projected m.
+    """
+    import math
+
+    x0, y0 = start_xy_m
+    res = site.dem.resolution_m
+    best: tuple[float, tuple[float, float]] | None = None
+    for heading in range(0, 360, 45):
+        h = math.radians(heading)
+        rc = site.cell(x0 + ROVER_TRAVERSE_M * math.sin(h), y0 + ROVER_TRAVERSE_M * math.cos(h))
+        if rc is None:
+            continue
+        goal = (float(site.dem.x_m[rc[1]]), float(site.dem.y_m[rc[0]]))
+        n = math.ceil(math.hypot(goal[0] - x0, goal[1] - y0) / (res / 8))
+        steepest = 0.0
+        for i in range(n + 1):
+            x, y = x0 + (goal[0] - x0) * i / n, y0 + (goal[1] - y0) * i / n
+            if site.hazard_at(x, y, ROVER_MAX_SLOPE_DEG, 0.10) or site.map_hazard_at(
+                x, y, ROVER_MAX_SLOPE_DEG, 0.10
+            ):
+                break
+            steepest = max(steepest, site.slope_at(x, y))
+        else:
+            if best is None or steepest < best[0]:
+                best = (steepest, goal)
+    if best is None:
+        raise DemoError(
+            f"no clear straight drive of {ROVER_TRAVERSE_M:g} m from the rover's start "
+            f"({x0:.1f}, {y0:.1f}) m on this site; try another --seed"
+        )
+    return best[1]
+
+
+def _plan_traverse(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threading.Event) -> None:
+    """Plan the rover's traverse on its simulator's site, its drive stack and uplink windows.
+
+    The site is built as the simulator builds it (:func:`falak.sim.rover.create_model` with
+    :data:`ROVER_SITE` and the run's seed: :func:`falak.terrain.site.site_terrain`), which
+    also says where the rover starts and its real light time at the epoch; the DEM (with its
+    rock list) and horizons are written for ``falak traverse plan``, and the simulator is
+    given the same site options and that start.
+    """
+    from falak.sim.rover import create_model
+    from falak.terrain.dem import write_dem
+    from falak.utctime import format_ns
+
+    falak = falak_argv()
+    model = create_model(run.epoch_ns, seed=run.seed, options=ROVER_SITE)
+    site = model.site
+    start = (model.x, model.y)
+    # rounded up to the millisecond: the server's verifier windows are never too short
+    light_time_s = math.ceil(site.light_time_s(run.epoch_ns, *start, False) * 1000) / 1000
+    goal = rover_goal(site, start)
+    dem_file = write_dem(site.dem, run.run_dir / "rover-site.tif")
+    horizons_file = site.horizons.save(run.run_dir / "rover-horizons.npz")
+    route = run.run_dir / "rover-route.geojson"
+    stack = run.run_dir / "rover-stack.yaml"
+    windows = run.run_dir / "rover-windows.json"
+    site_args = [a for k, v in ROVER_SITE.items() for a in ("--option", f"{k}={v}")]
+    steps = (
+        (
+            "traverse-plan",
+            [
+                *("traverse", "plan", "--dem", str(dem_file), "--horizons", str(horizons_file)),
+                *("--start", f"{start[0]!r},{start[1]!r}", "--goal", f"{goal[0]!r},{goal[1]!r}"),
+                *("--depart", format_ns(run.epoch_ns, 0), "--hours", f"{ROVER_PLAN_HOURS:g}"),
+                *("--step-min", "10", "--speed-m-s", f"{ROVER_SPEED_M_S:g}"),
+                *("--max-slope-deg", f"{ROVER_MAX_SLOPE_DEG:g}", "--battery-wh", "400"),
+                *("--out", str(route)),
+            ],
+        ),
+        (
+            "traverse-commands",
+            [
+                *("traverse", "commands", str(route), "--out", str(stack)),
+                *("--light-time-s", f"{light_time_s:g}"),
+            ],
+        ),
+        (
+            "traverse-windows",
+            [
+                *("traverse", "windows", *site_args, "--seed", str(run.seed)),
+                *("--x", repr(start[0]), "--y", repr(start[1]), "--contacts", "earth"),
+                *("--start", format_ns(run.epoch_ns, 0), "--hours", f"{ROVER_WINDOW_HOURS:g}"),
+                *("--spacecraft", sc.spec.name, "--out", str(windows)),
+            ],
+        ),
+    )
+    for name, args in steps:
+        _step(sup, stop, name, [*falak, *args])
+    sc.stack_file = stack
+    sc.windows_file = windows
+    sc.plans = [route, windows]
+    sc.light_time_s = light_time_s
+    sc.start_xy_m = start
+    sc.sim_options = {
+        **ROVER_SITE,
+        "start_x_m": start[0],
+        "start_y_m": start[1],
+        "contacts": "earth",
+    }
 
 
 def _login(run: DemoRun, role: str, spacecraft: str | None = None) -> Any:
@@ -986,16 +1254,63 @@ def _announce(run: DemoRun, out: Callable[[str], None]) -> None:
         "try, in another terminal:",
         f"  . {run.run_dir / 'env.sh'}      # FALAK_URL, FALAK_USER={op.name}, FALAK_PASSWORD",
     ]
+    about: list[str] = []
     for sc in run.spacecraft:
-        if sc.stack_name:
-            lines.append(f"  falak stack show {sc.stack_name}      # the campaign, step by step")
+        name = sc.spec.name
+        if sc.stack_name and sc.spec.campaign:
+            lines.append(
+                f"  falak stack show {sc.stack_name} --spacecraft {name}   # the campaign, "
+                "step by step"
+            )
+        if sc.stack_name and sc.spec.traverse:
+            lines.append(
+                f"  falak stack show {sc.stack_name} --spacecraft {name}   # the traverse, "
+                "leg by leg"
+            )
         if sc.spec.sim == "station":
             lines.append(
                 f"  falak sim fault station FURNACE_OVERTEMP --tc {sc.uplink}   # an alarm, "
                 "while the furnace heats"
             )
-    lines += ["", "stop it with Ctrl-C", ""]
+        if sc.spec.sim == "rover":
+            lines.append(
+                f"  falak sim fault rover WHEEL_STUCK --tc {sc.uplink}   # the wheels spin: "
+                "the drive stops"
+            )
+            about += _rover_lines(run, sc)
+    lines += [*about, "", "stop it with Ctrl-C", ""]
     out("\n".join(lines))
+
+
+def _rover_lines(run: DemoRun, sc: SpacecraftRun) -> list[str]:
+    """What the announcement says about the rover: its traverse and its uplink now."""
+    from falak.planning.traverse.windows import read_windows
+
+    lines = [""]
+    route = next((f for f in sc.plans if f.suffix == ".geojson"), None)
+    if route is not None and sc.start_xy_m is not None:
+        props = json.loads(route.read_text(encoding="utf-8"))["properties"]
+        x, y = sc.start_xy_m
+        lines.append(
+            f"{sc.spec.name}: a {props['length_m']:.0f} m traverse from ({x:.1f}, {y:.1f}) m, "
+            f"departing {props.get('depart', '-')}, arriving {props.get('arrive', '-')} "
+            f"(planned; {route.name}); light time {sc.light_time:g} s"
+        )
+    if sc.windows_file is not None:
+        windows = read_windows(sc.windows_file)
+        now = windows.at(run.epoch_ns)
+        ahead = windows.next_after(run.epoch_ns)
+        if now is not None:
+            state = f"open now, until {now.end}"
+        else:
+            when = f"the next opens {ahead.start}" if ahead is not None else "no window ahead"
+            state = f"closed now ({windows.closed_reason(sc.spec.name)}); {when}"
+        policy = "waits for the next" if run.uplink_policy == "wait" else "is refused"
+        lines.append(
+            f"{sc.spec.name} uplink: {state}; a command outside a window {policy} "
+            f"({sc.windows_file.name}, --uplink-policy {run.uplink_policy})"
+        )
+    return lines
 
 
 def _watch(

@@ -373,9 +373,10 @@ def _orbit(p: Path, where: str, v: Any) -> Path | None:
 def _site(p: Path, where: str, v: Any) -> SiteConfig | None:
     if v is None:
         return None
-    if not isinstance(v, dict) or set(v) - {"dem", "options"}:
+    if not isinstance(v, dict) or set(v) - {"dem", "options", "seed"}:
         raise _fail(
-            p, f"{where}site must be a mapping {{dem: synthetic|DEM.tif, options: {{...}}}}"
+            p,
+            f"{where}site must be a mapping {{dem: synthetic|DEM.tif, options: {{...}}, seed: N}}",
         )
     dem = v.get("dem", "synthetic")
     options = v.get("options") or {}
