@@ -23,6 +23,7 @@ from falak.archive.base import (
     ParameterSeries,
     ParameterWrite,
     SourceProgress,
+    StoredFile,
     from_time_ns,
     to_time_ns,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "ParameterWrite",
     "SourceProgress",
     "SqliteArchive",
+    "StoredFile",
     "decode_array",
     "encode_array",
     "from_time_ns",

@@ -45,6 +45,7 @@ __all__ = [
     "ParameterSeries",
     "ParameterWrite",
     "SourceProgress",
+    "StoredFile",
     "from_time_ns",
     "to_time_ns",
 ]
@@ -241,6 +242,30 @@ class Event:
     source: str
     severity: str
     message: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file received from a spacecraft (a CFDP transfer, a segmented image), as archived.
+
+    ``checksum`` is the transfer's own (CFDP's modular checksum, as text ``"modular:1a2b3c4d"``,
+    or another ``kind:hex``); ``sha256`` is the archive's of the bytes it holds. An incomplete
+    file holds what arrived, with ``missing`` byte ranges ``[start, end)``. ``key`` names the
+    transfer (e.g. ``"cfdp:1:42"``): storing a file with the same key again replaces it (same
+    id), so a transfer resumed at the next contact ends as one complete file.
+    """
+
+    id: int
+    time_ns: int
+    name: str
+    source: str
+    size: int
+    checksum: str
+    sha256: str
+    complete: bool
+    key: str | None = None
+    missing: tuple[tuple[int, int], ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -532,6 +557,35 @@ class Archive(abc.ABC):
     @abc.abstractmethod
     def read_stacks(self) -> list[dict[str, Any]]:
         """Return every stored command stack's record, by name."""
+
+    # ---- files
+
+    @abc.abstractmethod
+    def store_file(
+        self,
+        time_ns: int,
+        name: str,
+        data: bytes,
+        *,
+        source: str,
+        checksum: str = "",
+        complete: bool = True,
+        missing: Sequence[tuple[int, int]] = (),
+        key: str | None = None,
+        **attrs: Any,
+    ) -> int:
+        """Store a received file with its metadata (replacing the one of the same ``key``);
+        return its id."""
+
+    @abc.abstractmethod
+    def list_files(
+        self, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> list[StoredFile]:
+        """Return the files received in ``[start_ns, stop_ns)`` (metadata only), by time."""
+
+    @abc.abstractmethod
+    def read_file(self, file_id: int) -> tuple[StoredFile, bytes]:
+        """Return file ``file_id``'s metadata and bytes; :class:`InputError` if unknown."""
 
     # ---- lifetime
 

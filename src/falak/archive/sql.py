@@ -7,6 +7,7 @@ Two stores (two SQLite files, or two connections to one PostgreSQL database):
   (except a packet's decode status and a command's attributes); ``stacks``, each command
   stack's latest record by name (:mod:`falak.commanding.stack`); and ``sources``, how far each
   ingested file (by content) is committed, moved in the transactions that store its packets;
+  and ``files``, files received from the spacecraft (CFDP transfers) with their metadata;
 * the **parameter store** holds the parameter archive: ``segments`` (one row per parameter group
   and time range, with the sample times) and ``segment_values`` (one row per segment and
   parameter: raw, engineering, status and presence arrays encoded by
@@ -59,6 +60,7 @@ from falak.archive.base import (
     ParameterSeries,
     ParameterWrite,
     SourceProgress,
+    StoredFile,
 )
 from falak.archive.segments import decode_array, describe, encode_array
 from falak.errors import InputError
@@ -99,6 +101,11 @@ CREATE TABLE IF NOT EXISTS sources (
     packet_time TEXT);
 CREATE TABLE IF NOT EXISTS packet_times (
     first_id BIGINT PRIMARY KEY, last_id BIGINT NOT NULL, recipe TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id {AUTOID}, time BIGINT NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL,
+    size BIGINT NOT NULL, checksum TEXT NOT NULL, sha256 TEXT NOT NULL, complete INTEGER NOT NULL,
+    file_key TEXT UNIQUE, attrs TEXT NOT NULL, data {BLOB} NOT NULL);
+CREATE INDEX IF NOT EXISTS files_time ON files (time);
 """
 
 PARAM_SCHEMA = """
@@ -1402,6 +1409,82 @@ class SqlArchive(Archive):
     def read_stacks(self) -> list[dict[str, Any]]:
         rows = self._query(self.main, "SELECT attrs FROM stacks ORDER BY name")
         return [loads(a) for (a,) in rows]
+
+    def store_file(
+        self,
+        time_ns: int,
+        name: str,
+        data: bytes,
+        *,
+        source: str,
+        checksum: str = "",
+        complete: bool = True,
+        missing: Sequence[tuple[int, int]] = (),
+        key: str | None = None,
+        **attrs: Any,
+    ) -> int:
+        import hashlib
+
+        data = bytes(data)
+        meta = dumps({**attrs, "missing": [[int(a), int(b)] for a, b in missing]})
+        row = (
+            int(time_ns), str(name), str(source), len(data), str(checksum),
+            hashlib.sha256(data).hexdigest(), int(bool(complete)), key, meta, data,
+        )  # fmt: skip
+        with self._transaction(self.main) as cur:
+            if key is not None:  # a resumed transfer: the same file, now with more of it
+                cur.execute(
+                    self._sql(
+                        "UPDATE files SET time = ?, name = ?, source = ?, size = ?, checksum = ?, "
+                        "sha256 = ?, complete = ?, attrs = ?, data = ? WHERE file_key = ? "
+                        "RETURNING id"
+                    ),
+                    (*row[:7], *row[8:], key),
+                )
+                found = cur.fetchone()
+                if found is not None:
+                    return int(found[0])
+            cur.execute(
+                self._sql(
+                    "INSERT INTO files (time, name, source, size, checksum, sha256, complete, "
+                    "file_key, attrs, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                ),
+                row,
+            )
+            return int(cur.fetchone()[0])
+
+    _FILE_COLUMNS = "id, time, name, source, size, checksum, sha256, complete, file_key, attrs"
+
+    def list_files(
+        self, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> list[StoredFile]:
+        where, args = _range_sql("time", start_ns, stop_ns)
+        rows = self._query(
+            self.main,
+            f"SELECT {self._FILE_COLUMNS} FROM files WHERE {where} ORDER BY time, id",
+            args,
+        )
+        return [_stored_file(r) for r in rows]
+
+    def read_file(self, file_id: int) -> tuple[StoredFile, bytes]:
+        rows = self._query(
+            self.main,
+            f"SELECT {self._FILE_COLUMNS}, data FROM files WHERE id = ?",
+            (int(file_id),),
+        )
+        if not rows:
+            raise InputError(f"no file {file_id} in the archive (ids are those of its list of files)")
+        return _stored_file(rows[0][:-1]), bytes(rows[0][-1])
+
+
+def _stored_file(r: Sequence[Any]) -> StoredFile:
+    attrs = loads(r[9])
+    missing = tuple((int(a), int(b)) for a, b in attrs.pop("missing", []))
+    return StoredFile(
+        id=int(r[0]), time_ns=int(r[1]), name=str(r[2]), source=str(r[3]), size=int(r[4]),
+        checksum=str(r[5]), sha256=str(r[6]), complete=bool(r[7]),
+        key=None if r[8] is None else str(r[8]), missing=missing, attrs=attrs,
+    )  # fmt: skip
 
 
 def _packet_batch(rows: list[Any]) -> PacketBatch:

@@ -1,4 +1,6 @@
-"""``/archive/export``: parameters aligned by time as CSV or JSON."""
+"""``/archive/export``: parameters aligned by time as CSV or JSON; ``/archive/files``: the
+files received from the spacecraft (CFDP transfers), listed with their metadata and
+downloaded byte for byte."""
 
 from __future__ import annotations
 
@@ -8,9 +10,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
 
+from falak.archive import StoredFile
 from falak.server.routes.deps import CurrentUser, SpacecraftDep
 from falak.server.routes.telemetry import Start, Stop, time_range
+from falak.server.schemas import iso
 from falak.tm.tabular import format_column
 
 router = APIRouter(prefix="/archive", tags=["archive"])
@@ -45,3 +50,67 @@ def export(
     w.writerow(table.names)
     w.writerows(zip(*cols, strict=True))
     return PlainTextResponse(buf.getvalue(), media_type="text/csv")
+
+
+class FileOut(BaseModel):
+    """A received file's metadata (``GET /archive/files``)."""
+
+    id: int
+    time: str | None
+    name: str
+    source: str
+    size: int
+    checksum: str
+    sha256: str
+    complete: bool
+    missing: list[tuple[int, int]]
+    attrs: dict[str, object]
+
+
+def file_out(f: StoredFile) -> FileOut:
+    """A stored file's metadata as the API shows it."""
+    return FileOut(
+        id=f.id,
+        time=iso(f.time_ns),
+        name=f.name,
+        source=f.source,
+        size=f.size,
+        checksum=f.checksum,
+        sha256=f.sha256,
+        complete=f.complete,
+        missing=list(f.missing),
+        attrs=f.attrs,
+    )
+
+
+@router.get("/files")
+def list_files(
+    rt: SpacecraftDep, user: CurrentUser, start: Start = None, stop: Stop = None
+) -> list[FileOut]:
+    """Files received from the spacecraft in ``[start, stop)`` (time of their last part), with
+    source, size, the transfer's checksum, the archive's SHA-256, and for an incomplete file
+    the missing byte ranges."""
+    t0, t1 = time_range(start, stop)
+    return [file_out(f) for f in rt.archive.list_files(t0, t1)]
+
+
+@router.get(
+    "/files/{file_id}",
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    response_class=Response,
+)
+def download_file(rt: SpacecraftDep, user: CurrentUser, file_id: int) -> Response:
+    """A received file's bytes (``Content-Disposition`` gives its name; ``X-Falak-Complete``
+    and ``X-Falak-Sha256`` its state and digest)."""
+    meta, data = rt.archive.read_file(file_id)
+    base = meta.name.rsplit("/", 1)[-1] or f"file-{meta.id}"
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in base)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe}"',
+            "X-Falak-Complete": "true" if meta.complete else "false",
+            "X-Falak-Sha256": meta.sha256,
+        },
+    )
