@@ -3,7 +3,8 @@
 A command's path::
 
     issue ─▶ privileges ─▶ encode (MDB) ─▶ queue ─▶ time tag ─▶ queue state ─▶ arming
-          ─▶ transmission constraints ─▶ release (uplink, sequence count) ─▶ verifiers
+          ─▶ transmission constraints ─▶ uplink window ─▶ release (uplink, sequence count)
+          ─▶ verifiers
 
 * ``issue`` checks the user's privilege on the queue and encodes the arguments at once
   (a bad argument raises :class:`~falak.errors.CommandRejected` naming it); a dry run stops
@@ -13,6 +14,11 @@ A command's path::
   command), for a critical command to be armed and confirmed within the policy's windows,
   and for the transmission constraints to hold on the latest live values (up to their
   timeouts). A disabled queue rejects what it holds.
+* With ``uplink_windows`` (e.g. a lunar rover's Earth-above-horizon windows,
+  :mod:`falak.planning.traverse.windows`), a command that could go while the clock is outside
+  every window waits for the next one (policy ``wait``: it stays queued, its history says
+  "waiting for the uplink window START–END (Earth below ROVER's horizon)" and it is sent at
+  the window's start) or is rejected naming the next window (``refuse``).
 * On release the packet gets the next sequence count of its APID and goes to the uplink
   (which may add a light-time delay); the verifiers of the MDB command start, with windows
   counted from the release time.
@@ -72,9 +78,9 @@ from falak.tc.verification import (
     evaluate,
     parse_condition,
 )
-from falak.utctime import datetime_to_ns
+from falak.utctime import datetime_to_ns, format_ns
 
-__all__ = ["DEFAULT_QUEUE", "CommandManager"]
+__all__ = ["DEFAULT_QUEUE", "UPLINK_POLICIES", "CommandManager", "UplinkSchedule"]
 
 DEFAULT_QUEUE = "default"
 
@@ -96,6 +102,39 @@ class _Pending:
     forced_by: str | None = None
     constraints_since_ns: int | None = None
     arming_since_ns: int | None = None
+    window_wait: tuple[int, int] | None = None  # (uplink window start it waits for, since)
+
+
+UPLINK_POLICIES = ("wait", "refuse")
+"""What a command released outside every uplink window does: wait for the next, or fail."""
+
+
+class WindowLike(Protocol):
+    """An uplink window: ``[start_ns, end_ns)`` on the manager's clock."""
+
+    @property
+    def start_ns(self) -> int: ...
+
+    @property
+    def end_ns(self) -> int: ...
+
+
+class UplinkSchedule(Protocol):
+    """When the uplink reaches the spacecraft: the shape of
+    :class:`falak.planning.traverse.windows.UplinkWindows` (or any object like it)."""
+
+    def at(self, t_ns: int) -> WindowLike | None: ...
+
+    def next_after(self, t_ns: int) -> WindowLike | None: ...
+
+    def closed_reason(self, spacecraft: str | None = None) -> str: ...
+
+
+def _window_text(w: WindowLike) -> str:
+    def iso(t: int) -> str:
+        return format_ns(t, 0 if t % 1_000_000_000 == 0 else 9)
+
+    return f"{iso(w.start_ns)}–{iso(w.end_ns)}"
 
 
 @runtime_checkable
@@ -142,6 +181,11 @@ class CommandManager:
         One-way light time to the spacecraft (s, >= 0): each verifier window's end is
         pushed back by the round trip, ``2 * light_time_s`` (recorded as ``light_time_s``
         in the command's history, with the widened ``window_s`` of each stage).
+    uplink_windows
+        When the uplink reaches the spacecraft (:class:`UplinkSchedule`, times on ``clock``);
+        None: always.
+    uplink_policy
+        ``wait`` or ``refuse``: what a command ready outside every window does (module doc).
     """
 
     def __init__(
@@ -157,9 +201,18 @@ class CommandManager:
         settle_s: float = 0.02,
         clock: Clock | None = None,
         light_time_s: float = 0.0,
+        uplink_windows: UplinkSchedule | None = None,
+        uplink_policy: str = "wait",
     ) -> None:
         if not 0.0 <= light_time_s <= 3600.0:
             raise InputError(f"light time must be within 0..3600 s (one way), got {light_time_s}")
+        if uplink_policy not in UPLINK_POLICIES:
+            raise InputError(
+                f"uplink policy {uplink_policy!r} must be one of {', '.join(UPLINK_POLICIES)}"
+            )
+        self.uplink_windows = uplink_windows
+        """When the uplink reaches the spacecraft (None: always)."""
+        self.uplink_policy = uplink_policy
         self.mdb = mdb
         self.bus = bus
         self.uplink = uplink
@@ -559,8 +612,31 @@ class CommandManager:
                 msg = f"{pc.cmd.name}: transmission constraint not met within {limit:g} s: {text}"
                 self._finish_pending(pc.id, CommandState.REJECTED, msg)
             return None
+        if self.uplink_windows is not None and self.uplink_windows.at(now) is None:
+            return self._outside_window(pc, now, self.uplink_windows)
+        if pc.window_wait is not None:
+            waited_s = (now - pc.window_wait[1]) / 1e9
+            self.history.update(pc.id, reason=None, uplink_waited_s=waited_s)
         self._release(pc)
         return None
+
+    def _outside_window(self, pc: _Pending, now: int, windows: UplinkSchedule) -> int | None:
+        """Hold (policy wait) or reject (refuse) a command ready while the uplink is down."""
+        ahead = windows.next_after(now)
+        why = windows.closed_reason()
+        if ahead is None or self.uplink_policy == "refuse":
+            nxt = f"next uplink window {_window_text(ahead)}" if ahead else "no window ahead"
+            msg = f"{pc.cmd.name}: uplink closed ({why}); {nxt}"
+            self._finish_pending(pc.id, CommandState.REJECTED, msg)
+            return None
+        if pc.window_wait is None or pc.window_wait[0] != ahead.start_ns:
+            since = now if pc.window_wait is None else pc.window_wait[1]
+            pc.window_wait = (ahead.start_ns, since)
+            reason = f"waiting for the uplink window {_window_text(ahead)} ({why})"
+            window = {"start_ns": ahead.start_ns, "end_ns": ahead.end_ns, "since_ns": since}
+            self.history.update(pc.id, reason=reason, uplink_wait=window)
+            self.history.audit("system", "uplink_wait", f"{pc.cmd.name} {reason}", pc.id)
+        return ahead.start_ns
 
     def _release(self, pc: _Pending) -> None:
         enc = pc.encoded

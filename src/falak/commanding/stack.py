@@ -772,6 +772,9 @@ class StackExecutor:
                     reason=rec.get("reason"),
                 )
                 break
+            if state == "queued" and rec.get("uplink_wait"):
+                # held for the spacecraft's uplink window: the step's time runs from its release
+                end_ns = self.clock.now_ns() + round(timeout_s * 1e9)
             if self.clock.now_ns() > end_ns:
                 status.update(state="failed", reason=f"{stage} not verified within {timeout_s:g} s")
                 break
