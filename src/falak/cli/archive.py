@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 archive_app = typer.Typer(
     help="Telemetry archive: ingest CCSDS packet files, export parameters by time, replay "
-    "raw packets to rebuild parameters, statistics. ARCHIVE is a directory (SQLite, created "
-    "on ingest) or postgresql://user@host:port/db; one archive holds several spacecraft, each "
-    "apart (--spacecraft NAME).",
+    "raw packets to rebuild parameters, statistics, received files. ARCHIVE is a directory "
+    "(SQLite, created on ingest) or postgresql://user@host:port/db; one archive holds several "
+    "spacecraft, each apart (--spacecraft NAME).",
     no_args_is_help=True,
 )
 
@@ -689,10 +689,96 @@ def stats_command(
         _print_summary(out, title, sm)
 
 
+def files_command(
+    archive: ArchiveOpt,
+    spacecraft: SpacecraftOpt = None,
+    start: StartOpt = None,
+    stop: StopOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the files into this directory (their names as received, subfolders "
+            "kept; an incomplete file holds what arrived, as the receiver stored it, and "
+            "gets the suffix .partial), with index.json (metadata: time, source, size, checksum, "
+            "SHA-256, missing byte ranges).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the files received from a spacecraft (CFDP transfers), or write them out.
+
+    Each file shows its time (of its last part), source, size, the transfer's checksum,
+    whether it is complete and, if not, the byte ranges still missing."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    from falak.errors import FalakError
+
+    console = Console(stderr=True)
+    try:
+        t0, t1 = time_range_ns(start, stop)
+        store = _open(archive, create=False, spacecraft=spacecraft)
+        try:
+            files = store.list_files(t0, t1)
+            rows = [
+                {
+                    "id": f.id,
+                    "time": iso_ns(f.time_ns),
+                    "name": f.name,
+                    "source": f.source,
+                    "size": f.size,
+                    "checksum": f.checksum,
+                    "sha256": f.sha256,
+                    "complete": f.complete,
+                    "missing": [list(m) for m in f.missing],
+                    **({"attrs": f.attrs} if f.attrs else {}),
+                }
+                for f in files
+            ]
+            if out_dir is not None:
+                root = out_dir.resolve()
+                root.mkdir(parents=True, exist_ok=True)
+                for f, row in zip(files, rows, strict=True):
+                    meta, data = store.read_file(f.id)
+                    rel = Path(meta.name.lstrip("/")) if meta.name else Path(f"file-{meta.id}")
+                    target = (root / rel).resolve()
+                    if not target.is_relative_to(root) or ".." in rel.parts:
+                        target = root / f"file-{meta.id}"  # a name that leaves --out
+                    if not meta.complete:
+                        target = target.with_name(target.name + ".partial")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                    row["path"] = str(target.relative_to(root))
+                (root / "index.json").write_text(json.dumps(rows, indent=1) + "\n")
+        finally:
+            store.close()
+    except (FalakError, OSError) as exc:
+        _fail(console, exc)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = RichTable(title=f"files received ({len(rows)})")
+    for col in ("id", "time (UTC)", "name", "source", "bytes", "checksum", "state"):
+        table.add_column(col, justify="right" if col in ("id", "bytes") else "left")
+    for row in rows:
+        state = "complete" if row["complete"] else f"missing {row['missing']}"
+        table.add_row(
+            str(row["id"]), str(row["time"]), str(row["name"]), str(row["source"]),
+            f"{row['size']:,}", str(row["checksum"]), state,
+        )  # fmt: skip
+    Console().print(table)
+    if out_dir is not None:
+        typer.echo(f"wrote {len(rows)} files and index.json to {out_dir}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``archive`` group to the ``falak`` command."""
     archive_app.command("ingest")(ingest_command)
     archive_app.command("export")(export_command)
     archive_app.command("replay")(replay_command)
     archive_app.command("stats")(stats_command)
+    archive_app.command("files")(files_command)
     app.add_typer(archive_app, name="archive")
