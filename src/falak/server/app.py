@@ -55,6 +55,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         stacks,
         telemetry,
         timeline,
+        uplink,
     )
     from falak.server.routes.deps import spacecraft_path
 
@@ -121,6 +122,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         console_extra,
         plots,
         timeline,
+        uplink,
     )
     for module in per_spacecraft:
         app.include_router(module.router, prefix=API_PREFIX, responses=errors)

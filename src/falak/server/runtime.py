@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from falak.archive import Archive, open_archive
 from falak.bus import SubscriptionClosed
@@ -39,6 +39,9 @@ from falak.processor import EVENTS_TOPIC, ParameterValues, Processor
 from falak.server.auth import TokenStore, UserStore
 from falak.server.config import Limits, ServerConfig, SpacecraftConfig
 from falak.server.throttle import Kind, LoginThrottle
+
+if TYPE_CHECKING:
+    from falak.planning.traverse.windows import UplinkWindows
 
 __all__ = ["LatestValue", "Runtime", "SpacecraftRuntime"]
 
@@ -91,6 +94,10 @@ class SpacecraftRuntime:
         Close ``archive`` in :meth:`stop`.
     config
         The configuration it was built from (:meth:`from_config`).
+    uplink_windows, uplink_policy
+        When the uplink reaches the spacecraft
+        (:class:`~falak.planning.traverse.windows.UplinkWindows`, None: always) and what a
+        command ready outside them does (``wait`` or ``refuse``; the command manager's).
     """
 
     def __init__(
@@ -106,8 +113,13 @@ class SpacecraftRuntime:
         clock: Clock = SYSTEM_CLOCK,
         own_archive: bool = False,
         config: SpacecraftConfig | None = None,
+        uplink_windows: UplinkWindows | None = None,
+        uplink_policy: str = "wait",
     ) -> None:
         self.name = name or spacecraft_name(mdb)
+        self.uplink_windows = uplink_windows
+        """When the uplink reaches the spacecraft (None: always)."""
+        self.uplink_policy = uplink_policy if uplink_windows is not None else None
         self.config = config
         """What it was built from (plans, orbit, site, uplink windows); None: built in code."""
         self.mdb = mdb
@@ -125,6 +137,8 @@ class SpacecraftRuntime:
             critical=critical or CriticalPolicy(),
             light_time_s=self.light_time_s,
             clock=clock,
+            uplink_windows=uplink_windows,
+            uplink_policy=uplink_policy,
         )
         self.stacks = StackExecutor(self.commands, store=archive.save_stack, clock=clock)
         """Command stacks, stored in the archive; after a restart a running one is paused."""
@@ -152,6 +166,7 @@ class SpacecraftRuntime:
         root = None
         if sc.container is not None:
             root = mdb.container(sc.container).qualified_name
+        windows = _uplink_windows(sc, name)
         archive = (
             open_archive(archive_url)
             if sc.root_archive
@@ -186,6 +201,8 @@ class SpacecraftRuntime:
             clock=clock,
             own_archive=True,
             config=sc,
+            uplink_windows=windows,
+            uplink_policy=sc.uplink_windows.policy if sc.uplink_windows else "wait",
         )
 
     # -- lifetime ------------------------------------------------------------------------
@@ -458,6 +475,22 @@ class Runtime:
             failures=failures,
             lockout_s=lockout_s,
         )
+
+
+def _uplink_windows(sc: SpacecraftConfig, name: str) -> UplinkWindows | None:
+    """Read a spacecraft's ``uplink_windows.file`` (None: not configured); check whose it is."""
+    if sc.uplink_windows is None:
+        return None
+    from falak.planning.traverse.windows import read_windows
+
+    windows = read_windows(sc.uplink_windows.file)
+    if windows.spacecraft and windows.spacecraft != name:
+        raise InputError(
+            f"{sc.uplink_windows.file}: uplink windows of {windows.spacecraft}, configured for "
+            f"{name}; write {name}'s with falak traverse windows --spacecraft {name}"
+        )
+    windows.spacecraft = name
+    return windows
 
 
 def _named(sc: SpacecraftConfig, name: str) -> SpacecraftConfig:
