@@ -6,7 +6,9 @@
 stays low at moderate rates and per-batch costs are shared at high rates), then:
 
 1. stores the packets in the raw archive FIRST (durable when ``append_packets`` returns; the
-   ``on_commit`` callback then reports the committed ids), and the rejected byte ranges;
+   ``on_commit`` callback then reports the committed ids), and the rejected byte ranges; then
+   hands the packets of tapped APIDs to their taps (:meth:`Processor.tap`: a CFDP receiver
+   takes its PDUs there);
 2. decodes them in one batch (calibration, limits), marking packets that failed by reason;
 3. feeds monitoring levels to the :class:`~falak.processor.alarms.AlarmManager`;
 4. publishes each parameter's values (:class:`ParameterValues`) on the bus;
@@ -530,6 +532,10 @@ class Chain:
         return out
 
 
+PacketTap = Callable[[list[bytes], NDArray[np.int64]], None]
+"""``fn(packets, recv_time_ns)``: raw packets of tapped APIDs and their reception times."""
+
+
 @dataclass(frozen=True)
 class ProcessorStats:
     """A snapshot for status displays."""
@@ -750,6 +756,7 @@ class Processor:
         self.links: dict[str, Link] = {}
         for link in links:
             self.links[link.name] = link
+        self._taps: list[tuple[frozenset[int], PacketTap]] = []
         self._queue: queue.Queue[Any] = queue.Queue(max_queued_batches)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -887,6 +894,12 @@ class Processor:
         self.links[link.name] = link
         if self.running:
             link.start(self.submit)
+
+    def tap(self, apids: Iterable[int], fn: PacketTap) -> None:
+        """Call ``fn(packets, recv_time_ns)`` with the raw bytes of every received packet of
+        one of ``apids``, in order, once it is archived (in the worker thread: be quick, or
+        hand on). An exception in ``fn`` is counted and logged, never stops processing."""
+        self._taps.append((frozenset(int(a) for a in apids), fn))
 
     # -- input ---------------------------------------------------------------------------
 
@@ -1027,8 +1040,33 @@ class Processor:
             self.packets_archived += int(sel.size)
             if self.on_commit is not None:
                 self.on_commit(name, got)
+        if self._taps:
+            self._run_taps(data, offsets, lengths, recv)
         self.chain.run(data, offsets, lengths, recv, ids)
         return ids
+
+    def _run_taps(
+        self,
+        data: NDArray[np.uint8],
+        offsets: NDArray[np.int64],
+        lengths: NDArray[np.int64],
+        recv: NDArray[np.int64],
+    ) -> None:
+        ok = lengths >= 6
+        apids = np.full(offsets.size, -1, dtype=np.int64)
+        at = offsets[ok]
+        apids[ok] = ((data[at].astype(np.int64) & 0x07) << 8) | data[at + 1]
+        for wanted, fn in self._taps:
+            sel = np.flatnonzero(np.isin(apids, list(wanted)))
+            if not sel.size:
+                continue
+            packets = [bytes(data[offsets[i] : offsets[i] + lengths[i]]) for i in sel]
+            try:
+                fn(packets, recv[sel])
+            except Exception as exc:  # a tap's bug must not stop the chain
+                self.errors += 1
+                self.last_error = f"packet tap {fn!r}: {exc!r}"
+                log.exception("packet tap %r failed", fn)
 
     def flush(self) -> None:
         """Write buffered parameter samples now (callers of :meth:`process` without a
