@@ -49,6 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         commands,
         console_extra,
         links,
+        maps,
         mdb,
         plots,
         spacecraft,
@@ -121,6 +122,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         archive,
         console_extra,
         plots,
+        maps,
         timeline,
         uplink,
     )
