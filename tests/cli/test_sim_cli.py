@@ -265,8 +265,8 @@ def test_fault_is_encoded_with_the_mdb_and_sent_to_the_tc_port() -> None:
             "FURNACE_OVERTEMP, COLD_STOWAGE_FAILURE, DOSIMETER_NOISE\n",
         ),
         (
-            ["orbiter", "X"],
-            "error: unknown simulator 'orbiter'; simulators: testsat, station, rover\n",
+            ["lander", "X"],
+            "error: unknown simulator 'lander'; simulators: testsat, station, rover, orbiter\n",
         ),
         (
             ["rover", "NOPE"],

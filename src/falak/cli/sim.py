@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 sim_app = typer.Typer(
-    help="Simulated spacecraft: `falak sim testsat|station|rover` runs one as its own process, "
-    "talking to the ground over UDP on loopback (realtime and playback telemetry out, "
+    help="Simulated spacecraft: `falak sim testsat|station|rover|orbiter` runs one as its own "
+    "process, talking to the ground over UDP on loopback (realtime and playback telemetry out, "
     "telecommands in); `falak sim fault` injects a fault into a running simulator.",
     no_args_is_help=True,
 )
@@ -21,6 +21,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "testsat": ("falak.sim.testsat:create_model", "testsat"),
     "station": ("falak.sim.station:create_model", "tiangong"),
     "rover": ("falak.sim.rover:create_model", "rover"),
+    "orbiter": ("falak.sim.orbiter:create_model", "orbiter"),
 }
 
 Tm = Annotated[
@@ -116,7 +117,9 @@ Options = Annotated[
         "repeat for several. testsat: contact_period_s, contact_duration_s, "
         "contact_offset_s, light_time_s, via (default: always in contact). station: see "
         "falak.sim.station (e.g. contacts=ground). rover: see falak.sim.rover (e.g. "
-        "dem=site.tif, contacts=earth+relay).",
+        "dem=site.tif, contacts=earth+relay). orbiter: see falak.sim.orbiter (e.g. "
+        "elements=6142.4,0.6846,90,0,270,0, oem=orbit.oem, stations=all, recorder_mib=256, "
+        "downlink_kbps=128, mag_rate_hz=1).",
         show_default=False,
     ),
 ]
@@ -342,8 +345,50 @@ def run_rover(
     )
 
 
+def run_orbiter(
+    tm: Tm = "udp://127.0.0.1:10015",
+    playback: Playback = "udp://127.0.0.1:10016",
+    tc: TcListen = "udp://127.0.0.1:10025",
+    epoch: Epoch = None,
+    speed: Speed = 1.0,
+    reference_host_ns: Reference = None,
+    duration: Duration = None,
+    status: Status = None,
+    seed: Seed = 0,
+    recorder_bytes: RecorderBytes = 64 * 1024 * 1024,
+    option: Options = None,
+    playback_rate: PlaybackRate = 5.0,
+) -> None:
+    """Fly the lunar smallsat (src/falak/missions/orbiter/mdb.yaml) in its lunar orbit.
+
+    falak's own propagation of a 12 h polar orbit (--option elements=... or oem=FILE for
+    another), eclipses, contacts with the catalogue's stations while they see it (Karachi and
+    Islamabad; --option stations=all), a nadir camera and a fluxgate magnetometer whose images
+    and files wait in a 256 MiB file store (--option recorder_mib=N) until FILE_DUMP sends
+    them down. --recorder-bytes is the packet recorder for telemetry out of contact. Stops
+    cleanly on Ctrl-C or SIGTERM.
+    """
+    _run(
+        "orbiter",
+        tm,
+        playback,
+        tc,
+        epoch,
+        speed,
+        reference_host_ns,
+        duration,
+        status,
+        seed,
+        recorder_bytes,
+        option,
+        playback_rate,
+    )
+
+
 def inject_fault(
-    spacecraft: Annotated[str, typer.Argument(help="The simulator: station, rover or testsat.")],
+    spacecraft: Annotated[
+        str, typer.Argument(help="The simulator: station, rover, orbiter or testsat.")
+    ],
     name: Annotated[
         str, typer.Argument(help="Fault name: a label of SIM_INJECT_FAULT's FAULT argument.")
     ],
@@ -421,5 +466,6 @@ def register(app: typer.Typer) -> None:
     sim_app.command("testsat")(run_testsat)
     sim_app.command("station")(run_station)
     sim_app.command("rover")(run_rover)
+    sim_app.command("orbiter")(run_orbiter)
     sim_app.command("fault")(inject_fault)
     app.add_typer(sim_app, name="sim")
