@@ -35,6 +35,12 @@ Several spacecraft (Yamcs calls them instances), one archive keyed by spacecraft
           options: {}                     # the rover simulator's site options (dem_size, ...)
           seed: 0                         # the simulator's --seed (the synthetic DEM's)
         plans: [plan.json, route.geojson]  # optional: plans the console's timeline and maps show
+        cfdp:                             # optional: file delivery (CCSDS 727.0-B-5) with it
+          entity_id: 1                    # the ground's CFDP entity ID
+          remote_entity_id: 2             # the spacecraft's
+          apid_down: 610                  # space packets carrying PDUs to the ground
+          apid_up: 611                    # and to the spacecraft (through its uplink)
+          timers: {nak_interval_s: 10}    # falak.cfdp.TIMER_DEFAULTS keys, run-clock seconds
 
 The single-spacecraft form of earlier releases stays valid: ``mdb``, ``container``,
 ``links``, ``uplink``, ``light_time_s`` and ``confirm_window_s`` at the top level, no
@@ -74,6 +80,7 @@ from falak.server.auth import ROLES
 __all__ = [
     "ALL_SPACECRAFT",
     "EXAMPLE_USERS",
+    "CfdpConfig",
     "Limits",
     "ServerConfig",
     "SiteConfig",
@@ -96,6 +103,7 @@ _SPACECRAFT_KEYS = {
     "orbit",
     "site",
     "plans",
+    "cfdp",
 }
 _SINGLE_KEYS = _SPACECRAFT_KEYS - {"name"}
 _SHARED_KEYS = {"archive", "clock", "token_ttl_s", "limits", "users"}
@@ -185,6 +193,17 @@ class SiteConfig:
 
 
 @dataclass(frozen=True)
+class CfdpConfig:
+    """File delivery with a spacecraft (``cfdp:``): entity IDs, APIDs and timers."""
+
+    entity_id: int = 1
+    remote_entity_id: int = 2
+    apid_down: int = 610
+    apid_up: int = 611
+    timers: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SpacecraftConfig:
     """One spacecraft of a server: its MDB, links, uplink and commanding settings.
 
@@ -208,6 +227,8 @@ class SpacecraftConfig:
     """A surface spacecraft's site (``site:``)."""
     plans: tuple[Path, ...] = ()
     """Plan files shown by the console (campaign plan JSON, traverse GeoJSON, windows ...)."""
+    cfdp: CfdpConfig | None = None
+    """File delivery with the spacecraft (None: none)."""
 
 
 @dataclass
@@ -332,7 +353,39 @@ def _spacecraft(p: Path, where: str, doc: dict[str, Any], name: str | None) -> S
         orbit_tle=_orbit(p, where, doc.get("orbit")),
         site=_site(p, where, doc.get("site")),
         plans=_plans(p, where, doc.get("plans")),
+        cfdp=_cfdp(p, where, doc.get("cfdp")),
     )
+
+
+def _cfdp(p: Path, where: str, v: Any) -> CfdpConfig | None:
+    if v is None:
+        return None
+    keys = {"entity_id", "remote_entity_id", "apid_down", "apid_up", "timers"}
+    form = (
+        f"{where}cfdp must be a mapping with keys among {', '.join(sorted(keys))}, e.g. "
+        "{entity_id: 1, remote_entity_id: 2, apid_down: 610, apid_up: 611}"
+    )
+    if not isinstance(v, dict) or set(v) - keys:
+        raise _fail(p, form)
+    out: dict[str, Any] = {}
+    for key, top in (
+        ("entity_id", 2**64 - 1),
+        ("remote_entity_id", 2**64 - 1),
+        ("apid_down", 2047),
+        ("apid_up", 2047),
+    ):
+        n = v.get(key, getattr(CfdpConfig, key))
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= top:
+            raise _fail(p, f"{where}cfdp.{key} must be an integer 0..{top}, got {n!r}")
+        out[key] = n
+    if out["entity_id"] == out["remote_entity_id"]:
+        raise _fail(p, f"{where}cfdp: entity_id and remote_entity_id must differ")
+    timers = v.get("timers") or {}
+    if not isinstance(timers, dict) or not all(
+        isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0 for t in timers.values()
+    ):
+        raise _fail(p, f"{where}cfdp.timers must map timer names to numbers >= 0")
+    return CfdpConfig(**out, timers={str(k): float(t) for k, t in timers.items()})
 
 
 def _existing(p: Path, where: str, key: str, v: Any) -> Path:

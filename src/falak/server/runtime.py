@@ -3,7 +3,8 @@
 A :class:`SpacecraftRuntime` is one spacecraft's live system: its mission database, its
 archive (its own sub-archive of the server's archive, or the archive root in the
 single-spacecraft form), a processor with its own bus, links and worker thread, a command
-manager with its uplink and light time, a stack executor, and the latest value of every
+manager with its uplink and light time, a stack executor, its CFDP entity when it delivers
+files (:class:`~falak.server.files.FileService`), and the latest value of every
 parameter (from a bus subscription, for ``GET /parameters/.../latest``). Nothing of one
 spacecraft's chain waits for another's: a flood on one spacecraft's link fills (and, when
 full, blocks) only that spacecraft's processor queue (:data:`MAX_QUEUED_BATCHES`), and the
@@ -38,6 +39,7 @@ from falak.mdb import MissionDatabase, load
 from falak.processor import EVENTS_TOPIC, ParameterValues, Processor
 from falak.server.auth import TokenStore, UserStore
 from falak.server.config import Limits, ServerConfig, SpacecraftConfig
+from falak.server.files import FileService
 from falak.server.throttle import Kind, LoginThrottle
 
 if TYPE_CHECKING:
@@ -141,6 +143,8 @@ class SpacecraftRuntime:
             uplink_policy=uplink_policy,
         )
         self.stacks = StackExecutor(self.commands, store=archive.save_stack, clock=clock)
+        self.files: FileService | None = None
+        """The ground's CFDP entity with this spacecraft (None: no file delivery)."""
         """Command stacks, stored in the archive; after a restart a running one is paused."""
         self.latest: dict[str, LatestValue] = {}
         self._own_archive = own_archive
@@ -190,7 +194,7 @@ class SpacecraftRuntime:
         except BaseException:
             archive.close()
             raise
-        return cls(
+        rt = cls(
             mdb,
             archive,
             name=name,
@@ -204,6 +208,16 @@ class SpacecraftRuntime:
             uplink_windows=windows,
             uplink_policy=sc.uplink_windows.policy if sc.uplink_windows else "wait",
         )
+        if sc.cfdp is not None:
+            rt.files = FileService(
+                name, sc.cfdp, archive, uplink, clock, windows=windows, event=rt._file_event
+            )
+            proc.tap([sc.cfdp.apid_down], rt.files.on_packets)
+        return rt
+
+    def _file_event(self, severity: str, message: str, **attrs: Any) -> None:
+        user = str(attrs.pop("user", "") or "cfdp")
+        self.record_event(user, "cfdp", message, severity, spacecraft=self.name, **attrs)
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -220,10 +234,14 @@ class SpacecraftRuntime:
         self.processor.start()
         self.commands.start()
         self.stacks.restore(self.archive.read_stacks())
+        if self.files is not None:
+            self.files.start()
 
     def stop(self) -> None:
         """Stop everything started; close the uplink and (if opened here) the archive."""
         self.stacks.stop()
+        if self.files is not None:
+            self.files.stop()
         self.commands.stop()
         self.processor.stop()
         self._stop.set()

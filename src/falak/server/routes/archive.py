@@ -8,17 +8,21 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
 from falak.archive import StoredFile
-from falak.server.routes.deps import CurrentUser, SpacecraftDep
+from falak.errors import InputError
+from falak.server.auth import User
+from falak.server.files import FileService
+from falak.server.routes.deps import CurrentUser, SpacecraftDep, require
 from falak.server.routes.telemetry import Start, Stop, time_range
 from falak.server.schemas import iso
 from falak.tm.tabular import format_column
 
 router = APIRouter(prefix="/archive", tags=["archive"])
+Operator = Annotated[User, Depends(require("operator"))]
 
 
 @router.get(
@@ -114,3 +118,78 @@ def download_file(rt: SpacecraftDep, user: CurrentUser, file_id: int) -> Respons
             "X-Falak-Sha256": meta.sha256,
         },
     )
+
+
+class TransferOut(BaseModel):
+    """A CFDP transaction of the spacecraft's file delivery (``GET /archive/transfers``)."""
+
+    source_id: int
+    seq: int
+    role: str
+    peer_id: int
+    cls: int
+    name: str
+    size: int | None
+    progress: int
+    state: str
+    condition: str
+    missing: list[tuple[int, int]]
+
+
+def _files_of(rt: SpacecraftDep) -> FileService:
+    if rt.files is None:
+        raise InputError(
+            f"no file delivery with {rt.name}: give it a 'cfdp:' block in the server config"
+        )
+    return rt.files
+
+
+@router.get("/transfers")
+def list_transfers(rt: SpacecraftDep, user: CurrentUser) -> list[TransferOut]:
+    """The CFDP transactions with the spacecraft, oldest first: files coming down (role
+    ``receive``) and going up (``send``), their progress in octets, state (``active``,
+    ``suspended`` between contacts, ``finished``, ``cancelled``) and missing ranges."""
+    files = _files_of(rt)
+    return [
+        TransferOut(
+            source_id=t.id.source_id,
+            seq=t.id.seq,
+            role=t.role,
+            peer_id=t.peer_id,
+            cls=t.cls,
+            name=t.name,
+            size=t.size,
+            progress=t.progress,
+            state=t.state,
+            condition=t.condition,
+            missing=list(t.missing),
+        )
+        for t in files.transactions()
+    ]
+
+
+@router.post(
+    "/files",
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "required": True,
+        }
+    },
+)
+async def upload_file(
+    request: Request,
+    rt: SpacecraftDep,
+    user: Operator,
+    name: Annotated[str, Query(min_length=1, max_length=255, description="Name on board")],
+    cls: Annotated[int, Query(ge=1, le=2, description="CFDP class: 1 or 2 (acknowledged)")] = 2,
+) -> dict[str, object]:
+    """Send a file to the spacecraft by CFDP (a camera table, a command stack): the request
+    body is the file's bytes. Audited; the transfer shows in ``GET /archive/transfers``."""
+    files = _files_of(rt)
+    data = await request.body()
+    tid = files.put(data, name, cls=cls, user=user.name)
+    return {"source_id": tid.source_id, "seq": tid.seq, "name": name, "size": len(data)}
