@@ -106,6 +106,7 @@ class CfdppyEntity:
         checksum: ChecksumType = ChecksumType.MODULAR,
     ) -> None:
         self.workdir = workdir
+        (workdir / "recv").mkdir(parents=True, exist_ok=True)
         self.send_pdu = send_pdu
         self.id = ByteFieldU16(entity_id)
         self.peer = ByteFieldU16(peer_id)
@@ -204,8 +205,6 @@ class CfdppyEntity:
                 self.source.state_machine(pdu)  # type: ignore[arg-type]
                 self._drain(self.source)
             else:
-                if self.dest.state == CfdpState.IDLE:
-                    (self.workdir / "recv").mkdir(exist_ok=True)
                 meta_name = getattr(pdu, "dest_file_name", None)
                 if meta_name:
                     self._current_dest_name = meta_name

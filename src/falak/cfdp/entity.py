@@ -69,6 +69,7 @@ from falak.cfdp.pdu import (
 from falak.errors import DecodeError, InputError
 
 __all__ = [
+    "NAK_SEGMENTS_PER_PDU",
     "TIMER_DEFAULTS",
     "Entity",
     "ReceivedFile",
@@ -91,6 +92,9 @@ TIMER_DEFAULTS: dict[str, float] = {
 
 ``pdus_per_tick`` caps the new File Data and retransmitted PDUs one :meth:`Entity.tick`
 sends over all transactions (0: no cap, everything at once)."""
+
+NAK_SEGMENTS_PER_PDU = 256
+"""Segment requests per NAK PDU: 2 kB of requests, well inside one space packet."""
 
 _CHECKSUMS = {"modular": ChecksumType.MODULAR, "crc32": ChecksumType.CRC32, "null": 0xF}
 
@@ -730,18 +734,21 @@ class Entity:
         self._emit(Ack(self._back(r), Directive.EOF, 0, p.condition, TransactionState.ACTIVE))
 
     def _whole(self, r: _Recv) -> bool:
-        return r.metadata and r.size is not None and not missing_ranges(r.have, r.size)
+        return r.metadata and r.size is not None and r.received >= r.size
 
     def _nak_pdu(self, r: _Recv, start: int, end: int, segs: list[tuple[int, int]]) -> Nak:
-        h = self._back(r)
-        # keep each NAK within one PDU: at most 512 segment requests
-        return Nak(h, start, end, tuple(segs[:512]))
+        return Nak(self._back(r), start, end, tuple(segs))
 
     def _nak(self, r: _Recv, now: float) -> None:
+        """Send the NAK sequence for the whole scope (§4.6.4.3.3): NAKs of at most
+        ``NAK_SEGMENTS_PER_PDU`` requests each, whose scopes tile ``[0, file size)``."""
         size = r.size if r.size is not None else r.high_water
         segs = ([] if r.metadata else [(0, 0)]) + missing_ranges(r.have, size)
-        if segs:
-            self._emit(self._nak_pdu(r, 0, size, segs))
+        n = NAK_SEGMENTS_PER_PDU
+        for i in range(0, len(segs), n):
+            start = 0 if i == 0 else segs[i][0]
+            end = size if i + n >= len(segs) else segs[i + n][0]
+            self._emit(self._nak_pdu(r, start, end, segs[i : i + n]))
         r.nak_timer.start(now, self.nak_interval_s)
 
     def _tick_recv(self, r: _Recv, now: float) -> None:
