@@ -184,11 +184,13 @@ def test_orbit_windows_are_the_dynamics_functions_windows(
         # a LEO's eclipse with penumbra: about 30-38 min
         assert 25 * 60 < (ge - gs).total_seconds() < 40 * 60
 
-    # no window is cut at a chunk edge: the pieces on either side were joined
-    for i in items:
-        if i["kind"] in ("pass", "contact", "eclipse"):
-            for t in (i["start"], i["end"]):
-                assert parse_ns(t) % (CHUNK_S * 10**9) != 0, i
+    # no window is cut at a chunk edge: the pieces on either side were joined, also at the
+    # edges of the request's own chunks (a window starting at 06:13 begins in 00:00-06:00)
+    for sub in (items, _timeline(tc, h["vera"], "TIANGONG", "2023-09-08T06:13Z", end)["items"]):
+        for i in sub:
+            if i["kind"] in ("pass", "contact", "eclipse"):
+                for t in (i["start"], i["end"]):
+                    assert parse_ns(t) % (CHUNK_S * 10**9) != 0, i
 
 
 def test_a_bad_plan_file_is_an_error_item_not_a_500(

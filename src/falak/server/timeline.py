@@ -425,13 +425,15 @@ class OrbitWindows:
             return items
 
     def items(self, start_ns: int, end_ns: int) -> list[Item]:
-        """The windows overlapping [start_ns, end_ns], pieces joined across chunk edges."""
+        """The windows overlapping [start_ns, end_ns], pieces joined across chunk edges
+        (the chunks either side are read too, so a window crossing an edge of the request's
+        chunks is whole; a window longer than a chunk may still be cut)."""
         step = CHUNK_S * _NS
-        first = start_ns // step * step
+        first = start_ns // step * step - step
         raw: list[Item] = []
-        for a in range(first, end_ns, step):
+        for a in range(first, end_ns + step, step):
             raw.extend(self.chunk(a))
-        return _join(raw)
+        return [it for it in _join(raw) if it.end_ns >= start_ns and it.start_ns <= end_ns]
 
 
 def _join(items: Iterable[Item]) -> list[Item]:

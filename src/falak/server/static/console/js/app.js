@@ -20,16 +20,17 @@
 //         ones below them: viewer < operator < flight_director < admin);
 //     toast(msg, kind): kind "info" | "success" | "warning" | "error";
 //   }
-//   Navigation: hash routes #/overview, #/parameters, #/alarms, #/commanding, #/stacks; a
+//   Navigation: hash routes #/overview, #/parameters, #/alarms, #/commanding, #/stacks,
+//   #/timeline; a
 //   page whose module does not load shows "not available". Colours: CSS variables of
 //   css/console.css (--bg, --panel, --panel-2, --border, --fg, --muted, --accent, --ok,
 //   --warn, --crit, --stale, --mono...); page styles may go in css/pages.css.
-//   Keyboard: Alt+1..5 open the pages in the order of the bar.
+//   Keyboard: Alt+1..6 open the pages in the order of the bar.
 
 import { api, onApiState, setToken, token } from "./api.js";
 import { openStream } from "./ws.js";
 
-const PAGES = ["overview", "parameters", "alarms", "commanding", "stacks"];
+const PAGES = ["overview", "parameters", "alarms", "commanding", "stacks", "timeline"];
 const SC_KEY = "falak.spacecraft";
 
 const $ = (id) => document.getElementById(id);
@@ -79,6 +80,9 @@ function makeCtx(streams) {
   return {
     api,
     ws(path, onMessage) {
+      // a page gone (unmounted while it was still loading) opens no stream: nobody would
+      // close it, and its messages would go to a page that is not shown
+      if (streams.closed) return { close() {} };
       const id = shell.nextStreamId++;
       shell.streams.set(id, "connecting");
       const s = openStream(path, onMessage, {
@@ -116,6 +120,7 @@ function unmountPage() {
   } catch (err) {
     console.error("unmount failed", err);
   }
+  p.streams.closed = true;
   for (const s of [...p.streams]) s.close();
 }
 
@@ -259,7 +264,7 @@ $("spacecraft").addEventListener("change", (ev) => {
 });
 window.addEventListener("hashchange", route);
 window.addEventListener("keydown", (ev) => {
-  if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^[1-5]$/.test(ev.key)) {
+  if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^[1-6]$/.test(ev.key)) {
     location.hash = `#/${PAGES[Number(ev.key) - 1]}`;
     ev.preventDefault();
   }
