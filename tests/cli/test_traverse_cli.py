@@ -160,7 +160,7 @@ def test_demo_summary_reports_the_light_along_the_route(demo_dem, tmp_path) -> N
     step = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
     weight = np.concatenate([step / 2, [0.0]]) + np.concatenate([[0.0], step / 2])
     expected = float(np.sum(lit * weight) / np.sum(weight))
-    assert 0.6 < expected < 0.7  # 65 % of the route's cells are lit at departure
+    assert 0.55 < expected < 0.7  # 58 % of the route's cells are lit at departure
     # 0.02: the drive lasts 20 min, during which the Sun moves ~0.2° and shadows shift
     assert props["sunlit_fraction"] == pytest.approx(expected, abs=0.02)
     assert f"sunlit {props['sunlit_fraction']:.0%}" in result.output

@@ -100,7 +100,8 @@ def test_route_to_checked_stack(planned) -> None:  # type: ignore[no-untyped-def
         terminal_width=200,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "stack traverse-20280104t0000 for MINIROVER, checked against" in result.output
+    # named after the schedule's departure: 00:30 on this route (it waits before driving)
+    assert "stack traverse-20280104t0030 for MINIROVER, checked against" in result.output
     assert "planned arrival" in result.output  # the summary table
     text = out.read_text()
     assert text.startswith("# Drive stack of route.geojson (falak traverse commands).")
@@ -196,7 +197,8 @@ def test_replan_from_telemetry_uses_the_plan_code_path(planned, tmp_path) -> Non
     assert result.exit_code == 0, result.output
     again = json.loads((tmp_path / "re.geojson").read_text())
     assert again == json.loads((tmp_path / "plan.geojson").read_text())
-    assert again["properties"]["depart"] == "2028-01-04T00:06:30Z"
+    # the schedule from there departs an hour later (it waits before driving on)
+    assert again["properties"]["depart"] == "2028-01-04T01:06:30Z"
     # --start instead of telemetry: everything else passes through as well
     result = runner.invoke(
         app, ["traverse", "replan", "--start", est, *rest, "--out", str(tmp_path / "s.geojson")]

@@ -35,9 +35,13 @@ rover's wheel base (at least 3):
 
 Tactical model:
 
-* ``rock``: a rock taller than the clearance inside the footprint. Rocks come from the DEM's
-  rock list (synthetic DEMs: height = D/2, half-buried); a DEM without one gets rocks
-  *detected* as local maxima standing more than the clearance above their footprint plane;
+* ``rock``: cells where the rover's centre would have a rock taller than the clearance under
+  its footprint. Rocks come from the DEM's rock list (synthetic DEMs: height = D/2,
+  half-buried): a cell is a rock cell when any point of it is closer than half the wheel
+  base plus the rock's radius to the rock's centre (:func:`rock_clearance`, the rover
+  simulator's on-board check, so a route through free cells keeps that clearance up to the
+  cells' edges); a DEM without a list gets rocks *detected* as local maxima standing more
+  than the clearance above their footprint plane, grown by half the wheel base;
 * ``impassable``: slope > ``max_slope_deg``, step > ``clearance_m``, a rock, or no data;
 * ``cost``: ``1 + 2 (slope/max_slope)² + roughness/clearance``.
 
@@ -83,6 +87,8 @@ __all__ = [
     "Rover",
     "footprint_cells",
     "hazards",
+    "keep_clear_of_rocks",
+    "rock_clearance",
     "select_model",
 ]
 
@@ -162,11 +168,13 @@ class HazardMaps:
                 )
             if self.rock[r, c]:
                 reasons.append("a rock taller than the clearance")
-        elif self.rock[r, c]:
+        elif self.rock[r, c] and float(self.rock_blocked[r, c]) > ROCK_BLOCKED_MAX:
             reasons.append(
                 f"rocks taller than the clearance block {float(self.rock_blocked[r, c]):.0%} of "
                 "the cell"
             )
+        elif self.rock[r, c]:
+            reasons.append("too close to a rock taller than the clearance (keep_clear_of_rocks)")
         return ", ".join(reasons) or "impassable cost"
 
     def summary(self) -> dict[str, Any]:
@@ -226,7 +234,8 @@ def hazards(dem: Dem, rover: Rover | None = None, *, model: str = "auto") -> Haz
     """Compute slope, roughness, step, rock, impassable and cost maps for ``rover`` on ``dem``.
 
     ``model``: ``"auto"`` (by the DEM's cell size against the wheel base, see
-    :func:`select_model`), ``"tactical"`` or ``"strategic"``.
+    :func:`select_model`), ``"tactical"`` or ``"strategic"``. :func:`keep_clear_of_rocks`
+    makes every listed rock's surroundings impassable on either model's maps.
     """
     from scipy import ndimage
 
@@ -324,17 +333,93 @@ def _rock_map(
     """Cells whose rover footprint holds a rock taller than the clearance."""
     from scipy import ndimage
 
-    ny, nx = h.shape
     res = dem.resolution_m
-    centres = np.zeros((ny, nx), dtype=bool)
     if dem.rocks is not None:
-        row, col, inside = _rock_cells(dem, dem.rocks.diameter_m / 2 > rover.clearance_m)
-        centres[row[inside], col[inside]] = True
-    else:
-        # Detected: a local maximum (3 × 3) standing above its neighbourhood mean by > clearance.
-        peak = h == ndimage.maximum_filter(h, size=3, mode="nearest")
-        centres = peak & (h - mean > rover.clearance_m)
+        return rock_clearance(dem, rover)
+    # Detected: a local maximum (3 × 3) standing above its neighbourhood mean by > clearance.
+    peak = h == ndimage.maximum_filter(h, size=3, mode="nearest")
+    centres: NDArray[np.bool_] = peak & (h - mean > rover.clearance_m)
     reach = round(rover.wheel_base_m / 2 / res)
     if reach >= 1:
         centres = ndimage.maximum_filter(centres, size=2 * reach + 1, mode="constant")
     return centres
+
+
+def rock_clearance(
+    dem: Dem, rover: Rover, *, max_step_m: float | None = None, margin_m: float = 0.0
+) -> NDArray[np.bool_]:
+    """Cells some point of which is too close to a listed rock taller than ``max_step_m``.
+
+    A rock of diameter D (height D/2) is under the rover's footprint while the rover's centre
+    is closer than ``wheel_base_m / 2 + D / 2`` to the rock's centre — the rover simulator's
+    on-board check (:meth:`falak.sim.rover_site.Site.rock_step_m`). A cell is marked when the
+    nearest point of its square is closer than that (plus ``margin_m``, room for odometry
+    drift), so a rover anywhere inside an unmarked cell clears every such rock.
+    ``max_step_m`` defaults to the rover's clearance (the ``MAX_STEP_M`` the drive stack gives
+    its legs). A DEM without a rock list has no marked cell.
+    """
+    ny, nx = dem.shape
+    out = np.zeros((ny, nx), dtype=bool)
+    if dem.rocks is None or not len(dem.rocks.x_m):
+        return out
+    limit = rover.clearance_m if max_step_m is None else float(max_step_m)
+    d = np.asarray(dem.rocks.diameter_m, dtype=np.float64)
+    tall = d / 2 > limit
+    x = np.asarray(dem.rocks.x_m, dtype=np.float64)[tall]
+    y = np.asarray(dem.rocks.y_m, dtype=np.float64)[tall]
+    reach = rover.wheel_base_m / 2 + d[tall] / 2 + margin_m
+    t = dem.transform
+    res = dem.resolution_m
+    # cell (r, c) spans x in [c0 + c·res, c0 + (c+1)·res], y in [f − (r+1)·res, f − r·res]
+    c_lo = np.floor((x - reach - t.c) / res).astype(np.intp)
+    c_hi = np.floor((x + reach - t.c) / res).astype(np.intp)
+    r_lo = np.floor((t.f - (y + reach)) / res).astype(np.intp)
+    r_hi = np.floor((t.f - (y - reach)) / res).astype(np.intp)
+    span = int(max(np.max(c_hi - c_lo), np.max(r_hi - r_lo))) if x.size else -1
+    for dr in range(span + 1):
+        for dc in range(span + 1):
+            r, c = r_lo + dr, c_lo + dc
+            ok = (r <= r_hi) & (c <= c_hi) & (r >= 0) & (r < ny) & (c >= 0) & (c < nx)
+            if not ok.any():
+                continue
+            x0 = t.c + c * res
+            y1 = t.f - r * res
+            gap_x = np.maximum(np.maximum(x0 - x, x - (x0 + res)), 0.0)
+            gap_y = np.maximum(np.maximum((y1 - res) - y, y - y1), 0.0)
+            ok &= np.hypot(gap_x, gap_y) < reach
+            out[r[ok], c[ok]] = True
+    return out
+
+
+def keep_clear_of_rocks(maps: HazardMaps, dem: Dem, *, margin_m: float = 0.0) -> HazardMaps:
+    """Return ``maps`` with every cell of :func:`rock_clearance` (plus ``margin_m``) impassable.
+
+    For a rover whose on-board check stops at every listed rock whatever the DEM's cell size
+    (falak's simulator, :mod:`falak.sim.rover`): the strategic model judges rock fields only,
+    so a route on it passes next to single rocks and the rover stops there. The cells become
+    ``rock`` (and impassable, cost ``inf``) on either model; ``margin_m`` is room for the
+    rover's drift from the plan. ``model_reason`` says so. A DEM without a rock list is
+    returned unchanged (but for the reason).
+    """
+    import dataclasses
+
+    if not (isinstance(margin_m, int | float) and math.isfinite(margin_m) and margin_m >= 0):
+        raise InputError(f"margin_m must be a number of metres ≥ 0, got {margin_m!r}")
+    if dem.shape != maps.slope_deg.shape:
+        raise InputError(f"hazard maps of shape {maps.slope_deg.shape} are not of {dem!r}")
+    clear = rock_clearance(dem, maps.rover, margin_m=float(margin_m))
+    rock = maps.rock | clear
+    impassable = maps.impassable | clear
+    reason = maps.model_reason + (
+        f"; cells within half the wheel base + a rock's radius + {margin_m:g} m of every listed "
+        "rock taller than the clearance are impassable"
+        if dem.rocks is not None
+        else "; no rock list, so no cell is kept clear of rocks"
+    )
+    return dataclasses.replace(
+        maps,
+        rock=rock,
+        impassable=impassable,
+        cost=np.where(impassable, np.float32(np.inf), maps.cost).astype(np.float32),
+        model_reason=reason,
+    )
