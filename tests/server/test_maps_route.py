@@ -268,7 +268,7 @@ def test_overlays_show_the_sun_and_the_earth_of_their_time_bucket(
     assert lit.size == earth.size == (256, 256)
     dem, hz = site_terrain({}, SITE_SEED)
     maps = illumination_maps(dem, hz, [np.datetime64("2023-09-08T06:00:00", "ns")])
-    sunny = np.asarray(lit)[..., 0] == 255  # amber (255, 190, 60) where the Sun is up
+    sunny = np.asarray(lit)[..., 0] == 255  # yellow (255, 225, 110) where the Sun is up
     assert np.array_equal(sunny, maps.lit_percent > 0)
     assert 0 < sunny.sum() < sunny.size  # this hour has both light and shadow
     seen = np.asarray(earth)[..., 1] == 220  # cyan (40, 220, 255) where the Earth is up

@@ -260,8 +260,8 @@ class SiteMap:
     def overlay_png(self, name: str, t_ns: int) -> bytes:
         """The overlay ``name`` (:data:`OVERLAYS`) at the start of ``t_ns``'s bucket, RGBA PNG.
 
-        ``lit``: amber where the Sun is up (alpha grows with the visible share of the disk),
-        dark blue in shadow. ``earth``: cyan where the Earth's centre is above the horizon,
+        ``lit``: pale yellow where the Sun is up (alpha grows with the visible share of the
+        disk), dark blue in shadow. ``earth``: cyan where the Earth's centre is above the horizon,
         dim magenta where it is not.
         """
         if name not in OVERLAYS:
@@ -282,13 +282,13 @@ class SiteMap:
         if name == "lit":
             lit = np.clip(maps.lit_percent / 100.0, 0.0, 1.0)
             sunny = lit > 0
-            rgba[sunny] = (255, 190, 60, 0)
-            rgba[..., 3][sunny] = np.round(40 + 80 * lit[sunny]).astype(np.uint8)
-            rgba[~sunny] = (10, 20, 70, 150)
+            rgba[sunny] = (255, 225, 110, 0)
+            rgba[..., 3][sunny] = np.round(50 + 70 * lit[sunny]).astype(np.uint8)
+            rgba[~sunny] = (0, 10, 40, 110)
         else:
             seen = maps.earth_percent > 0
-            rgba[seen] = (40, 220, 255, 130)
-            rgba[~seen] = (200, 40, 160, 60)
+            rgba[seen] = (40, 220, 255, 90)
+            rgba[~seen] = (200, 40, 160, 50)
         png = png_bytes(rgba)
         with self._lock:
             self._overlays[key] = png

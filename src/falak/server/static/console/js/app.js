@@ -21,16 +21,16 @@
 //     toast(msg, kind): kind "info" | "success" | "warning" | "error";
 //   }
 //   Navigation: hash routes #/overview, #/parameters, #/alarms, #/commanding, #/stacks,
-//   #/timeline; a
+//   #/timeline, #/maps; a
 //   page whose module does not load shows "not available". Colours: CSS variables of
 //   css/console.css (--bg, --panel, --panel-2, --border, --fg, --muted, --accent, --ok,
 //   --warn, --crit, --stale, --mono...); page styles may go in css/pages.css.
-//   Keyboard: Alt+1..6 open the pages in the order of the bar.
+//   Keyboard: Alt+1..7 open the pages in the order of the bar.
 
 import { api, onApiState, setToken, token } from "./api.js";
 import { openStream } from "./ws.js";
 
-const PAGES = ["overview", "parameters", "alarms", "commanding", "stacks", "timeline"];
+const PAGES = ["overview", "parameters", "alarms", "commanding", "stacks", "timeline", "maps"];
 const SC_KEY = "falak.spacecraft";
 
 const $ = (id) => document.getElementById(id);
@@ -264,7 +264,7 @@ $("spacecraft").addEventListener("change", (ev) => {
 });
 window.addEventListener("hashchange", route);
 window.addEventListener("keydown", (ev) => {
-  if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^[1-6]$/.test(ev.key)) {
+  if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^[1-7]$/.test(ev.key)) {
     location.hash = `#/${PAGES[Number(ev.key) - 1]}`;
     ev.preventDefault();
   }
