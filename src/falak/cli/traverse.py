@@ -527,7 +527,8 @@ def windows_command(
     y = y_m if y_m is not None else opts.get("start_y_m")
     if x is None or y is None:
         _fail("give the rover's position: --x X_M --y Y_M (or --option start_x_m=X start_y_m=Y)")
-    assert x is not None and y is not None
+    assert x is not None
+    assert y is not None
     try:
         start_ns = parse_ns(start, "--start")
         end_ns = start_ns + round(hours * 3600e9)
@@ -563,14 +564,17 @@ def _progress_after(begun: float, after_s: float = 2.0) -> Iterator[Callable[[fl
             nonlocal bar, task
             if bar is None and time.monotonic() - begun > after_s:
                 bar = _progress()
-                bar.start()
-                task = bar.add_task("windows", total=1.0)
-            if bar is not None:
+                if not bar.console.is_terminal:  # piped or captured: no bar, no blank line
+                    bar = False
+                else:
+                    bar.start()
+                    task = bar.add_task("windows", total=1.0)
+            if bar:
                 bar.update(task, completed=done)
 
         yield report
     finally:
-        if bar is not None:
+        if bar:
             bar.stop()
 
 
