@@ -32,6 +32,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.archive",
     "falak.cli.terrain",
     "falak.cli.traverse",
+    "falak.cli.rover",
     "falak.cli.campaign",
     "falak.cli.command",
     "falak.cli.stack",

@@ -91,8 +91,10 @@ __all__ = [
     "DRIVE_SPEED_M_S",
     "LEG_MAX_M",
     "MDB_PATH",
+    "NAVCAM_TRUTH_MAX",
     "OPTIONS",
     "TURN_RATE_DEG_S",
+    "NavcamTruth",
     "RoverModel",
     "create_model",
     "slip_of_slope",
@@ -122,6 +124,8 @@ DRIVE_SPEED_M_S = 200.0 / 3600.0  # Yutu-2: at most ~200 m/h (CNSA; REFERENCES.m
 TURN_RATE_DEG_S = 3.0
 LEG_MAX_M = 20.0
 LOOKAHEAD_M = 0.5
+#: Stereo pairs whose truth the model keeps (:attr:`RoverModel.navcam_truth`).
+NAVCAM_TRUTH_MAX = 64
 _CHUNK_M = 0.05  # a move is checked and integrated in pieces of at most this
 _SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
 _SOURCES = (
@@ -203,6 +207,21 @@ def _mdb() -> MissionDatabase:
     return load(MDB_PATH)
 
 
+@dataclass(frozen=True)
+class NavcamTruth:
+    """What a navigation camera took: its pixels as downlinked (8-bit grey, row-major) and
+    where it truly was (camera x, y in projected m, heading) and where the rover thought."""
+
+    image_id: int
+    camera: str
+    time_ns: int
+    width: int
+    height: int
+    pixels: bytes
+    true_pose: tuple[float, float, float]
+    est_pose: tuple[float, float, float]
+
+
 @dataclass
 class Motion:
     """A DRIVE, TURN or GOTO in progress."""
@@ -266,6 +285,8 @@ class RoverModel:
         self.spec_integration_s = 0
         self.navcam_busy_until_ns = 0
         self.image_id = 0
+        #: the images' truth, by (IMG_ID, camera): the last NAVCAM_TRUTH_MAX pairs taken
+        self.navcam_truth: dict[tuple[int, str], NavcamTruth] = {}
         self.tc_accepted = 0
         self.tc_rejected = 0
         self.rec = (0.0, 0, 0)
@@ -823,6 +844,14 @@ class RoverModel:
             cy = self.y - offset * math.sin(h)
             img = render_navcam(self.site, cx, cy, self.heading, az, el, exposure_ms, self.rng)
             data = img.tobytes()
+            key = (self.image_id & 0xFFFF, cam)
+            self.navcam_truth.pop(key, None)
+            self.navcam_truth[key] = NavcamTruth(
+                key[0], cam, t, IMAGE_WIDTH, IMAGE_HEIGHT, data, (cx, cy, self.heading),
+                (self.est_x, self.est_y, self.est_heading % 360.0),
+            )  # fmt: skip
+            while len(self.navcam_truth) > 2 * NAVCAM_TRUTH_MAX:
+                self.navcam_truth.pop(next(iter(self.navcam_truth)))
             n = math.ceil(len(data) / 2048)
             for k in range(n):
                 packets.append(
