@@ -218,6 +218,27 @@ def test_many_transactions_at_once_both_ways() -> None:
     assert [rf.data for rf in got_a] == [back]
 
 
+def test_a_sender_whose_finished_never_comes_gives_up_after_inactivity() -> None:
+    p = pair(inactivity_s=30.0)
+    drop_finished = p.up.send
+    p.b.send_pdu = lambda raw: (
+        None if type(decode_pdu(raw)).__name__ == "Finished" else (drop_finished(raw))
+    )
+    p.a.put(2, b"x" * 100, "x", cls=2)
+    p.run(limit_s=120)
+    (send,) = p.a.transactions()
+    assert (send.state, send.condition, send.size) == ("cancelled", "INACTIVITY_DETECTED", 100)
+
+
+def test_class1_with_closure_gets_a_finished() -> None:
+    p = pair()
+    p.a.put(2, b"abc", "x", cls=1, closure=True)
+    p.run()
+    (send,) = p.a.transactions()
+    assert (send.state, send.condition) == ("finished", "NO_ERROR")
+    assert p.got[0].complete
+
+
 def test_positive_ack_limit_cancels_a_transfer_nobody_answers() -> None:
     p = pair(ack_interval_s=1.0, ack_limit=3)
     p.up.up = False  # the receiver's ACKs never arrive
@@ -233,6 +254,11 @@ def test_received_files_land_in_the_store(tmp_path: Path) -> None:
     p.a.put(2, b"hello", "img/a.raw", cls=1)
     p.a.put(2, b"evil", "../escape", cls=1)
     p.run()
+    p.a.put(2, b"x" * 3000, "img/b.raw", cls=1)
+    p.a.send_pdu = lambda raw: None if isinstance(decode_pdu(raw), FileData) else p.down.send(raw)
+    p.run()
+    assert (tmp_path / "img" / "b.raw.partial").read_bytes() == bytes(3000)
+    assert not (tmp_path / "img" / "b.raw").exists()
     assert (tmp_path / "img" / "a.raw").read_bytes() == b"hello"
     assert p.got[0].path == tmp_path / "img" / "a.raw"
     assert p.got[1].path is None

@@ -120,6 +120,8 @@ class ReceivedFile:
     ``data`` has the file's ``size``; the octets of the ``missing`` ``[start, end)`` ranges are
     zeros. ``checksum`` is the one the sender's EOF stated (0 when no EOF arrived);
     ``condition`` names how the transaction ended (``NO_ERROR``, ``FILE_CHECKSUM_FAILURE``, ...).
+    When the Metadata PDU never arrived (class 1), ``name`` is empty and ``complete`` False even
+    if every octet came.
     """
 
     source_id: int
@@ -237,6 +239,8 @@ class _Send:
     file_bytes_sent: int = 0
     retransmitted: int = 0
     suspended: bool = False
+    size: int = 0
+    inactivity: _Timer = field(default_factory=_Timer)
 
 
 @dataclass
@@ -277,8 +281,9 @@ class Entity:
         Called with every encoded PDU to transmit (wrap it in a space packet with
         :func:`falak.cfdp.wrap`).
     store
-        Directory where received files are also written, under their destination name (path
-        separators and ``..`` are refused); None keeps them in memory only.
+        Directory where received files are also written, under their destination name
+        (sub-directories allowed; absolute names and ``..`` are refused and counted); a file
+        delivered incomplete is written as ``NAME.partial``. None keeps files in memory only.
     now
         Clock in seconds for the timers (default ``time.monotonic``; simulators pass theirs).
     on_received
@@ -324,6 +329,8 @@ class Entity:
         self.rejected: Counter[str] = Counter()
         """PDUs :meth:`receive` could not use, by reason (``decode``, ``not for us``, ...)."""
         self.pdus_sent = 0
+        self.pdus_received = 0
+        """PDUs that decoded (some may still be rejected, e.g. ``not for us``)."""
         self.bytes_sent = 0
 
     # ------------------------------------------------------------ user requests
@@ -384,6 +391,7 @@ class Entity:
             closure and cls == 1,
         )
         tx.cks = checksum(tx.data, kind)
+        tx.size = len(tx.data)
         self._send[tid] = tx
         return tid
 
@@ -395,6 +403,7 @@ class Entity:
             if s.state == "active":
                 s.suspended = True
                 s.ack_timer.freeze(now)
+                s.inactivity.freeze(now)
         elif tid in self._recv:
             r = self._recv[tid]
             if r.state == "active":
@@ -412,6 +421,7 @@ class Entity:
             if s.suspended:
                 s.suspended = False
                 s.ack_timer.thaw(now)
+                s.inactivity.thaw(now)
                 if s.eof_sent and s.cls == 2 and not s.eof_acked:
                     self._send_eof(s)
         elif tid in self._recv:
@@ -449,7 +459,7 @@ class Entity:
                     s.header.dest_id,
                     s.cls,
                     s.dest_name.decode(errors="replace"),
-                    len(s.data),
+                    s.size,
                     s.next_offset,
                     "suspended" if s.suspended else s.state,
                     s.condition,
@@ -490,10 +500,12 @@ class Entity:
         self.send_pdu(raw)
 
     def _send_eof(self, s: _Send) -> None:
-        self._emit(Eof(s.header, s.cks, len(s.data)))
+        self._emit(Eof(s.header, s.cks, s.size))
         s.eof_sent = True
         if s.cls == 2:
             s.ack_timer.start(self.now(), self.ack_interval_s)
+        elif s.closure:  # class 1 with closure: wait this long for the Finished
+            s.inactivity.start(self.now(), self.ack_interval_s * self.ack_limit)
 
     def _segment(self, s: _Send, a: int, b: int, again: bool) -> int:
         n = 0
@@ -521,9 +533,7 @@ class Entity:
     def _tick_send(self, s: _Send, now: float, budget: int) -> int:
         if not s.metadata_sent or s.metadata_again:
             self._emit(
-                Metadata(
-                    s.header, len(s.data), s.source_name, s.dest_name, s.checksum_type, s.closure
-                )
+                Metadata(s.header, s.size, s.source_name, s.dest_name, s.checksum_type, s.closure)
             )
             s.metadata_sent, s.metadata_again = True, False
         # retransmissions first (§4.6.4.2.3), then new data
@@ -536,7 +546,7 @@ class Entity:
                 s.retransmit.pop(0)
             else:
                 s.retransmit[0] = (end, b)
-        size = len(s.data)
+        size = s.size
         if s.next_offset < size and budget != 0:
             end = size if budget < 0 else min(size, s.next_offset + s.segment * budget)
             n = self._segment(s, s.next_offset, end, again=False)
@@ -553,11 +563,18 @@ class Entity:
                 self._fault_send(s, Condition.POSITIVE_ACK_LIMIT_REACHED)
             else:
                 self._send_eof(s)
+        if s.inactivity.expired(now):  # no Finished came (§4.6.3.2.4)
+            s.inactivity.stop()
+            if s.cls == 2:
+                self._fault_send(s, Condition.INACTIVITY_DETECTED)
+            else:
+                s.state, s.condition, s.data = "finished", Condition.INACTIVITY_DETECTED.name, b""
         return budget
 
     def _fault_send(self, s: _Send, cond: Condition) -> None:
         s.state, s.condition = "cancelled", cond.name
         s.ack_timer.stop()
+        s.inactivity.stop()
         self._emit(Eof(s.header, s.cks, s.next_offset, cond, self._id_bytes(s.header)))
         s.data = b""
 
@@ -574,6 +591,7 @@ class Entity:
             self.rejected["decode"] += 1
             return
         h = p.header
+        self.pdus_received += 1
         if h.toward_sender:
             if h.source_id != self.entity_id:
                 self.rejected["not for us"] += 1
@@ -600,6 +618,8 @@ class Entity:
     def _on_sender_pdu(self, s: _Send, p: Pdu) -> None:
         if isinstance(p, Ack):
             if p.directive == Directive.EOF:
+                if not s.eof_acked and s.state == "active":
+                    s.inactivity.start(self.now(), self.inactivity_s)  # now wait for Finished
                 s.eof_acked = True
                 s.ack_timer.stop()
                 s.ack_timer.count = 0
@@ -612,7 +632,7 @@ class Entity:
                 if a == 0 and b == 0:
                     s.metadata_again = True
                 elif b > a:
-                    self._queue(s, a, min(b, len(s.data)))
+                    self._queue(s, a, min(b, s.size))
         elif isinstance(p, Finished):
             # Finished from the receiver: acknowledge it (class 2) and complete (§4.6.4.2.4)
             if s.cls == 2:
@@ -629,6 +649,7 @@ class Entity:
                 s.state = "finished"
                 s.condition = _cond_name(p.condition)
                 s.ack_timer.stop()
+                s.inactivity.stop()
                 s.data = b""
                 s.retransmit.clear()
         elif isinstance(p, KeepAlive):
@@ -824,7 +845,7 @@ class Entity:
         data = bytes(r.buf[:size])
         path = None
         if self.store is not None and r.name:
-            path = self._store_path(r.name)
+            path = self._store_path(r.name if ok else r.name + ".partial")
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
