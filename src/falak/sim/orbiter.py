@@ -43,6 +43,10 @@ only, through a pluggable :class:`FileSender`: :class:`SegmentSender` (FILE_SEGM
 image (:attr:`OrbiterModel.image_truth`: the noise-free render, every pixel's ground point,
 the pointing) and, with option ``truth_dir``, written there as ``IMG_nnnnnn.npz``.
 
+**Stepping.** The model takes any step; packets are due at their MDB periods, each stamped
+with its own time. A step over more than 120 s of simulated time (a late start, a paused run)
+sends no packets for the gap, and power and thermal cross gaps over an hour in 10 min steps.
+
 Options of :func:`create_model` (:data:`OPTIONS`): ``elements``, ``frame``, ``oem``,
 ``degree``, ``third_bodies``, ``stations``, ``stations_file``, ``contacts`` (``stations`` or
 ``always``), ``recorder_mib``, ``downlink_kbps``, ``mag_rate_hz`` (1), ``mag_file_s``,
@@ -130,6 +134,7 @@ DEFAULT_ELEMENTS = (6142.4, 0.6846, 90.0, 0.0, 270.0, 0.0)
 DEFAULT_STATIONS = ("Karachi", "Islamabad")
 
 _NS = 1_000_000_000
+_CATCH_UP_S = 120  # a model stepped over a longer gap sends no packets for it
 _CHUNK_S = 2 * 86400.0
 _SAMPLE_S = 60.0
 _PERIODS_S = {"hk": 4.0, "att": 10.0, "pwr": 4.0, "th": 10.0, "mag": 4.0, "truth": 10.0}
@@ -176,6 +181,7 @@ class OrbitTrack:
         self.sky = _Sky.build(first)
         self.extend = extend
         self.lost: str | None = None
+        self._cache: dict[tuple[str, int], Any] = {}
 
     @property
     def end_ns(self) -> int:
@@ -202,33 +208,62 @@ class OrbitTrack:
                 tr.meta,
             )
             self.sky = _Sky.build(self.traj)
+            self._cache.clear()
 
     def t_s(self, now_ns: NDArray[np.int64] | int) -> NDArray[np.float64]:
         """UTC seconds since the trajectory's epoch."""
         return (np.atleast_1d(np.asarray(now_ns, dtype=np.int64)) - self.epoch_ns) / 1e9
 
+    def _memo(self, key: str, now_ns: NDArray[np.int64] | int, fn: Any) -> Any:
+        """Memoise scalar-time geometry (a step asks for the same instant several times)."""
+        if not isinstance(now_ns, int | np.integer):
+            return fn(now_ns)
+        k = (key, int(now_ns))
+        hit = self._cache.get(k)
+        if hit is None:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            hit = self._cache[k] = fn(now_ns)
+        return hit
+
     def state(self, now_ns: NDArray[np.int64] | int) -> tuple[NDArray[np.float64], ...]:
         """(r_km, v_km_s) Moon-centred ICRF at the times, each (N, 3)."""
+        out: tuple[NDArray[np.float64], ...] = self._memo("rv", now_ns, self._state)
+        return out
+
+    def _state(self, now_ns: NDArray[np.int64] | int) -> tuple[NDArray[np.float64], ...]:
         t = np.atleast_1d(np.asarray(now_ns, dtype=np.int64))
         self.ensure(int(t.max()))
         return interpolate_state(self.traj, self.t_s(t))
 
     def icrf_to_me(self, now_ns: NDArray[np.int64] | int) -> NDArray[np.float64]:
         """ICRF → MOON_ME rotations at the times, (N, 3, 3)."""
+        out: NDArray[np.float64] = self._memo("me", now_ns, self._icrf_to_me)
+        return out
+
+    def _icrf_to_me(self, now_ns: NDArray[np.int64] | int) -> NDArray[np.float64]:
         out: NDArray[np.float64] = self.sky.interp(self.sky.me, self.t_s(now_ns)).reshape(-1, 3, 3)
         return out
 
     def sun_fraction(self, now_ns: NDArray[np.int64] | int) -> NDArray[np.float64]:
         """Visible solar-disk fraction (Moon and Earth shadows, as falak orbiter eclipses)."""
+        out: NDArray[np.float64] = self._memo("sun", now_ns, self._sun_fraction)
+        return out
+
+    def _sun_fraction(self, now_ns: NDArray[np.int64] | int) -> NDArray[np.float64]:
         r, _ = self.state(now_ns)
-        earth, sun = self.sky.bodies(self.t_s(now_ns))
+        sun, earth = self.sun_earth(now_ns)
         f_moon, _, _ = _lit_fraction(sun - r, -r, MOON_RADIUS_KM)
         f_earth, _, _ = _lit_fraction(sun - r, earth - r, EARTH_RADIUS_KM)
         out: NDArray[np.float64] = f_moon * f_earth
         return out
 
     def sun_earth(self, now_ns: NDArray[np.int64] | int) -> tuple[NDArray[np.float64], ...]:
-        """The Earth and the Sun from the Moon, ICRF km, each (N, 3)."""
+        """The Sun and the Earth from the Moon, ICRF km, each (N, 3)."""
+        out: tuple[NDArray[np.float64], ...] = self._memo("bodies", now_ns, self._sun_earth)
+        return out
+
+    def _sun_earth(self, now_ns: NDArray[np.int64] | int) -> tuple[NDArray[np.float64], ...]:
         earth, sun = self.sky.bodies(self.t_s(now_ns))
         return sun, earth
 
@@ -665,7 +700,9 @@ class OrbiterModel:
 
     def _advance(self, now_ns: int) -> None:
         while self._t < now_ns:
-            dt_ns = min(now_ns - self._t, 30 * _NS)
+            # 30 s steps; a gap of more than an hour (a late start, a pause) in 10 min steps
+            limit_s = 600 if now_ns - self._t > 3600 * _NS else 30
+            dt_ns = min(now_ns - self._t, limit_s * _NS)
             self._t += dt_ns
             self._tick(dt_ns / _NS, self._t)
 
@@ -974,11 +1011,13 @@ class OrbiterModel:
         return out
 
     def _catch_up(self, now_ns: int) -> None:
+        gap = now_ns - _CATCH_UP_S * _NS
         for key, due in self._next.items():  # started late or paused: no packets for the gap
-            if due < now_ns - 3600 * _NS:
+            if due < gap:
                 self._next[key] = now_ns
-        if self._next_mag_ns < now_ns - 3600 * _NS:
-            self._next_mag_ns = now_ns
+        if self._next_mag_ns < gap:  # nor magnetometer samples
+            step = round(_NS / self.mag_rate_hz) if self.mag_rate_hz > 0 else _NS
+            self._next_mag_ns = -(-now_ns // step) * step
         t_prev = self._t
         while True:
             key = min(self._next, key=self._next.__getitem__)
