@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from falak.dynamics.stations import load_stations
 from falak.dynamics.tle import read_tle_file
 from falak.planning.campaign.orbit_env import eclipse_intervals
 from falak.server import Runtime, create_app, load_config
-from falak.server.timeline import CHUNK_S
+from falak.server.timeline import CHUNK_S, read_plan
 from falak.utctime import parse_ns
 from tests.server.timeline_plans import (
     CSS_TLE,
@@ -311,3 +312,39 @@ def test_openapi_lists_the_timeline_routes(tc: TestClient) -> None:
     assert "/api/v1/clock" in paths
     assert "/api/v1/spacecraft/{sc}/timeline" in paths
     assert "/api/v1/timeline" in paths
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"foo": 1}', "odd.json: not a campaign plan (falak campaign plan), a traverse route"),
+        (
+            '[{"start": "2023-09-08T07:10:00Z", "stop": "2023-09-08T07:12:00Z"}]',
+            "odd.json: [0]: not an orbiter imaging, contact or eclipse window (no "
+            "min_off_nadir_deg, station or body field)",
+        ),
+        (
+            '[{"start": "2023-09-08T07:10:00Z", "stop": "2023-09-08T07:12:00Z", '
+            '"min_off_nadir_deg": "low"}]',
+            "odd.json: unexpected content (ValueError: Unknown format code 'f' for object of "
+            "type 'str')",
+        ),
+        (
+            '{"activities": [{"experiment": "melt", "start": "08:00", "end": "09:00"}]}',
+            "odd.json: activities[0].start",
+        ),
+        (
+            '{"format": "falak-uplink-windows/2", "windows": []}',
+            "odd.json: format 'falak-uplink-windows/2' is not supported; this server reads "
+            "falak-uplink-windows/1",
+        ),
+    ],
+)
+def test_plans_of_no_known_form_say_what_they_should_be(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(content, encoding="utf-8")
+    (item,) = read_plan(path)
+    assert item.kind == "error"
+    assert item.label.startswith(message), item.label

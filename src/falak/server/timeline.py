@@ -334,6 +334,13 @@ def read_plan(path: Path) -> list[Item]:
         items = [_error(f"{path}: cannot read the plan file ({exc})", file=str(path))]
     except FalakError as exc:
         items = [_error(str(exc), file=str(path))]
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        items = [
+            _error(
+                f"{name}: unexpected content ({type(exc).__name__}: {exc}); expected {KNOWN_PLANS}",
+                file=str(path),
+            )
+        ]
     with _plan_lock:
         _plan_cache[path] = (stamp, items)
     return items
