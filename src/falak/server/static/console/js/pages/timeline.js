@@ -258,9 +258,11 @@ function maybeLoad(s) {
 }
 
 async function load(s) {
+  // half a view either side: panning a little needs no new request, and a 7-day view asks
+  // for 14 days, the longest the server computes passes for
   const span = s.view.t1 - s.view.t0;
-  const t0 = s.view.t0 - span;
-  const t1 = s.view.t1 + span;
+  const t0 = s.view.t0 - span / 2;
+  const t1 = s.view.t1 + span / 2;
   s.loading = true;
   try {
     const body = await s.ctx.api(scPath(s.ctx, "timeline"), { query: { start: iso(t0), end: iso(t1) } });
