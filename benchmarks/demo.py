@@ -87,7 +87,8 @@ def _wait_running(run_json: Path, proc: subprocess.Popen[bytes], log: Path) -> d
 
 
 def _packets(client: Any) -> int:
-    return sum(int(link["packets"]) for link in client.links())
+    """Packets received so far on every link of every spacecraft (the demo flies several)."""
+    return sum(int(ln["packets"]) for sc in client.spacecraft_list() for ln in sc["links"])
 
 
 def measure(speed: float, window_s: float, warmup_s: float) -> Run:

@@ -862,8 +862,9 @@ def demo_command(
         Path | None,
         typer.Option(
             "--run-dir",
-            help="Where the run's files go (server.yaml, campaign, plan, stack, status files, "
-            "logs/, run.json). Default: 'run' beside the archive.",
+            help="Where the run's files go (server.yaml, campaign, plan, stack, the rover's "
+            "site, route, stack and uplink windows, status files, logs/, run.json). Default: "
+            "'run' beside the archive.",
         ),
     ] = None,
     port: Annotated[
@@ -877,7 +878,8 @@ def demo_command(
             help="Simulated UTC at the start of the run (ISO 8601). The demo campaign flies "
             "5 to 55 minutes after it and needs the crew at work then (08:00-12:00 or "
             "15:30-18:00 UTC); otherwise planning says which rules conflict. The rover's "
-            "traverse departs then, or when the Earth next rises over its horizon.",
+            "traverse departs then, or once the Earth is up over its whole route (it is "
+            "teleoperated), within a day.",
         ),
     ] = DEFAULT_EPOCH,
     seed: Annotated[
