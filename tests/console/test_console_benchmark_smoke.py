@@ -24,7 +24,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "console.py"
 NUMBERS = [
     "busy", "script", "layout", "style", "frame_p50_ms", "frame_p99_ms",
     "lag_p50_ms", "lag_p95_ms", "lag_p99_ms", "lag_max_ms", "ws_p50_ms", "ws_p99_ms",
-    "updates_per_row_per_s", "cpu_this_process",
+    "updates_per_row_per_s", "cpu_this_process", "py_ws_p50_ms", "py_ws_p99_ms",
 ]  # fmt: skip
 
 
