@@ -121,3 +121,78 @@ def test_an_image_is_taken_dumped_and_decoded_byte_identical() -> None:
     assert 190.0 < hk.column("ORB_ALT_KM").eng.tolist()[0] < 8700.0
     mag = res.container("MAGNETOMETER")
     assert mag.column("MAG_RATE_HZ").eng.tolist()[-1] == 1
+
+
+def test_a_file_comes_down_by_cfdp_over_the_runner_and_the_mdb_reads_its_pdus() -> None:
+    from falak.cfdp import Entity, ReceivedFile, unwrap, wrap
+
+    opts = {
+        "contacts": "always",
+        "polar_terrain": False,
+        "mag_rate_hz": 0,
+        "file_downlink": "cfdp",
+        "cfdp_timers": {"ack_interval_s": 5, "nak_interval_s": 5},
+    }
+    model = create_model(EPOCH, seed=0, options=opts)
+    host = [10**18]
+    clock = ScaledClock(EPOCH, 1.0, host[0], host_ns=lambda: host[0])
+    tm, pb = _sock(), _sock()
+    sc = Spacecraft(
+        model, clock, tm=tm.getsockname(), playback=pb.getsockname(), tc=("127.0.0.1", 0)
+    )
+    up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    enc = CommandEncoder(model.mdb)
+    received: list[ReceivedFile] = []
+    seq = [0]
+
+    def to_orbiter(pdu: bytes) -> None:  # the ground's answers, up in APID 611 packets
+        seq[0] += 1
+        up.sendto(wrap(pdu, 611, seq[0], packet_type=1), sc.tc_address)
+
+    ground = Entity(1, to_orbiter, now=lambda: clock.now_ns() / S, on_received=received.append)
+    got: list[bytes] = []
+
+    def advance(seconds: float) -> None:
+        for _ in range(round(seconds / 0.5)):
+            host[0] += S // 2
+            sc.step()
+            for p in _drain(tm):
+                got.append(p)
+                if ((p[0] & 7) << 8 | p[1]) == 610:
+                    ground.receive(unwrap(p, 610))
+            ground.tick()
+
+    try:
+        advance(1.0)
+        up.sendto(enc.encode("IMAGE_TAKE", {"EXPOSURE_MS": 10}, seq_count=41).binary, sc.tc_address)
+        advance(8.0)
+        fid = max(model.store.files)
+        up.sendto(enc.encode("FILE_DUMP", {"FILE_ID": fid}, seq_count=42).binary, sc.tc_address)
+        advance(40.0)
+    finally:
+        sc.close()
+        for s in (tm, pb, up):
+            s.close()
+    (rf,) = received
+    assert rf.complete
+    assert rf.data == model.store.files[fid].data
+    lens = [len(p) for p in got]
+    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    res = Decoder(model.mdb).decode(b"".join(got), offs, lens)
+    # the MDB's CFDP_PDU_DOWN reads each PDU as the whole data field, as falak.cfdp.unwrap does
+    pdus = [bytes(x) for x in res.container("CFDP_PDU_DOWN").column("CFDP_PDU").eng]
+    raw = [unwrap(p, 610) for p in got if ((p[0] & 7) << 8 | p[1]) == 610]
+    assert pdus == raw
+    assert len(pdus) > 256  # Metadata, 257 File Data PDUs, EOF, ACK of Finished
+    ack = res.container("CMD_ACK")
+    rows = list(
+        zip(
+            ack.column("ACK_SEQ_COUNT").eng.tolist(),
+            ack.column("ACK_STAGE").eng.tolist(),
+            strict=True,
+        )
+    )
+    assert [r[1] for r in rows if r[0] == 42] == ["RECEIVED", "ACCEPTED", "COMPLETE"]
+    # the ground's PDUs were taken by the orbiter's entity, not decoded as commands
+    assert sc.commands.received == 2
+    assert model.uplink_packets_taken >= 2  # EOF ACK and Finished at least

@@ -101,6 +101,7 @@ __all__ = [
     "DEFAULT_ELEMENTS",
     "MDB_PATH",
     "OPTIONS",
+    "CfdpSender",
     "FileSender",
     "FileStore",
     "OrbiterModel",
@@ -128,6 +129,11 @@ OPTIONS = (
     "battery_soc_pct",
     "polar_terrain",
     "truth_dir",
+    "file_downlink",
+    "cfdp_class",
+    "cfdp_entity_id",
+    "cfdp_ground_id",
+    "cfdp_timers",
 )
 DEFAULT_ELEMENTS = (6142.4, 0.6846, 90.0, 0.0, 270.0, 0.0)
 """a_km, e, i_deg, raan_deg, argp_deg, ta_deg in MOON_PA at the epoch (docs/orbiter.md)."""
@@ -500,6 +506,104 @@ class SegmentSender:
         self.file, self.done = None, True
 
 
+class CfdpSender:
+    """File downlink with CCSDS CFDP (727.0-B-5): falak's :class:`falak.cfdp.Entity` on board.
+
+    Each file is one Put to the ground's entity (``ground_id``, the server's ``cfdp:
+    entity_id``), class 2 by default; its PDUs go down one per APID 610 packet
+    (``CFDP_PDU_DOWN``), at most as many a step as the link's budget allows, and the ground's
+    ACKs, NAKs and Finished PDUs come back through :meth:`receive`. The entity's timers run on
+    simulated time; :meth:`pause` and :meth:`resume` suspend and resume the transactions at
+    contact boundaries (§4.6.6). Files the ground puts to the orbiter are handed to
+    ``on_received``.
+    """
+
+    PACKET_OVERHEAD = 6
+
+    def __init__(
+        self,
+        *,
+        entity_id: int = 2,
+        ground_id: int = 1,
+        cls: int = 2,
+        segment_bytes: int = SEGMENT_BYTES,
+        on_received: Any = None,
+        timers: Mapping[str, float] | None = None,
+    ) -> None:
+        from collections import deque
+
+        from falak.cfdp import Entity
+
+        self._now_s = 0.0
+        self._pending: deque[bytes] = deque()
+        t: dict[str, Any] = dict(timers or {})  # falak.cfdp.TIMER_DEFAULTS keys
+        self.entity = Entity(
+            entity_id,
+            self._pending.append,
+            now=lambda: self._now_s,
+            on_received=on_received,
+            **t,
+        )
+        self.ground_id = ground_id
+        self.cls = cls
+        self.segment_bytes = segment_bytes
+        self.tid: Any = None
+        self.done = True
+        self.bytes_sent = 0
+        self.failed = ""
+
+    def begin(self, f: StoredFile, now_ns: int) -> None:
+        """Put ``f`` to the ground's entity."""
+        self._now_s = now_ns / _NS
+        self.tid = self.entity.put(
+            self.ground_id, f.data, f.name, cls=self.cls, segment_size=self.segment_bytes
+        )
+        self.done, self.bytes_sent, self.failed = False, 0, ""
+
+    def pump(self, now_ns: int, budget_bytes: int) -> tuple[list[TmPacket], int]:
+        """Run the entity and return the PDUs that fit in ``budget_bytes``."""
+        self._now_s = now_ns / _NS
+        room = budget_bytes // (self.segment_bytes + 40) - len(self._pending)
+        if room >= 1:
+            self.entity.pdus_per_tick = int(room)
+            self.entity.tick()
+        out: list[TmPacket] = []
+        used = 0
+        while self._pending:
+            cost = len(self._pending[0]) + self.PACKET_OVERHEAD
+            if used + cost > budget_bytes and used > 0:
+                break
+            pdu = self._pending.popleft()
+            out.append(TmPacket("CFDP_PDU_DOWN", {"CFDP_PDU": pdu}, now_ns))
+            used += cost
+        st = next((t for t in self.entity.transactions() if t.id == self.tid), None)
+        if st is not None:
+            self.bytes_sent = st.progress
+            if st.state in ("finished", "cancelled") and not self._pending and not self.done:
+                self.done = True
+                self.failed = "" if st.condition == "NO_ERROR" else st.condition
+        return out, used
+
+    def receive(self, data: bytes, now_ns: int) -> None:
+        """Take a PDU from the ground."""
+        self._now_s = now_ns / _NS
+        self.entity.receive(data)
+
+    def pause(self) -> None:
+        """The contact ends: suspend every transaction."""
+        self.entity.suspend_all()
+
+    def resume(self) -> None:
+        """The next contact starts: resume them."""
+        self.entity.resume_all()
+
+    def cancel(self) -> None:
+        """Stop the file in progress (its transaction is left to time out on the ground)."""
+        if self.tid is not None:
+            self.entity.suspend(self.tid)
+        self.done = True
+
+
 def reassemble_segments(packets: list[Mapping[str, Any]]) -> dict[int, bytes]:
     """Files from decoded FILE_SEGMENT values (any order, duplicates allowed), by file id.
 
@@ -581,7 +685,25 @@ class OrbiterModel:
         self.polar = bool(opts.get("polar_terrain", True))
         td = opts.get("truth_dir")
         self.truth_dir = Path(str(td)) if td else None
-        self.sender: FileSender = sender if sender is not None else SegmentSender()
+        self.file_downlink = str(opts.get("file_downlink", "segments"))
+        if sender is not None:
+            self.sender: FileSender = sender
+        elif self.file_downlink == "segments":
+            self.sender = SegmentSender()
+        elif self.file_downlink == "cfdp":
+            cls = int(opts.get("cfdp_class", 2))
+            self.sender = CfdpSender(
+                entity_id=int(opts.get("cfdp_entity_id", 2)),
+                ground_id=int(opts.get("cfdp_ground_id", 1)),
+                cls=cls,
+                on_received=self._uplinked,
+                timers={str(k): float(v) for k, v in dict(opts.get("cfdp_timers", {})).items()},
+            )
+        else:
+            raise ValueError("orbiter file_downlink must be 'segments' or 'cfdp'")
+        self.cfdp_apid_up = 611
+        self.uplink_packets_taken = 0
+        self._dl_contact = False
         self.mode = "NOMINAL"
         self.soc = float(opts.get("battery_soc_pct", 90.0)) / 100.0
         self.capacity_wh = BATTERY_WH
@@ -841,7 +963,13 @@ class OrbiterModel:
 
     def _downlink(self, t0: int, t1: int) -> None:
         """Send file bytes from ``t0`` to ``t1`` while in contact (the link's rate)."""
-        if not self.in_contact(t1):
+        contact = self.in_contact(t1)
+        if contact != self._dl_contact:  # a contact starts or ends: CFDP resumes or suspends
+            hook = getattr(self.sender, "resume" if contact else "pause", None)
+            if hook is not None:
+                hook()
+            self._dl_contact = contact
+        if not contact:
             self._budget = 0.0
             return
         self._budget = min(
@@ -868,9 +996,18 @@ class OrbiterModel:
                 d = self.sending
                 self.sending = None
                 sent = self.store.files.get(d.file_id)
+                failed = str(getattr(self.sender, "failed", ""))
                 if sent is not None:
-                    sent.state = "SENT"
-                d.result = CommandOutcome()
+                    sent.state = "STORED" if failed else "SENT"
+                d.result = (
+                    CommandOutcome(
+                        ok=False,
+                        reason="EXECUTION_FAILED",
+                        message=f"file {d.file_id}: the CFDP transaction ended {failed}",
+                    )
+                    if failed
+                    else CommandOutcome()
+                )
             elif not packets:
                 return
 
@@ -1228,6 +1365,33 @@ class OrbiterModel:
                 "EVENT_MESSAGE": text,
             },
         )
+
+    def take_uplink_packet(self, data: bytes, now_ns: int) -> bool:
+        """Take an APID 611 packet (a CFDP PDU) before the command decoder; False for others."""
+        if len(data) < 7 or ((data[0] & 7) << 8 | data[1]) != self.cfdp_apid_up:
+            return False
+        from falak.cfdp import unwrap
+        from falak.errors import DecodeError
+
+        self.uplink_packets_taken += 1
+        self._catch_up(now_ns)
+        try:
+            pdu = unwrap(data, self.cfdp_apid_up)
+        except DecodeError as exc:
+            self._event("WARNING", f"CFDP packet refused: {exc}", "FILES", 42)
+            return True
+        self.sender.receive(pdu, now_ns)
+        return True
+
+    def _uplinked(self, rf: Any) -> None:
+        """A file the ground sent up by CFDP: into the file store (kind OTHER)."""
+        name = str(rf.name or f"UPLINK_{rf.transaction_seq:06d}.bin")
+        how = "whole" if rf.complete else f"incomplete, missing {rf.missing}"
+        f = StoredFile(self.store.new_id(), name, "OTHER", bytes(rf.data), self._t)
+        self._event(
+            "INFO", f"file {name} received from the ground ({rf.size} bytes, {how})", "FILES", 43
+        )
+        self._store(f)
 
     def set_recorder_status(self, fill_pct: float, packets: int, overwritten: int) -> None:
         """Take the runner's packet-recorder state for housekeeping."""

@@ -19,9 +19,11 @@ The runner owns everything a model must not touch (:mod:`falak.sim.model`):
   :meth:`~falak.sim.model.SpacecraftModel.inject_fault`), then ACCEPTED and COMPLETE (after
   the model's ``complete_after_s``), or FAILED with the model's reason and an event.
 
-A model may have two optional methods the runner calls when they exist:
-``set_recorder_status(fill_pct, packets, overwritten)`` after every step (for housekeeping)
-and ``count_rejected(n)`` for each command the decoder rejected. A packet's
+A model may have optional methods the runner calls when they exist:
+``set_recorder_status(fill_pct, packets, overwritten)`` after every step (for housekeeping),
+``count_rejected(n)`` for each command the decoder rejected, and
+``take_uplink_packet(data, now_ns) -> bool`` for each uplinked packet before it is decoded
+as a command: True means the model took it (the orbiter's CFDP PDUs on APID 611). A packet's
 :attr:`~falak.sim.model.TmPacket.time_ns`, when set, is its on-board time; otherwise the
 time of the step that returned it.
 
@@ -460,6 +462,14 @@ class Spacecraft:
 
     def handle_telecommand(self, data: bytes, now_ns: int) -> None:
         """Decode, acknowledge and execute one telecommand that reached the spacecraft."""
+        take = getattr(self.model, "take_uplink_packet", None)
+        if take is not None:  # optional hook: packets that are no command (CFDP PDUs)
+            try:
+                if take(data, now_ns):
+                    return
+            except Exception as exc:
+                self._count_error("model", exc)
+                return
         self.commands.received += 1
         try:
             out = self.decoder.decode(data)
