@@ -39,9 +39,12 @@ packet recorder (``--recorder-bytes``) holds the *telemetry* recorded out of con
 are the mass memory's packet and file partitions. FILE_DUMP and RECORDER_DUMP queue files for
 the downlink, which sends at ``downlink_kbps`` (128 kbit/s of packet bytes) while in contact
 only, through a pluggable :class:`FileSender`: :class:`SegmentSender` (FILE_SEGMENT packets of
-1024 bytes with a CRC-32 each, then FILE_END) until CCSDS CFDP replaces it. Truth is kept per
-image (:attr:`OrbiterModel.image_truth`: the noise-free render, every pixel's ground point,
-the pointing) and, with option ``truth_dir``, written there as ``IMG_nnnnnn.npz``.
+1024 bytes with a CRC-32 each, then FILE_END; the default) or, with ``file_downlink=cfdp``,
+:class:`CfdpSender` (CCSDS CFDP class 2 with falak's entity, PDUs on APIDs 610 down and 611
+up; the ground's PDUs reach the model through the runner's ``take_uplink_packet`` hook).
+Truth is kept per image (:attr:`OrbiterModel.image_truth`: the noise-free render, every
+pixel's ground point, the pointing) and, with option ``truth_dir``, written there as
+``IMG_nnnnnn.npz``.
 
 **Stepping.** The model takes any step; packets are due at their MDB periods, each stamped
 with its own time. A step over more than 120 s of simulated time (a late start, a paused run)
@@ -51,7 +54,9 @@ Options of :func:`create_model` (:data:`OPTIONS`): ``elements``, ``frame``, ``oe
 ``degree``, ``third_bodies``, ``stations``, ``stations_file``, ``contacts`` (``stations`` or
 ``always``), ``recorder_mib``, ``downlink_kbps``, ``mag_rate_hz`` (1), ``mag_file_s``,
 ``battery_soc_pct``, ``polar_terrain`` (true: the synthetic south pole under the camera),
-``truth_dir``.
+``truth_dir``, ``file_downlink`` (``segments`` or ``cfdp``), ``cfdp_class`` (2),
+``cfdp_entity_id`` (2), ``cfdp_ground_id`` (1), ``cfdp_timers`` (a mapping of
+:data:`falak.cfdp.TIMER_DEFAULTS` keys).
 """
 
 from __future__ import annotations
