@@ -418,3 +418,36 @@ def test_cfdp_class_2_brings_an_image_down_whole_through_5_percent_loss() -> Non
             break
     table = next(x for x in m.store.files.values() if x.name == "camera_table.yaml")
     assert (table.kind, table.data) == ("OTHER", b"exposure_ms: 20\n")
+
+
+def test_recorder_dump_delete_abort_and_list() -> None:
+    opts = {"mag_rate_hz": 16, "contacts": "always", "downlink_kbps": 8}  # 1 kB/s
+    m = create_model(EPOCH, seed=0, options=opts)
+    t = EPOCH
+    for _ in range(3):  # three magnetometer files of 10 s (161 samples, 3232 bytes each)
+        t += 10 * S
+        m.step(t)
+        assert m.execute("MAG_FILE_CLOSE", {}, t).ok
+    files = [f for f in m.store.files.values() if f.kind == "MAGNETOMETER"]
+    assert [f.size for f in files] == [16 + 20 * 161, 16 + 20 * 160, 16 + 20 * 160]
+    listing = m.execute("FILE_LIST", {}, t)
+    entries = [p.values for p in listing.packets if p.container == "FILE_DIRECTORY"]
+    assert [(e["DIR_FILE_ID"], e["DIR_INDEX"], e["DIR_COUNT"]) for e in entries] == [
+        (f.file_id, i, 3) for i, f in enumerate(files)
+    ]
+    assert m.execute("RECORDER_DUMP", {}, t).ok
+    assert [d.file_id for d in m.queue] == [f.file_id for f in files]  # oldest first
+    m.step(t + S // 2)  # the first file starts going down
+    assert m.sending is not None
+    busy = m.execute("FILE_DELETE", {"FILE_ID": m.sending.file_id}, t + S // 2)
+    assert (busy.ok, busy.reason) == (False, "NOT_ALLOWED_IN_STATE")
+    dump = m.execute("FILE_DUMP", {"FILE_ID": files[2].file_id}, t + S // 2)
+    assert m.execute("FILE_DUMP_ABORT", {}, t + S).ok
+    assert dump.finish is not None
+    end = dump.finish(t + S)
+    assert end is not None
+    assert (end.ok, end.message) == (False, "aborted by FILE_DUMP_ABORT")
+    gone = m.execute("FILE_DELETE", {"FILE_ID": files[0].file_id}, t + S)
+    assert gone.ok
+    assert files[0].file_id not in m.store.files
+    assert [p.values["DIR_STATE"] for p in gone.packets] == ["DELETED"]
