@@ -9,6 +9,7 @@ import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
@@ -103,7 +104,11 @@ def list_files(
     responses={200: {"content": {"application/octet-stream": {}}}},
     response_class=Response,
 )
-def download_file(rt: SpacecraftDep, user: CurrentUser, file_id: int) -> Response:
+def download_file(
+    rt: SpacecraftDep,
+    user: CurrentUser,
+    file_id: Annotated[int, PathParam(ge=1, le=2**63 - 1, description="A file's id")],
+) -> Response:
     """A received file's bytes (``Content-Disposition`` gives its name; ``X-Falak-Complete``
     and ``X-Falak-Sha256`` its state and digest)."""
     meta, data = rt.archive.read_file(file_id)
