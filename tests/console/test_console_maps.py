@@ -157,6 +157,18 @@ def test_rover_site_shows_hillshade_route_and_the_rover_moving(
     assert (bx - ax) / (ay - by) == pytest.approx(2.0, rel=0.05)
     assert pixel(console, "data-rover-px") == (0xFF, 0x7B, 0x72)  # the rover's colour
 
+    # "Rover" centres the map on the rover
+    console.click("[data-test=to-rover]")
+    console.wait_for_function(
+        """([w, h]) => {
+          const at = document.querySelector("[data-test=map-canvas]").dataset.roverPx || "";
+          const [x, y] = at.split(",").map(Number);
+          return Math.abs(x - w / 2) < 1 && Math.abs(y - h / 2) < 1;
+        }""",
+        arg=[box["width"], box["height"]],
+    )
+    console.click("text=Fit")
+
     console.check("[data-test=layer-lit]")
     expect(console.locator("[data-test=overlay-time]")).to_have_text("2023-09-08 06:00:00Z")
     g.send_pose(x0 + 30.0, y0 + 12.0, 70.0, seq=3)

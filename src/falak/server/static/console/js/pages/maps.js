@@ -6,7 +6,8 @@
 //   site  — a surface spacecraft: the site's hillshade (GET map/site.png), the planned route(s)
 //           of its plans, the sunlit and Earth-visible overlays of now (10-minute buckets), and
 //           the rover where its telemetry puts it (ROV_EST_X_M/Y_M/HEADING_DEG, latest over
-//           REST, then live over the parameters WebSocket; its trail since the page opened).
+//           REST, then live over the parameters WebSocket; its trail: the archived positions
+//           of the last 12 h, then the live ones). "Rover" centres the map on it.
 // Drawn on a canvas (no tiles, no CDN: everything comes from the falak server). Drag to pan,
 // wheel or +/− to zoom (about the pointer), 0 or "Fit" to see it all; arrow keys pan when
 // the map has the focus. The canvas carries data-* attributes of what it drew (points,
@@ -595,22 +596,63 @@ async function loadOverlays(st) {
   }
 }
 
+const TRAIL_MAX = 20_000;
+const TRAIL_HOURS = 12;
+
+/** Add a position to the trail, in time order (x and y of one packet share its time). */
+function addTrail(st, x, y, tNs) {
+  const tr = st.trail;
+  const last = tr[tr.length - 1];
+  if (last && tNs <= last[2]) return; // already there (history and live overlap)
+  if (!last || last[0] !== x || last[1] !== y) tr.push([x, y, tNs]);
+  else last[2] = tNs;
+  if (tr.length > TRAIL_MAX) tr.splice(0, tr.length - TRAIL_MAX);
+}
+
 function setSample(st, sample) {
   const p = st.pose;
   const names = st.site.pose;
   const v = Number(sample.eng);
-  if (sample.parameter === names.x_m) p.x = v;
-  else if (sample.parameter === names.y_m) p.y = v;
+  const t = Number(sample.time_ns);
+  if (sample.parameter === names.x_m) [p.x, p.tx] = [v, t];
+  else if (sample.parameter === names.y_m) [p.y, p.ty] = [v, t];
   else if (sample.parameter === names.heading_deg) p.heading = v;
   else return;
-  p.time = sample.time || (sample.time_ns ? new Date(sample.time_ns / 1e6).toISOString() : p.time);
+  p.time = sample.time || (Number.isFinite(t) ? new Date(t / 1e6).toISOString() : p.time);
   p.stale = false;
-  const last = st.trail[st.trail.length - 1];
-  if (Number.isFinite(p.x) && Number.isFinite(p.y) && (!last || last[0] !== p.x || last[1] !== p.y)) {
-    if (sample.parameter !== names.heading_deg) st.trail.push([p.x, p.y]);
-    if (st.trail.length > 5000) st.trail.shift();
-  }
+  if (p.tx === p.ty && Number.isFinite(p.x) && Number.isFinite(p.y)) addTrail(st, p.x, p.y, p.tx);
   st.dirty = true;
+}
+
+/** The rover's archived positions of the last TRAIL_HOURS (run clock): where it has been. */
+async function loadTrail(st) {
+  const short = (q) => q.split("/").pop();
+  const stop = st.site.now_ns + 60e9;
+  const query = {
+    start: new Date((st.site.now_ns - TRAIL_HOURS * 3600e9) / 1e6).toISOString(),
+    stop: new Date(stop / 1e6).toISOString(),
+    limit: TRAIL_MAX,
+  };
+  try {
+    const [xs, ys] = await Promise.all([st.site.pose.x_m, st.site.pose.y_m].map((q) =>
+      st.ctx.api(scPath(st.ctx, `parameters/${encodeURIComponent(short(q))}/history`), { query })));
+    if (S !== st) return;
+    const yAt = new Map(ys.time_ns.map((t, i) => [t, ys.eng[i]]));
+    const past = [];
+    xs.time_ns.forEach((t, i) => {
+      const y = yAt.get(t);
+      if (y !== undefined && Number.isFinite(Number(xs.eng[i])) && Number.isFinite(Number(y))) {
+        past.push([Number(xs.eng[i]), Number(y), t]);
+      }
+    });
+    const live = st.trail;
+    st.trail = [];
+    for (const [x, y, t] of past) addTrail(st, x, y, t);
+    for (const [x, y, t] of live) addTrail(st, x, y, t);
+    st.view.request();
+  } catch (err) {
+    if (S === st) st.error.textContent = `rover trail: ${err.message}`;
+  }
 }
 
 async function loadPose(st) {
@@ -632,7 +674,7 @@ function onPose(st, m) {
     const d = m.data;
     const n = d.time_ns.length;
     if (!n) return;
-    setSample(st, { parameter: d.parameter, eng: d.eng[n - 1], time_ns: d.time_ns[n - 1] });
+    for (let i = 0; i < n; i++) setSample(st, { parameter: d.parameter, eng: d.eng[i], time_ns: d.time_ns[i] });
   } else if (m.type === "staleness") {
     if (Object.values(st.site.pose).includes(m.data.parameter) && m.data.expired) {
       st.pose.stale = true;
@@ -661,7 +703,7 @@ async function refreshSite(st) {
 
 async function mountSite(st) {
   st.layers = { route: true, lit: false, earth: false };
-  st.pose = { x: NaN, y: NaN, heading: NaN, time: null, stale: false };
+  st.pose = { x: NaN, y: NaN, heading: NaN, tx: NaN, ty: NaN, time: null, stale: false };
   st.trail = [];
   st.overlayImages = new Map();
   st.site = await st.ctx.api(st.info.site);
@@ -685,6 +727,15 @@ async function mountSite(st) {
       toggle("route", "route", true, layer("route")),
       toggle("lit", "sunlit now", false, layer("lit")),
       toggle("earth", "Earth in view now", false, layer("earth")),
+      h("button", { type: "button", "data-test": "to-rover", title: "centre on the rover, 8x",
+        onclick: () => {
+          if (!Number.isFinite(st.pose.x) || !Number.isFinite(st.pose.y)) return;
+          const v = st.view;
+          v.scale = v.fitScale * 8;
+          [v.cx, v.cy] = [st.pose.x, st.pose.y];
+          v.clamp();
+          v.request();
+        } }, "Rover"),
     ]),
     st.error,
     h("div", { class: "mp-body" }, h("div", { class: "mp-view" }, canvas), st.panel));
@@ -705,6 +756,7 @@ async function mountSite(st) {
       for (const one of Array.isArray(m) ? m : [m]) onPose(st, one);
     });
     await loadPose(st);
+    await loadTrail(st);
   }
   const speed = st.site.speed || 1;
   const everyMs = Math.max(10_000, (st.site.overlay_bucket_s * 1000) / speed);
