@@ -35,7 +35,7 @@ def _pgm_pixels(data: bytes) -> tuple[int, int, bytes]:
 
 
 def test_images_are_rebuilt_from_the_archive_byte_for_byte(tmp_path: Path) -> None:
-    model = create_model(EPOCH, seed=0, options={"contacts": "always"})
+    model = create_model(EPOCH, seed=0, options={"contacts": "always", "dem_size": 64})
     builder = PacketBuilder(model.mdb)
     packets: list[bytes] = []
     t = EPOCH
@@ -87,7 +87,7 @@ def test_images_are_rebuilt_from_the_archive_byte_for_byte(tmp_path: Path) -> No
 
 
 def test_a_lost_segment_leaves_a_hole_of_zeros_and_is_listed() -> None:
-    model = create_model(EPOCH, seed=0, options={"contacts": "always"})
+    model = create_model(EPOCH, seed=0, options={"contacts": "always", "dem_size": 64})
     out = model.execute("NAVCAM_CAPTURE", {"EXPOSURE_MS": 20}, EPOCH)
     keep = [
         p for p in out.packets if (p.values["IMG_CAMERA"], p.values["IMG_SEGMENT"]) != ("RIGHT", 5)
