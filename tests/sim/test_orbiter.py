@@ -19,6 +19,7 @@ import pytest
 from falak.dynamics.lunar_orbit import elements_frame_to_icrf, elements_to_state, propagate
 from falak.dynamics.orbiter import contacts, eclipses
 from falak.dynamics.stations import get_station
+from falak.errors import InputError
 from falak.sim.model import CommandOutcome, TmPacket
 from falak.sim.orbiter import (
     DEFAULT_ELEMENTS,
@@ -451,3 +452,26 @@ def test_recorder_dump_delete_abort_and_list() -> None:
     assert gone.ok
     assert files[0].file_id not in m.store.files
     assert [p.values["DIR_STATE"] for p in gone.packets] == ["DELETED"]
+
+
+def test_an_oem_is_flown_as_given_and_propagated_on_past_its_end(tmp_path: Any) -> None:
+    from falak.dynamics.oem import write_oem
+    from falak.dynamics.orbiter import trajectory_to_oem
+
+    rot = elements_frame_to_icrf("MOON_PA", EPOCH_DT)
+    r, v = elements_to_state(6142.4, 0.6846, 90.0, 0.0, 270.0, 90.0)  # another phase
+    tr = propagate(EPOCH_DT, rot @ r, rot @ v, 6 * 3600.0, 60.0)
+    path = tmp_path / "orbit.oem"
+    write_oem(path, trajectory_to_oem(tr))
+    start = EPOCH + 3600 * S  # the simulator may start inside the OEM's span
+    m = create_model(start, seed=0, options={"oem": str(path), "mag_rate_hz": 0})
+    got, _ = m.track.state(start)
+    np.testing.assert_allclose(got[0], tr.r_km[60], atol=1e-6)  # the OEM's state (1 mm print)
+    later, _ = m.track.state(EPOCH + 8 * 3600 * S)  # two hours past the OEM's end
+    assert 1737.4 < float(np.linalg.norm(later[0])) < 6142.4 * (1 + 0.6846) + 50
+    with pytest.raises(InputError) as err:
+        create_model(EPOCH + 7 * 3600 * S, options={"oem": str(path)})
+    assert str(err.value) == (
+        "the simulator's epoch 2028-09-18T07:00:00+00:00 is outside the OEM's span "
+        "(2028-09-18T00:00:00+00:00 + 21600 s); give an --epoch inside it"
+    )
