@@ -507,10 +507,51 @@ def open_page(page: Any, srv: Server) -> str:
     return str(page.inner_text("#plot-status"))
 
 
-def run_page(browser: Any, srv: Server, args: argparse.Namespace) -> dict[str, Any]:
-    """One run: a fresh context, the parameters page set up, live phase, zoom phase."""
+PAGE_JS = "src/falak/server/static/console/js/pages/parameters.js"
+#: what an earlier parameters.js needs for the measurements: (after this text, insert this)
+INSTRUMENT = [
+    ("time_ns: d.time_ns[i], ", "recv_time_ns: d.recv_time_ns?.[i], "),
+    (
+        "row.time.textContent = utcOfNs(s.time_ns);",
+        "\n    if (s.recv_time_ns !== undefined)"
+        " row.value.dataset.recvNs = String(s.recv_time_ns);",
+    ),
+    (
+        "    hooks: {",
+        '\n      draw: [() => S && S.chartBox.dispatchEvent(new CustomEvent("plotdraw", '
+        "{ bubbles: true, detail: { loads: Number(S.chartBox.dataset.loads) || 0 } }))],",
+    ),
+]
+
+
+def baseline_page(rev: str) -> str:
+    """The parameters page of commit ``rev``, with the two hooks the measurements read
+    (``data-recv-ns`` on the value cell, the ``plotdraw`` event) added if it lacks them."""
+    repo = Path(__file__).resolve().parents[1]
+    text = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{rev}:{PAGE_JS}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "plotdraw" in text:
+        return text
+    for after, insert in INSTRUMENT:
+        expect(text.count(after) == 1, f"{rev}:{PAGE_JS}: {after!r} not found once")
+        text = text.replace(after, after + insert)
+    return text
+
+
+def run_page(
+    browser: Any, srv: Server, args: argparse.Namespace, page_js: str | None = None
+) -> dict[str, Any]:
+    """One run: a fresh context, the parameters page set up, live phase, zoom phase;
+    ``page_js``: serve this parameters.js instead of the installed one."""
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(INIT_JS)
+    if page_js is not None:
+        context.route(
+            "**/console/js/pages/parameters.js",
+            lambda route: route.fulfill(body=page_js, content_type="text/javascript"),
+        )
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
@@ -620,7 +661,8 @@ def _span(values: list[float], fmt: str) -> str:
     return format(lo, fmt) if lo == hi else f"{format(lo, fmt)}-{format(hi, fmt)}"
 
 
-def report(bench: Bench, runs: list[dict[str, Any]], srv: Server, args: argparse.Namespace) -> None:
+def report(bench: Bench, runs: list[dict[str, Any]], title: str) -> dict[str, list[float]]:
+    """Print the table of ``runs``; return its rows' values by label."""
     from rich.console import Console
     from rich.table import Table
 
@@ -725,7 +767,7 @@ def report(bench: Bench, runs: list[dict[str, Any]], srv: Server, args: argparse
             None,
         ),
     ]
-    table = Table(title=f"console benchmark: {len(runs)} run(s), ranges are min-max over runs")
+    table = Table(title=f"{title}: {len(runs)} run(s), ranges are min-max over runs")
     table.add_column("metric")
     for i in range(len(runs)):
         table.add_column(f"run {i + 1}", justify="right")
@@ -760,6 +802,7 @@ def report(bench: Bench, runs: list[dict[str, Any]], srv: Server, args: argparse
         )
         if r["page_errors"]:
             bench.say(f"run {i + 1}: page errors: {r['page_errors']}")
+    return {label: values for label, values, *_ in rows}
 
 
 def main() -> None:
@@ -774,6 +817,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs (fresh browser contexts)")
     parser.add_argument("--json", type=Path, default=None, help="write every metric as JSON")
     parser.add_argument("--out", type=Path, default=None, help="also write the output here")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also run the parameters page of git commit REV, interleaved (same server)",
+    )
     parser.add_argument("--ws-client", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ws_client:
@@ -800,30 +849,46 @@ def main() -> None:
             f"in {p['wall_s']:.2f} s wall, {p['cpu_s']:.2f} s CPU "
             f"({p['samples'] / p['wall_s']:,.0f} samples/s)"
         )
-        runs = []
+        runs: list[dict[str, Any]] = []
+        base_runs: list[dict[str, Any]] = []
+        baseline_js = baseline_page(args.baseline) if args.baseline else None
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
             )
             bench.say(f"browser: Chromium {browser.version}; load average {load_average()}")
             try:
-                for i in range(args.runs):
+                for i in range(args.runs):  # interleaved with the baseline's runs
                     runs.append(run_page(browser, srv, args))
                     bench.say(f"run {i + 1} done; load average {load_average()}")
+                    if baseline_js is not None:
+                        base_runs.append(run_page(browser, srv, args, baseline_js))
+                        bench.say(
+                            f"run {i + 1} of {args.baseline} done; load average {load_average()}"
+                        )
             finally:
                 browser.close()
         link = srv.runtime.processor.links["tm"].stats()
         bench.say(f"link: {link.packets} packets received of {srv.feeder.sent} sent")
-    for i, r in enumerate(runs):
+    for i, r in enumerate(runs + base_runs):
         expect(r["packets_sent"] > 0, f"run {i + 1}: the feeder sent nothing")
         expect(r["updates"] > 0, f"run {i + 1}: the table never updated")
         expect(all(z is not None for z in r["zoom_sharp_ms"]), f"run {i + 1}: a zoom never drew")
-    report(bench, runs, srv, args)
+    now = report(bench, runs, "console, this checkout")
+    if base_runs:
+        before = report(bench, base_runs, f"console, parameters page of {args.baseline}")
+        bench.say(f"ratio {args.baseline} / this checkout, medians over the interleaved runs:")
+        for label, values in now.items():
+            ok = [v for v in values if v > 0]
+            old = [v for v in before[label] if v > 0]
+            if ok and old and ("busy" in label or "lag p99" in label or "zoom" in label):
+                ratio = float(np.median(old) / np.median(ok))
+                bench.say(f"  {label.strip()}: {ratio:.2f}x")
     if args.json is not None:
-        args.json.write_text(
-            json.dumps({"prefill": srv.prefill, "runs": runs, "targets": TARGETS}, indent=1),
-            encoding="utf-8",
-        )
+        result = {"prefill": srv.prefill, "runs": runs, "targets": TARGETS}
+        if base_runs:
+            result |= {"baseline": args.baseline, "baseline_runs": base_runs}
+        args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
     bench.finish()
 
 
