@@ -191,3 +191,33 @@ def test_demo_teleoperated_names_the_hidden_earth(demo_dem, tmp_path) -> None:  
         "move the start, or extend the window)"
     ) in result.output
     assert "battery" not in result.output
+
+
+def test_rock_margin_keeps_the_route_clear_of_every_listed_rock(  # type: ignore[no-untyped-def]
+    dem_file, tmp_path
+) -> None:
+    # --rock-margin-m: no route cell within half the wheel base + a rock's radius + the margin
+    # of a rock taller than the clearance (terrain.hazards.rock_clearance, the simulator's stop
+    # rule); the model reason says so.
+    from falak.terrain.hazards import rock_clearance
+
+    path, dem, maps = dem_file
+    out = tmp_path / "route.geojson"
+    result = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(path), f"--start={_pt(dem, 2, 2)}",
+         f"--goal={_pt(dem, 97, 97)}", "--rock-margin-m", "0.2", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    coords = np.array(json.loads(out.read_text())["geometry"]["coordinates"])
+    rows, cols = dem.cell_of(coords[:, 0], coords[:, 1])
+    clear = rock_clearance(dem, maps.rover, margin_m=0.2)
+    assert clear.any()  # the site has such rocks
+    assert not np.any(clear[rows, cols])
+    bad = runner.invoke(
+        app,
+        ["traverse", "plan", "--dem", str(path), f"--start={_pt(dem, 2, 2)}",
+         f"--goal={_pt(dem, 97, 97)}", "--rock-margin-m", "-1", "--out", str(out)],
+    )  # fmt: skip
+    assert bad.exit_code == 2
+    assert "rock-margin-m" in bad.output

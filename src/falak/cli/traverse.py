@@ -71,6 +71,19 @@ def plan_command(
         float, typer.Option("--max-slope-deg", help="Steepest slope the rover may drive, °.")
     ] = 20.0,
     hazard_model: HazardModelOption = "auto",
+    rock_margin_m: Annotated[
+        float | None,
+        typer.Option(
+            "--rock-margin-m",
+            min=0.0,
+            help="Keep the route clear of every listed rock taller than the rover's clearance: "
+            "no cell within half the wheel base + the rock's radius + this margin (m, room "
+            "for odometry drift) of one, on either hazard model — where a rover's own hazard "
+            "check (falak sim rover's) would stop. Needs the DEM's rock list (falak terrain "
+            "synth writes it). Default: only the hazard model's own rock cells.",
+            show_default=False,
+        ),
+    ] = None,
     speed_m_s: Annotated[
         float, typer.Option("--speed-m-s", help="Driving speed, m/s (VIPER nominal 0.1).")
     ] = 0.1,
@@ -127,13 +140,15 @@ def plan_command(
         to_geojson,
     )
     from falak.terrain.dem import read_dem
-    from falak.terrain.hazards import Rover, hazards
+    from falak.terrain.hazards import Rover, hazards, keep_clear_of_rocks
     from falak.utctime import parse_utc
 
     schedule = None
     try:
         dem = read_dem(dem_path)
         maps = hazards(dem, Rover(max_slope_deg=max_slope_deg), model=hazard_model)
+        if rock_margin_m is not None:
+            maps = keep_clear_of_rocks(maps, dem, margin_m=rock_margin_m)
         points = [_xy(p, "--via") for p in via or []]
         route = plan_route(
             dem, maps, _xy(start, "--start"), _xy(goal, "--goal"), points, unordered=unordered
