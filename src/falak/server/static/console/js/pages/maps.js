@@ -389,7 +389,9 @@ async function loadTrack(st) {
     if (S !== st) return;
     st.track = track;
     st.fetchedAt = performance.now();
-    st.error.textContent = "";
+    const failed = Object.values(track.errors).reduce((a, n) => a + n, 0);
+    st.error.textContent = failed < track.count ? "" : `no ground track: SGP4 failed at every point (${
+      Object.keys(track.errors).join("; ")}); the element set's epoch is ${utc(st.info.tle.epoch)}: give the server a recent TLE`;
     earthPanel(st);
     st.view.request();
   } catch (err) {
