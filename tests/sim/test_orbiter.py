@@ -291,9 +291,8 @@ def test_file_store_fills_and_overwrites_the_oldest_with_an_event() -> None:
 
 
 def test_file_dump_sends_segments_that_reassemble_byte_identical() -> None:
-    m = create_model(
-        EPOCH, seed=0, options={"mag_rate_hz": 0, "contacts": "always", "polar_terrain": False}
-    )
+    opts = {"mag_rate_hz": 0, "contacts": "always", "polar_terrain": False}
+    m = create_model(EPOCH, seed=0, options={**opts, "file_downlink": "segments"})
     t = EPOCH + 3 * 3600 * S
     m.step(t)
     assert m.execute("IMAGE_TAKE", {"EXPOSURE_MS": 10}, t).ok
@@ -325,7 +324,8 @@ def test_file_dump_sends_segments_that_reassemble_byte_identical() -> None:
 
 
 def test_a_transfer_pauses_out_of_contact_and_goes_on_at_the_next() -> None:
-    m = create_model(EPOCH, seed=0, options={"mag_rate_hz": 0, "polar_terrain": False})
+    opts = {"mag_rate_hz": 0, "polar_terrain": False, "file_downlink": "segments"}
+    m = create_model(EPOCH, seed=0, options=opts)
     w = m.contact_windows(EPOCH, EPOCH + 86400 * S)
     first, second = w[0], w[1]
     t = first.stop_ns - 5 * S  # five seconds before the end of a contact
@@ -422,7 +422,12 @@ def test_cfdp_class_2_brings_an_image_down_whole_through_5_percent_loss() -> Non
 
 
 def test_recorder_dump_delete_abort_and_list() -> None:
-    opts = {"mag_rate_hz": 16, "contacts": "always", "downlink_kbps": 8}  # 1 kB/s
+    opts = {
+        "mag_rate_hz": 16,
+        "contacts": "always",
+        "downlink_kbps": 8,
+        "file_downlink": "segments",
+    }
     m = create_model(EPOCH, seed=0, options=opts)
     t = EPOCH
     for _ in range(3):  # three magnetometer files of 10 s (161 samples, 3232 bytes each)
@@ -475,3 +480,19 @@ def test_an_oem_is_flown_as_given_and_propagated_on_past_its_end(tmp_path: Any) 
         "the simulator's epoch 2028-09-18T07:00:00+00:00 is outside the OEM's span "
         "(2028-09-18T00:00:00+00:00 + 21600 s); give an --epoch inside it"
     )
+
+
+def test_an_aborted_cfdp_transfer_stays_stopped_across_contacts() -> None:
+    opts = {"mag_rate_hz": 16, "contacts": "always", "downlink_kbps": 8}  # CFDP, the default
+    m = create_model(EPOCH, seed=0, options=opts)
+    t = EPOCH + 10 * S
+    m.step(t)
+    assert m.execute("MAG_FILE_CLOSE", {}, t).ok
+    assert m.execute("RECORDER_DUMP", {}, t).ok
+    sent = [p for p in _run(m, t + 2 * S) if p.container == "CFDP_PDU_DOWN"]
+    assert sent  # Metadata and the first File Data PDUs
+    assert m.execute("FILE_DUMP_ABORT", {}, t + 2 * S).ok
+    m.sender.pause()  # type: ignore[attr-defined]  # a contact ends ...
+    m.sender.resume()  # type: ignore[attr-defined]  # ... and the next begins
+    after = [p for p in _run(m, t + 20 * S) if p.container == "CFDP_PDU_DOWN"]
+    assert after == []

@@ -42,7 +42,14 @@ def _drain(s: socket.socket) -> list[bytes]:
 
 def test_an_image_is_taken_dumped_and_decoded_byte_identical() -> None:
     model = create_model(
-        EPOCH, seed=0, options={"contacts": "always", "polar_terrain": False, "mag_rate_hz": 1}
+        EPOCH,
+        seed=0,
+        options={
+            "contacts": "always",
+            "polar_terrain": False,
+            "mag_rate_hz": 1,
+            "file_downlink": "segments",
+        },
     )
     host = [10**18]
     clock = ScaledClock(EPOCH, 1.0, host[0], host_ns=lambda: host[0])

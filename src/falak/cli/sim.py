@@ -119,7 +119,7 @@ Options = Annotated[
         "falak.sim.station (e.g. contacts=ground). rover: see falak.sim.rover (e.g. "
         "dem=site.tif, contacts=earth+relay). orbiter: see falak.sim.orbiter (e.g. "
         "elements=6142.4,0.6846,90,0,270,0, oem=orbit.oem, stations=all, recorder_mib=256, "
-        "downlink_kbps=128, mag_rate_hz=1).",
+        "downlink_kbps=128, mag_rate_hz=1, file_downlink=cfdp|segments).",
         show_default=False,
     ),
 ]
@@ -365,8 +365,8 @@ def run_orbiter(
     another), eclipses, contacts with the catalogue's stations while they see it (Karachi and
     Islamabad; --option stations=all), a nadir camera and a fluxgate magnetometer whose images
     and files wait in a 256 MiB file store (--option recorder_mib=N) until FILE_DUMP sends
-    them down. --recorder-bytes is the packet recorder for telemetry out of contact. Stops
-    cleanly on Ctrl-C or SIGTERM.
+    them down by CCSDS CFDP class 2 (APIDs 610 down, 611 up). --recorder-bytes is the packet
+    recorder for telemetry out of contact. Stops cleanly on Ctrl-C or SIGTERM.
     """
     _run(
         "orbiter",

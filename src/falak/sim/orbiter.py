@@ -39,9 +39,12 @@ packet recorder (``--recorder-bytes``) holds the *telemetry* recorded out of con
 are the mass memory's packet and file partitions. FILE_DUMP and RECORDER_DUMP queue files for
 the downlink, which sends at ``downlink_kbps`` (128 kbit/s of packet bytes) while in contact
 only, through a pluggable :class:`FileSender`: :class:`SegmentSender` (FILE_SEGMENT packets of
-1024 bytes with a CRC-32 each, then FILE_END; the default) or, with ``file_downlink=cfdp``,
-:class:`CfdpSender` (CCSDS CFDP class 2 with falak's entity, PDUs on APIDs 610 down and 611
-up; the ground's PDUs reach the model through the runner's ``take_uplink_packet`` hook).
+1024 bytes with a CRC-32 each, then FILE_END; ``file_downlink=segments``) or
+:class:`CfdpSender` (the default, ``file_downlink=cfdp``: CCSDS CFDP class 2 with falak's
+entity to the ground's entity 1, the server's ``cfdp:`` default, PDUs on APIDs 610 down and
+611 up; the ground's PDUs reach the model through the runner's ``take_uplink_packet`` hook;
+without a ground entity answering, a class 2 transfer ends FAILED after the entity's ACK
+limit).
 Truth is kept per image (:attr:`OrbiterModel.image_truth`: the noise-free render, every
 pixel's ground point, the pointing) and, with option ``truth_dir``, written there as
 ``IMG_nnnnnn.npz``.
@@ -54,7 +57,7 @@ Options of :func:`create_model` (:data:`OPTIONS`): ``elements``, ``frame``, ``oe
 ``degree``, ``third_bodies``, ``stations``, ``stations_file``, ``contacts`` (``stations`` or
 ``always``), ``recorder_mib``, ``downlink_kbps``, ``mag_rate_hz`` (1), ``mag_file_s``,
 ``battery_soc_pct``, ``polar_terrain`` (true: the synthetic south pole under the camera),
-``truth_dir``, ``file_downlink`` (``segments`` or ``cfdp``), ``cfdp_class`` (2),
+``truth_dir``, ``file_downlink`` (``cfdp`` or ``segments``), ``cfdp_class`` (2),
 ``cfdp_entity_id`` (2), ``cfdp_ground_id`` (1), ``cfdp_timers`` (a mapping of
 :data:`falak.cfdp.TIMER_DEFAULTS` keys).
 """
@@ -553,6 +556,7 @@ class CfdpSender:
         self.cls = cls
         self.segment_bytes = segment_bytes
         self.tid: Any = None
+        self._dropped: set[Any] = set()
         self.done = True
         self.bytes_sent = 0
         self.failed = ""
@@ -599,13 +603,18 @@ class CfdpSender:
         self.entity.suspend_all()
 
     def resume(self) -> None:
-        """The next contact starts: resume them."""
+        """The next contact starts: resume them (not the cancelled ones)."""
         self.entity.resume_all()
+        for tid in self._dropped:
+            self.entity.suspend(tid)
 
     def cancel(self) -> None:
-        """Stop the file in progress (its transaction is left to time out on the ground)."""
-        if self.tid is not None:
+        """Stop the file in progress: its transaction stays suspended for good (falak's entity
+        has no Cancel.request) and is left to time out on the ground."""
+        if self.tid is not None and not self.done:
             self.entity.suspend(self.tid)
+            self._dropped.add(self.tid)
+        self._pending.clear()
         self.done = True
 
 
@@ -690,7 +699,7 @@ class OrbiterModel:
         self.polar = bool(opts.get("polar_terrain", True))
         td = opts.get("truth_dir")
         self.truth_dir = Path(str(td)) if td else None
-        self.file_downlink = str(opts.get("file_downlink", "segments"))
+        self.file_downlink = str(opts.get("file_downlink", "cfdp"))
         if sender is not None:
             self.sender: FileSender = sender
         elif self.file_downlink == "segments":
