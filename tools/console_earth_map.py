@@ -47,7 +47,7 @@ def read_polygons(shp: bytes) -> list[list[list[tuple[float, float]]]]:
     (shape_type,) = struct.unpack("<i", shp[32:36])
     if code != 9994 or shape_type != 5:
         raise SystemExit(f"not a Polygon shapefile (file code {code}, shape type {shape_type})")
-    out = []
+    out: list[list[list[tuple[float, float]]]] = []
     pos = 100
     while pos < len(shp):
         _, words = struct.unpack(">ii", shp[pos : pos + 8])

@@ -139,7 +139,11 @@ def test_ground_track_matches_an_independent_sgp4_evaluation(
 def test_ground_track_refuses_too_many_points_with_the_step_that_fits(
     client: TestClient, viewer: dict[str, str]
 ) -> None:
-    params = {"start": "2023-09-08T00:00:00Z", "end": "2023-09-10T00:00:00Z", "step_s": 1}
+    params: dict[str, str | int] = {
+        "start": "2023-09-08T00:00:00Z",
+        "end": "2023-09-10T00:00:00Z",
+        "step_s": 1,
+    }
     r = client.get(TRACK, headers=viewer, params=params)
     assert r.status_code == 400
     assert r.json()["detail"] == (

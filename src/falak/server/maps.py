@@ -274,27 +274,28 @@ class SiteMap:
                 return hit
         from falak.terrain.illumination import illumination_maps
 
+        bucket = key[1]
         maps = illumination_maps(
-            self.dem, self.horizons, np.array([key[1]], dtype="datetime64[ns]")
+            self.dem, self.horizons, np.array([bucket], dtype="datetime64[ns]")
         )
         ny, nx = self.dem.shape
-        rgba = np.zeros((ny, nx, 4), np.uint8)
-        if name == "lit":
-            lit = np.clip(maps.lit_percent / 100.0, 0.0, 1.0)
-            sunny = lit > 0
-            rgba[sunny] = (255, 225, 110, 0)
-            rgba[..., 3][sunny] = np.round(50 + 70 * lit[sunny]).astype(np.uint8)
-            rgba[~sunny] = (0, 10, 40, 110)
-        else:
-            seen = maps.earth_percent > 0
-            rgba[seen] = (40, 220, 255, 90)
-            rgba[~seen] = (200, 40, 160, 50)
-        png = png_bytes(rgba)
+        lit_rgba = np.zeros((ny, nx, 4), np.uint8)
+        lit = np.clip(maps.lit_percent / 100.0, 0.0, 1.0)
+        sunny = lit > 0
+        lit_rgba[sunny] = (255, 225, 110, 0)
+        lit_rgba[..., 3][sunny] = np.round(50 + 70 * lit[sunny]).astype(np.uint8)
+        lit_rgba[~sunny] = (0, 10, 40, 110)
+        earth_rgba = np.zeros((ny, nx, 4), np.uint8)
+        seen = maps.earth_percent > 0
+        earth_rgba[seen] = (40, 220, 255, 90)
+        earth_rgba[~seen] = (200, 40, 160, 50)
+        made = {"lit": png_bytes(lit_rgba), "earth": png_bytes(earth_rgba)}  # one sky, both maps
         with self._lock:
-            self._overlays[key] = png
+            for kind, png in made.items():
+                self._overlays[(kind, bucket)] = png
             while len(self._overlays) > self.max_overlays:
                 self._overlays.popitem(last=False)
-        return png
+        return made[name]
 
 
 _SITES: dict[tuple[str, str, int], SiteMap] = {}
