@@ -31,6 +31,7 @@ the windows the server's ``uplink_windows`` holds commands to (``--uplink-policy
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -126,7 +127,7 @@ ROVER_MAX_SLOPE_DEG = 15.0
 ROVER_SPEED_M_S = 0.0556
 #: Hours of the traverse's planning window and of the uplink windows written for the server.
 ROVER_PLAN_HOURS = 24.0
-ROVER_WINDOW_HOURS = 30 * 24.0
+ROVER_WINDOW_HOURS = 8 * 24.0
 #: What the server does with a rover command released while the Earth is below the horizon.
 UPLINK_POLICIES = ("wait", "refuse")
 
@@ -1029,13 +1030,15 @@ def _start(
     run: DemoRun, sup: Supervisor, stop: threading.Event, out: Callable[[str], None]
 ) -> None:
     falak = falak_argv()
+    jobs: list[Callable[[threading.Event], None]] = []
     for sc in run.spacecraft:
         if sc.spec.campaign:
             out(f"planning the {sc.spec.name} campaign ...")
-            _plan_stack(run, sc, sup, stop)
+            jobs.append(functools.partial(_plan_stack, run, sc, sup))
         if sc.spec.traverse:
             out(f"planning the {sc.spec.name} traverse and its uplink windows ...")
-            _plan_traverse(run, sc, sup, stop)
+            jobs.append(functools.partial(_plan_traverse, run, sc, sup))
+    in_parallel(jobs, stop)  # the plans do not depend on each other: the start is shorter
     # simulated time starts now, once the plan is made; the simulators start after the
     # server answers, so the server hears every packet they send
     run.reference_host_ns = time.time_ns()
@@ -1046,7 +1049,8 @@ def _start(
     )
     _record(run, server)
     wait_for_health(run.url, server, stop, START_TIMEOUT_S)
-    for sc in run.spacecraft:
+    sims: list[tuple[SpacecraftRun, Child]] = []
+    for sc in run.spacecraft:  # all at once: each builds its model while the others do
         out(f"starting the {sc.spec.name} simulator ...")
         child = sup.start(
             f"sim-{sc.spec.sim}",
@@ -1074,10 +1078,48 @@ def _start(
             ],
         )
         _record(run, child)
+        sims.append((sc, child))
+    for sc, child in sims:
         wait_for_simulator(run, sc, child, stop)
-    for sc in run.spacecraft:
-        if sc.stack_file is not None:
+        if sc.stack_file is not None:  # at once: a stack waits for no other simulator
             sc.stack_name = _start_stack(run, sc)
+
+
+def in_parallel(jobs: Sequence[Callable[[threading.Event], None]], stop: threading.Event) -> None:
+    """Run ``jobs`` each in a thread of its own; raise the first one's error once all ended.
+
+    Each job gets an event it must stop at (as :meth:`Supervisor.run` does): set when
+    ``stop`` is (Ctrl-C, SIGTERM: then :class:`DemoStopped` is raised) or when another job
+    failed, so one failed planning step ends the others' at once.
+    """
+    if len(jobs) == 1:
+        jobs[0](stop)
+        return
+    abort = threading.Event()
+    errors: list[BaseException] = []
+
+    def run(job: Callable[[threading.Event], None]) -> None:
+        try:
+            job(abort)
+        except BaseException as exc:  # handed to the caller's thread below
+            errors.append(exc)
+            abort.set()
+
+    threads = [threading.Thread(target=run, args=(job,), daemon=True) for job in jobs]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        if stop.wait(0.1):
+            abort.set()
+        for t in threads:
+            t.join(0.0)
+    if stop.is_set():
+        raise DemoStopped
+    failed = [e for e in errors if not isinstance(e, DemoStopped)]
+    if failed:
+        raise failed[0]
+    if errors:
+        raise errors[0]
 
 
 def _plan_stack(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threading.Event) -> None:
@@ -1103,7 +1145,8 @@ def _step(sup: Supervisor, stop: threading.Event, name: str, argv: list[str]) ->
         raise DemoStopped
     if code != 0:
         what = " ".join(argv[len(falak_argv()) :][:2])
-        raise DemoError(f"falak {what} exited with code {code}", sup.finished[-1])
+        child = next(c for c in reversed(sup.finished) if c.name == name)
+        raise DemoError(f"falak {what} exited with code {code}", child)
 
 
 def rover_goal(site: Any, start_xy_m: tuple[float, float]) -> tuple[float, float]:
@@ -1208,8 +1251,15 @@ def _plan_traverse(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threa
             ],
         ),
     )
-    for name, args in steps:
-        _step(sup, stop, name, [*falak, *args])
+
+    def plan_then_commands(ev: threading.Event) -> None:
+        for name, args in steps[:2]:
+            _step(sup, ev, name, [*falak, *args])
+
+    def windows_alongside(ev: threading.Event) -> None:
+        _step(sup, ev, steps[2][0], [*falak, *steps[2][1]])
+
+    in_parallel([plan_then_commands, windows_alongside], stop)
     sc.stack_file = stack
     sc.windows_file = windows
     sc.plans = [route, windows]
