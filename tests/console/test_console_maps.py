@@ -18,7 +18,7 @@ import uvicorn
 from playwright.sync_api import Page, expect
 
 from falak.server import create_app, uvicorn_config
-from tests.console.conftest import log_in
+from tests.console.conftest import ConsoleServer, log_in
 from tests.server.conftest import wait_for
 from tests.server.maps_config import ROUTE_START_XY, MapsGround, maps_ground
 
@@ -175,3 +175,18 @@ def test_rover_site_shows_hillshade_route_and_the_rover_moving(
     expect(console.locator("[data-test=rover-x]")).to_have_text("-120.00 m")
     console.wait_for_timeout(300)  # the overlay image decoded and drawn
     maps_server.shot(console, "maps-rover")
+
+
+def test_a_spacecraft_without_orbit_or_site_says_what_to_configure(
+    page: Page, console_server: ConsoleServer
+) -> None:
+    """TESTSAT (tests/console conftest: a config-less runtime) has no map."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, console_server.url)
+    page.goto(page.url.split("#")[0] + "#/maps")
+    expect(page.locator("[data-test=no-map]")).to_have_text(
+        "TESTSAT has no map: give its server config entry orbit: {tle: FILE} (an Earth "
+        "orbiter) or site: {dem: synthetic, options: {...}} (a surface spacecraft)"
+    )
+    assert errors == []
