@@ -375,13 +375,11 @@ def test_cfdp_class_2_brings_an_image_down_whole_through_5_percent_loss() -> Non
 
     ground = Entity(1, to_orbiter, now=lambda: clock[0], on_received=received.append)
     down = LossyLink(ground.receive, lambda: clock[0], loss=0.05, delay_s=1.3, seed=2)
-    up = LossyLink(
-        lambda pkt: m.take_uplink_packet(pkt, round(clock[0] * S)),
-        lambda: clock[0],
-        loss=0.05,
-        delay_s=1.3,
-        seed=3,
-    )
+
+    def up_deliver(pkt: bytes) -> None:
+        m.take_uplink_packet(pkt, round(clock[0] * S))
+
+    up = LossyLink(up_deliver, lambda: clock[0], loss=0.05, delay_s=1.3, seed=3)
     dump = m.execute("FILE_DUMP", {"FILE_ID": 1}, t + S)
     assert dump.finish is not None
     tt = t + S
@@ -496,3 +494,82 @@ def test_an_aborted_cfdp_transfer_stays_stopped_across_contacts() -> None:
     m.sender.resume()  # type: ignore[attr-defined]  # ... and the next begins
     after = [p for p in _run(m, t + 20 * S) if p.container == "CFDP_PDU_DOWN"]
     assert after == []
+
+
+def test_images_reach_the_grounds_archive_by_cfdp_through_5_percent_loss(tmp_path: Any) -> None:
+    # the ground is the server's FileService (falak.server.files) with its archive: what the
+    # acceptance test of issue 15 asks of the demo, here in simulated time without sockets
+    from falak.archive import open_archive
+    from falak.cfdp import LossyLink, wrap
+    from falak.links.tc import TcUplink
+    from falak.server.config import CfdpConfig
+    from falak.server.files import FileService
+
+    opts = {"mag_rate_hz": 0, "contacts": "always", "polar_terrain": False}
+    m = create_model(EPOCH, seed=0, options=opts)
+    t = EPOCH + 3 * 3600 * S
+    m.step(t)
+    for k in range(2):  # two images, 10 s apart
+        assert m.execute("IMAGE_TAKE", {"EXPOSURE_MS": 10}, t + k * 10 * S).ok
+        m.step(t + k * 10 * S + 5 * S)
+    t += 20 * S
+
+    class Clock:
+        speed = 1.0
+        now = t
+
+        def now_ns(self) -> int:
+            return self.now
+
+        def host_seconds(self, s: float) -> float:
+            return s
+
+    clock = Clock()
+
+    class Uplink(TcUplink):
+        def __init__(self) -> None:
+            super().__init__("uplink")
+
+        @property
+        def url(self) -> str:
+            return "test://uplink"
+
+        def send(self, data: bytes) -> int:
+            up.send(data)
+            return 0
+
+        def _transmit(self, data: bytes) -> None:  # pragma: no cover - send() is overridden
+            raise AssertionError
+
+        def _close(self) -> None:
+            pass
+
+    ground = FileService("ORBITER", CfdpConfig(), open_archive(tmp_path / "a"), Uplink(), clock)
+    secs = lambda: clock.now / S  # noqa: E731
+    down = LossyLink(
+        lambda pkt: ground.on_packets([pkt], np.array([clock.now])), secs, loss=0.05, delay_s=1.3
+    )
+
+    def to_orbiter(pkt: bytes) -> None:
+        m.take_uplink_packet(pkt, clock.now)
+
+    up = LossyLink(to_orbiter, secs, loss=0.05, delay_s=1.3, seed=1)
+    assert m.execute("RECORDER_DUMP", {}, t).ok
+    seq = 0
+    deadline = t + 900 * S
+    while len(ground.archive.list_files()) < 2:
+        assert clock.now < deadline, ground.transactions()
+        clock.now += S // 2
+        for p in m.step(clock.now):
+            if p.container == "CFDP_PDU_DOWN":
+                seq += 1
+                down.send(wrap(bytes(p.values["CFDP_PDU"]), 610, seq))
+        ground.tick()
+        down.poll()
+        up.poll()
+    for f in ground.archive.list_files():
+        meta, data = ground.archive.read_file(f.id)
+        assert meta.complete
+        mine = next(x for x in m.store.files.values() if x.name == meta.name)
+        assert data == mine.data  # byte-identical to what the simulator wrote
+    assert down.dropped > 0  # loss happened and was repaired

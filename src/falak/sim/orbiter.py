@@ -68,7 +68,7 @@ import datetime as _dt
 import math
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -618,7 +618,7 @@ class CfdpSender:
         self.done = True
 
 
-def reassemble_segments(packets: list[Mapping[str, Any]]) -> dict[int, bytes]:
+def reassemble_segments(packets: Sequence[Mapping[str, Any]]) -> dict[int, bytes]:
     """Files from decoded FILE_SEGMENT values (any order, duplicates allowed), by file id.
 
     Only files whose every byte arrived and whose segments' CRC-32s match are returned.
