@@ -1086,7 +1086,7 @@ class OrbiterModel:
         )
 
     def _power(self, t: int) -> TmPacket:
-        v = 6.0 + 2.4 * self.soc
+        v = 6.4 + 1.9 * self.soc  # 2-cell Li-ion: 6.4 V empty, 8.3 V full (illustrative)
         return TmPacket(
             "POWER",
             {
