@@ -15,6 +15,12 @@ byte-identical to the one sent, for both sides), throughput in MB/s of file data
 overhead: octets of PDUs the sender sent / file octets (1.00 would be the file alone; PDU
 headers add ~1 %, retransmissions the rest), with the receiver's octets beside it.
 
+The 20 ms timers are shorter than one round of processing a 16 MiB file (0.3 s CPU for falak,
+3-5 s for cfdp-py), so a receiver's NAK timer can expire while the retransmissions it asked for
+are still on their way, and it asks again: both sides pay for that in the overhead column (at
+10 % loss the floor is 1.014 / 0.9 = 1.127). Longer timers (0.25 s) were tried: a cfdp-py
+transfer at 10 % loss then did not finish in 600 s, so the benchmark keeps 20 ms.
+
 Run: ``.venv/bin/python benchmarks/cfdp.py [--repeat N] [--sizes-mib 1,16] [--out FILE]``.
 """
 

@@ -705,6 +705,10 @@ class Entity:
             r.received += new
             if new:
                 r.nak_timer.count = 0
+                if r.nak_timer.deadline is not None:
+                    # data still coming in answer to the NAK: ask again only after a quiet
+                    # interval, not for what is already on its way
+                    r.nak_timer.start(now, self.nak_interval_s)
             if r.cls == 2 and r.eof is None and p.offset > r.high_water:
                 # immediate NAK of the gap (§4.6.4.3.1)
                 self._emit(self._nak_pdu(r, r.high_water, p.offset, [(r.high_water, p.offset)]))
