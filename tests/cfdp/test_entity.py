@@ -295,3 +295,36 @@ def test_empty_file() -> None:
     assert rf.complete
     assert rf.data == b""
     assert rf.size == 0
+
+
+def test_cancel_by_the_sender_ends_both_sides_with_what_arrived() -> None:
+    data = file_bytes(50_000)
+    p = pair(pdus_per_tick=10)
+    tid = p.a.put(2, data, "x", cls=2, segment_size=1000)
+    for _ in range(3):  # 30 segments out
+        p.a.tick()
+        p.clock.t += 0.05
+    p.a.cancel(tid)
+    p.run()
+    (rf,) = p.got
+    assert (rf.complete, rf.condition) == (False, "CANCEL_REQUEST_RECEIVED")
+    assert rf.missing == [(30_000, 50_000)]  # 3 ticks of 10 File Data PDUs went out
+    assert p.a.status(tid).state == "cancelled"
+    assert p.b.status(tid).state == "finished"
+
+
+def test_cancel_by_the_receiver_is_reported_to_the_sender() -> None:
+    p = pair(pdus_per_tick=1)
+    tid = p.a.put(2, file_bytes(20_000), "x", cls=2)
+    for _ in range(40):  # until the receiver has the transaction
+        p.a.tick()
+        p.down.poll()
+        p.clock.t += 0.05
+    p.b.cancel(tid)
+    p.run()
+    assert p.a.status(tid).condition == "CANCEL_REQUEST_RECEIVED"
+    assert p.got[0].condition == "CANCEL_REQUEST_RECEIVED"
+    with pytest.raises(
+        InputError, match=r"no CFDP transaction TransactionId\(source_id=1, seq=9\)"
+    ):
+        p.a.status((1, 9))  # type: ignore[arg-type]

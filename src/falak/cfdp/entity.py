@@ -450,40 +450,69 @@ class Entity:
 
     def transactions(self) -> list[TransactionStatus]:
         """Return the status of every transaction this entity has seen, oldest first."""
-        out = []
-        for s in self._send.values():
-            out.append(
-                TransactionStatus(
-                    s.tid,
-                    "send",
-                    s.header.dest_id,
-                    s.cls,
-                    s.dest_name.decode(errors="replace"),
-                    s.size,
-                    s.next_offset,
-                    "suspended" if s.suspended else s.state,
-                    s.condition,
-                    list(s.retransmit),
-                    s.file_bytes_sent,
-                    s.retransmitted,
-                )
-            )
-        for r in self._recv.values():
-            out.append(
-                TransactionStatus(
-                    r.tid,
-                    "receive",
-                    r.tid.source_id,
-                    r.cls,
-                    r.name,
-                    r.size,
-                    r.received,
-                    "suspended" if r.suspended else r.state,
-                    r.condition,
-                    missing_ranges(r.have, r.size) if r.size is not None else [],
-                )
-            )
-        return out
+        return [self._send_status(s) for s in self._send.values()] + [
+            self._recv_status(r) for r in self._recv.values()
+        ]
+
+    def status(self, tid: TransactionId) -> TransactionStatus:
+        """Return one transaction's status (cheaper than :meth:`transactions`)."""
+        tid = TransactionId(*tid)
+        if tid in self._send:
+            return self._send_status(self._send[tid])
+        if tid in self._recv:
+            return self._recv_status(self._recv[tid])
+        raise InputError(f"no CFDP transaction {tid}; see Entity.transactions()")
+
+    def cancel(self, tid: TransactionId) -> None:
+        """Cancel a transaction (Cancel.request, §4.6.7, Notice of Cancellation).
+
+        A sender sends EOF (Cancel Request Received) with its progress, so the receiver ends
+        the transaction too and delivers what it has, incomplete; a receiver delivers what it
+        has and (class 2) tells the sender with a Finished PDU.
+        """
+        tid = TransactionId(*tid)
+        if tid in self._send:
+            s = self._send[tid]
+            if s.state == "active":
+                s.suspended = False
+                self._fault_send(s, Condition.CANCEL_REQUEST_RECEIVED)
+        elif tid in self._recv:
+            r = self._recv[tid]
+            if r.state == "active" and r.finished is None:
+                r.suspended = False
+                self._finish(r, Condition.CANCEL_REQUEST_RECEIVED, deliver=True)
+        else:
+            raise InputError(f"no CFDP transaction {tid}; see Entity.transactions()")
+
+    def _send_status(self, s: _Send) -> TransactionStatus:
+        return TransactionStatus(
+            s.tid,
+            "send",
+            s.header.dest_id,
+            s.cls,
+            s.dest_name.decode(errors="replace"),
+            s.size,
+            s.next_offset,
+            "suspended" if s.suspended else s.state,
+            s.condition,
+            list(s.retransmit),
+            s.file_bytes_sent,
+            s.retransmitted,
+        )
+
+    def _recv_status(self, r: _Recv) -> TransactionStatus:
+        return TransactionStatus(
+            r.tid,
+            "receive",
+            r.tid.source_id,
+            r.cls,
+            r.name,
+            r.size,
+            r.received,
+            "suspended" if r.suspended else r.state,
+            r.condition,
+            missing_ranges(r.have, r.size) if r.size is not None else [],
+        )
 
     def busy(self) -> bool:
         """True while any transaction is active (suspended ones included)."""
