@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from falak.dynamics.stations import WGS84_A_KM, WGS84_F, Station
+from falak.dynamics.stations import Station, itrs_to_geodetic
 from falak.dynamics.tle import SGP4_ERRORS, Tle
 from falak.errors import InputError
 from falak.terrain.dem import Dem
@@ -56,7 +56,6 @@ __all__ = [
     "coverage_half_angle_deg",
     "finite_or_none",
     "ground_track",
-    "itrs_to_geodetic",
     "png_bytes",
     "route_collection",
     "site_map",
@@ -102,26 +101,6 @@ class GroundTrack:
             SGP4_ERRORS.get(int(c), f"SGP4 error {int(c)}"): int(n)
             for c, n in zip(codes, counts, strict=True)
         }
-
-
-def itrs_to_geodetic(
-    xyz_km: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Return geodetic latitude, east longitude (degrees) and height (km) on WGS84.
-
-    ``xyz_km``: ITRS positions, shape (..., 3). Bowring's closed form (Bowring 1976).
-    """
-    x, y, z = xyz_km[..., 0], xyz_km[..., 1], xyz_km[..., 2]
-    a = WGS84_A_KM
-    b = a * (1.0 - WGS84_F)
-    e2 = WGS84_F * (2.0 - WGS84_F)
-    ep2 = e2 / (1.0 - e2)
-    p = np.hypot(x, y)
-    th = np.arctan2(z * a, p * b)
-    lat = np.arctan2(z + ep2 * b * np.sin(th) ** 3, p - e2 * a * np.cos(th) ** 3)
-    n = a / np.sqrt(1.0 - e2 * np.sin(lat) ** 2)
-    height = p / np.cos(lat) - n
-    return np.degrees(lat), np.degrees(np.arctan2(y, x)), np.asarray(height, dtype=np.float64)
 
 
 def ground_track(tle: Tle, start_ns: int, end_ns: int, step_s: float) -> GroundTrack:

@@ -1098,25 +1098,13 @@ def station_geodetic(
     SGP4 (TEME) rotated to the ITRS by :func:`falak.dynamics.tle.teme_to_itrs`, then Bowring's
     closed form (Bowring 1976, Survey Review 23:323; error ≪ 1 m at LEO heights).
     """
-    from falak.dynamics.stations import WGS84_A_KM, WGS84_F
+    from falak.dynamics.stations import itrs_to_geodetic
     from falak.dynamics.tle import jd_split, propagate_teme, teme_to_itrs
 
     jd, fr = jd_split(times)
     r, _, _ = propagate_teme(tle, jd, fr)
     x_itrs, _ = teme_to_itrs(r[0], jd, fr)
-    x, y, z = x_itrs[..., 0], x_itrs[..., 1], x_itrs[..., 2]
-    a = WGS84_A_KM
-    f = WGS84_F
-    b = a * (1 - f)
-    e2 = f * (2 - f)
-    ep2 = e2 / (1 - e2)
-    p_ = np.hypot(x, y)
-    th = np.arctan2(z * a, p_ * b)
-    lat = np.arctan2(z + ep2 * b * np.sin(th) ** 3, p_ - e2 * a * np.cos(th) ** 3)
-    n = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
-    alt = p_ / np.cos(lat) - n
-    lon = np.arctan2(y, x)
-    return np.degrees(lat), np.degrees(lon), np.asarray(alt, dtype=np.float64)
+    return itrs_to_geodetic(x_itrs)
 
 
 def sunlit_mask(
