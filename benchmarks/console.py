@@ -28,8 +28,10 @@ Measured in the page, per run (a fresh browser context), after ``--warmup-s``:
   link and carried by each WebSocket message; the page puts it on the value cell as
   ``data-recv-ns``) to the DOM update of that cell (a MutationObserver's callback time,
   ``performance.timeOrigin + performance.now()``); same host clock; p50 / p95 / p99 / max
-  over every displayed update; beside it the WebSocket part (reception to the frame's
-  arrival in the page, first sample of each frame);
+  over every displayed update (the page paints the rows on the screen: 23 of 200 in a
+  1440 x 900 window; rows off it are painted when they scroll in); beside it the WebSocket
+  part (reception to the frame's arrival in the page, first sample of each frame) and the
+  same stream read by a Python subscriber process (the server's share of the lag);
 * **zoom**: ``--zooms`` mouse-wheel notches on the plot (in, out, in, ... around its centre, so
   every range holds 0.8-1 M points of each parameter), each from the wheel event's timestamp
   to uPlot's ``draw`` hook: the first redraw (the data at hand, stretched) and the sharp one
@@ -40,6 +42,9 @@ Measured in the page, per run (a fresh browser context), after ``--warmup-s``:
 
 No peer: nothing comparable runs a browser console here (Yamcs Studio/Web, Open MCT and
 COSMOS are not installed); the numbers are compared against the issue's targets instead.
+``--baseline REV`` runs the parameters page of an earlier commit too, interleaved with this
+checkout's on the same server (run 1, baseline run 1, run 2, ...), so a change of the page
+is measured under the same load.
 Ranges are min-max over ``--runs`` runs. Timings are measurements, never assertions; what is
 asserted is that every metric was measured (packets flowed, the table updated, every zoom
 drew).
