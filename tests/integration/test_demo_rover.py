@@ -42,8 +42,9 @@ import numpy as np
 import pytest
 import yaml
 
-from falak.cli.demo import ROVER_MAX_SLOPE_DEG, ROVER_SITE, ROVER_SPEED_M_S
+from falak.cli.demo import ROVER_MAX_SLOPE_DEG, ROVER_SITE, ROVER_WINDOW_HOURS
 from falak.client import ApiError, Client, CommandRecord
+from falak.sim.rover import DRIVE_SPEED_M_S
 from falak.utctime import format_ns
 
 pytestmark = pytest.mark.slow
@@ -275,7 +276,7 @@ def test_a_drives_completion_arrives_two_light_times_and_the_drive_after_release
         # and the Earth-Moon distance changes the light time by under 1 ms an hour
         assert received >= release + (2 * lt - 0.01) * _NS, (step, rec)
         # and the rover cannot drive DISTANCE_M of wheel odometry faster than its wheel speed
-        drive_s = float(step["arguments"]["DISTANCE_M"]) / ROVER_SPEED_M_S
+        drive_s = float(step["arguments"]["DISTANCE_M"]) / DRIVE_SPEED_M_S
         assert complete >= release + (2 * lt - 0.01 + drive_s) * _NS, (step, rec)
 
 
@@ -377,20 +378,33 @@ def test_the_rover_never_enters_a_cell_over_its_slope_limit(driving: Demo) -> No
 
 
 def test_the_uplink_windows_are_the_sites(waiting: Demo, noop_while_below: int) -> None:
-    from falak.planning.traverse.windows import read_windows
+    from falak.planning.traverse.windows import Window, read_windows
+    from falak.utctime import parse_ns
 
     run_dir = waiting.run_dir
-    # the windows the server holds commands to are those computed here on the same site
-    _, rise = gap_epoch()
+    # the windows the server holds commands to are those computed here on the same site,
+    # up to the end of the file's span (falak.cli.demo.ROVER_WINDOW_HOURS after the epoch)
+    epoch, rise = gap_epoch()
     windows = read_windows(run_dir / "rover-windows.json")
-    assert rise in windows.windows
+    end_ns = parse_ns(epoch) + round(ROVER_WINDOW_HOURS * 3600) * _NS
+    assert windows.windows[0] == Window(rise.start_ns, min(rise.end_ns, end_ns))
     assert windows.at(rise.start_ns - 1) is None  # the run starts in the gap before it
+
+
+def _file_window(demo: Demo) -> Any:
+    """The uplink window of the run's windows file that the Earth rise opens."""
+    from falak.planning.traverse.windows import read_windows
+
+    _, rise = gap_epoch()
+    w = read_windows(demo.run_dir / "rover-windows.json").at(rise.start_ns)
+    assert w is not None
+    return w
 
 
 def test_a_command_sent_below_the_horizon_waits_for_the_window(
     waiting: Demo, noop_while_below: int
 ) -> None:
-    _, rise = gap_epoch()
+    rise = _file_window(waiting)
     fc = waiting.client("viewer")
     rec = fc.command(noop_while_below)
     assert rec.data["time_ns"] < rise.start_ns, "the demo took the whole gap to start"
@@ -417,8 +431,9 @@ def test_a_command_sent_below_the_horizon_is_refused_with_policy_refuse(
     tmp_path: Path, waiting: Demo
 ) -> None:
     waiting.stop()  # one demo at a time on a shared machine
-    epoch, rise = gap_epoch()
+    epoch, _ = gap_epoch()
     with _demo(tmp_path, "--epoch", epoch, "--uplink-policy", "refuse", "--duration", "60") as d:
+        rise = _file_window(d)
         cfg = yaml.safe_load(Path(d.run_json()["config"]).read_text())
         assert cfg["spacecraft"][0]["uplink_windows"]["policy"] == "refuse"
         fc = d.client("operator")
