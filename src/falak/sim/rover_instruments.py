@@ -27,7 +27,18 @@ soil 10002 (mare basalt, standing in for basaltic ejecta), with mixing fractions
 smoothly over the site (seeded random fields). A measurement at a position sees the
 composition there; counts per oxide are proportional to its abundance times a sensitivity
 (``COUNT_RATE_PER_WT_PCT_S``, illustrative), and each oxide's reported value has the Poisson
-noise of its counts (1σ = value/√counts).
+noise of its counts (1σ = value/√counts): that is the on-board quick-look.
+
+The spectrum itself (:func:`simulate_spectrum`, sent as ``SPEC_COUNTS``) is drawn from the
+instrument model of :mod:`falak.science.soil` (xraylib line energies and fluorescence
+cross-sections, fundamental-parameter matrix absorption, Gaussian response of 135 eV FWHM at
+5.9 keV with Fano broadening) for the ten oxides of the same table (Cr2O3 and MnO added), plus
+what the ground does not know exactly: the true window is thicker than the nominal one
+(``Spectrometer.window_be_um``), gain and offset drift from measurement to measurement, the
+distance to the soil changes the geometry factor (0.85–1 of the calibration's), and a
+continuum (scattered source radiation through the detector's efficiency) lies under the lines;
+each channel has Poisson noise. The calibration target (:data:`CALIBRATION_TARGET_WT_PCT`) is
+measured the same way at geometry 1.
 
 **Dosimeter**: the galactic-cosmic-ray absorbed dose rate in silicon on the lunar surface,
 13.2 ± 1 µGy/h (Chang'e-4 Lunar Lander Neutron and Dosimetry experiment, Zhang et al. 2020,
@@ -46,16 +57,22 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from falak.science import soil as _soil
 from falak.sim.rover_site import Site
 
 __all__ = [
+    "CALIBRATION_TARGET_WT_PCT",
     "ENDMEMBERS_WT_PCT",
     "GCR_DOSE_RATE_UGY_H",
     "OXIDES",
+    "SPECTRUM_OXIDES",
     "CompositionMap",
     "Dosimeter",
+    "Spectrometer",
+    "SpectrumTruth",
     "measure_soil",
     "render_navcam",
+    "simulate_spectrum",
 ]
 
 IMAGE_WIDTH = 256
@@ -81,6 +98,30 @@ ENDMEMBERS_WT_PCT = {
     "apollo11_mare": (42.2, 7.8, 13.6, 15.3, 7.8, 11.9, 0.47, 0.16),
 }
 COUNT_RATE_PER_WT_PCT_S = 25.0  # counts/s per wt% of an oxide (illustrative APXS-like)
+
+#: The spectrum's ten oxides (falak.science.soil.OXIDES: Na2O, MgO, Al2O3, SiO2, K2O, CaO,
+#: TiO2, Cr2O3, MnO, FeO).
+SPECTRUM_OXIDES = _soil.OXIDES
+#: Cr2O3 and MnO of the same Table 7.15 columns (wt%). The USGS transcription's Cr2O3 row has 18
+#: values for 19 columns; they are read by position (Apollo 11 0.30 is certain, Apollo 16 0.33
+#: and Luna 20 0.32 are not), and its MnO for the Apollo 16 average (0.30) is high for a
+#: highland soil: minor oxides of doubtful provenance, used only to put lines in the spectrum.
+_MINOR_WT_PCT = {
+    "apollo16_highland": (0.33, 0.30),
+    "luna20_highland": (0.32, 0.13),
+    "apollo11_mare": (0.30, 0.20),
+}
+
+
+def _ten(name: str) -> NDArray[np.float64]:
+    major = dict(zip(OXIDES, ENDMEMBERS_WT_PCT[name], strict=True))
+    cr, mn = _MINOR_WT_PCT[name]
+    major.update({"Cr2O3": cr, "MnO": mn})
+    return np.array([major[o] for o in SPECTRUM_OXIDES])
+
+
+#: The spectrometer's calibration target: Luna 20 average soil (Table 7.15), illustrative.
+CALIBRATION_TARGET_WT_PCT = _ten("luna20_highland")
 
 GCR_DOSE_RATE_UGY_H = 13.2  # Zhang et al. 2020 (Chang'e-4 LND), silicon
 DOSE_PER_COUNT_UGY = GCR_DOSE_RATE_UGY_H / 3600.0 / 3.0  # ~3 counts/s from GCR
@@ -172,6 +213,71 @@ class CompositionMap:
         ends = np.array(list(ENDMEMBERS_WT_PCT.values()))  # (3, 8)
         out: NDArray[np.float64] = mix @ ends
         return out
+
+    def spectrum_truth_wt_pct(self, x_m: float, y_m: float) -> NDArray[np.float64]:
+        """True abundances of the spectrum's ten oxides (:data:`SPECTRUM_OXIDES`) at (x, y)."""
+        rc = self.site.cell(x_m, y_m) or (0, 0)
+        mix = self.fractions[:, rc[0], rc[1]]
+        ends = np.array([_ten(name) for name in ENDMEMBERS_WT_PCT])  # (3, 10)
+        out: NDArray[np.float64] = mix @ ends
+        return out
+
+
+@dataclass(frozen=True)
+class Spectrometer:
+    """The true instrument (what the ground's :class:`falak.science.soil.Detector` approximates)."""
+
+    instrument_constant: float = 2000.0  # counts/s per unit fundamental-parameter sensitivity
+    window_be_um: float = 9.0  # the ground's nominal value is 8 um
+    si_thickness_um: float = 450.0
+    fwhm_at_5p9kev_ev: float = 135.0
+    gain_ev_per_ch: float = _soil.NOMINAL_GAIN_EV_PER_CH
+    gain_drift_rel: float = 0.003  # 1-sigma, per measurement (temperature)
+    offset_sigma_ev: float = 15.0
+    continuum_per_s_kev: float = 6.0  # at 1 keV before the detector efficiency (illustrative)
+
+    @property
+    def detector(self) -> _soil.Detector:
+        """The physics of this detector (its true window)."""
+        return _soil.Detector(self.fwhm_at_5p9kev_ev, self.window_be_um, self.si_thickness_um)
+
+
+@dataclass
+class SpectrumTruth:
+    """A simulated spectrum and what made it."""
+
+    counts: NDArray[np.uint32]
+    expected: NDArray[np.float64]
+    wt_pct: NDArray[np.float64]  # the sample, SPECTRUM_OXIDES order, as given
+    gain_ev_per_ch: float
+    offset_ev: float
+    geometry: float
+    live_time_s: float
+
+
+def simulate_spectrum(
+    wt_pct: NDArray[np.float64],
+    live_time_s: float,
+    rng: np.random.Generator,
+    *,
+    spectrometer: Spectrometer | None = None,
+    geometry: float | None = None,
+) -> SpectrumTruth:
+    """Draw one spectrum of a sample of ``wt_pct`` (SPECTRUM_OXIDES order) (module doc)."""
+    sp = spectrometer or Spectrometer()
+    det = sp.detector
+    g = float(rng.uniform(0.85, 1.0)) if geometry is None else float(geometry)
+    gain = sp.gain_ev_per_ch * (1.0 + sp.gain_drift_rel * float(rng.standard_normal()))
+    offset = sp.offset_sigma_ev * float(rng.standard_normal())
+    lines = _soil.expected_line_counts(wt_pct, sp.instrument_constant * g, live_time_s, det)
+    expected = _soil.spectrum_lines(lines, gain, offset, sp.fwhm_at_5p9kev_ev)
+    centres_kev = (offset + gain * (np.arange(_soil.N_CHANNELS) + 0.5)) / 1000.0
+    eff = np.array([det.efficiency(max(e, 0.3)) for e in centres_kev])
+    shape = 0.3 + 2.0 * np.exp(-centres_kev / 2.0)
+    continuum = sp.continuum_per_s_kev * g * live_time_s * (gain / 1000.0) * eff * shape
+    expected = expected + continuum
+    counts = rng.poisson(expected).astype(np.uint32)
+    return SpectrumTruth(counts, expected, np.asarray(wt_pct, float), gain, offset, g, live_time_s)
 
 
 def measure_soil(
