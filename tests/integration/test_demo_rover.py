@@ -1,4 +1,4 @@
-"""``falak demo`` with the rover: the acceptance of issue 14 (slow).
+"""``falak demo`` with the rover: its choices (fast) and the acceptance of issue 14 (slow).
 
 "An integration test: ``falak demo`` with the rover; a traverse planned on the demo site is
 turned into a stack and executed; telemetry shows the rover following it; the rover never
@@ -42,12 +42,19 @@ import numpy as np
 import pytest
 import yaml
 
-from falak.cli.demo import ROVER_MAX_SLOPE_DEG, ROVER_SITE, ROVER_WINDOW_HOURS
+from falak.cli.demo import (
+    ROVER_MAX_SLOPE_DEG,
+    ROVER_SITE,
+    ROVER_TRAVERSE_M,
+    ROVER_WINDOW_HOURS,
+    SPACECRAFT,
+    demo_spacecraft,
+    prepare_run,
+    rover_goal,
+)
 from falak.client import ApiError, Client, CommandRecord
 from falak.sim.rover import DRIVE_SPEED_M_S
 from falak.utctime import format_ns
-
-pytestmark = pytest.mark.slow
 
 #: Slower than the demo's default 60x: the rover MDB's received and accepted windows are 5 s
 #: (plus the round trip), so at 60x a loaded machine's 40 ms of host latency on the way of an
@@ -87,6 +94,53 @@ def gap_epoch() -> tuple[str, Any]:
     found = earth_windows(dem, hz, x, y, t0, t0 + 30 * 86_400 * _NS, spacecraft="ROVER")
     rise = next(w for w in found if w.start_ns > t0)  # a rise inside the month, not its start
     return format_ns(rise.start_ns - GAP_MIN * 60 * _NS, 0), rise
+
+
+def test_spacecraft_are_chosen_by_name_in_demo_order() -> None:
+    assert [s.name for s in demo_spacecraft("rover, TIANGONG")] == ["TIANGONG", "ROVER"]
+    assert demo_spacecraft("ROVER") == (SPACECRAFT[1],)
+    with pytest.raises(ValueError, match=r"^unknown spacecraft MIR; choose from TIANGONG, ROVER$"):
+        demo_spacecraft("ROVER,MIR")
+    with pytest.raises(ValueError, match=r"^no spacecraft; choose from TIANGONG, ROVER$"):
+        demo_spacecraft(" , ")
+
+
+def test_a_rover_only_run_has_no_campaign_and_its_policy(tmp_path: Path) -> None:
+    from falak.errors import InputError
+
+    run = prepare_run(
+        tmp_path / "run", tmp_path / "archive", port=0, epoch="2023-09-08T08:10:00Z",
+        speed=20, seed=4, spacecraft=demo_spacecraft("ROVER"), uplink_policy="refuse",
+    )  # fmt: skip
+    (entry,) = yaml.safe_load(run.config_file.read_text())["spacecraft"]
+    assert entry["name"] == "ROVER"
+    assert entry["site"] == {"dem": "synthetic", "options": ROVER_SITE, "seed": 4}
+    assert "orbit" not in entry  # no TLE: a surface spacecraft
+    assert run.as_json()["uplink_policy"] == "refuse"
+    with pytest.raises(InputError, match=r"^--uplink-policy 'later' must be one of wait, refuse$"):
+        prepare_run(
+            tmp_path / "run", tmp_path / "archive", port=0, epoch="2023-09-08T08:10:00Z",
+            speed=20, seed=4, uplink_policy="later",
+        )  # fmt: skip
+
+
+def test_the_demo_goal_is_a_clear_straight_drive_from_the_rovers_start() -> None:
+    import math
+
+    from falak.sim.rover import create_model
+    from falak.utctime import parse_ns
+
+    m = create_model(parse_ns("2023-09-01T00:00:00Z"), seed=0, options=ROVER_SITE)
+    x0, y0 = m.x, m.y
+    gx, gy = rover_goal(m.site, (x0, y0))
+    res = m.site.dem.resolution_m
+    # a cell centre (the planner's nodes) about ROVER_TRAVERSE_M away: within a cell diagonal
+    assert m.site.cell(gx, gy) is not None
+    assert abs(math.hypot(gx - x0, gy - y0) - ROVER_TRAVERSE_M) <= res * math.sqrt(2)
+    for k in range(201):  # the straight line: no hazard on the map or on the true terrain
+        x, y = x0 + (gx - x0) * k / 200, y0 + (gy - y0) * k / 200
+        assert not m.site.hazard_at(x, y, ROVER_MAX_SLOPE_DEG, 0.10), (x, y)
+        assert not m.site.map_hazard_at(x, y, ROVER_MAX_SLOPE_DEG, 0.10), (x, y)
 
 
 class Demo:
@@ -213,6 +267,7 @@ def _stack_done(demo: Demo) -> dict[str, Any]:
     )
 
 
+@pytest.mark.slow
 def test_the_run_has_the_rover_config_and_plans(driving: Demo) -> None:
     run = driving.run_json()
     (sc,) = run["spacecraft"]
@@ -240,6 +295,7 @@ def _records(demo: Demo, st: dict[str, Any]) -> list[tuple[dict[str, Any], Comma
     return [(step, fc.command(step["command_id"])) for step in st["steps"]]
 
 
+@pytest.mark.slow
 def test_the_traverse_stack_executes_with_its_verifications(driving: Demo) -> None:
     st = _stack_done(driving)
     fc = driving.client("viewer")
@@ -260,6 +316,7 @@ def test_the_traverse_stack_executes_with_its_verifications(driving: Demo) -> No
         }, rec
 
 
+@pytest.mark.slow
 def test_a_drives_completion_arrives_two_light_times_and_the_drive_after_release(
     driving: Demo,
 ) -> None:
@@ -296,6 +353,7 @@ def _route(demo: Demo) -> tuple[dict[str, Any], np.ndarray]:
     return feature, np.asarray(feature["geometry"]["coordinates"], dtype=float)
 
 
+@pytest.mark.slow
 def test_telemetry_shows_the_rover_following_the_route(driving: Demo) -> None:
     from falak.planning.traverse.commands import PlannedTraverse
     from falak.planning.traverse.tracking import track
@@ -327,6 +385,7 @@ def test_telemetry_shows_the_rover_following_the_route(driving: Demo) -> None:
         assert report.along_m[-1] >= planned.length_m - end_m - 0.5, (name, report.summary())
 
 
+@pytest.mark.slow
 def test_the_rover_never_enters_a_cell_over_its_slope_limit(driving: Demo) -> None:
     from falak.terrain.hazards import Rover, hazards
     from falak.terrain.site import site_terrain
@@ -377,6 +436,7 @@ def test_the_rover_never_enters_a_cell_over_its_slope_limit(driving: Demo) -> No
         assert min(abs(s_deg - v) for v in near) <= 0.011, (x, y, s_deg, near)
 
 
+@pytest.mark.slow
 def test_the_uplink_windows_are_the_sites(waiting: Demo, noop_while_below: int) -> None:
     from falak.planning.traverse.windows import Window, read_windows
     from falak.utctime import parse_ns
@@ -401,6 +461,7 @@ def _file_window(demo: Demo) -> Any:
     return w
 
 
+@pytest.mark.slow
 def test_a_command_sent_below_the_horizon_waits_for_the_window(
     waiting: Demo, noop_while_below: int
 ) -> None:
@@ -427,6 +488,7 @@ def test_a_command_sent_below_the_horizon_waits_for_the_window(
     assert "uplink_wait" in audit, done.data["audit"]
 
 
+@pytest.mark.slow
 def test_a_command_sent_below_the_horizon_is_refused_with_policy_refuse(
     tmp_path: Path, waiting: Demo
 ) -> None:
