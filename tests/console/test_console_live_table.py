@@ -1,7 +1,7 @@
 """The live table paints the rows on the screen: a row off it keeps its newest value until it
 scrolls into view, then shows it and goes on updating (benchmarks/console.py measures why: 200
-parameters at 10 Hz re-rendered in full cost the page 2.2x the main-thread CPU and 6.9x the
-display lag p99, benchmarks/RESULTS.md)."""
+parameters at 10 Hz re-rendered in full cost the page 1.85-2.2x the main-thread CPU and
+4-6.9x the display lag p99, benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 
