@@ -153,6 +153,20 @@ def test_light_time_widens_verifier_windows_by_the_round_trip(bus: Bus) -> None:
     ]
 
 
+def test_the_host_allowance_widens_windows_by_its_host_seconds_at_the_clocks_speed() -> None:
+    # host_allowance_s is host time: at 60x, 0.5 host s is 30 s of the mission's clock
+    mdb = load_testsat()  # NOOP: received 0..5 s, complete 0..10 s
+    clock = ScaledClock(EPOCH_NS, 60.0, reference_host_ns=0, host_ns=FakeHost())
+    stages = CommandManager(mdb, clock=clock, light_time_s=1.0, host_allowance_s=0.5).verifiers(
+        "NOOP"
+    )
+    assert [s.window_stop_s for s in stages] == pytest.approx([5 + 2 + 30, 10 + 2 + 30])
+    real = CommandManager(mdb, host_allowance_s=0.5).verifiers("NOOP")  # real time: 0.5 s
+    assert [s.window_stop_s for s in real] == pytest.approx([5.5, 10.5])
+    with pytest.raises(InputError, match=r"^host allowance must be within 0..60 s, got -1"):
+        CommandManager(mdb, host_allowance_s=-1.0)
+
+
 def test_negative_light_time_is_refused() -> None:
     with pytest.raises(
         InputError, match=r"^light time must be within 0..3600 s \(one way\), got -1"

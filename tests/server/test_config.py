@@ -100,8 +100,8 @@ def test_the_single_spacecraft_form_keeps_working(tmp_path: Path) -> None:
         (
             ("  - name: TESTSAT\n", "  - name: TESTSAT\n    foo: 1\n"),
             "spacecraft TESTSAT: unknown keys ['foo']; allowed: cfdp, confirm_window_s, "
-            "container, light_time_s, links, mdb, name, orbit, plans, site, uplink, "
-            "uplink_windows",
+            "container, host_allowance_s, light_time_s, links, mdb, name, orbit, plans, site, "
+            "uplink, uplink_windows",
         ),
         (
             ("  - name: TESTSAT\n    mdb", "  - name: TIANGONG\n    mdb"),

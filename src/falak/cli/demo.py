@@ -56,6 +56,9 @@ DEFAULT_ARCHIVE = Path("demo-out") / "ground" / "archive"
 #: best. The station is in contact (data relays) from 07:24 to 09:02:31, out of contact for a
 #: minute, then in again until 10:41: a demo of a simulated hour sees a gap and its dump.
 DEFAULT_EPOCH = "2023-09-08T08:10:00Z"
+#: Host seconds each verifier window of the run is widened by (times --speed on the run's
+#: clock): the server's config key host_allowance_s (docs/server.md).
+HOST_ALLOWANCE_S = 0.5
 #: Host seconds a child gets to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 15.0
 #: Host seconds the server gets to answer ``/health`` after it was started.
@@ -235,6 +238,9 @@ class SpacecraftRun:
             "links": self.links,
             "uplink": self.uplink,
             "light_time_s": self.light_time,
+            # the ground's own reaction time on a busy laptop: at --speed 60 a 5 s verifier
+            # window is 83 ms of host time, which a loaded machine can miss
+            "host_allowance_s": HOST_ALLOWANCE_S,
         }
         if self.windows_file is not None:
             entry["uplink_windows"] = {"file": str(self.windows_file), "policy": run.uplink_policy}

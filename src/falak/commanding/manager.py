@@ -40,7 +40,10 @@ and verification times, time tags, verifier windows and transmission-constraint 
 are on it, and its threads' waits are converted to host seconds. The arming and confirmation
 windows of critical commands are an operator's reaction time, so they stay in host seconds;
 so do ``settle_s`` and :meth:`CommandManager.wait`'s timeout. Verifier windows are widened
-by the round-trip light time (``2 * light_time_s``): an acknowledgement cannot arrive sooner.
+by the round-trip light time (``2 * light_time_s``): an acknowledgement cannot arrive sooner;
+and by ``host_allowance_s`` host seconds (as many seconds of the mission's clock as those take
+at its speed): the time the ground itself takes to see an acknowledgement (socket, decoding,
+a loaded machine), which at speed 60 turns 0.1 host s into 6 mission seconds.
 """
 
 from __future__ import annotations
@@ -181,6 +184,9 @@ class CommandManager:
         One-way light time to the spacecraft (s, >= 0): each verifier window's end is
         pushed back by the round trip, ``2 * light_time_s`` (recorded as ``light_time_s``
         in the command's history, with the widened ``window_s`` of each stage).
+    host_allowance_s
+        Host seconds added to each verifier window's end, converted to the clock's seconds
+        (``host_allowance_s * clock.speed``); default 0.
     uplink_windows
         When the uplink reaches the spacecraft (:class:`UplinkSchedule`, times on ``clock``);
         None: always.
@@ -201,11 +207,14 @@ class CommandManager:
         settle_s: float = 0.02,
         clock: Clock | None = None,
         light_time_s: float = 0.0,
+        host_allowance_s: float = 0.0,
         uplink_windows: UplinkSchedule | None = None,
         uplink_policy: str = "wait",
     ) -> None:
         if not 0.0 <= light_time_s <= 3600.0:
             raise InputError(f"light time must be within 0..3600 s (one way), got {light_time_s}")
+        if not 0.0 <= host_allowance_s <= 60.0:
+            raise InputError(f"host allowance must be within 0..60 s, got {host_allowance_s}")
         if uplink_policy not in UPLINK_POLICIES:
             raise InputError(
                 f"uplink policy {uplink_policy!r} must be one of {', '.join(UPLINK_POLICIES)}"
@@ -220,6 +229,8 @@ class CommandManager:
         """The mission's time: release times, windows, time tags (default: real time)."""
         self.light_time_s = float(light_time_s)
         """One-way light time (s); verifier windows end ``2 * light_time_s`` later."""
+        self.host_allowance_s = float(host_allowance_s)
+        """Host seconds added to verifier windows (see the class doc)."""
         self.encoder = CommandEncoder(mdb)
         self.history = CommandHistory(archive, clock=self.clock)
         qs = list(queues) if queues is not None else [CommandQueue(DEFAULT_QUEUE)]
@@ -679,6 +690,7 @@ class CommandManager:
             link_url=self.uplink.url,
             uplink_delay_s=self.uplink.delay_s,
             light_time_s=self.light_time_s,
+            host_allowance_s=self.host_allowance_s,
             verifiers=verifiers,
         )
         self.history.audit(
@@ -693,14 +705,14 @@ class CommandManager:
 
     def verifiers(self, command: str | MetaCommand) -> tuple[Verifier, ...]:
         """The verifier stages of ``command`` as this manager runs them: each window's end
-        pushed back by the round-trip light time (``2 * light_time_s``)."""
+        pushed back by the round-trip light time (``2 * light_time_s``) and the host
+        allowance (``host_allowance_s`` at the clock's speed)."""
         cmd = command if isinstance(command, MetaCommand) else self.mdb.command(command)
-        round_trip_s = 2.0 * self.light_time_s
-        if not round_trip_s:
+        extra_s = 2.0 * self.light_time_s + self.host_allowance_s * self.clock.speed
+        if not extra_s:
             return cmd.verifiers
         return tuple(
-            dataclasses.replace(s, window_stop_s=s.window_stop_s + round_trip_s)
-            for s in cmd.verifiers
+            dataclasses.replace(s, window_stop_s=s.window_stop_s + extra_s) for s in cmd.verifiers
         )
 
     # -- watcher -------------------------------------------------------------------------

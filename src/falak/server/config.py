@@ -25,6 +25,7 @@ Several spacecraft (Yamcs calls them instances), one archive keyed by spacecraft
         links: [udp://127.0.0.1:10015, udp://127.0.0.1:10016]  # falak.links.open_link URLs
         uplink: udp://127.0.0.1:10025     # telecommand uplink (optional: dry runs only)
         light_time_s: 0.0                 # one-way light time: widens verifier windows
+        host_allowance_s: 0.0             # host s the ground may take to see an ack (x speed)
         confirm_window_s: 30              # critical commands: confirm within this after arming
         uplink_windows:                   # optional: when the uplink can reach the spacecraft
           file: windows.json              # falak-uplink-windows/1 JSON (falak traverse windows)
@@ -98,6 +99,7 @@ _SPACECRAFT_KEYS = {
     "links",
     "uplink",
     "light_time_s",
+    "host_allowance_s",
     "confirm_window_s",
     "uplink_windows",
     "orbit",
@@ -219,6 +221,9 @@ class SpacecraftConfig:
     light_time_s: float = 0.0
     confirm_window_s: float = 30.0
     root_archive: bool = False
+    host_allowance_s: float = 0.0
+    """Host seconds added to verifier windows (times the clock's speed): the ground's own
+    reaction time, which a fast simulated clock turns into many mission seconds."""
     uplink_windows: UplinkWindowsConfig | None = None
     """When the uplink can reach the spacecraft, and what to do outside (None: always)."""
     orbit_tle: Path | None = None
@@ -347,6 +352,7 @@ def _spacecraft(p: Path, where: str, doc: dict[str, Any], name: str | None) -> S
         uplink=doc.get("uplink"),
         container=doc.get("container"),
         light_time_s=_number(p, where, "light_time_s", doc.get("light_time_s"), 0.0),
+        host_allowance_s=_number(p, where, "host_allowance_s", doc.get("host_allowance_s"), 0.0),
         confirm_window_s=_number(p, where, "confirm_window_s", doc.get("confirm_window_s"), 30.0),
         root_archive=name is None,
         uplink_windows=_uplink_windows(p, where, doc.get("uplink_windows")),
