@@ -191,3 +191,21 @@ def test_the_documented_configuration_loads(tmp_path: Path) -> None:
     assert [sc.name for sc in cfg.spacecraft] == ["TIANGONG", "TESTSAT"]
     assert cfg.users[1].spacecraft_roles == {"TIANGONG": ("operator",)}
     assert cfg.clock.speed == 60
+
+
+def test_orbit_is_a_tle_or_a_lunar_oem(tmp_path: Path) -> None:
+    from falak.server.config import load_config
+
+    (tmp_path / "o.oem").write_text("CCSDS_OEM_VERS = 2.0\n")
+    (tmp_path / "s.tle").write_text("x\n")
+    base = f"archive: ./a\nspacecraft:\n  - name: TESTSAT\n    mdb: {TESTSAT_MDB}\n"
+    for orbit, tle, oem in (
+        ("{oem: o.oem}", None, tmp_path / "o.oem"),
+        ("{tle: s.tle}", tmp_path / "s.tle", None),
+    ):
+        (tmp_path / "c.yaml").write_text(base + f"    orbit: {orbit}\n")
+        (sc,) = load_config(tmp_path / "c.yaml").spacecraft
+        assert (sc.orbit_tle, sc.orbit_oem) == (tle, oem)
+    (tmp_path / "c.yaml").write_text(base + "    orbit: {oem: o.oem, tle: s.tle}\n")
+    with pytest.raises(InputError, match=r"orbit must be a mapping \{tle: FILE.tle\} \(Earth"):
+        load_config(tmp_path / "c.yaml")

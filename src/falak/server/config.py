@@ -31,6 +31,7 @@ Several spacecraft (Yamcs calls them instances), one archive keyed by spacecraft
           file: windows.json              # falak-uplink-windows/1 JSON (falak traverse windows)
           policy: wait                    # wait: hold a command until the next window; refuse
         orbit: {tle: css.tle}             # optional, Earth orbiters: ground track, passes, eclipses
+                                          # or {oem: orbiter.oem}: a lunar orbiter's CCSDS OEM
         site:                             # optional, surface spacecraft: the site map
           dem: synthetic                  # or a GeoTIFF; as falak sim rover --option dem=...
           options: {}                     # the rover simulator's site options (dem_size, ...)
@@ -228,6 +229,10 @@ class SpacecraftConfig:
     """When the uplink can reach the spacecraft, and what to do outside (None: always)."""
     orbit_tle: Path | None = None
     """An Earth orbiter's TLE file (``orbit: {tle: ...}``): ground track, passes, eclipses."""
+    orbit_oem: Path | None = None
+    """A lunar orbiter's trajectory (``orbit: {oem: ...}``, a CCSDS OEM such as ``falak orbiter
+    propagate`` writes and ``falak sim orbiter --option oem=...`` flies): its track over the
+    Moon, contacts and eclipses."""
     site: SiteConfig | None = None
     """A surface spacecraft's site (``site:``)."""
     plans: tuple[Path, ...] = ()
@@ -356,7 +361,8 @@ def _spacecraft(p: Path, where: str, doc: dict[str, Any], name: str | None) -> S
         confirm_window_s=_number(p, where, "confirm_window_s", doc.get("confirm_window_s"), 30.0),
         root_archive=name is None,
         uplink_windows=_uplink_windows(p, where, doc.get("uplink_windows")),
-        orbit_tle=_orbit(p, where, doc.get("orbit")),
+        orbit_tle=_orbit(p, where, doc.get("orbit"), "tle"),
+        orbit_oem=_orbit(p, where, doc.get("orbit"), "oem"),
         site=_site(p, where, doc.get("site")),
         plans=_plans(p, where, doc.get("plans")),
         cfdp=_cfdp(p, where, doc.get("cfdp")),
@@ -421,12 +427,16 @@ def _uplink_windows(p: Path, where: str, v: Any) -> UplinkWindowsConfig | None:
     return UplinkWindowsConfig(_existing(p, where, "uplink_windows.file", v["file"]), policy)
 
 
-def _orbit(p: Path, where: str, v: Any) -> Path | None:
+def _orbit(p: Path, where: str, v: Any, kind: str) -> Path | None:
     if v is None:
         return None
-    if not isinstance(v, dict) or set(v) != {"tle"}:
-        raise _fail(p, f"{where}orbit must be a mapping {{tle: FILE.tle}}")
-    return _existing(p, where, "orbit.tle", v["tle"])
+    if not isinstance(v, dict) or len(v) != 1 or not set(v) <= {"tle", "oem"}:
+        raise _fail(
+            p,
+            f"{where}orbit must be a mapping {{tle: FILE.tle}} (Earth orbit) or {{oem: FILE.oem}}"
+            " (a lunar orbiter's CCSDS OEM)",
+        )
+    return _existing(p, where, f"orbit.{kind}", v[kind]) if kind in v else None
 
 
 def _site(p: Path, where: str, v: Any) -> SiteConfig | None:
