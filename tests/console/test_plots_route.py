@@ -191,3 +191,42 @@ def test_console_prefix_does_not_open_the_api_by_dot_segments(tmp_path: Path) ->
             server.should_exit = True
             thread.join(10.0)
             sock.close()
+
+
+def test_zooming_in_is_answered_from_the_cache_until_the_parameter_changes(
+    server: tuple[Ground, TestClient],
+) -> None:
+    from falak.server.routes import plots
+    from falak.utctime import format_ns
+
+    g, client = server
+    h = login(client, "vera")
+    archive = g.runtime.archive
+    n = len(archive.read_parameter("BATT_V"))
+    for c in range(7100, 7130):
+        g.send_hk(1, batt_v_counts=c)
+    assert wait_for(lambda: len(archive.read_parameter("BATT_V")) == n + 30, 10.0)
+    base = "/api/v1/parameters/BATT_V/plot"
+    full = client.get(f"{base}?width=50", headers=h).json()
+    t0, t1 = full["start_ns"], full["stop_ns"]
+    mid = t0 + (t1 - t0) // 2
+    hits = plots._CACHE.hits
+    # an open range (first to last sample) covers every zoom: answered from memory
+    zoom = client.get(
+        base, params={"width": 9, "start": format_ns(t0 + 1), "stop": format_ns(mid)}, headers=h
+    )
+    assert zoom.status_code == 200, zoom.text
+    assert plots._CACHE.hits == hits + 1
+    hist = client.get("/api/v1/parameters/BATT_V/history", headers=h).json()
+    ref = brute_force(np.array(hist["time_ns"]), np.array(hist["eng"]), t0 + 1, mid, 9)
+    body = zoom.json()
+    assert list(zip(body["time_ns"], body["min"], body["max"], body["count"], strict=True)) == ref
+    # a new sample changes the parameter's version: the next request reads the archive
+    version = archive.parameter_version("/TESTSAT/BATT_V")
+    g.send_hk(1, batt_v_counts=7300)
+    assert wait_for(lambda: len(archive.read_parameter("BATT_V")) == n + 31, 10.0)
+    assert archive.parameter_version("/TESTSAT/BATT_V") != version
+    misses = plots._CACHE.misses
+    again = client.get(f"{base}?width=50", headers=h).json()
+    assert plots._CACHE.misses == misses + 1
+    assert again["samples"] == n + 31  # the new sample is in

@@ -467,6 +467,11 @@ class Archive(abc.ABC):
         an empty series (float64); :meth:`parameter_names` lists what is archived.
         """
 
+    def parameter_version(self, name: str) -> object | None:
+        """Return a value that changes whenever ``name``'s archived samples change (written,
+        merged, deleted), for readers that cache them; None: unknown (do not cache)."""
+        return None
+
     @abc.abstractmethod
     def parameter_names(self) -> list[str]:
         """Return the qualified names (column keys) of every archived parameter, sorted."""

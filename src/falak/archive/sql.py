@@ -1172,6 +1172,18 @@ class SqlArchive(Archive):
             t_all = t_all.copy()
         return ParameterSeries(t_all, out[0], out[1], out[2], key)
 
+    def parameter_version(self, name: str) -> object | None:
+        # every write adds a segment (a higher id, more rows), a merge replaces several by
+        # one (fewer rows), a delete removes rows: the four numbers move with each
+        key = self._resolve(name)
+        rows = self._query(
+            self.params,
+            "SELECT count(*), max(segment_id), max(t_stop), min(t_start) FROM segment_values "
+            "WHERE name = ?",
+            (key,),
+        )
+        return tuple(rows[0]) if rows else None
+
     def _empty(self, key: str) -> tuple[NDArray[Any], NDArray[Any]]:
         rows = self._query(
             self.params,
@@ -1473,7 +1485,9 @@ class SqlArchive(Archive):
             (int(file_id),),
         )
         if not rows:
-            raise InputError(f"no file {file_id} in the archive (ids are those of its list of files)")
+            raise InputError(
+                f"no file {file_id} in the archive (ids are those of its list of files)"
+            )
         return _stored_file(rows[0][:-1]), bytes(rows[0][-1])
 
 

@@ -10,10 +10,19 @@ included, and costs ``O(width)`` bytes whatever the archive holds.
 Values are the engineering values when they are numbers, else the raw values (an enumeration
 plots its raw code); a parameter with neither numeric (text, bytes) is refused with 400.
 Non-finite values (NaN, ±inf) are not counted.
+
+Zooming asks for ranges inside the one shown, again and again: the server keeps the last few
+series it read (:class:`SeriesCache`, per spacecraft and parameter, up to
+:data:`CACHE_SAMPLES` samples in all) with the archive's version of that parameter
+(:meth:`~falak.archive.Archive.parameter_version`), and answers a range inside a cached one
+from memory while the version holds; a write, merge or replay of the parameter changes the
+version and the next request reads the archive again.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -27,12 +36,69 @@ from falak.server.routes.deps import CurrentUser, SpacecraftDep
 from falak.server.routes.telemetry import Start, Stop, time_range
 from falak.server.schemas import iso
 
-__all__ = ["Decimated", "PlotOut", "decimate", "router"]
+__all__ = ["CACHE_SAMPLES", "Decimated", "PlotOut", "SeriesCache", "decimate", "router"]
 
 router = APIRouter(tags=["telemetry"])
 
 MAX_WIDTH = 10_000
 """The widest plot served, in columns (a 4K screen is 3840 pixels wide)."""
+
+
+CACHE_SAMPLES = 20_000_000
+"""Samples the plot cache holds at most, all series together (~320 MB of times and values)."""
+
+
+@dataclass(frozen=True)
+class _Series:
+    lo_ns: int | None  # the range read (None: open)
+    hi_ns: int | None
+    version: object
+    kind: str
+    time_ns: npt.NDArray[np.int64]  # sorted
+    values: npt.NDArray[np.float64]  # finite
+
+
+class SeriesCache:
+    """The last series read for plots, least recently used first out (see the module doc)."""
+
+    def __init__(self, max_samples: int = CACHE_SAMPLES) -> None:
+        self.max_samples = max_samples
+        self._items: OrderedDict[tuple[object, str], _Series] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(
+        self, key: tuple[object, str], lo: int | None, hi: int | None, version: object
+    ) -> _Series | None:
+        """The cached series covering ``[lo, hi)`` at ``version``, or None."""
+        with self._lock:
+            s = self._items.get(key)
+            covers = (
+                s is not None
+                and s.version == version
+                and (s.lo_ns is None or (lo is not None and lo >= s.lo_ns))
+                and (s.hi_ns is None or (hi is not None and hi <= s.hi_ns))
+            )
+            if not covers or s is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return s
+
+    def put(self, key: tuple[object, str], series: _Series) -> None:
+        """Keep ``series`` (unless it alone is larger than the cache)."""
+        if series.time_ns.size > self.max_samples:
+            return
+        with self._lock:
+            self._items[key] = series
+            self._items.move_to_end(key)
+            while sum(v.time_ns.size for v in self._items.values()) > self.max_samples:
+                self._items.popitem(last=False)
+
+
+_CACHE = SeriesCache()
 
 
 @dataclass(frozen=True)
@@ -125,19 +191,13 @@ def plot(
     ``[start, stop)`` (default: from its first to just after its last sample)."""
     q = rt.mdb.parameter(name).qualified_name
     t0, t1 = time_range(start, stop)
-    s = rt.archive.read_parameter(q, t0, t1)
-    eng, raw = np.asarray(s.eng), np.asarray(s.raw)
-    if _numeric(eng):
-        kind, values = "eng", eng
-    elif _numeric(raw):
-        kind, values = "raw", raw
-    else:
-        raise InputError(f"{q} is not numeric ({eng.dtype} values): it cannot be plotted")
-    times = np.asarray(s.time_ns, dtype=np.int64)
+    series = _series(rt, q, t0, t1)
+    kind = series.kind
+    times, values = series.time_ns, series.values
     if t0 is None:
-        t0 = int(times.min()) if times.size else 0
+        t0 = int(times[0]) if times.size else 0
     if t1 is None:
-        t1 = int(times.max()) + 1 if times.size else t0 + 1
+        t1 = int(times[-1]) + 1 if times.size else t0 + 1
     if t1 <= t0:
         t1 = t0 + 1
     d = decimate(times, values, t0, t1, width)
@@ -155,3 +215,32 @@ def plot(
         max=d.max.tolist(),
         count=d.count.tolist(),
     )
+
+
+def _series(rt: SpacecraftDep, q: str, t0: int | None, t1: int | None) -> _Series:
+    """``q``'s numeric values in ``[t0, t1)``, sorted and finite: from the cache or read."""
+    version = rt.archive.parameter_version(q)
+    key = (id(rt.archive), q)
+    hit = None if version is None else _CACHE.get(key, t0, t1, version)
+    if hit is None:
+        s = rt.archive.read_parameter(q, t0, t1)
+        eng, raw = np.asarray(s.eng), np.asarray(s.raw)
+        if _numeric(eng):
+            kind, values = "eng", eng
+        elif _numeric(raw):
+            kind, values = "raw", raw
+        else:
+            raise InputError(f"{q} is not numeric ({eng.dtype} values): it cannot be plotted")
+        t = np.asarray(s.time_ns, dtype=np.int64)
+        v = np.asarray(values, dtype=np.float64)
+        keep = np.isfinite(v)
+        t, v = t[keep], v[keep]
+        if t.size > 1 and np.any(t[1:] < t[:-1]):
+            order = np.argsort(t, kind="stable")
+            t, v = t[order], v[order]
+        hit = _Series(t0, t1, version, kind, t, v)
+        if version is not None:
+            _CACHE.put(key, hit)
+    a = 0 if t0 is None else int(np.searchsorted(hit.time_ns, t0, side="left"))
+    b = hit.time_ns.size if t1 is None else int(np.searchsorted(hit.time_ns, t1, side="left"))
+    return _Series(t0, t1, version, hit.kind, hit.time_ns[a:b], hit.values[a:b])
