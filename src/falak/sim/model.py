@@ -27,6 +27,8 @@ __all__ = [
     "OnboardEvent",
     "SpacecraftModel",
     "TmPacket",
+    "cmd_ack_packet",
+    "event_tm_packet",
 ]
 
 AckStage = Literal["RECEIVED", "ACCEPTED", "COMPLETE", "FAILED"]
@@ -54,6 +56,41 @@ class OnboardEvent:
     message: str
     source: str = "SYSTEM"
     event_id: int = 0
+
+
+def cmd_ack_packet(
+    command_apid: int, opcode: int, seq_count: int, stage: AckStage, reason: str
+) -> TmPacket:
+    """The CMD_ACK packet of one stage of a command, as falak's example MDBs define it
+    (TIANGONG, ROVER, ORBITER: the command's APID, opcode and sequence count, the stage and
+    its reason)."""
+    return TmPacket(
+        "CMD_ACK",
+        {
+            "ACK_APID": int(command_apid) & 0x7FF,
+            "ACK_SPARE": 0,
+            "ACK_OPCODE": int(opcode) & 0xFF,
+            "ACK_SEQ_COUNT": int(seq_count) & 0x3FFF,
+            "ACK_SPARE2": 0,
+            "ACK_STAGE": stage,
+            "ACK_REASON": reason,
+        },
+    )
+
+
+def event_tm_packet(event: OnboardEvent, *, severity: str, source: str) -> TmPacket:
+    """The EVENT packet of falak's example MDBs carrying ``event`` with its ``severity`` and
+    ``source`` labels as the MDB knows them (the message cut to the 255-byte field)."""
+    text = event.message.encode("utf-8")[:255].decode("utf-8", "ignore")
+    return TmPacket(
+        "EVENT",
+        {
+            "EVENT_ID": int(event.event_id) & 0xFFFF,
+            "EVENT_SEVERITY": severity,
+            "EVENT_SOURCE": source,
+            "EVENT_MESSAGE": text,
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,15 @@ from typing import Any
 import numpy as np
 
 from falak.mdb import MissionDatabase, load
-from falak.sim.model import AckStage, CommandOutcome, ContactWindow, OnboardEvent, TmPacket
+from falak.sim.model import (
+    AckStage,
+    CommandOutcome,
+    ContactWindow,
+    OnboardEvent,
+    TmPacket,
+    cmd_ack_packet,
+    event_tm_packet,
+)
 from falak.sim.rover_instruments import (
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
@@ -922,33 +930,13 @@ class RoverModel:
         self, command_apid: int, opcode: int, seq_count: int, stage: AckStage, reason: str
     ) -> TmPacket:
         """A CMD_ACK packet (as TIANGONG's)."""
-        return TmPacket(
-            "CMD_ACK",
-            {
-                "ACK_APID": command_apid & 0x7FF,
-                "ACK_SPARE": 0,
-                "ACK_OPCODE": opcode & 0xFF,
-                "ACK_SEQ_COUNT": seq_count & 0x3FFF,
-                "ACK_SPARE2": 0,
-                "ACK_STAGE": stage,
-                "ACK_REASON": reason,
-            },
-        )
+        return cmd_ack_packet(command_apid, opcode, seq_count, stage, reason)
 
     def event_packet(self, event: OnboardEvent) -> TmPacket:
         """An EVENT packet; unknown severities become WARNING, unknown sources ROVER."""
         severity = event.severity if event.severity in _SEVERITIES else "WARNING"
         source = event.source if event.source in _SOURCES else "ROVER"
-        text = event.message.encode("utf-8")[:255].decode("utf-8", "ignore")
-        return TmPacket(
-            "EVENT",
-            {
-                "EVENT_ID": event.event_id & 0xFFFF,
-                "EVENT_SEVERITY": severity,
-                "EVENT_SOURCE": source,
-                "EVENT_MESSAGE": text,
-            },
-        )
+        return event_tm_packet(event, severity=severity, source=source)
 
     def set_recorder_status(self, fill_pct: float, packets: int, overwritten: int) -> None:
         """Take the runner's recorder state for housekeeping."""

@@ -84,7 +84,15 @@ from falak.dynamics.tle import Tle, read_tle_file
 from falak.errors import InputError
 from falak.mdb import MissionDatabase, load
 from falak.sim import tiangong_payloads as tp
-from falak.sim.model import AckStage, CommandOutcome, ContactWindow, OnboardEvent, TmPacket
+from falak.sim.model import (
+    AckStage,
+    CommandOutcome,
+    ContactWindow,
+    OnboardEvent,
+    TmPacket,
+    cmd_ack_packet,
+    event_tm_packet,
+)
 
 __all__ = ["OPTIONS", "SHED_ORDER", "StationModel", "create_model"]
 
@@ -988,31 +996,13 @@ class StationModel:
         self, command_apid: int, opcode: int, seq_count: int, stage: AckStage, reason: str
     ) -> TmPacket:
         """Return the CMD_ACK packet of one stage of a command."""
-        return TmPacket(
-            "CMD_ACK",
-            {
-                "ACK_APID": int(command_apid),
-                "ACK_SPARE": 0,
-                "ACK_OPCODE": int(opcode),
-                "ACK_SEQ_COUNT": int(seq_count) & 0x3FFF,
-                "ACK_SPARE2": 0,
-                "ACK_STAGE": stage,
-                "ACK_REASON": reason,
-            },
-        )
+        return cmd_ack_packet(command_apid, opcode, seq_count, stage, reason)
 
     def event_packet(self, event: OnboardEvent) -> TmPacket:
         """Return the EVENT packet carrying ``event`` (message cut to the 255-byte field)."""
-        text = event.message.encode("utf-8")[:255].decode("utf-8", "ignore")
         source = event.source if event.source in _SOURCES else "STATION"
-        return TmPacket(
-            "EVENT",
-            {
-                "EVENT_ID": int(event.event_id) & 0xFFFF,
-                "EVENT_SEVERITY": _SEVERITY.get(event.severity, "WARNING"),
-                "EVENT_SOURCE": source,
-                "EVENT_MESSAGE": text,
-            },
+        return event_tm_packet(
+            event, severity=_SEVERITY.get(event.severity, "WARNING"), source=source
         )
 
 
