@@ -60,7 +60,19 @@ def _loop(a: Any, b: Any, down: LossyLink, up: LossyLink, limit_s: float = 600.0
             return
         if not moved:
             time.sleep(0.0005)
-    raise AssertionError(f"transfer not done in {limit_s} s")
+    states = {
+        side: {
+            f"{k}.{attr}": str(getattr(getattr(x, k, None), attr, ""))
+            for k in ("source", "dest")
+            for attr in ("state", "step")
+        }
+        for side, x in (("sender", a), ("receiver", b))
+    }
+    raise AssertionError(
+        f"transfer not done in {limit_s} s; in flight {down.in_flight()} down, "
+        f"{up.in_flight()} up; cfdp-py handler states {states}; "
+        f"rejected {getattr(a, 'rejected', {})} / {getattr(b, 'rejected', {})}"
+    )
 
 
 def falak_run(data: bytes, loss: float, seed: int, sent: list[tuple[int, int]]) -> bytes:
