@@ -1,11 +1,13 @@
 """``falak demo``: the ground segment in one command — the server, the simulators, their stacks.
 
-The demo flies the station (``TIANGONG``) and the lunar south-pole rover (``ROVER``) by default
-(``--spacecraft`` chooses). It writes a *run directory* (the server configuration with the
-run's clock, the demo users and their generated passwords, the station's campaign, its plan
-and the command stack made from it, the rover's site, planned traverse, drive stack and uplink
-windows, the simulators' status files and every child's log, and ``run.json`` that says where
-all of it is), then starts, each as a child process in its own process group:
+The demo flies the station (``TIANGONG``), the lunar south-pole rover (``ROVER``) and the
+lunar orbiter (``ORBITER``) by default (``--spacecraft`` chooses). It writes a *run
+directory* (the server configuration with the run's clock, the demo users and their
+generated passwords, the station's campaign, its plan and the command stack made from it,
+the rover's site, planned traverse, drive stack and uplink windows, the orbiter's trajectory,
+contacts, imaging plan and stack, the simulators' status files and every child's log, and
+``run.json`` that says where all of it is), then starts, each as a child process in its own
+process group:
 
 1. ``falak serve --config RUN/server.yaml`` on a free loopback port, on the embedded archive
    (SQLite), and waits for ``/health``;
@@ -26,6 +28,17 @@ the rover simulator starts, planned on the simulator's own site (the same option
 ``falak traverse plan``, turned into a drive stack with ``falak traverse commands`` and
 uplinked only while the Earth is above the rover's horizon: ``falak traverse windows`` writes
 the windows the server's ``uplink_windows`` holds commands to (``--uplink-policy``).
+
+The orbiter flies one trajectory on the ground and in its simulator: ``falak orbiter
+propagate`` writes ``orbiter.oem`` (the simulator's default orbit, given 11.5 h before the
+run's epoch so that its perilune over the south pole comes half an hour into the run), the
+simulator flies it (``--option oem=...``) and the server shows it (``orbit: {oem}``). Its
+contacts (``falak orbiter contacts``) are its uplink windows (``orbiter-windows.json``); an
+imaging plan of a south-pole target (``falak orbiter imaging``, ``orbiter-imaging.json``)
+becomes ``orbiter-stack.yaml``: IMAGE_TAKE inside a contact, then FILE_DUMP of the images and
+a magnetometer file, which come down by CFDP class 2 to the server's entity (``cfdp:``)
+through a link losing 5 % of the CFDP packets each way (``--option loss=0.05``); the
+simulator writes each file it makes to ``orbiter-files/`` for comparison.
 """
 
 from __future__ import annotations
@@ -83,6 +96,8 @@ class DemoSpacecraft:
     """One-way light time, ground <-> spacecraft (the rover's: its real one, at planning)."""
     tle: str | None = None
     """An Earth orbiter's TLE file in its mission folder (the server's ``orbit: {tle}``)."""
+    orbiter: bool = False
+    """True for the lunar orbiter: its trajectory, contacts, imaging plan and CFDP downlink."""
 
     @property
     def mdb(self) -> Path:
@@ -107,6 +122,7 @@ SPACECRAFT: tuple[DemoSpacecraft, ...] = (
         "TIANGONG", "station", "tiangong", campaign=True, light_time_s=0.25, tle="css.tle"
     ),
     DemoSpacecraft("ROVER", "rover", "rover", traverse=True, light_time_s=1.28),
+    DemoSpacecraft("ORBITER", "orbiter", "orbiter", orbiter=True, light_time_s=1.28),
 )
 #: Their names, as ``--spacecraft`` takes them.
 SPACECRAFT_NAMES = ",".join(s.name for s in SPACECRAFT)
@@ -133,6 +149,44 @@ ROVER_PLAN_HOURS = 24.0
 ROVER_WINDOW_HOURS = 8 * 24.0
 #: What the server does with a rover command released while the Earth is below the horizon.
 UPLINK_POLICIES = ("wait", "refuse")
+
+#: The orbiter's orbit: the orbiter simulator's default elements (falak.sim.orbiter.
+#: DEFAULT_ELEMENTS: 12 h, 200 km perilune over the south pole, MOON_PA), given at an epoch
+#: ORBITER_PHASE_H before the run's: the orbiter's own time offset, so that its next perilune
+#: over the south pole, the imaging opportunity, comes about half an hour into the run (at
+#: the run's epoch itself it would be there at once, before the stack is loaded).
+ORBITER_ELEMENTS = "6142.4,0.6846,90,0,270,0"
+ORBITER_PHASE_H = 11.5
+#: Days of trajectory ``falak orbiter propagate`` writes (from the elements' epoch); the
+#: simulator propagates on past its end.
+ORBITER_DAYS = 4.0
+#: Ground stations of the orbiter's contacts: the simulator's defaults (Karachi, Islamabad)
+#: and Neuquén, whose Moon is up on the demo's morning (the Moon sets at Karachi at 07:36 UTC
+#: on the default day; Neuquén sees it from 08:26 to 15:28).
+ORBITER_STATIONS = ("Karachi", "Islamabad", "Neuquén")
+#: The imaging target (MOON_ME lat, east lon, deg): by the south pole, under perilune.
+ORBITER_TARGET = (-89.5, 0.0)
+#: The imaging search: the target within the camera's half field (5.73 deg / 2) of nadir,
+#: the Sun at most 2 deg below its horizontal plane (the polar Sun is never high: peaks and
+#: crater rims are lit while the plane is not).
+ORBITER_MAX_OFF_NADIR_DEG = 2.8
+ORBITER_MIN_SUN_ELEVATION_DEG = -2.0
+#: Frames per opportunity, their spacing (s: the camera's 5 s readout and the complete
+#: acknowledgement two light times later) and exposure (ms: the README's 100-300 at the pole).
+ORBITER_FRAMES = 3
+ORBITER_FRAME_SPACING_S = 12.0
+ORBITER_EXPOSURE_MS = 200
+#: CFDP packet loss on the orbiter's link, each way (falak sim orbiter --option loss=...).
+ORBITER_LOSS = 0.05
+#: The ground's CFDP entity with the orbiter (the server's cfdp: block; the simulator's
+#: defaults: it is entity 2, the ground 1, PDUs on APID 610 down and 611 up).
+ORBITER_CFDP: dict[str, Any] = {
+    "entity_id": 1,
+    "remote_entity_id": 2,
+    "apid_down": 610,
+    "apid_up": 611,
+    "timers": {"nak_interval_s": 10},
+}
 
 
 # -- ports, users, files ---------------------------------------------------------------------
@@ -199,6 +253,10 @@ class SpacecraftRun:
     """``falak sim ... --option KEY=VALUE`` (the rover: its site and start)."""
     start_xy_m: tuple[float, float] | None = None
     """Where the rover starts, projected m."""
+    oem_file: Path | None = None
+    """The orbiter's trajectory (``falak orbiter propagate``), shared by ground and simulator."""
+    frames: list[str] = field(default_factory=list)
+    """The orbiter's planned IMAGE_TAKE times (UTC, at the orbiter)."""
 
     @property
     def light_time(self) -> float:
@@ -248,6 +306,10 @@ class SpacecraftRun:
             entry["orbit"] = {"tle": str(self.spec.tle_file)}
         if self.spec.traverse:
             entry["site"] = {"dem": "synthetic", "options": dict(ROVER_SITE), "seed": run.seed}
+        if self.spec.orbiter:
+            entry["cfdp"] = {**ORBITER_CFDP, "timers": dict(ORBITER_CFDP["timers"])}
+            if self.oem_file is not None:
+                entry["orbit"] = {"oem": str(self.oem_file)}
         if self.plans:
             entry["plans"] = [str(f) for f in self.plans]
         return entry
@@ -1044,6 +1106,9 @@ def _start(
         if sc.spec.traverse:
             out(f"planning the {sc.spec.name} traverse and its uplink windows ...")
             jobs.append(functools.partial(_plan_traverse, run, sc, sup))
+        if sc.spec.orbiter:
+            out(f"planning the {sc.spec.name} orbit, contacts and imaging ...")
+            jobs.append(functools.partial(_plan_orbiter, run, sc, sup))
     in_parallel(jobs, stop)  # the plans do not depend on each other: the start is shorter
     # simulated time starts now, once the plan is made; the simulators start after the
     # server answers, so the server hears every packet they send
@@ -1279,6 +1344,214 @@ def _plan_traverse(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threa
     }
 
 
+def _json_step(sup: Supervisor, stop: threading.Event, name: str, argv: list[str]) -> Any:
+    """Run a planning step that prints JSON (``--json``); return what it printed."""
+    _step(sup, stop, name, argv)
+    child = next(c for c in reversed(sup.finished) if c.name == name)
+    try:
+        return json.loads(child.log.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DemoError(
+            f"falak {' '.join(argv[len(falak_argv()) :][:2])} printed no JSON: {exc}", child
+        ) from None
+
+
+def merged_windows(contacts: Sequence[dict[str, Any]]) -> list[tuple[int, int]]:
+    """The union of contact windows ``{"start", "stop"}`` (ISO UTC), as sorted ns pairs."""
+    from falak.utctime import parse_ns
+
+    spans = sorted((parse_ns(c["start"]), parse_ns(c["stop"])) for c in contacts)
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+#: Simulated seconds after the run's epoch before the orbiter's first frame may be planned:
+#: the simulators start and the stack is loaded (a few host seconds, minutes at --speed 60).
+ORBITER_LEAD_S = 600.0
+#: Simulated seconds a frame keeps from the edges of its contact.
+ORBITER_CONTACT_MARGIN_S = 30.0
+
+
+def orbiter_stack(
+    run_epoch_ns: int,
+    opportunities: Sequence[dict[str, Any]],
+    contacts: Sequence[dict[str, Any]],
+) -> tuple[dict[str, Any], list[int], float]:
+    """Return the orbiter's imaging stack, its frame times (ns, at the orbiter), light time (s).
+
+    The first imaging opportunity (``falak orbiter imaging --json``) at least
+    :data:`ORBITER_LEAD_S` after the epoch whose :data:`ORBITER_FRAMES` frames, centred on its
+    middle :data:`ORBITER_FRAME_SPACING_S` apart, all fall inside one contact (``falak orbiter
+    contacts --json``, merged over the stations) by :data:`ORBITER_CONTACT_MARGIN_S`: the
+    orbiter has no time-tagged commands, so an IMAGE_TAKE is released one light time (the
+    contact's mean range / c) before its frame. The stack closes the magnetometer's first file
+    (file 1, open since the simulator's start) in the same contact, takes the frames (files
+    3 …: file 2 is the magnetometer's next), then queues file 1 and the images with FILE_DUMP;
+    each dump completes when its CFDP transaction has (the downlink runs in contacts only).
+    Without an opportunity in a contact the stack closes and dumps the magnetometer file only.
+    """
+    from falak.utctime import format_ns, parse_ns
+
+    s_ns = 1_000_000_000
+    windows = merged_windows(contacts)
+    ranges = [
+        (parse_ns(c["start"]), parse_ns(c["stop"]), float(c["mean_range_km"])) for c in contacts
+    ]
+    margin = round(ORBITER_CONTACT_MARGIN_S * s_ns)
+    chosen: tuple[list[int], tuple[int, int]] | None = None
+    for o in opportunities:
+        a, b = parse_ns(o["start"]), parse_ns(o["stop"])
+        if a < run_epoch_ns + ORBITER_LEAD_S * s_ns:
+            continue
+        mid = (a + b) // 2
+        half = (ORBITER_FRAMES - 1) / 2
+        frames = [
+            mid + round((k - half) * ORBITER_FRAME_SPACING_S * s_ns) for k in range(ORBITER_FRAMES)
+        ]
+        win = next(
+            (w for w in windows if w[0] + margin <= frames[0] and frames[-1] <= w[1] - margin), None
+        )
+        if win is not None:
+            chosen = (frames, win)
+            break
+    if chosen is None:
+        win = next((w for w in windows if w[1] > run_epoch_ns + ORBITER_LEAD_S * s_ns), None)
+        if win is None:
+            raise DemoError("the orbiter has no contact in its trajectory's span after the epoch")
+        frames = []
+    else:
+        frames, win = chosen
+    at_ns = frames[0] if frames else max(win[0], run_epoch_ns + round(ORBITER_LEAD_S * s_ns))
+    range_km = next((r for a, b, r in ranges if a <= at_ns <= b), 384_400.0)
+    light_time_s = math.ceil(range_km / 299_792.458 * 1000) / 1000
+    lt_ns = round(light_time_s * s_ns)
+    close_ns = max(win[0] + margin, at_ns - lt_ns - 300 * s_ns)
+    if frames:
+        close_ns = min(close_ns, frames[0] - lt_ns - 30 * s_ns)
+    steps: list[dict[str, Any]] = [
+        {
+            "command": "MAG_FILE_CLOSE",
+            "at": format_ns(close_ns, 0),
+            "comment": "close the magnetometer's file 1 (open since the start); file 2 opens",
+        }
+    ]
+    for k, t in enumerate(frames):
+        steps.append(
+            {
+                "command": "IMAGE_TAKE",
+                "arguments": {"EXPOSURE_MS": ORBITER_EXPOSURE_MS},
+                "at": format_ns(t - lt_ns, 3),
+                "comment": f"frame {k + 1} of {len(frames)} at {format_ns(t, 3)} (file {3 + k})",
+            }
+        )
+    dump_ns = (frames[-1] if frames else close_ns) + 10 * s_ns
+    for fid in (1, *range(3, 3 + len(frames))):
+        steps.append(
+            {
+                "command": "FILE_DUMP",
+                "arguments": {"FILE_ID": fid},
+                "at": format_ns(dump_ns, 0),
+                "comment": "the magnetometer file" if fid == 1 else f"image file {fid}",
+            }
+        )
+    lat, lon = ORBITER_TARGET
+    what = (
+        f"{len(frames)} frames of ({lat:g}, {lon:g}) deg around "
+        f"{format_ns(frames[len(frames) // 2], 0)}"
+        if frames
+        else f"no imaging opportunity of ({lat:g}, {lon:g}) deg inside a contact"
+    )
+    doc = {
+        "stack": "orbiter-imaging",
+        "spacecraft": "ORBITER",
+        "description": f"falak demo: {what}, then their CFDP downlink (FILE_DUMP)",
+        "on_failure": "continue",
+        "steps": steps,
+    }
+    return doc, frames, light_time_s
+
+
+def _plan_orbiter(run: DemoRun, sc: SpacecraftRun, sup: Supervisor, stop: threading.Event) -> None:
+    """The orbiter's trajectory, contacts as uplink windows, imaging plan and its stack.
+
+    ``falak orbiter propagate`` writes ``orbiter.oem`` (:data:`ORBITER_ELEMENTS` at the run's
+    epoch less :data:`ORBITER_PHASE_H`), which the simulator flies (``--option oem=...``)
+    and the server shows (``orbit: {oem}``); ``falak orbiter contacts`` and ``imaging`` search
+    it alongside each other.
+    """
+    from falak.planning.stackdoc import stack_yaml
+    from falak.planning.traverse.windows import write_windows
+    from falak.utctime import format_ns
+
+    falak = falak_argv()
+    oem = run.run_dir / "orbiter.oem"
+    imaging = run.run_dir / "orbiter-imaging.json"
+    contacts_file = run.run_dir / "orbiter-contacts.json"
+    windows = run.run_dir / "orbiter-windows.json"
+    stack = run.run_dir / "orbiter-stack.yaml"
+    t0_ns = run.epoch_ns - round(ORBITER_PHASE_H * 3600 * 1_000_000_000)
+    _step(
+        sup,
+        stop,
+        "orbiter-propagate",
+        [
+            *falak,
+            *("orbiter", "propagate", "--elements", ORBITER_ELEMENTS, "--frame", "MOON_PA"),
+            *("--epoch", format_ns(t0_ns, 0), "--days", f"{ORBITER_DAYS:g}"),
+            *("--object-id", sc.spec.name, "--out", str(oem)),
+        ],
+    )
+    lat, lon = ORBITER_TARGET
+    argv = {
+        "orbiter-contacts": [
+            *falak, "orbiter", "contacts", "--oem", str(oem),
+            *(a for n in ORBITER_STATIONS for a in ("--station", n)), "--json",
+        ],
+        "orbiter-imaging": [
+            *falak, "orbiter", "imaging", "--oem", str(oem), f"--target={lat:g},{lon:g}",
+            "--max-off-nadir", f"{ORBITER_MAX_OFF_NADIR_DEG:g}",
+            "--min-sun-elevation", f"{ORBITER_MIN_SUN_ELEVATION_DEG:g}", "--json",
+        ],
+    }  # fmt: skip
+    found: dict[str, Any] = {}
+
+    def job(name: str, ev: threading.Event) -> None:
+        found[name] = _json_step(sup, ev, name, argv[name])
+
+    in_parallel([functools.partial(job, n) for n in argv], stop)
+    contacts, opportunities = found["orbiter-contacts"], found["orbiter-imaging"]
+    contacts_file.write_text(json.dumps(contacts, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    imaging.write_text(json.dumps(opportunities, indent=1) + "\n", encoding="utf-8")
+    write_windows(
+        windows,
+        merged_windows(contacts),
+        spacecraft=sc.spec.name,
+        what=f"the orbiter seen from {', '.join(ORBITER_STATIONS)} and not behind the Moon",
+    )
+    doc, frames, light_time_s = orbiter_stack(run.epoch_ns, opportunities, contacts)
+    stack.write_text(
+        stack_yaml(doc, header="falak demo: the orbiter's imaging stack (docs/ground-segment.md)"),
+        encoding="utf-8",
+    )
+    sc.oem_file = oem
+    sc.stack_file = stack
+    sc.windows_file = windows
+    sc.plans = [imaging, windows]
+    sc.light_time_s = light_time_s
+    sc.frames = [format_ns(t, 3) for t in frames]
+    sc.sim_options = {
+        "oem": str(oem),
+        "stations": ",".join(ORBITER_STATIONS),
+        "loss": ORBITER_LOSS,
+        "files_dir": str(run.run_dir / "orbiter-files"),
+    }
+
+
 def _login(run: DemoRun, role: str, spacecraft: str | None = None) -> Any:
     from falak.client import Client
 
@@ -1336,8 +1609,41 @@ def _announce(run: DemoRun, out: Callable[[str], None]) -> None:
                 "the drive stops"
             )
             about += _rover_lines(run, sc)
+        if sc.spec.orbiter:
+            lines.append(
+                f"  falak archive files --spacecraft {name}   # the images and magnetometer "
+                "files the orbiter sent down (CFDP)"
+            )
+            about += _orbiter_lines(run, sc)
     lines += [*about, "", "stop it with Ctrl-C", ""]
     out("\n".join(lines))
+
+
+def _orbiter_lines(run: DemoRun, sc: SpacecraftRun) -> list[str]:
+    """What the announcement says about the orbiter: its frames and its next contact."""
+    from falak.planning.traverse.windows import read_windows
+
+    lines = [""]
+    lat, lon = ORBITER_TARGET
+    frames = f"{len(sc.frames)} frames of ({lat:g}, {lon:g}) deg" if sc.frames else "no frames"
+    when = f" from {sc.frames[0]}" if sc.frames else ""
+    lines.append(
+        f"{sc.spec.name}: {frames}{when}, sent down by CFDP class 2 through a link losing "
+        f"{ORBITER_LOSS:.0%} of its packets; light time {sc.light_time:g} s"
+    )
+    if sc.windows_file is not None:
+        windows = read_windows(sc.windows_file)
+        now = windows.at(run.epoch_ns)
+        ahead = windows.next_after(run.epoch_ns)
+        state = (
+            f"in contact until {now.end}"
+            if now is not None
+            else f"no contact now; the next {ahead.start}–{ahead.end}"
+            if ahead is not None
+            else "no contact ahead"
+        )
+        lines.append(f"{sc.spec.name} contacts ({', '.join(ORBITER_STATIONS)}): {state}")
+    return lines
 
 
 def _rover_lines(run: DemoRun, sc: SpacecraftRun) -> list[str]:

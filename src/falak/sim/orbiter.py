@@ -59,7 +59,11 @@ Options of :func:`create_model` (:data:`OPTIONS`): ``elements``, ``frame``, ``oe
 ``battery_soc_pct``, ``polar_terrain`` (true: the synthetic south pole under the camera),
 ``truth_dir``, ``file_downlink`` (``cfdp`` or ``segments``), ``cfdp_class`` (2),
 ``cfdp_entity_id`` (2), ``cfdp_ground_id`` (1), ``cfdp_timers`` (a mapping of
-:data:`falak.cfdp.TIMER_DEFAULTS` keys).
+:data:`falak.cfdp.TIMER_DEFAULTS` keys), ``loss`` (0: the probability, 0 … 1, that a CFDP
+PDU's packet is lost on the link, each way — down on APID 610 and up on APID 611 — drawn from a
+generator seeded by ``--seed``; the rest of the telemetry is not touched) and ``files_dir``
+(a directory each file is written to, as ``NAME``, when the file store takes it: what the
+orbiter wrote, for comparing with what the ground received).
 """
 
 from __future__ import annotations
@@ -142,6 +146,8 @@ OPTIONS = (
     "cfdp_entity_id",
     "cfdp_ground_id",
     "cfdp_timers",
+    "loss",
+    "files_dir",
 )
 DEFAULT_ELEMENTS = (6142.4, 0.6846, 90.0, 0.0, 270.0, 0.0)
 """a_km, e, i_deg, raan_deg, argp_deg, ta_deg in MOON_PA at the epoch (docs/orbiter.md)."""
@@ -537,6 +543,7 @@ class CfdpSender:
         segment_bytes: int = SEGMENT_BYTES,
         on_received: Any = None,
         timers: Mapping[str, float] | None = None,
+        lose: Any = None,
     ) -> None:
         from collections import deque
 
@@ -560,6 +567,9 @@ class CfdpSender:
         self.done = True
         self.bytes_sent = 0
         self.failed = ""
+        self.lose = lose
+        """``() -> bool``: True if the next PDU's packet is lost on the link (option loss)."""
+        self.pdus_lost = 0
 
     def begin(self, f: StoredFile, now_ns: int) -> None:
         """Put ``f`` to the ground's entity."""
@@ -583,8 +593,11 @@ class CfdpSender:
             if used + cost > budget_bytes and used > 0:
                 break
             pdu = self._pending.popleft()
-            out.append(TmPacket("CFDP_PDU_DOWN", {"CFDP_PDU": pdu}, now_ns))
             used += cost
+            if self.lose is not None and self.lose():
+                self.pdus_lost += 1  # sent, and lost on the way: the link's time is spent
+                continue
+            out.append(TmPacket("CFDP_PDU_DOWN", {"CFDP_PDU": pdu}, now_ns))
         st = next((t for t in self.entity.transactions() if t.id == self.tid), None)
         if st is not None:
             self.bytes_sent = st.progress
@@ -699,6 +712,13 @@ class OrbiterModel:
         self.polar = bool(opts.get("polar_terrain", True))
         td = opts.get("truth_dir")
         self.truth_dir = Path(str(td)) if td else None
+        fd = opts.get("files_dir")
+        self.files_dir = Path(str(fd)) if fd else None
+        self.loss = float(opts.get("loss", 0.0))
+        if not 0.0 <= self.loss <= 1.0:
+            raise ValueError(f"orbiter option loss must be a probability 0 … 1; got {self.loss!r}")
+        self._loss_rng = np.random.default_rng([seed, 2])
+        self.uplink_pdus_lost = 0
         self.file_downlink = str(opts.get("file_downlink", "cfdp"))
         if sender is not None:
             self.sender: FileSender = sender
@@ -712,6 +732,7 @@ class OrbiterModel:
                 cls=cls,
                 on_received=self._uplinked,
                 timers={str(k): float(v) for k, v in dict(opts.get("cfdp_timers", {})).items()},
+                lose=self._lost if self.loss > 0 else None,
             )
         else:
             raise ValueError("orbiter file_downlink must be 'segments' or 'cfdp'")
@@ -929,6 +950,10 @@ class OrbiterModel:
 
     # -- files --------------------------------------------------------------------------------
 
+    def _lost(self) -> bool:
+        """True if a CFDP packet is lost on the link (option ``loss``, seeded)."""
+        return bool(self._loss_rng.random() < self.loss)
+
     def _store(self, f: StoredFile) -> None:
         protect = self.sending.file_id if self.sending is not None else None
         try:
@@ -936,6 +961,11 @@ class OrbiterModel:
         except ValueError as exc:
             self._event("ERROR", f"{exc}; not stored", "FILES", 40)
             return
+        if self.files_dir is not None:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.files_dir / (f.name + ".tmp")
+            tmp.write_bytes(f.data)
+            tmp.replace(self.files_dir / f.name)  # whole or not at all, for a reader
         for v in lost:
             sent = "sent" if v.state == "SENT" else "never sent"
             v.state = "OVERWRITTEN"
@@ -1389,6 +1419,9 @@ class OrbiterModel:
 
         self.uplink_packets_taken += 1
         self._catch_up(now_ns)
+        if self.loss > 0 and self._lost():
+            self.uplink_pdus_lost += 1  # lost on the way up
+            return True
         try:
             pdu = unwrap(data, self.cfdp_apid_up)
         except DecodeError as exc:
