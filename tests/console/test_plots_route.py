@@ -230,3 +230,39 @@ def test_zooming_in_is_answered_from_the_cache_until_the_parameter_changes(
     again = client.get(f"{base}?width=50", headers=h).json()
     assert plots._CACHE.misses == misses + 1
     assert again["samples"] == n + 31  # the new sample is in
+
+
+def test_live_appends_are_read_alone_and_merges_read_again(tmp_path: Path) -> None:
+    """A parameter written again and again (live): each plot reads only the new segments
+    while nothing was merged or deleted, and the whole range once a merge replaced segments;
+    every answer equals a fresh read of the archive."""
+    from types import SimpleNamespace
+
+    from falak.archive import ParameterColumn, open_archive
+    from falak.archive.sql import MERGE_FANOUT
+    from falak.server.routes import plots
+
+    with open_archive(tmp_path / "a") as archive:
+        rt = SimpleNamespace(archive=archive)
+        appended = reads = 0
+        real_read = archive.read_parameter
+
+        def counting_read(*args: Any, **kwargs: Any) -> Any:
+            nonlocal appended, reads
+            if kwargs.get("after_segment_id") is not None:
+                appended += 1
+            else:
+                reads += 1
+            return real_read(*args, **kwargs)
+
+        archive.read_parameter = counting_read  # type: ignore[method-assign]
+        for k in range(2 * MERGE_FANOUT + 3):  # small writes: merges every MERGE_FANOUT
+            t = np.arange(10, dtype=np.int64) * S + k * 10 * S
+            v = np.sin(t / 1e10)
+            archive.write_parameters("/L/hk", t, {"/L/x": ParameterColumn(v, v)})
+            got = plots._series(rt, "/L/x", None, None)  # type: ignore[arg-type]
+            ref = real_read("/L/x")
+            assert got.time_ns.tolist() == ref.time_ns.tolist()
+            assert got.values.tolist() == pytest.approx(np.asarray(ref.eng).tolist())
+        assert appended >= MERGE_FANOUT  # most writes were read alone
+        assert reads >= 2  # the first read, and again after merges

@@ -1103,11 +1103,22 @@ class SqlArchive(Archive):
         return name  # never archived (yet): an empty series, like a range with no samples
 
     def read_parameter(
-        self, name: str, start_ns: int | None = None, stop_ns: int | None = None
+        self,
+        name: str,
+        start_ns: int | None = None,
+        stop_ns: int | None = None,
+        *,
+        after_segment_id: int | None = None,
     ) -> ParameterSeries:
+        """As :meth:`Archive.read_parameter`; ``after_segment_id``: only the samples of
+        segments written after that one (ids grow with every write), for a reader that holds
+        the rest (see :meth:`parameter_version`)."""
         key = self._resolve(name)
         conds = ["v.name = ?"]
         args: list[Any] = [key]
+        if after_segment_id is not None:
+            conds.append("v.segment_id > ?")
+            args.append(int(after_segment_id))
         if start_ns is not None:
             conds.append("v.t_stop >= ?")
             args.append(int(start_ns))
@@ -1173,8 +1184,11 @@ class SqlArchive(Archive):
         return ParameterSeries(t_all, out[0], out[1], out[2], key)
 
     def parameter_version(self, name: str) -> object | None:
-        # every write adds a segment (a higher id, more rows), a merge replaces several by
-        # one (fewer rows), a delete removes rows: the four numbers move with each
+        """``(rows, greatest segment id, greatest t_stop, least t_start)`` of ``name``'s
+        segments: every write adds a segment (a greater id, one more row), a merge replaces
+        several by one (fewer rows), a delete removes rows, so the tuple moves with each; and
+        a change that only added ``k`` rows, all above the old greatest id, was appends only
+        (``read_parameter(after_segment_id=...)`` reads just them)."""
         key = self._resolve(name)
         rows = self._query(
             self.params,
@@ -1183,6 +1197,16 @@ class SqlArchive(Archive):
             (key,),
         )
         return tuple(rows[0]) if rows else None
+
+    def new_segment_rows(self, name: str, after_segment_id: int) -> int:
+        """Segment rows of ``name`` with an id above ``after_segment_id``."""
+        key = self._resolve(name)
+        rows = self._query(
+            self.params,
+            "SELECT count(*) FROM segment_values WHERE name = ? AND segment_id > ?",
+            (key, int(after_segment_id)),
+        )
+        return int(rows[0][0])
 
     def _empty(self, key: str) -> tuple[NDArray[Any], NDArray[Any]]:
         rows = self._query(

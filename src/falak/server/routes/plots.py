@@ -15,8 +15,11 @@ Zooming asks for ranges inside the one shown, again and again: the server keeps 
 series it read (:class:`SeriesCache`, per spacecraft and parameter, up to
 :data:`CACHE_SAMPLES` samples in all) with the archive's version of that parameter
 (:meth:`~falak.archive.Archive.parameter_version`), and answers a range inside a cached one
-from memory while the version holds; a write, merge or replay of the parameter changes the
-version and the next request reads the archive again.
+from memory while the version holds. When the version says samples were only appended (a
+live parameter: new segments, nothing merged or deleted; SQL archives), only the new
+segments are read and merged in; a merge, delete or replay reads the range again. A read is
+kept only if the version was the same before and after it (a write between the two would
+leave the cache unsure of what it holds).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import numpy.typing as npt
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from falak.archive import Archive, ParameterSeries
+from falak.archive.sql import SqlArchive
 from falak.errors import InputError
 from falak.server.routes.deps import CurrentUser, SpacecraftDep
 from falak.server.routes.telemetry import Start, Stop, time_range
@@ -86,6 +91,11 @@ class SeriesCache:
             self._items.move_to_end(key)
             self.hits += 1
             return s
+
+    def peek(self, key: tuple[object, str]) -> _Series | None:
+        """The cached series of ``key`` whatever its version (None: none)."""
+        with self._lock:
+            return self._items.get(key)
 
     def put(self, key: tuple[object, str], series: _Series) -> None:
         """Keep ``series`` (unless it alone is larger than the cache)."""
@@ -219,28 +229,80 @@ def plot(
 
 def _series(rt: SpacecraftDep, q: str, t0: int | None, t1: int | None) -> _Series:
     """``q``'s numeric values in ``[t0, t1)``, sorted and finite: from the cache or read."""
-    version = rt.archive.parameter_version(q)
-    key = (id(rt.archive), q)
+    archive = rt.archive
+    version = archive.parameter_version(q)
+    key = (id(archive), q)
     hit = None if version is None else _CACHE.get(key, t0, t1, version)
+    if hit is None and version is not None:
+        hit = _appended(archive, q, key, t0, t1, version)
     if hit is None:
-        s = rt.archive.read_parameter(q, t0, t1)
-        eng, raw = np.asarray(s.eng), np.asarray(s.raw)
-        if _numeric(eng):
-            kind, values = "eng", eng
-        elif _numeric(raw):
-            kind, values = "raw", raw
-        else:
-            raise InputError(f"{q} is not numeric ({eng.dtype} values): it cannot be plotted")
-        t = np.asarray(s.time_ns, dtype=np.int64)
-        v = np.asarray(values, dtype=np.float64)
-        keep = np.isfinite(v)
-        t, v = t[keep], v[keep]
-        if t.size > 1 and np.any(t[1:] < t[:-1]):
-            order = np.argsort(t, kind="stable")
-            t, v = t[order], v[order]
+        kind, t, v = _numeric_series(q, archive.read_parameter(q, t0, t1))
         hit = _Series(t0, t1, version, kind, t, v)
-        if version is not None:
+        if version is not None and archive.parameter_version(q) == version:
             _CACHE.put(key, hit)
     a = 0 if t0 is None else int(np.searchsorted(hit.time_ns, t0, side="left"))
     b = hit.time_ns.size if t1 is None else int(np.searchsorted(hit.time_ns, t1, side="left"))
     return _Series(t0, t1, version, hit.kind, hit.time_ns[a:b], hit.values[a:b])
+
+
+def _numeric_series(
+    q: str, s: ParameterSeries
+) -> tuple[str, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The plotted kind (eng, else raw) and the finite samples sorted by time."""
+    eng, raw = np.asarray(s.eng), np.asarray(s.raw)
+    if _numeric(eng):
+        kind, values = "eng", eng
+    elif _numeric(raw):
+        kind, values = "raw", raw
+    else:
+        raise InputError(f"{q} is not numeric ({eng.dtype} values): it cannot be plotted")
+    t = np.asarray(s.time_ns, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(v)
+    t, v = t[keep], v[keep]
+    if t.size > 1 and np.any(t[1:] < t[:-1]):
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+    return kind, t, v
+
+
+def _appended(
+    archive: Archive,
+    q: str,
+    key: tuple[object, str],
+    t0: int | None,
+    t1: int | None,
+    version: object,
+) -> _Series | None:
+    """The cached series with the segments appended since it was read merged in, if only
+    appends happened (see the module doc); None otherwise."""
+    old = _CACHE.peek(key)
+    if (
+        not isinstance(archive, SqlArchive)
+        or old is None
+        or not (isinstance(old.version, tuple) and isinstance(version, tuple))
+        or len(old.version) != 4
+        or len(version) != 4
+        or not (old.lo_ns is None or (t0 is not None and t0 >= old.lo_ns))
+        or not (old.hi_ns is None or (t1 is not None and t1 <= old.hi_ns))
+    ):
+        return None
+    rows_then, top_then = old.version[0], old.version[1]
+    if top_then is None or version[0] <= rows_then:
+        return None  # merged or deleted: read again
+    if archive.new_segment_rows(q, int(top_then)) != version[0] - rows_then:
+        return None  # not appends only
+    s = archive.read_parameter(q, old.lo_ns, old.hi_ns, after_segment_id=int(top_then))
+    if archive.parameter_version(q) != version:
+        return None  # written meanwhile: read again
+    kind, t, v = _numeric_series(q, s)
+    if kind != old.kind:
+        return None
+    times = np.concatenate([old.time_ns, t])
+    values = np.concatenate([old.values, v])
+    if t.size and old.time_ns.size and t[0] < old.time_ns[-1]:
+        order = np.argsort(times, kind="stable")
+        times, values = times[order], values[order]
+    merged = _Series(old.lo_ns, old.hi_ns, version, kind, times, values)
+    _CACHE.put(key, merged)
+    return merged
