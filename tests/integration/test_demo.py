@@ -172,8 +172,8 @@ def test_run_directory_holds_a_server_config_with_the_runs_clock(tmp_path: Path)
         ["admin"],
     ]
     assert len({u["password"] for u in cfg["users"]}) == 4
-    sc, rover = cfg["spacecraft"]  # both by default, the station first (the default one)
-    assert (sc["name"], rover["name"]) == ("TIANGONG", "ROVER")
+    sc, rover, orbiter = cfg["spacecraft"]  # all by default, the station first (the default)
+    assert (sc["name"], rover["name"], orbiter["name"]) == ("TIANGONG", "ROVER", "ORBITER")
     assert Path(sc["mdb"]).is_file()
     assert sc["light_time_s"] == 0.25  # through a geostationary relay, see SPACECRAFT
     assert Path(sc["orbit"]["tle"]).name == "css.tle"
@@ -181,9 +181,14 @@ def test_run_directory_holds_a_server_config_with_the_runs_clock(tmp_path: Path)
     assert rover["light_time_s"] == 1.28
     assert rover["site"] == {"dem": "synthetic", "options": ROVER_SITE, "seed": 3}
     assert "uplink_windows" not in rover
+    # the orbiter's file delivery from the start; its trajectory and windows come at planning
+    assert orbiter["cfdp"]["apid_down"] == 610
+    assert "orbit" not in orbiter
     assert len(sc["links"]) == 2  # realtime, playback
-    ports = {int(u.rsplit(":", 1)[1]) for s in (sc, rover) for u in [*s["links"], s["uplink"]]}
-    assert len(ports | {run.port}) == 7
+    ports = {
+        int(u.rsplit(":", 1)[1]) for s in (sc, rover, orbiter) for u in [*s["links"], s["uplink"]]
+    }
+    assert len(ports | {run.port}) == 10
     assert run.config_file.stat().st_mode & 0o077 == 0  # it holds passwords
     run.write()
     doc = json.loads(run.run_file.read_text())
@@ -238,7 +243,9 @@ class Demo:
             self.proc = subprocess.Popen(
                 [
                     *(falak, "demo", "--duration", str(DURATION_S), "--speed", str(SPEED)),
-                    *("--archive", str(self.archive)),
+                    # the station and the rover, as before the orbiter joined the default
+                    # (tests/integration/test_demo_orbiter.py flies it): less load, same timing
+                    *("--spacecraft", "TIANGONG,ROVER", "--archive", str(self.archive)),
                 ],
                 cwd=workdir,
                 stdout=log,
@@ -319,7 +326,7 @@ def test_station_telemetry_arrives(demo: Demo) -> None:
         "station housekeeping", lambda: fc.latest("STN_PAYLOAD_POWER_AVAIL_W"), 30, demo
     )
     assert sample.eng > 0  # W available to payloads: the station is powered
-    sc, rover = fc.spacecraft_list()  # the demo flies both by default, the station first
+    sc, rover = fc.spacecraft_list()  # the two this demo flies, the station first
     assert (sc["name"], rover["name"]) == ("TIANGONG", "ROVER")
     assert [link["url"] for link in sc["links"]] == [
         demo.run_json()["spacecraft"][0]["tm"],
