@@ -105,6 +105,8 @@ NOMINAL: dict[str, dict[str, Any]] = {
         # FeO 5.1, TiO2 0.54 wt%; the other oxides illustrative
         "SPEC_OXIDES_WT": [45.0, 0.54, 27.3, 5.1, 5.7, 15.7, 0.46, 0.17],
         "SPEC_SIGMA_WT": [0.3, 0.05, 0.2, 0.08, 0.1, 0.15, 0.03, 0.02],
+        # a spectrum's counts per channel (uint32: a long integration's Fe Ka exceeds 65535)
+        "SPEC_COUNTS": [float(n * 997 % 150_000) for n in range(512)],
     },
     "DOSIMETER_DATA": {
         "DOSI_STATE": "MEASURING",

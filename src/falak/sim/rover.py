@@ -89,8 +89,10 @@ from falak.sim.rover_instruments import (
     STEREO_BASELINE_M,
     CompositionMap,
     Dosimeter,
+    SpectrumTruth,
     measure_soil,
     render_navcam,
+    simulate_spectrum,
 )
 from falak.sim.rover_site import Site
 from falak.terrain.hazards import Rover
@@ -291,6 +293,9 @@ class RoverModel:
         self.spec_until_ns: int | None = None
         self.spec_result: CommandOutcome | None = None
         self.spec_integration_s = 0
+        #: every spectrum's truth (composition at the true position, gain, offset, geometry)
+        self.spec_truth: list[SpectrumTruth] = []
+        self._spec_rng = np.random.default_rng(seed + 2)
         self.navcam_busy_until_ns = 0
         self.image_id = 0
         #: the images' truth, by (IMG_ID, camera): the last NAVCAM_TRUTH_MAX pairs taken
@@ -668,6 +673,12 @@ class RoverModel:
     def _spec_result(self, t: int) -> None:
         truth = self.composition.truth_wt_pct(self.x, self.y)
         wt, sigma, total = measure_soil(truth, self.spec_integration_s, self.rng)
+        spectrum = simulate_spectrum(
+            self.composition.spectrum_truth_wt_pct(self.x, self.y),
+            float(self.spec_integration_s),
+            self._spec_rng,
+        )
+        self.spec_truth.append(spectrum)
         self._out.append(
             TmPacket(
                 "SPECTRUM_RESULT",
@@ -678,6 +689,7 @@ class RoverModel:
                     "SPEC_TOTAL_COUNTS": total,
                     "SPEC_OXIDES_WT": [float(v) for v in wt],
                     "SPEC_SIGMA_WT": [float(v) for v in sigma],
+                    "SPEC_COUNTS": [int(v) for v in spectrum.counts],
                 },
                 t,
             )
