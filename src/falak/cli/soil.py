@@ -41,11 +41,12 @@ def _quicklook(path: Path, r: SoilResult, title: str, truth: NDArray[np.float64]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     e = r.energy_kev
     ax.step(e, np.maximum(r.counts, 0.5), where="mid", color="0.4", lw=0.8, label="counts")
-    ax.plot(e, np.maximum(r.model, 0.5), color="C3", lw=1.0, label="fit")
-    ax.plot(e, np.maximum(r.background, 0.5), color="C0", lw=0.8, ls="--", label="continuum")
+    fitted = r.model > 0  # the fitted range
+    ax.plot(e[fitted], r.model[fitted], color="C3", lw=1.0, label="fit")
+    ax.plot(e[fitted], r.background[fitted], color="C0", lw=0.8, ls="--", label="continuum")
     ax.set_yscale("log")
     ax.set_xlim(0.8, 7.8)
-    ax.set_ylim(0.5, float(r.counts.max()) * 3)
+    ax.set_ylim(max(0.5, float(r.background[fitted].min()) / 5), float(r.counts.max()) * 3)
     ax.set_xlabel("energy (keV)")
     ax.set_ylabel("counts per channel")
     for ln in line_table():
