@@ -177,3 +177,104 @@ def test_help_documents_json_and_frames() -> None:
     assert result.exit_code == 0
     assert "max_elevation_deg" in result.stdout
     assert "Moon-centred" in result.stdout
+
+
+# -- falak orbiter commands / downlink (issue 15, "Plans that fly the orbiter") -------------
+
+_OPPS = [
+    {"start": "2028-09-18T11:59:54.6Z", "stop": "2028-09-18T12:00:05.5Z", "duration_s": 10.9,
+     "min_off_nadir_deg": 0.13, "sun_elevation_deg": 1.27, "min_range_km": 200.1},
+    {"start": "2028-09-19T11:59:50Z", "stop": "2028-09-19T12:00:01Z", "duration_s": 11.0,
+     "min_off_nadir_deg": 0.38, "sun_elevation_deg": 1.3, "min_range_km": 200.6},
+]  # fmt: skip
+_CONTACTS = [
+    {"start": "2028-09-18T11:52:48Z", "stop": "2028-09-18T22:15:02Z", "station": "Neuquén"},
+    {"start": "2028-09-18T11:53:30Z", "stop": "2028-09-18T12:13:55Z", "station": "Karachi"},
+    {"start": "2028-09-19T11:52:04Z", "stop": "2028-09-19T23:19:08Z", "station": "Neuquén"},
+]
+
+
+def _write(tmp_path: Path) -> tuple[Path, Path]:
+    img, con = tmp_path / "img.json", tmp_path / "con.json"
+    img.write_text(json.dumps(_OPPS), encoding="utf-8")
+    con.write_text(json.dumps(_CONTACTS), encoding="utf-8")
+    return img, con
+
+
+def test_orbiter_commands_writes_a_stack_the_executor_loads(tmp_path: Path) -> None:
+    from falak.commanding.stack import parse_stack
+    from falak.mdb import load
+    from falak.sim.orbiter import MDB_PATH
+
+    img, con = _write(tmp_path)
+    out = tmp_path / "img.yaml"
+    result = runner.invoke(
+        app, ["orbiter", "commands", str(img), "--contacts", str(con), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"wrote {out}: 2 IMAGE_TAKE from 2 opportunities")
+    stack = parse_stack(out.read_text(encoding="utf-8"), load(MDB_PATH), file=str(out))
+    assert [s.command.split("/")[-1] for s in stack.steps] == ["IMAGE_TAKE"] * 2
+    assert stack.spacecraft == "ORBITER"
+
+
+def test_orbiter_downlink_plan_stack_and_png(tmp_path: Path) -> None:
+    from falak.commanding.stack import parse_stack
+    from falak.mdb import load
+    from falak.sim.orbiter import MDB_PATH
+
+    img, con = _write(tmp_path)
+    out, stack, png = tmp_path / "plan.json", tmp_path / "dl.yaml", tmp_path / "plan.png"
+    result = runner.invoke(
+        app,
+        ["orbiter", "downlink", "--from-imaging", str(img), "--contacts", str(con),
+         "--start", "2028-09-18T11:00:00Z", "--out", str(out), "--stack", str(stack),
+         "--png", str(png)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["format"] == "falak-downlink-plan/1"
+    assert doc["summary"]["lost"] == 0
+    # 2 images and the hourly magnetometer files of 11:00 .. 23:19 on the 19th (36 h)
+    # the 11:00 magnetometer file closes at 12:00:00, then the image takes the next id but one
+    assert [d["name"] for d in doc["dumps"]][:2] == ["MAG_000001.bin", "IMG_000003.pgm"]
+    assert doc["link"]["turnaround_s"] == pytest.approx(3.56)
+    steps = parse_stack(stack.read_text(encoding="utf-8"), load(MDB_PATH), file=str(stack)).steps
+    assert len(steps) == len(doc["dumps"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_orbiter_downlink_names_the_lost_files(tmp_path: Path) -> None:
+    files = tmp_path / "files.json"
+    files.write_text(
+        json.dumps(
+            {"files": [
+                {"name": f"IMG_{k:06d}.pgm", "size_bytes": 262159, "file_id": k,
+                 "created": f"2028-09-18T1{k}:00:00Z", "priority": 1}
+                for k in range(1, 5)
+            ]}
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    con = tmp_path / "con.json"
+    con.write_text(json.dumps([_CONTACTS[2]]), encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["orbiter", "downlink", "--files", str(files), "--contacts", str(con),
+         "--recorder-mib", "0.6", "--out", str(tmp_path / "plan.json")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # 0.6 MiB holds two images: the third overwrites the first, the fourth the second
+    assert "2 lost (524318 bytes)" in result.stdout
+    assert (
+        "  lost IMG_000001.pgm: capacity: overwritten at 2028-09-18T13:00:00Z by IMG_000003.pgm"
+        in result.stdout
+    )
+
+
+def test_orbiter_downlink_needs_files(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["orbiter", "downlink", "--out", str(tmp_path / "p.json")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: give the recorder's files as --files FILES.json or --from-imaging"
+    )

@@ -445,6 +445,286 @@ def eclipses_command(
     _print_windows("Eclipses", windows, ["body", "min_sun_fraction"])
 
 
+def _orbiter_mdb() -> Path:
+    from falak.missions import __file__ as missions_init
+
+    return Path(missions_init).parent / "orbiter" / "mdb.yaml"
+
+
+def _read_json(path: Path, what: str) -> Any:
+    from falak.errors import InputError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {what} {path}: {exc}") from None
+
+
+ContactsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--contacts",
+        help="Contacts from falak orbiter contacts --json (several stations' windows are merged).",
+    ),
+]
+LightTimeOpt = Annotated[
+    float, typer.Option("--light-time-s", help="One-way light time Earth-orbiter, s.")
+]
+PolicyOpt = Annotated[
+    str,
+    typer.Option(
+        "--policy", help="What a failed step does: continue (default) with the next, or stop."
+    ),
+]
+
+
+@group.command(
+    "commands",
+    help=(
+        "Turn imaging opportunities (falak orbiter imaging --json) into a stack of IMAGE_TAKE "
+        "commands.\n\nThe camera looks at nadir, so a frame is a time: --images frames per "
+        "opportunity centred on its middle, --spacing-s apart, each released one light time "
+        "before it is to be taken (absolute UTC at:), EXPOSURE_MS from the Sun's elevation "
+        "(docs/orbiter.md) unless --exposure-ms. Opportunities farther from nadir than the "
+        "half field of view (2.86 deg) are left out; with --contacts, frames the orbiter would "
+        "not hear (out of contact) too. Each step waits for the MDB's complete stage. The "
+        "stack is checked against the ORBITER MDB (problems as STACK.yaml:LINE: message, "
+        "exit 1)."
+    ),
+)
+def commands_command(
+    imaging: Annotated[
+        Path,
+        typer.Argument(help="IMAGING.json from falak orbiter imaging --json.", show_default=False),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Stack YAML file to write.")],
+    contacts_path: ContactsOpt = None,
+    images: Annotated[int, typer.Option("--images", help="Frames per opportunity.")] = 1,
+    spacing_s: Annotated[
+        float, typer.Option("--spacing-s", help="Time between frames, s (at least 8.56).")
+    ] = 10.0,
+    exposure_ms: Annotated[
+        int | None, typer.Option("--exposure-ms", help="Fixed exposure, ms (1..500).")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target-name", help="The target's name for the stack.")
+    ] = None,
+    light_time_s: LightTimeOpt = 1.28,
+    policy: PolicyOpt = "continue",
+    name: Annotated[str | None, typer.Option("--name", help="The stack's name.")] = None,
+    mdb: Annotated[Path | None, typer.Option("--mdb", help="ORBITER MDB to check against.")] = None,
+) -> None:
+    """Turn imaging opportunities into a stack of IMAGE_TAKE commands."""
+    from falak.cli.stack import write_checked_stack
+    from falak.errors import FalakError
+    from falak.mdb import load as load_mdb
+    from falak.planning.orbiter.commands import image_stack, plan_images, read_opportunities
+    from falak.planning.orbiter.downlink import contacts_from_json
+    from falak.planning.stackdoc import stack_yaml
+
+    mdb_path = mdb or _orbiter_mdb()
+    try:
+        opps = read_opportunities(_read_json(imaging, "imaging plan"), file=str(imaging))
+        contacts = (
+            contacts_from_json(_read_json(contacts_path, "contacts"), file=str(contacts_path))
+            if contacts_path is not None
+            else None
+        )
+        plan = plan_images(
+            opps, images=images, spacing_s=spacing_s, exposure_ms=exposure_ms, contacts=contacts
+        )
+        db = load_mdb(mdb_path)
+        doc = image_stack(
+            plan, name=name, spacecraft=db.root.name, policy=policy,
+            light_time_s=light_time_s, target=target,
+        )  # fmt: skip
+        text = stack_yaml(
+            doc,
+            header=f"Imaging stack of {imaging.name} (falak orbiter commands).\nLoad it with: "
+            f"falak stack load {out.name}. Times are UTC; EXPOSURE_MS in ms.",
+        )
+        write_checked_stack(text, doc["steps"], out, db, mdb_path)
+    except (FalakError, OSError) as exc:
+        raise _err_exit(exc) from None
+    typer.echo(
+        f"wrote {out}: {len(plan.frames)} IMAGE_TAKE from {len(opps)} opportunities, "
+        f"first released {doc['steps'][0]['at']}, policy {policy}"
+        + ("" if plan.contacts_checked else "; contacts NOT checked (give --contacts)")
+    )
+    for why in plan.skipped:
+        typer.echo(f"  left out: {why}")
+
+
+@group.command(
+    "downlink",
+    help=(
+        "Plan which files of the file store go down in which contact, and which are lost."
+        "\n\nThe store is a ring of --recorder-mib (the oldest file overwritten, sent or "
+        "not); files go down one after the other by CFDP at --rate-bps (20 bytes per "
+        "1024-byte segment and 78 per file of overhead, then two light times + 1 s for the "
+        "class 2 Finished) while a station sees the orbiter. Oldest first when everything "
+        "fits, else an exact CP-SAT choice: most bytes saved of priority 1, then 2, ... "
+        "(docs/orbiter.md, 'Operations'). Writes the plan JSON (per contact its dumps; the "
+        "lost files with the reason; those left on board), and with --stack a FILE_DUMP "
+        "stack checked against the ORBITER MDB, with --png a chart."
+    ),
+)
+def downlink_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Plan JSON to write.")],
+    files_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--files",
+            help='FILES.json: {"files": [{"name", "size_bytes", "created" (ISO UTC), '
+            '"priority" (1 highest), "file_id", "kind", "sent"}]} (e.g. from FILE_LIST).',
+        ),
+    ] = None,
+    from_imaging: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-imaging",
+            help="IMAGING.json (falak orbiter imaging --json): the frames falak orbiter "
+            "commands would take (its defaults), 262,159-byte images, plus hourly "
+            "magnetometer files (--mag-rate-hz) from --start; file ids as the simulator "
+            "counts them from 1.",
+        ),
+    ] = None,
+    contacts_path: ContactsOpt = None,
+    station: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--station",
+            help="Without --contacts: compute contacts of these catalogue stations "
+            "(default Karachi and Islamabad, the simulator's) from --elements/--epoch or --oem.",
+        ),
+    ] = None,
+    elements: ElementsOpt = None,
+    epoch: EpochOpt = None,
+    frame: FrameOpt = "ICRF",
+    oem: OemOpt = None,
+    days: DaysOpt = 1.0,
+    degree: DegreeOpt = 8,
+    third_bodies: ThirdOpt = True,
+    rate_bps: Annotated[
+        float, typer.Option("--rate-bps", help="Downlink rate, bit/s (the simulator's 128 kbit/s).")
+    ] = 128_000.0,
+    recorder_mib: Annotated[
+        float, typer.Option("--recorder-mib", help="File store size, MiB (the simulator's 256).")
+    ] = 256.0,
+    light_time_s: LightTimeOpt = 1.28,
+    margin_s: Annotated[
+        float,
+        typer.Option("--margin-s", help="After a contact's start or a file's storage, s."),
+    ] = 2.0,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="With --from-imaging: when the magnetometer's first file opens (default the "
+            "first contact's or opportunity's start, whichever is first).",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="The plan's end (default the last contact's end).")
+    ] = None,
+    mag_rate_hz: Annotated[
+        float, typer.Option("--mag-rate-hz", help="With --from-imaging: magnetometer rate.")
+    ] = 1.0,
+    image_priority: Annotated[int, typer.Option("--image-priority")] = 1,
+    mag_priority: Annotated[int, typer.Option("--mag-priority")] = 2,
+    stack: Annotated[
+        Path | None, typer.Option("--stack", help="Also write the FILE_DUMP stack here.")
+    ] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Also draw the plan here.")] = None,
+    policy: PolicyOpt = "continue",
+) -> None:
+    """Plan which files go down in which contact, and which are lost."""
+    from falak.errors import FalakError, InputError
+    from falak.planning.orbiter import commands as oc
+    from falak.planning.orbiter import downlink as od
+    from falak.utctime import parse_ns
+
+    try:
+        if (files_path is None) == (from_imaging is None):
+            raise InputError("give the recorder's files as --files FILES.json or --from-imaging")
+        if contacts_path is not None:
+            contacts = od.contacts_from_json(
+                _read_json(contacts_path, "contacts"), file=str(contacts_path)
+            )
+        else:
+            from falak.dynamics.orbiter import contacts as find_contacts
+            from falak.dynamics.stations import get_station, load_stations
+            from falak.utctime import datetime_to_ns
+
+            catalogue = load_stations()
+            chosen = [get_station(n, catalogue) for n in station or ["Karachi", "Islamabad"]]
+            traj = _trajectory(elements, epoch, frame, oem, days, 60.0, degree, third_bodies, ctx)
+            contacts = od.merge_contacts(
+                [
+                    od.Contact(
+                        datetime_to_ns(w.start), datetime_to_ns(w.stop), str(w.fields["station"])
+                    )
+                    for w in find_contacts(traj, chosen)
+                ]
+            )
+        if files_path is not None:
+            files = od.files_from_json(_read_json(files_path, "files"), file=str(files_path))
+        else:
+            assert from_imaging is not None
+            opps = oc.read_opportunities(
+                _read_json(from_imaging, "imaging plan"), file=str(from_imaging)
+            )
+            frames = oc.plan_images(opps).frames
+            t0 = (
+                parse_ns(start, "--start")
+                if start
+                else min([*(c.start_ns for c in contacts), *(o["start_ns"] for o in opps)])
+            )
+            t1 = parse_ns(end, "--end") if end else max(c.end_ns for c in contacts)
+            files = od.recorder_files(
+                [f.t_ns for f in frames], t0, t1, exposure_ms=[f.exposure_ms for f in frames],
+                mag_rate_hz=mag_rate_hz, image_priority=image_priority, mag_priority=mag_priority,
+            )  # fmt: skip
+        if not contacts:
+            raise InputError("there is no contact in the plan's span: nothing can go down")
+        plan = od.plan_downlink(
+            files,
+            contacts,
+            link=od.Link(rate_bps=rate_bps, light_time_s=light_time_s, margin_s=margin_s),
+            capacity_bytes=round(recorder_mib * 1024 * 1024),
+            end_ns=parse_ns(end, "--end") if end else None,
+        )
+        out.write_text(json.dumps(od.plan_json(plan), indent=2, ensure_ascii=False) + "\n")
+        if stack is not None:
+            from falak.cli.stack import write_checked_stack
+            from falak.mdb import load as load_mdb
+            from falak.planning.stackdoc import stack_yaml
+
+            db = load_mdb(_orbiter_mdb())
+            doc = od.dump_stack(plan, spacecraft=db.root.name, policy=policy)
+            text = stack_yaml(
+                doc,
+                header=f"Downlink stack of {out.name} (falak orbiter downlink).\nLoad it "
+                f"with: falak stack load {stack.name}. Times are UTC.",
+            )
+            write_checked_stack(text, doc["steps"], stack, db, _orbiter_mdb())
+        if png is not None:
+            od.plan_png(plan, png)
+    except (FalakError, OSError) as exc:
+        raise _err_exit(exc) from None
+    lost_b = sum(x.file.size_bytes for x in plan.lost)
+    typer.echo(
+        f"wrote {out}: {len(plan.dumps)} files down in {len(plan.contacts)} contacts, "
+        f"{len(plan.lost)} lost ({lost_b} bytes), {len(plan.pending)} left on board "
+        f"({plan.method}{'' if plan.optimal else ', NOT proven optimal'})"
+        + (f"; stack {stack}" if stack else "")
+        + (f"; chart {png}" if png else "")
+    )
+    for x in plan.lost:
+        typer.echo(f"  lost {x.file.name}: {x.reason}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``orbiter`` command group to ``app``."""
     app.add_typer(group, name="orbiter")
