@@ -675,7 +675,7 @@ def downlink_command(
             opps = oc.read_opportunities(
                 _read_json(from_imaging, "imaging plan"), file=str(from_imaging)
             )
-            frames = oc.plan_images(opps).frames
+            frames = oc.plan_images(opps, contacts=contacts).frames
             t0 = (
                 parse_ns(start, "--start")
                 if start
