@@ -366,7 +366,7 @@ def _small(draw):  # type: ignore[no-untyped-def]
     return sizes, gaps, prios, contacts, capacity
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_small())
 def test_plans_replay_and_lose_no_more_than_the_best_plan(case) -> None:  # type: ignore[no-untyped-def]
     sizes, gaps, prios, contacts_s, capacity = case
