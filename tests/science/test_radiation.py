@@ -120,3 +120,19 @@ def test_saa_passes_orbit_averages_and_map() -> None:
     saa = grid[np.searchsorted(lat_e, -27) - 1, np.searchsorted(lon_e, -50) - 1]
     assert saa > 100
     assert np.nanmin(grid) == pytest.approx(2.0, abs=0.5)
+
+
+def test_a_30_day_record_of_the_simulators_dosimeter_recovers_13_2() -> None:
+    # issue 17 acceptance, on the rover simulator's instrument model (falak.sim.rover_
+    # instruments.Dosimeter: 13.2 uGy/h GCR, Zhang et al. 2020) for 30 days of 60 s records
+    from falak.sim.rover_instruments import DOSE_PER_COUNT_UGY, Dosimeter
+
+    d = Dosimeter(np.random.default_rng(7), 0)
+    ends = np.arange(1, 30 * 1440 + 1) * 60 * S
+    recs = [d.record(int(e) - 60 * S, int(e)) for e in ends]
+    counts = np.array([c for c, _ in recs])
+    rate, sigma = rad.counts_to_dose_rate(counts, 60.0, DOSE_PER_COUNT_UGY)
+    assert rad.detect_spes(ends, rate, sigma) == []  # no SPE was drawn (update() not called)
+    err = float(np.sqrt(np.sum(sigma**2)) / rate.size)
+    assert err == pytest.approx(13.2 / np.sqrt(180 * 43200), rel=0.02)  # ~0.0047 uGy/h
+    assert abs(rate.mean() - 13.2) < 3 * err

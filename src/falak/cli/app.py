@@ -33,6 +33,7 @@ GROUP_MODULES: tuple[str, ...] = (
     "falak.cli.terrain",
     "falak.cli.traverse",
     "falak.cli.rover",
+    "falak.cli.science",
     "falak.cli.campaign",
     "falak.cli.command",
     "falak.cli.stack",
