@@ -612,6 +612,6 @@ def test_public_names() -> None:
     assert sorted(falak.archive.__all__) == [
         "ALARM_STATES", "AlarmRecord", "Archive", "ArchiveError", "Event", "PacketBatch",
         "PacketStats", "ParameterColumn", "ParameterSeries", "ParameterWrite", "SourceProgress",
-        "SqliteArchive", "decode_array",
+        "SqliteArchive", "StoredFile", "decode_array",
         "encode_array", "from_time_ns", "list_spacecraft", "open_archive", "to_time_ns",
     ]  # fmt: skip
