@@ -30,6 +30,7 @@ StartOpt = Annotated[
 ]
 StopOpt = Annotated[str | None, typer.Option("--stop", help="Before this UTC time (ISO 8601).")]
 
+_SPE_GUARD_NS = 24 * 3600 * 1_000_000_000
 _ROVER = ("DOSI_DOSE_RATE_UGY_H", "DOSI_COUNTS", "DOSI_INTEGRATION_S")
 _STATION = (
     "DOSI_DOSE_RATE_UGY_H",
@@ -124,7 +125,9 @@ def _rover(series: dict[str, Any], out: Path, sc: str) -> list[str]:
     events = rad.detect_spes(t, rate, sigma)
     quiet = np.ones(t.size, dtype=bool)
     for e in events:
-        quiet &= ~((t >= e.onset_ns) & (t <= e.end_ns))
+        # the event's decay goes on under the end threshold (baseline + 3 sigma of one
+        # record): leave a day after its end out of the quiet-time mean as well
+        quiet &= ~((t >= e.onset_ns) & (t <= e.end_ns + _SPE_GUARD_NS))
     n_q = int(quiet.sum())
     mean = float(rate[quiet].mean()) if n_q else float("nan")
     err = float(np.sqrt(np.sum(sigma[quiet] ** 2)) / n_q) if n_q else float("nan")
@@ -144,7 +147,7 @@ def _rover(series: dict[str, Any], out: Path, sc: str) -> list[str]:
             ),
             "dose_equivalent_rate": (h, "uSv/h", "Dose equivalent rate (LND 4.32 Sv/Gy(Si))"),
             "cumulative_dose_si": (cum, "uGy", "Absorbed dose in silicon since the first record"),
-            "spe": (~quiet, None, "Inside a detected solar particle event"),
+            "spe": (~quiet, None, "In a detected solar particle event or the day after it"),
         },
         title=f"{sc} surface dose rate",
         lid=f"urn:falak:{sc.lower()}:radiation:dose_rate",
@@ -198,8 +201,8 @@ def _rover_png(png: Path, t: Any, rate: Any, quiet: Any, events: Any, sc: str) -
         ax.plot(days, np.convolve(rate, k, mode="same"), color="tab:blue", lw=1.2,
                 label="1 h running mean")  # fmt: skip
     for e in events:
-        ax.axvspan((e.onset_ns - t[0]) / 86400e9, (e.end_ns - t[0]) / 86400e9, color="tab:red",
-                   alpha=0.15)  # fmt: skip
+        a, b = (e.onset_ns - t[0]) / 86400e9, (e.end_ns + _SPE_GUARD_NS - t[0]) / 86400e9
+        ax.axvspan(a, b, color="tab:red", alpha=0.15)
     ax.set_yscale("log" if events else "linear")
     ax.set_xlabel(f"days since {_iso(int(t[0]))}")
     ax.set_ylabel("absorbed dose rate in silicon (µGy/h)")
