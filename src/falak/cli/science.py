@@ -198,8 +198,8 @@ def _rover_png(png: Path, t: Any, rate: Any, quiet: Any, events: Any, sc: str) -
     if quiet.any():
         n = max(1, round(3600e9 / float(np.median(np.diff(t)))))
         k = np.ones(n) / n
-        ax.plot(days, np.convolve(rate, k, mode="same"), color="tab:blue", lw=1.2,
-                label="1 h running mean")  # fmt: skip
+        smooth = np.convolve(rate, k, mode="same") / np.convolve(np.ones(rate.size), k, "same")
+        ax.plot(days, smooth, color="tab:blue", lw=1.2, label="1 h running mean")
     for e in events:
         a, b = (e.onset_ns - t[0]) / 86400e9, (e.end_ns + _SPE_GUARD_NS - t[0]) / 86400e9
         ax.axvspan(a, b, color="tab:red", alpha=0.15)
