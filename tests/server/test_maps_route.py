@@ -7,6 +7,7 @@ import io
 import json
 import math
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,9 @@ def test_a_spacecraft_without_a_map_is_told_what_to_configure(
 ) -> None:
     r = client.get("/api/v1/spacecraft/ROVER/map/groundtrack", headers=viewer)
     assert r.status_code == 404
-    assert r.json()["detail"] == "no ground track for ROVER: its config has no orbit: {tle: FILE}"
+    assert r.json()["detail"] == (
+        "no ground track for ROVER: its config has no orbit: {tle: FILE} or orbit: {oem: FILE}"
+    )
     r = client.get("/api/v1/spacecraft/TIANGONG/map/site", headers=viewer)
     assert r.status_code == 404
     assert "its config has no 'site:'" in r.json()["detail"]
@@ -297,3 +300,111 @@ def test_plan_that_is_not_json_is_named(tmp_path: Path) -> None:
     bad.write_text("{", encoding="utf-8")
     with pytest.raises(InputError, match=r"plan .*route.geojson cannot be read as JSON"):
         route_collection([bad])
+
+
+# -- the Moon: a lunar orbiter's track from its OEM -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path]]:
+    """A server hosting ORBITER (``orbit: {oem: ...}``) with an OEM that ``falak orbiter
+    propagate`` wrote: a 100 km polar orbit (a = 1837.4 km) from the maps config's epoch."""
+    from typer.testing import CliRunner
+
+    from falak.cli.app import app
+    from falak.server import Runtime, load_config
+    from tests.server.conftest import USERS
+    from tests.server.maps_config import EPOCH, MISSIONS
+
+    d = tmp_path_factory.mktemp("moon")
+    oem = d / "orbiter.oem"
+    res = CliRunner().invoke(app, [
+        "orbiter", "propagate", "--elements", "1837.4,0.0,90,30,0,0", "--epoch", EPOCH,
+        "--days", "0.2", "--degree", "0", "--no-third-bodies", "--step", "60",
+        "--out", str(oem),
+    ])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    imaging = d / "imaging.json"
+    window = {"start": "2023-09-08T06:20:00Z", "stop": "2023-09-08T06:20:10Z",
+              "duration_s": 10.0, "min_off_nadir_deg": 1.0}  # fmt: skip
+    imaging.write_text(json.dumps([window]))
+    users = "\n".join(
+        f"  - {{name: {n}, roles: [{role}], password: {pw}}}" for n, (pw, role) in USERS.items()
+    )
+    config = d / "server.yaml"
+    config.write_text(f"""archive: ./archive
+clock: {{epoch: "{EPOCH}", speed: 1.0}}
+users:
+{users}
+spacecraft:
+  - name: ORBITER
+    mdb: {MISSIONS / "orbiter" / "mdb.yaml"}
+    links: [udp://127.0.0.1:0]
+    orbit: {{oem: {oem.name}}}
+    plans: [{imaging.name}]
+""")  # fmt: skip
+    rt = Runtime.from_config(load_config(config))
+    rt.start()
+    try:
+        with TestClient(create_app(rt)) as c:
+            yield c, oem
+    finally:
+        rt.stop()
+
+
+def _sub_point_skyfield(oem: Path, when: str) -> tuple[float, float]:
+    """Independent sub-orbiter point: the OEM's nearest state (60 s apart, exact at a record)
+    rotated by skyfield's own MOON_ME_DE421 frame (lunarsky's kernels, skyfield's
+    PlanetaryConstants.build_frame_named, not falak's Chebyshev evaluation)."""
+    from skyfield.api import load as sf_load
+
+    from falak.dynamics.moonframes import planetary_constants
+    from falak.dynamics.oem import read_oem
+
+    e = read_oem(oem)
+    k = int(np.argmin(np.abs(e.times - np.datetime64(when.rstrip("Z"), "ns"))))
+    t = sf_load.timescale(builtin=True).from_datetime(
+        e.times[k].astype("datetime64[us]").item().replace(tzinfo=UTC)
+    )
+    frame = planetary_constants().build_frame_named("MOON_ME_DE421")
+    r = frame.rotation_at(t) @ e.r_km[k]
+    return (math.degrees(math.asin(r[2] / np.linalg.norm(r))),
+            math.degrees(math.atan2(r[1], r[0])))  # fmt: skip
+
+
+def test_moon_track_is_the_oem_in_moon_me(moon: tuple[TestClient, Path]) -> None:
+    client, oem = moon
+    viewer = login(client, "vera")
+    kind = client.get("/api/v1/spacecraft/ORBITER/map", headers=viewer).json()
+    assert kind["kind"] == "moon"
+    assert kind["oem"] == "orbiter.oem"
+    start = "2023-09-08T06:10:00Z"  # on an OEM record (60 s steps from 06:00)
+    r = client.get(
+        "/api/v1/spacecraft/ORBITER/map/groundtrack",
+        params={"start": start, "end": "2023-09-08T07:10:00Z", "step_s": 600},
+        headers=viewer,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["kind"] == "moon"
+    assert body["count"] == 7
+    for i in range(body["count"]):
+        when = f"2023-09-08T{6 + (10 + 10 * i) // 60:02d}:{(10 + 10 * i) % 60:02d}:00Z"
+        lat, lon = _sub_point_skyfield(oem, when)
+        # 1e-3 deg = 30 m on the 1737.4 km sphere (the answer's 3 decimals are 17 m)
+        assert body["lat_deg"][i] == pytest.approx(lat, abs=1e-3), when
+        d_lon = (body["lon_deg"][i] - lon + 180) % 360 - 180
+        assert abs(d_lon) * math.cos(math.radians(lat)) < 1e-3, when
+    # point-mass circular orbit: height a - R = 100 km
+    assert all(h == pytest.approx(100.0, abs=0.5) for h in body["height_km"])
+    assert body["position"]["height_km"] == pytest.approx(100.0, abs=0.5)
+    assert [m["name"] for m in body["landmarks"]] == ["South pole", "Shackleton"]
+    assert len(body["imaging"]) == 1
+    assert body["imaging"][0]["centre"]["lat_deg"] is not None
+    # outside the OEM (0.2 days from 06:00): no points, not extrapolated
+    late = client.get(
+        "/api/v1/spacecraft/ORBITER/map/groundtrack",
+        params={"start": "2023-09-09T06:00:00Z", "end": "2023-09-09T06:10:00Z", "step_s": 300},
+        headers=viewer,
+    ).json()
+    assert late["lat_deg"] == [None, None, None]

@@ -52,10 +52,12 @@ __all__ = [
     "OVERLAYS",
     "OVERLAY_BUCKET_S",
     "GroundTrack",
+    "MoonTrack",
     "SiteMap",
     "coverage_half_angle_deg",
     "finite_or_none",
     "ground_track",
+    "moon_track",
     "png_bytes",
     "route_collection",
     "site_map",
@@ -163,6 +165,66 @@ def visibility_circle(
     )
     lon_deg = (np.degrees(lon) + 180.0) % 360.0 - 180.0
     return np.degrees(lat), lon_deg
+
+
+# -- the Moon: lunar orbiters (``orbit: {oem: FILE}``) -------------------------------------
+
+
+@dataclass(frozen=True)
+class MoonTrack:
+    """Sub-orbiter points over the Moon on evenly spaced epochs; NaN outside the OEM's span."""
+
+    time_ns: NDArray[np.int64]
+    lat_deg: NDArray[np.float64]
+    """Selenocentric latitude in MOON_ME (MOON_ME_DE421), degrees."""
+    lon_deg: NDArray[np.float64]
+    """East longitude in MOON_ME, −180…180°."""
+    height_km: NDArray[np.float64]
+    """Height above the 1737.4 km sphere (LOLA), km."""
+
+
+def moon_track(traj: Any, start_ns: int, end_ns: int, step_s: float) -> MoonTrack:
+    """The orbiter's sub-point over the Moon from ``start_ns`` to ``end_ns`` every ``step_s``.
+
+    ``traj``: a :class:`falak.dynamics.lunar_orbit.Trajectory` (Moon-centred ICRF, e.g. from
+    :func:`falak.dynamics.orbiter.trajectory_from_oem`), interpolated with
+    :func:`~falak.dynamics.orbiter.interpolate_state` (cubic Hermite) and rotated to MOON_ME
+    with :func:`falak.dynamics.moonframes.icrf_to_moon_me` (DE421 librations); latitude and
+    longitude are the spherical (selenocentric) ones. Epochs outside the trajectory are NaN.
+    """
+    from falak.dynamics.lunar_orbit import utc_times
+    from falak.dynamics.moonframes import MOON_RADIUS_KM, icrf_to_moon_me
+    from falak.dynamics.orbiter import interpolate_state
+
+    if not math.isfinite(step_s) or step_s <= 0:
+        raise InputError(f"step_s must be a positive number of seconds, got {step_s}")
+    if end_ns < start_ns:
+        raise InputError("end must be after start (ISO 8601 UTC times, e.g. ...T12:00:00Z)")
+    step_ns = round(step_s * 1e9)
+    n = (end_ns - start_ns) // step_ns + 1
+    if n > MAX_TRACK_POINTS:
+        fit = math.ceil((end_ns - start_ns) / 1e9 / (MAX_TRACK_POINTS - 1))
+        raise InputError(
+            f"{n} points from start to end every {step_s:g} s: at most {MAX_TRACK_POINTS}; "
+            f"use step_s={fit} or a shorter span"
+        )
+    t = start_ns + step_ns * np.arange(n, dtype=np.int64)
+    epoch_ns = int(np.datetime64(traj.epoch.replace(tzinfo=None), "ns").astype(np.int64))
+    t_s = (t - epoch_ns).astype(np.float64) * 1e-9
+    inside = (t_s >= traj.t_s[0]) & (t_s <= traj.t_s[-1])
+    lat = np.full(n, np.nan)
+    lon = np.full(n, np.nan)
+    height = np.full(n, np.nan)
+    if inside.any():
+        ts = t_s[inside]
+        r, _ = interpolate_state(traj, ts)
+        rot = icrf_to_moon_me(utc_times(traj.epoch, ts)).reshape(-1, 3, 3)
+        me = np.einsum("nij,nj->ni", rot, r)
+        norm = np.linalg.norm(me, axis=1)
+        lat[inside] = np.degrees(np.arcsin(np.clip(me[:, 2] / norm, -1.0, 1.0)))
+        lon[inside] = np.degrees(np.arctan2(me[:, 1], me[:, 0]))
+        height[inside] = norm - MOON_RADIUS_KM
+    return MoonTrack(t, lat, lon, height)
 
 
 # -- surface sites --------------------------------------------------------------------------

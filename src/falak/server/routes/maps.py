@@ -1,11 +1,13 @@
 """``/map``: what the console's Maps page draws for a spacecraft (:mod:`falak.server.maps`).
 
 - ``GET /map``: the kind of map, from the spacecraft's config: ``earth`` (``orbit.tle``: an
-  Earth orbiter), ``site`` (``site:``: a surface spacecraft) or ``none`` (neither; the answer
-  says what to configure). ``moon`` is kept for lunar orbiters, which no config names yet.
+  Earth orbiter), ``moon`` (``orbit.oem``: a lunar orbiter), ``site`` (``site:``: a surface
+  spacecraft) or ``none`` (neither; the answer says what to configure).
 - ``GET /map/groundtrack?start&end&step_s``: sub-satellite latitudes and longitudes (SGP4),
   the spacecraft's position now (run clock) and each catalogue station's visibility circle
-  at the spacecraft's height now.
+  at the spacecraft's height now; for a lunar orbiter the sub-orbiter selenocentric
+  latitudes/longitudes in MOON_ME from the OEM (:func:`falak.server.maps.moon_track`), the
+  position now, the south-polar landmarks and the imaging windows among the plans.
 - ``GET /map/site``: the site's bounds (projected metres), CRS, the route(s) among the plans
   and the overlay images' URLs for now; ``/map/site.png`` the hillshade,
   ``/map/site/{lit|earth}.png?time=ISO`` the overlays.
@@ -78,6 +80,109 @@ def _tle(path: Path) -> Any:
         return _TLES[key]
 
 
+_OEMS: dict[tuple[str, int, int], Any] = {}
+
+
+def _oem(path: Path) -> Any:
+    """The config's OEM as a Trajectory (re-read when the file changes)."""
+    from falak.dynamics.oem import read_oem
+    from falak.dynamics.orbiter import trajectory_from_oem
+
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"orbit.oem {path}: {exc.strerror}; fix the server config") from None
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _TLES_LOCK:
+        if key not in _OEMS:
+            _OEMS.clear()
+            _OEMS[key] = trajectory_from_oem(read_oem(path))
+        return _OEMS[key]
+
+
+MOON_LANDMARKS = (
+    {"name": "South pole", "lat_deg": -90.0, "lon_deg": 0.0},
+    {"name": "Shackleton", "lat_deg": -89.66, "lon_deg": 129.20},
+)
+"""Landmarks drawn on the Moon map: the pole and Shackleton crater (89.66°S 129.20°E, as
+falak.terrain.synth places it; ``falak terrain synth --shackleton``)."""
+
+
+def _imaging_windows(plans: tuple[Path, ...]) -> list[dict[str, Any]]:
+    """The imaging windows among the plans: JSON lists of ``falak orbiter imaging --json``
+    windows (``start``, ``stop``, ``min_off_nadir_deg``)."""
+    import json
+
+    out = []
+    for path in plans:
+        if path.suffix.lower() != ".json":
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, list):
+            for w in doc:
+                if isinstance(w, dict) and "min_off_nadir_deg" in w and "start" in w:
+                    out.append({"start": w["start"], "stop": w.get("stop"), "file": path.name})
+    return out
+
+
+def _moon_point(traj: Any, t_ns: int) -> dict[str, Any]:
+    p = maps.moon_track(traj, t_ns, t_ns, 1.0)
+    return {
+        "time": iso(t_ns),
+        "lat_deg": maps.finite_or_none(p.lat_deg, 4)[0],
+        "lon_deg": maps.finite_or_none(p.lon_deg, 4)[0],
+        "height_km": maps.finite_or_none(p.height_km, 3)[0],
+    }
+
+
+def _moon_groundtrack(
+    sc: SpacecraftRuntime,
+    cfg: SpacecraftConfig,
+    start: str | None,
+    end: str | None,
+    step_s: float,
+) -> dict[str, Any]:
+    assert cfg.orbit_oem is not None
+    traj = _oem(cfg.orbit_oem)
+    now_ns = sc.clock.now_ns()
+    span = 2 * 3600 * 10**9  # about one 2 h low lunar orbit before now, two after
+    start_ns = parse_ns(start, "start", zone_required=True) if start else now_ns - span // 2
+    end_ns = parse_ns(end, "end", zone_required=True) if end else now_ns + span
+    track = maps.moon_track(traj, start_ns, end_ns, step_s)
+    imaging = []
+    for w in _imaging_windows(cfg.plans):
+        try:
+            a = parse_ns(w["start"], "start", zone_required=True)
+            b = parse_ns(w["stop"], "stop", zone_required=True) if w["stop"] else a
+        except InputError:
+            continue
+        imaging.append({**w, "centre": _moon_point(traj, (a + b) // 2)})
+    return {
+        "kind": "moon",
+        "spacecraft": sc.name,
+        "frame": "MOON_ME (MOON_ME_DE421), selenocentric latitude, east longitude",
+        "oem": cfg.orbit_oem.name,
+        "now": iso(now_ns),
+        "now_ns": now_ns,
+        "speed": _speed(sc),
+        "start": iso(start_ns),
+        "start_ns": start_ns,
+        "step_s": step_s,
+        "count": int(track.time_ns.size),
+        "lat_deg": maps.finite_or_none(track.lat_deg, 3),
+        "lon_deg": maps.finite_or_none(track.lon_deg, 3),
+        "height_km": maps.finite_or_none(track.height_km, 2),
+        "position": _moon_point(traj, now_ns),
+        "moon_radius_km": 1737.4,
+        "landmarks": list(MOON_LANDMARKS),
+        "imaging": imaging,
+        "stations": [],
+    }  # fmt: skip
+
+
 def _site(sc: SpacecraftRuntime) -> maps.SiteMap:
     cfg = _config(sc)
     if cfg is None or cfg.site is None:
@@ -118,6 +223,14 @@ def map_kind(sc: SpacecraftDep) -> dict[str, Any]:
             "groundtrack": f"{base}/groundtrack",
             **clock,
         }
+    if cfg is not None and cfg.orbit_oem is not None:
+        return {
+            "kind": "moon",
+            "spacecraft": sc.name,
+            "oem": cfg.orbit_oem.name,
+            "groundtrack": f"{base}/groundtrack",
+            **clock,
+        }
     if cfg is not None and cfg.site is not None:
         return {
             "kind": "site",
@@ -130,7 +243,8 @@ def map_kind(sc: SpacecraftDep) -> dict[str, Any]:
         "kind": "none",
         "spacecraft": sc.name,
         "detail": f"{sc.name} has no map: give its server config entry orbit: {{tle: FILE}} "
-        "(an Earth orbiter) or site: {dem: synthetic, options: {...}} (a surface spacecraft)",
+        "(an Earth orbiter), orbit: {oem: FILE} (a lunar orbiter) or "
+        "site: {dem: synthetic, options: {...}} (a surface spacecraft)",
         **clock,
     }
 
@@ -166,8 +280,13 @@ def groundtrack(
     from falak.dynamics.stations import load_stations
 
     cfg = _config(sc)
+    if cfg is not None and cfg.orbit_tle is None and cfg.orbit_oem is not None:
+        return _moon_groundtrack(sc, cfg, start, end, step_s)
     if cfg is None or cfg.orbit_tle is None:
-        raise InputError(f"no ground track for {sc.name}: its config has no orbit: {{tle: FILE}}")
+        raise InputError(
+            f"no ground track for {sc.name}: its config has no orbit: {{tle: FILE}} or "
+            "orbit: {oem: FILE}"
+        )
     tle = _tle(cfg.orbit_tle)
     now_ns = sc.clock.now_ns()
     period_ns = int(tle.period_min * 60e9)
