@@ -8,6 +8,10 @@
 //           the rover where its telemetry puts it (ROV_EST_X_M/Y_M/HEADING_DEG, latest over
 //           REST, then live over the parameters WebSocket; its trail: the archived positions
 //           of the last 12 h, then the live ones). "Rover" centres the map on it.
+//   moon  — a lunar orbiter: a selenographic lat/lon grid (no lunar imagery ships with falak),
+//           the sub-orbiter track from its OEM (GET map/groundtrack, MOON_ME), the orbiter
+//           now, the south-pole landmarks and the imaging windows' centres; "South pole"
+//           toggles a south-polar stereographic view (60°S to the pole).
 // Drawn on a canvas (no tiles, no CDN: everything comes from the falak server). Drag to pan,
 // wheel or +/− to zoom (about the pointer), 0 or "Fit" to see it all; arrow keys pan when
 // the map has the focus. The canvas carries data-* attributes of what it drew (points,
@@ -771,6 +775,186 @@ async function mountSite(st) {
   }, 250));
 }
 
+// ------------------------------------------------------------------ the Moon
+
+const POLAR_EDGE_COLAT_DEG = 30; // the polar view shows 60°S to the pole
+
+/** World x, y of a selenographic point: lon/lat, or south-polar stereographic (lon 0 up). */
+function moonXY(st, la, lo) {
+  if (!st.polar) return [lo, la];
+  const c = ((90 + la) * Math.PI) / 180;
+  const r = (2 * Math.tan(c / 2) * 180) / Math.PI;
+  const a = (lo * Math.PI) / 180;
+  return [r * Math.sin(a), r * Math.cos(a)];
+}
+
+function moonBounds(polar) {
+  if (!polar) return { x0: -180, x1: 180, y0: -90, y1: 90 };
+  const r = (2 * Math.tan((POLAR_EDGE_COLAT_DEG * Math.PI) / 360) * 180) / Math.PI;
+  return { x0: -r, x1: r, y0: -r, y1: r };
+}
+
+function moonLine(ctx, st, view, lats, lons, from = 0, to = lats.length) {
+  if (!st.polar) return lonLatPath(ctx, view, lats, lons, from, to);
+  let open = false;
+  for (let i = from; i < to; i++) {
+    if (lats[i] === null || lons[i] === null || lats[i] > -90 + POLAR_EDGE_COLAT_DEG + 5) { open = false; continue; }
+    const [x, y] = moonXY(st, lats[i], lons[i]);
+    if (open) ctx.lineTo(view.sx(x), view.sy(y)); else ctx.moveTo(view.sx(x), view.sy(y));
+    open = true;
+  }
+}
+
+function drawMoon(ctx, view) {
+  const st = S;
+  if (!st || st.kind !== "moon") return;
+  ctx.fillStyle = COLORS.bg;
+  ctx.fillRect(0, 0, view.w, view.h);
+  ctx.strokeStyle = COLORS.grid;
+  ctx.fillStyle = COLORS.gridText;
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  if (st.polar) {
+    for (let la = -90 + POLAR_EDGE_COLAT_DEG; la < -89; la += 5) {
+      const r = moonXY(st, la, 0)[1];
+      ctx.moveTo(view.sx(r), view.sy(0));
+      ctx.arc(view.sx(0), view.sy(0), r * view.scale, 0, 2 * Math.PI);
+    }
+    for (let lo = -180; lo < 180; lo += 30) {
+      const [x, y] = moonXY(st, -90 + POLAR_EDGE_COLAT_DEG, lo);
+      ctx.moveTo(view.sx(0), view.sy(0));
+      ctx.lineTo(view.sx(x), view.sy(y));
+    }
+  } else {
+    for (let lo = -180; lo <= 180; lo += 30) { ctx.moveTo(view.sx(lo), view.sy(90)); ctx.lineTo(view.sx(lo), view.sy(-90)); }
+    for (let la = -90; la <= 90; la += 30) { ctx.moveTo(view.sx(-180), view.sy(la)); ctx.lineTo(view.sx(180), view.sy(la)); }
+  }
+  ctx.stroke();
+  if (st.polar) {
+    for (let la = -85; la >= -90 + POLAR_EDGE_COLAT_DEG; la -= 5) {
+      const [x, y] = moonXY(st, la, 0);
+      ctx.fillText(`${la}°`, view.sx(x) + 3, view.sy(y) - 3);
+    }
+  } else {
+    for (let la = -60; la <= 60; la += 30) ctx.fillText(`${la}°`, view.sx(-180) + 4, view.sy(la) - 3);
+  }
+  const track = st.track;
+  if (!track) return;
+  const here = positionAt(track, simNowNs(st));
+  const split = here ? Math.min(track.count, Math.max(0, Math.floor(here.k) + 1)) : track.count;
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = COLORS.past;
+  ctx.beginPath();
+  moonLine(ctx, st, view, track.lat_deg, track.lon_deg, 0, split);
+  ctx.stroke();
+  ctx.strokeStyle = COLORS.future;
+  ctx.beginPath();
+  moonLine(ctx, st, view, track.lat_deg, track.lon_deg, Math.max(0, split - 1), track.count);
+  ctx.stroke();
+  const mark = (la, lo, colour, label, size) => {
+    const [x, y] = moonXY(st, la, lo);
+    const px = view.sx(x), py = view.sy(y);
+    ctx.fillStyle = colour;
+    ctx.fillRect(px - size / 2, py - size / 2, size, size);
+    if (label) { ctx.fillStyle = COLORS.station; ctx.fillText(label, px + 6, py - 4); }
+  };
+  for (const m of track.landmarks || []) mark(m.lat_deg, m.lon_deg, COLORS.station, m.name, 6);
+  for (const w of track.imaging || []) {
+    if (w.centre && w.centre.lat_deg !== null) mark(w.centre.lat_deg, w.centre.lon_deg, COLORS.circle, "", 8);
+  }
+  const c = view.canvas;
+  c.dataset.trackPoints = String(track.count);
+  c.dataset.pastPoints = String(split);
+  c.dataset.projection = st.polar ? "south-polar" : "latlon";
+  if (here) {
+    const [x, y] = moonXY(st, here.lat, here.lon);
+    const px = view.sx(x), py = view.sy(y);
+    ctx.beginPath();
+    ctx.arc(px, py, 7, 0, 2 * Math.PI);
+    ctx.fillStyle = COLORS.spacecraft;
+    ctx.fill();
+    ctx.fillStyle = COLORS.station;
+    ctx.font = "600 13px system-ui, sans-serif";
+    ctx.fillText(st.ctx.spacecraft, px + 11, py + 4);
+    c.dataset.spacecraftPx = `${px.toFixed(1)},${py.toFixed(1)}`;
+  } else {
+    delete c.dataset.spacecraftPx;
+  }
+  c.dataset.drawn = "moon";
+}
+
+function moonPanel(st) {
+  const track = st.track;
+  const now = track ? simNowNs(st) : null;
+  const here = track ? positionAt(track, now) : null;
+  put(st.panel,
+    h("h3", {}, "Now (run clock)"),
+    h("dl", { class: "pg-kv mp-kv" }, kv([
+      ["UTC", now ? utc(new Date(now / 1e6).toISOString()).replace(/\.\d+/, "") : "—", "sc-time"],
+      ["latitude", fmt(here?.lat, 3, "°"), "sc-lat"],
+      ["longitude", fmt(here?.lon, 3, "°"), "sc-lon"],
+      ["height", fmt(here?.height, 1, "km"), "sc-height"],
+    ])),
+    h("h3", {}, "Track"),
+    h("dl", { class: "pg-kv mp-kv" }, kv([
+      ["ephemeris", st.info.oem],
+      ["frame", "MOON_ME, selenocentric"],
+      ["points", track ? `${track.count} every ${track.step_s} s` : "—", "track-points"],
+      ["imaging windows", track ? String((track.imaging || []).length) : "—"],
+    ])),
+    h("p", { class: "pg-muted mp-note" }, "No lunar imagery ships with falak: a lat/lon grid only."));
+}
+
+async function loadMoonTrack(st) {
+  try {
+    const track = await st.ctx.api(`${st.info.groundtrack}?step_s=30`);
+    if (S !== st) return;
+    st.track = track;
+    st.fetchedAt = performance.now();
+    st.error.textContent = track.lat_deg.some((v) => v !== null) ? "" : `no track: the OEM ${st.info.oem} does not cover these times`;
+    moonPanel(st);
+    st.view.request();
+  } catch (err) {
+    if (S === st) st.error.textContent = `Moon track: ${err.message}`;
+  }
+}
+
+async function mountMoon(st) {
+  st.polar = true; // most of this mission is near the south pole
+  const canvas = h("canvas", { class: "mp-canvas", tabindex: "0", "aria-label": `${st.ctx.spacecraft} track over the Moon`, "data-test": "map-canvas" });
+  st.view = new View(canvas, moonBounds(st.polar), drawMoon);
+  st.panel = h("div", { class: "pg-card mp-side" });
+  st.el.append(
+    toolbar(`${st.ctx.spacecraft}: track over the Moon`, () => st.view, [
+      toggle("polar", "South pole", true, (on) => {
+        st.polar = on;
+        st.view.bounds = moonBounds(on);
+        st.view.fitted = false;
+        st.view.w = 0;
+        st.view.resize();
+        st.view.fit();
+      }),
+      h("span", { class: "mp-legend" },
+        h("i", { class: "mp-swatch", style: `background:${COLORS.past}` }), "past",
+        h("i", { class: "mp-swatch", style: `background:${COLORS.future}` }), "next",
+        h("i", { class: "mp-swatch", style: `background:${COLORS.circle}` }), "imaging"),
+    ]),
+    st.error,
+    h("div", { class: "mp-body" }, h("div", { class: "mp-view" }, canvas), st.panel));
+  st.ro = new ResizeObserver(() => st.view.resize());
+  st.ro.observe(canvas);
+  st.view.resize();
+  moonPanel(st);
+  await loadMoonTrack(st);
+  st.timers.push(setInterval(() => {
+    if (S !== st) return;
+    st.view.request();
+    moonPanel(st);
+    if (st.track && performance.now() - st.fetchedAt > TRACK_REFRESH_MS) loadMoonTrack(st);
+  }, 1000));
+}
+
 // ------------------------------------------------------------------ the page
 
 export async function mount(el, ctx) {
@@ -784,6 +968,7 @@ export async function mount(el, ctx) {
   st.kind = info.kind;
   if (info.kind === "earth") await mountEarth(st);
   else if (info.kind === "site") await mountSite(st);
+  else if (info.kind === "moon") await mountMoon(st);
   else {
     root.append(h("div", { class: "pg-toolbar mp-bar" }, h("h2", {}, `${ctx.spacecraft}: no map`)),
       h("p", { class: "na", "data-test": "no-map" }, info.detail || `no ${info.kind} map in this console yet`));
