@@ -51,7 +51,9 @@ def test_files_are_listed_by_time_and_a_resumed_transfer_replaces_its_part(
     ]
     assert files[1].id == whole == part  # one file, whatever the contacts it took
     assert archive.read_file(part)[1] == b"b" * 8
-    with pytest.raises(InputError, match=r"no file 99 in the archive \(ids are those of its list of files\)"):
+    with pytest.raises(
+        InputError, match=r"no file 99 in the archive \(ids are those of its list of files\)"
+    ):
         archive.read_file(99)
 
 

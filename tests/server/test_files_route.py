@@ -53,4 +53,6 @@ def test_files_need_a_token_and_unknown_ids_are_404(
     assert client.get("/api/v1/archive/files/1").status_code == 401
     r = client.get("/api/v1/archive/files/987654", headers=auth["vera"])
     assert r.status_code == 404
-    assert r.json()["detail"] == "no file 987654 in the archive (ids are those of its list of files)"
+    assert (
+        r.json()["detail"] == "no file 987654 in the archive (ids are those of its list of files)"
+    )
