@@ -15,4 +15,5 @@ def open_page(page: Page, name: str) -> None:
         expect(page.locator(".ov-grid > *").first).to_be_visible()
         page.wait_for_load_state("networkidle")
     page.goto(page.url.split("#")[0] + f"#/{name}")
-    expect(page.locator(f".pg-{name}")).to_be_visible()
+    # the shell names the page on #page before it mounts it; mounted, it has content
+    expect(page.locator(f"#page[data-page={name}] > *").first).to_be_visible()

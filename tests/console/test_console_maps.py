@@ -187,6 +187,7 @@ def test_a_spacecraft_without_orbit_or_site_says_what_to_configure(
     page.goto(page.url.split("#")[0] + "#/maps")
     expect(page.locator("[data-test=no-map]")).to_have_text(
         "TESTSAT has no map: give its server config entry orbit: {tle: FILE} (an Earth "
-        "orbiter) or site: {dem: synthetic, options: {...}} (a surface spacecraft)"
+        "orbiter), orbit: {oem: FILE} (a lunar orbiter) or site: {dem: synthetic, options: "
+        "{...}} (a surface spacecraft)"
     )
     assert errors == []
