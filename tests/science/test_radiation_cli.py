@@ -1,4 +1,4 @@
-"""``falak science radiation`` on the rover simulator's dosimeter packets, through the archive.
+"""``falak science dose`` on the rover simulator's dosimeter packets, through the archive.
 
 The rover model (falak.sim.rover) flies 30 days at its dosimeter's 60 s cadence; its
 DOSIMETER_DATA packets are built as the simulator sends them (PacketBuilder), archived raw and
@@ -65,7 +65,7 @@ def test_a_30_day_surface_record_recovers_the_lnd_dose_rate(tmp_path: Path) -> N
     out = tmp_path / "products"
     result = CliRunner().invoke(
         app,
-        ["science", "radiation", "--archive", str(archive), "--spacecraft", "ROVER",
+        ["science", "dose", "--archive", str(archive), "--spacecraft", "ROVER",
          "--out", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -100,6 +100,7 @@ def test_a_30_day_surface_record_recovers_the_lnd_dose_rate(tmp_path: Path) -> N
 def test_a_short_record_and_a_bad_spacecraft(tmp_path: Path) -> None:
     archive, _ = _rover_archive(tmp_path, 0.5)
     out = tmp_path / "p"
+    # "radiation" is the first release's name, kept as a hidden alias of "dose".
     ok = CliRunner().invoke(
         app, ["science", "radiation", "--archive", str(archive), "--spacecraft", "rover",
               "--out", str(out)],
@@ -107,7 +108,7 @@ def test_a_short_record_and_a_bad_spacecraft(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     assert "720 records, 0 solar particle event(s)" in ok.output
     bad = CliRunner().invoke(
-        app, ["science", "radiation", "--archive", str(archive), "--spacecraft", "MARS",
+        app, ["science", "dose", "--archive", str(archive), "--spacecraft", "MARS",
               "--out", str(out)],
     )  # fmt: skip
     assert bad.exit_code == 1
@@ -138,7 +139,7 @@ def test_the_station_dose_map_shows_the_saa(tmp_path: Path) -> None:
     out = tmp_path / "products"
     result = CliRunner().invoke(
         app,
-        ["science", "radiation", "--archive", str(archive), "--spacecraft", "TIANGONG",
+        ["science", "dose", "--archive", str(archive), "--spacecraft", "TIANGONG",
          "--out", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
