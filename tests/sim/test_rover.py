@@ -463,3 +463,25 @@ def test_the_rock_check_matches_a_brute_force_search_over_every_rock() -> None:
         under = d < site.rover.wheel_base_m / 2 + site.rock_d / 2
         want = float(site.rock_d[under].max()) / 2 if under.any() else 0.0
         assert site.rock_step_m(x, y) == want
+
+
+def test_a_solar_particle_event_drawn_at_an_update_survives_its_rise() -> None:
+    """An SPE that starts at the instant of an update is not cancelled by that update (its
+    rate is 0 at its start); it rises to its peak and ends only once decayed below 0.05 µGy/h."""
+    from falak.sim.rover_instruments import SPE_DECAY_S, SPE_RISE_S, Dosimeter
+
+    hour = 3600 * 1_000_000_000
+    d = Dosimeter(np.random.default_rng(1), 0)
+    d._next_check_ns = 10 * hour  # no random draw before the event below
+    d.start_spe(0, peak_ugy_h=1000.0)
+    d.update(0)
+    assert d.spe_active
+    d.update(int(SPE_RISE_S * 1e9))
+    assert d.spe_active and d.spe_rate(int(SPE_RISE_S * 1e9)) == pytest.approx(1000.0)
+    # 1000 * exp(-t/τ) < 0.05 once t > τ ln(20000)
+    t_end = SPE_RISE_S + SPE_DECAY_S * np.log(1000.0 / 0.05)
+    d._next_check_ns = 10**20  # keep random events out of the decay check
+    d.update(int((t_end - 60) * 1e9))
+    assert d.spe_active
+    d.update(int((t_end + 60) * 1e9))
+    assert not d.spe_active

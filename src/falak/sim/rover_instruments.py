@@ -318,7 +318,13 @@ class Dosimeter:
             if self.spe_start_ns is None and self.rng.random() < SPE_RATE_PER_DAY / 24.0:
                 self.start_spe(self._next_check_ns)
             self._next_check_ns += 3600 * 1_000_000_000
-        if self.spe_start_ns is not None and self.spe_rate(now_ns) < 0.05:
+        # An event ends once it has decayed, never during its rise: at its start its rate is 0,
+        # so testing the rate alone would cancel an event the moment it begins.
+        if (
+            self.spe_start_ns is not None
+            and (now_ns - self.spe_start_ns) / 1e9 > SPE_RISE_S
+            and self.spe_rate(now_ns) < 0.05
+        ):
             self.spe_start_ns = None
 
     def spe_rate(self, now_ns: int) -> float:
