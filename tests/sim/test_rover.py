@@ -477,7 +477,8 @@ def test_a_solar_particle_event_drawn_at_an_update_survives_its_rise() -> None:
     d.update(0)
     assert d.spe_active
     d.update(int(SPE_RISE_S * 1e9))
-    assert d.spe_active and d.spe_rate(int(SPE_RISE_S * 1e9)) == pytest.approx(1000.0)
+    assert d.spe_active
+    assert d.spe_rate(int(SPE_RISE_S * 1e9)) == pytest.approx(1000.0)
     # 1000 * exp(-t/τ) < 0.05 once t > τ ln(20000)
     t_end = SPE_RISE_S + SPE_DECAY_S * np.log(1000.0 / 0.05)
     d._next_check_ns = 10**20  # keep random events out of the decay check
