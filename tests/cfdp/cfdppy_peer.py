@@ -6,6 +6,34 @@ handlers take one transaction each (so puts queue), read and write files through
 NativeFilestore under ``workdir``, and time out on the wall clock (``time.time``), so tests
 that lose packets use short timers. PDUs cross as bytes: ``send_pdu`` gets ``pack()``ed
 PDUs, :meth:`CfdppyEntity.receive` parses with ``PduFactory.from_raw``.
+
+Two acknowledgements cfdp-py 0.7 does not send, which the adapter sends in its place (counted
+in :attr:`CfdppyEntity.answered`). CCSDS 727.0-B-5 §4.7 (Positive Acknowledgment procedures)
+has every EOF and every Finished PDU acknowledged, a repeat included: a repeat is how the peer
+says the first ACK was lost. Without these, one lost ACK on a lossy link stalls the transfer
+(found by ``benchmarks/cfdp.py`` at 10 % loss; reproduced in ``tests/cfdp/test_cfdppy_peer.py``):
+
+* **a repeated Finished after the sender is done.** ``SourceHandler`` sends ACK (Finished) and
+  resets to IDLE at once; a Finished that arrives after that (because that ACK was lost) raises
+  ``NoRemoteEntityConfigFound`` in ``_check_inserted_packet`` (cfdp-py's own TODO there: "This
+  can happen if a packet is received for which no transaction was started"), and no ACK goes
+  out. The receiver repeats Finished to its ACK limit, then declares POSITIVE_ACK_LIMIT_REACHED,
+  whose Notice of Cancellation sends Finished (cancel) and waits for its ACK again, forever: the
+  ``DestHandler`` never abandons (§4.11.2.2.3 has any fault while a cancel PDU is being
+  transferred abandon the transaction; cfdp-py does that for the EOF (cancel) only). The
+  adapter acknowledges a Finished of a transaction its source handler is not running, with
+  transaction status TERMINATED when it is one this entity sent, else UNRECOGNIZED (§5.2.4).
+* **a repeated EOF after the receiver has moved past it.** ``DestHandler`` drops an EOF in the
+  WAITING_FOR_MISSING_DATA and WAITING_FOR_FINISHED_ACK steps without acknowledging it, while
+  ``SourceHandler`` in WAITING_FOR_EOF_ACK refuses the Finished (``PduIgnoredForSource``):
+  both wait for each other until their ACK limits. The adapter acknowledges such an EOF (status
+  ACTIVE). This is the first defect fixed upstream by us-irs/cfdp-py pull request 54
+  ("Fix cfdp defects which stall an acknowledged transfer on a lossy link", merged after 0.7.0).
+
+The adapter also keeps the history cfdp-py leaves to its user (``acknowledge_inactive_eof_pdu``'s
+docstring): an EOF of a transaction the destination handler has finished is acknowledged
+(TERMINATED) and other late PDUs of it are dropped (counted in :attr:`CfdppyEntity.rejected`
+as ``late``) rather than starting a new transaction in the IDLE handler.
 """
 
 from __future__ import annotations
@@ -28,10 +56,20 @@ from cfdppy import (
 from cfdppy.defs import CfdpState
 from cfdppy.filestore import NativeFilestore
 from cfdppy.handler import DestHandler, SourceHandler
+from cfdppy.handler.dest import TransactionStep as DestStep
 from cfdppy.mib import CheckTimerProvider, DefaultFaultHandlerBase, EntityType
 from cfdppy.user import TransactionFinishedParams
 from spacepackets.cfdp import ChecksumType, ConditionCode, TransactionId, TransmissionMode
-from spacepackets.cfdp.pdu import MetadataPdu, PduFactory
+from spacepackets.cfdp.defs import Direction
+from spacepackets.cfdp.pdu import (
+    AckPdu,
+    DirectiveType,
+    EofPdu,
+    FinishedPdu,
+    MetadataPdu,
+    PduFactory,
+)
+from spacepackets.cfdp.pdu.ack import TransactionStatus
 from spacepackets.cfdp.pdu.helper import PduHolder
 from spacepackets.countdown import Countdown
 from spacepackets.seqcount import SeqCountProvider
@@ -136,6 +174,10 @@ class CfdppyEntity:
         self.received: list[tuple[str, bytes, ConditionCode, int]] = []
         self.sent_finished: list[tuple[int, ConditionCode]] = []
         self.rejected: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
+        """ACKs the adapter sent in cfdp-py's place (see the module docstring)."""
+        self._sent_done: set[int] = set()  # sequence numbers of this entity's finished sends
+        self._recv_done: set[tuple[int, int]] = set()  # (source id, seq) finished here
 
     def put(self, dest_id: int, data: bytes, dest_name: str, *, cls: int = 2) -> None:
         """Queue a file for sending (cfdp-py sends one transaction at a time)."""
@@ -147,7 +189,9 @@ class CfdppyEntity:
         fp = params.finished_params
         if tid.source_id.value == self.id.value:
             self.sent_finished.append((tid.seq_num.value, fp.condition_code))
+            self._sent_done.add(tid.seq_num.value)
             return
+        self._recv_done.add((tid.source_id.value, tid.seq_num.value))
         name = self._current_dest_name
         path = self.workdir / "recv" / name
         data = path.read_bytes() if path.exists() else b""
@@ -200,6 +244,8 @@ class CfdppyEntity:
         if pdu is None:
             self.rejected["unparsed"] += 1
             return
+        if self._answer_in_place_of_cfdppy(pdu):
+            return
         try:
             if pdu.direction.value == 1:  # toward the file sender
                 self.source.state_machine(pdu)  # type: ignore[arg-type]
@@ -219,3 +265,50 @@ class CfdppyEntity:
                 self._drain(self.dest)
         except Exception as exc:
             self.rejected[type(exc).__name__] += 1
+
+    def _ack(self, pdu: EofPdu | FinishedPdu, status: TransactionStatus) -> None:
+        conf = dataclasses.replace(pdu.pdu_header.pdu_conf)
+        if isinstance(pdu, EofPdu):
+            conf.direction = Direction.TOWARDS_SENDER
+            acked = DirectiveType.EOF_PDU
+        else:
+            conf.direction = Direction.TOWARDS_RECEIVER
+            acked = DirectiveType.FINISHED_PDU
+        self.send_pdu(bytes(AckPdu(conf, acked, pdu.condition_code, status).pack()))
+
+    def _answer_in_place_of_cfdppy(self, pdu: Any) -> bool:
+        """Send the ACKs cfdp-py 0.7 leaves out (module docstring); True: the PDU is dealt with."""
+        seq = pdu.transaction_seq_num.value
+        if isinstance(pdu, FinishedPdu):
+            src = self.source
+            if src.state == CfdpState.IDLE or src.transaction_seq_num.value != seq:
+                known = seq in self._sent_done
+                self._ack(
+                    pdu, TransactionStatus.TERMINATED if known else TransactionStatus.UNRECOGNIZED
+                )
+                self.answered["ACK(Finished) of a closed transaction"] += 1
+                return True
+            return False
+        if pdu.direction.value == 1:
+            return False
+        tid = (pdu.source_entity_id.value, seq)
+        dest = self.dest
+        mine = dest.state != CfdpState.IDLE and (
+            dest.transaction_id is not None and dest.transaction_id.seq_num.value == seq
+        )
+        if not mine and tid in self._recv_done:
+            if isinstance(pdu, EofPdu):
+                self._ack(pdu, TransactionStatus.TERMINATED)
+                self.answered["ACK(EOF) of a closed transaction"] += 1
+            else:
+                self.rejected["late"] += 1
+            return True
+        if mine and isinstance(pdu, EofPdu) and dest.step in _EOF_DROPPED:
+            self._ack(pdu, TransactionStatus.ACTIVE)
+            self.answered[f"ACK(EOF) in {dest.step.name}"] += 1
+            return True
+        return False
+
+
+_EOF_DROPPED = frozenset({DestStep.WAITING_FOR_MISSING_DATA, DestStep.WAITING_FOR_FINISHED_ACK})
+"""Steps in which cfdp-py 0.7's DestHandler drops an EOF unacknowledged."""
