@@ -34,9 +34,15 @@ Measured in the page, per run (a fresh browser context), after ``--warmup-s``:
   same stream read by a Python subscriber process (the server's share of the lag);
 * **zoom**: ``--zooms`` mouse-wheel notches on the plot (in, out, in, ... around its centre, so
   every range holds 0.8-1 M points of each parameter), each from the wheel event's timestamp
-  to uPlot's ``draw`` hook: the first redraw (the data at hand, stretched) and the sharp one
-  (after the new range's decimated history is fetched from the server and drawn), with the
-  two plot requests' own time (Resource Timing) beside it;
+  to uPlot's ``draw`` hook (and to the animation frame after it, the drawing through a
+  rendering update): the first redraw (whatever data is at hand) and the sharp one: the
+  first drawing of the new range with data covering it at one min/max column per pixel or
+  finer (the page says so in each ``plotdraw`` event: the view it drew and whether it was
+  sharp; the page prefetches a margin at 1.25 columns per pixel, so that drawing can come
+  from data at hand, else it comes after the server's answer). Beside it: how many sharp
+  redraws needed no server answer, the redraw after the server's answer, the two plot
+  requests' own time (Resource Timing) and the server's share of it (its ``Server-Timing``);
+  the next notch follows ``--zoom-pause-s`` after the server's answer for this one;
 * CPU beside wall time: this process (server, feeder, Playwright's client) and Chromium's
   processes (renderer, GPU, browser), from ``/proc``.
 
@@ -362,11 +368,14 @@ def chromium_cpu() -> dict[str, float]:
 INIT_JS = r"""
 (() => {
   const B = (window.__bench = { on: false, lag: [], wsLag: [], frames: [], longtasks: [],
-    draws: [], wheels: [], errors: [], cells: new Set() });
+    draws: [], wheels: [], errors: [], cells: new Set(), longtaskAt: [] });
   performance.setResourceTimingBufferSize(100000);
   try {
     new PerformanceObserver((list) => {
-      if (B.on) for (const e of list.getEntries()) B.longtasks.push(e.duration);
+      for (const e of list.getEntries()) {
+        if (B.on) B.longtasks.push(e.duration);
+        B.longtaskAt.push([e.startTime, e.duration]);
+      }
     }).observe({ type: "longtask" });
   } catch (e) { B.errors.push(`longtask: ${e}`); }
   let last = 0;
@@ -391,7 +400,12 @@ INIT_JS = r"""
     }
   };
   addEventListener("wheel", (ev) => B.wheels.push(ev.timeStamp), { capture: true, passive: true });
-  document.addEventListener("plotdraw", (ev) => B.draws.push([performance.now(), ev.detail.loads]));
+  document.addEventListener("plotdraw", (ev) => {
+    const d = [performance.now(), ev.detail.loads, ev.detail.view, ev.detail.sharp, null];
+    B.draws.push(d);
+    // the next animation frame's start: the drawing has been through a rendering update
+    requestAnimationFrame(() => { d[4] = performance.now(); });
+  });
   B.watch = (tbody) => {
     new MutationObserver((records) => {
       if (!B.on) return;
@@ -410,15 +424,28 @@ ZOOM_RESULT_JS = r"""
   const B = window.__bench;
   const wheel = B.wheels[b.wheels];
   const after = B.draws.slice(b.draws).filter((d) => d[0] >= wheel);
-  const sharp = after.find((d) => d[1] > b.loads);
+  // sharp: this zoom's view, drawn from data at a column per pixel or finer (a page without
+  // the view/sharp detail, e.g. --baseline: the drawing after the server's answer)
+  const sharp = after.find((d) => (d[3] === undefined ? d[1] > b.loads : d[2] > b.view && d[3]));
+  const served = after.find((d) => d[1] > b.loads);
   const plots = performance.getEntriesByType("resource").slice(b.res)
     .filter((e) => e.name.includes("/plot?") && e.startTime >= wheel);
   return {
     first_ms: after.length ? after[0][0] - wheel : null,
     sharp_ms: sharp ? sharp[0] - wheel : null,
+    sharp_local: sharp ? sharp[1] === b.loads : null,
+    sharp_frame_ms: sharp && sharp[4] !== null ? sharp[4] - wheel : null,
+    served_ms: served ? served[0] - wheel : null,
     request_start_ms: plots.length ? Math.min(...plots.map((e) => e.startTime)) - wheel : null,
     request_ms: plots.length ? Math.max(...plots.map((e) => e.responseEnd - e.startTime)) : null,
     requests: plots.length,
+    detail: plots.map((e) => ({ start: e.startTime - wheel, req: e.requestStart - wheel,
+      resp: e.responseStart - wheel, end: e.responseEnd - wheel, size: e.encodedBodySize,
+      server: Object.fromEntries((e.serverTiming || []).map((x) => [x.name, x.duration])) })),
+    marks: performance.getEntriesByType("mark").filter((m) => m.name.startsWith("plot:")
+      && m.startTime >= wheel).map((m) => [m.name, m.startTime - wheel]),
+    draws: after.map((d) => [d[0] - wheel, d[1]]),
+    longtasks: B.longtaskAt.filter((x) => x[0] + x[1] >= wheel).map((x) => [x[0] - wheel, x[1]]),
   };
 }
 """
@@ -429,6 +456,7 @@ STATE_JS = r"""
   wheels: window.__bench.wheels.length,
   res: performance.getEntriesByType("resource").length,
   loads: Number(document.getElementById("chart").dataset.loads || 0),
+  view: Number(document.getElementById("chart").dataset.view || 0),
 })
 """
 
@@ -608,7 +636,9 @@ def run_page(
             page.mouse.wheel(0, -100 if k % 2 == 0 else 100)
             page.wait_for_function(
                 "(b) => window.__bench.wheels.length > b.wheels && "
-                "window.__bench.draws.slice(b.draws).some((d) => d[1] > b.loads)",
+                "window.__bench.draws.slice(b.draws).some((d) => d[1] > b.loads) && "
+                "window.__bench.draws.slice(b.draws).some((d) => d[3] === undefined"
+                " || (d[2] > b.view && d[3]))",
                 arg=before,
                 timeout=30_000,
             )
@@ -645,8 +675,23 @@ def run_page(
         "clock_offset_ms": live["clock_ms"],
         "zoom_first_ms": [z["first_ms"] for z in zooms],
         "zoom_sharp_ms": [z["sharp_ms"] for z in zooms],
+        "zoom_sharp_local": [z["sharp_local"] for z in zooms],
+        "zoom_sharp_frame_ms": [z["sharp_frame_ms"] for z in zooms],
+        "zoom_served_ms": [z["served_ms"] for z in zooms],
+        "zoom_server_ms": [
+            max(
+                (
+                    sum(e["server"].get(k, 0.0) for k in ("read", "decimate", "encode"))
+                    for e in z["detail"]
+                    if e["server"]
+                ),
+                default=None,
+            )
+            for z in zooms
+        ],
         "zoom_request_ms": [z["request_ms"] for z in zooms],
         "zoom_request_start_ms": [z["request_start_ms"] for z in zooms],
+        "zoom_detail": zooms,
         "cpu_this_process": (cpu1 - cpu0) / wall,
         "cpu_browser": browser_cpu,
         "plot_status": plot_status,
@@ -723,7 +768,7 @@ def report(bench: Bench, runs: list[dict[str, Any]], title: str) -> dict[str, li
             None,
         ),
         (
-            "zoom: sharp redraw (request + draw) p50",
+            "zoom: sharp redraw p50",
             [zoom(r, "zoom_sharp_ms", 50) for r in runs],
             ".1f",
             "ms",
@@ -737,6 +782,27 @@ def report(bench: Bench, runs: list[dict[str, Any]], title: str) -> dict[str, li
             TARGETS["zoom_ms"],
         ),
         (
+            "  sharp redraw to the next frame p50",
+            [zoom(r, "zoom_sharp_frame_ms", 50) for r in runs],
+            ".1f",
+            "ms",
+            None,
+        ),
+        (
+            "  sharp from data at hand (no server wait)",
+            [sum(1 for x in r["zoom_sharp_local"] if x) for r in runs],
+            ".0f",
+            f"/ {len(runs[0]['zoom_sharp_local']) if runs else 0}",
+            None,
+        ),
+        (
+            "  redraw after the server's answer p50",
+            [zoom(r, "zoom_served_ms", 50) for r in runs],
+            ".1f",
+            "ms",
+            None,
+        ),
+        (
             "  wheel to the plot requests' start p50",
             [zoom(r, "zoom_request_start_ms", 50) for r in runs],
             ".1f",
@@ -746,6 +812,13 @@ def report(bench: Bench, runs: list[dict[str, Any]], title: str) -> dict[str, li
         (
             "  plot requests (2 in parallel) p50",
             [zoom(r, "zoom_request_ms", 50) for r in runs],
+            ".1f",
+            "ms",
+            None,
+        ),
+        (
+            "  the server's share (Server-Timing) p50",
+            [zoom(r, "zoom_server_ms", 50) for r in runs],
             ".1f",
             "ms",
             None,
@@ -799,8 +872,13 @@ def report(bench: Bench, runs: list[dict[str, Any]], title: str) -> dict[str, li
         bench.say(
             f"run {i + 1}: {r['seconds']:.1f} s, {r['packets_sent']} packets sent, "
             f"{r['updates']:,} displayed updates; plot: {r['plot_status']}; after the zooms: "
-            f"{r['zoom_status']}; sharp zooms ms: "
-            + ", ".join("-" if z is None else f"{z:.0f}" for z in r["zoom_sharp_ms"])
+            f"{r['zoom_status']}; sharp zooms ms (* from data at hand): "
+            + ", ".join(
+                "-" if z is None else f"{z:.0f}{'*' if local else ''}"
+                for z, local in zip(r["zoom_sharp_ms"], r["zoom_sharp_local"], strict=True)
+            )
+            + "; after the server's answer ms: "
+            + ", ".join("-" if z is None else f"{z:.0f}" for z in r["zoom_served_ms"])
             + f"; browser/host clock offset {r['clock_offset_ms']:.2f} ms; CPU by Chromium "
             "process: "
             + ", ".join(f"{k} {100 * v:.1f}%" for k, v in sorted(r["cpu_browser"].items()))
