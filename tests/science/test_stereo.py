@@ -87,16 +87,16 @@ def test_heights_within_5_m_are_under_the_disparity_bound(pairs) -> None:  # typ
         ok = np.isfinite(stop.points[..., 2]) & (stop.range_m <= 5.0)
         p = stop.points[ok]
         errs.append(np.abs(p[:, 2] - st.bilinear(model.site.dem, p[:, 0], p[:, 1])))
-        assert np.isfinite(stop.dem.height_m).sum() > 100
+        assert np.isfinite(stop.dem.height_m).sum() > 50
         assert np.isfinite(stop.ortho).sum() == np.isfinite(stop.dem.height_m).sum()
     e = np.concatenate(errs)
-    assert e.size > 3000
+    assert e.size > 1500
     median, p95 = float(np.median(e)), float(np.percentile(e, 95))
-    # stated bounds: median at δd = 1.5 px, 95th percentile at δd = 12 px: a weak bound, the
-    # tail is mismatches on the weakly textured shaded regolith (measured 0.63 m over 4
-    # stops); both at the 5 m edge of the range
-    assert median <= st.height_error_bound_m(5.0, 1.5, cam)  # 0.092 m (measured 0.063)
-    assert p95 <= st.height_error_bound_m(5.0, 12.0, cam)  # 0.74 m
+    # stated bounds, both at the 5 m edge of the range: median at δd = 1 px (0.061 m;
+    # measured 0.048 m over the 4 stops), 95th percentile at δd = 3 px (0.184 m; measured
+    # 0.171 m), with the disparity's support filter dropping isolated mismatches
+    assert median <= st.height_error_bound_m(5.0, 1.0, cam)
+    assert p95 <= st.height_error_bound_m(5.0, 3.0, cam)
     assert median > 0.005  # the check is not vacuous: images carry noise
 
 

@@ -37,6 +37,8 @@ from falak.terrain.dem import Dem
 
 __all__ = [
     "SGBM_PARAMETERS",
+    "SUPPORT_MIN",
+    "SUPPORT_WINDOW",
     "NavcamModel",
     "StereoStop",
     "bilinear",
@@ -44,6 +46,8 @@ __all__ = [
     "disparity",
     "grid_points",
     "height_error_bound_m",
+    "hillshade",
+    "quicklook_png",
     "local_dem",
     "mosaic",
     "points_map",
@@ -84,6 +88,11 @@ SGBM_PARAMETERS: dict[str, int] = {
 }
 
 
+#: Support filter of :func:`disparity`: window (pixels) and least matched share in it.
+SUPPORT_WINDOW = 11
+SUPPORT_MIN = 0.5
+
+
 def disparity(left: NDArray[np.uint8], right: NDArray[np.uint8]) -> NDArray[np.float64]:
     """Disparity of the left image in pixels (semi-global matching), NaN where unmatched."""
     import cv2
@@ -100,6 +109,15 @@ def disparity(left: NDArray[np.uint8], right: NDArray[np.uint8]) -> NDArray[np.f
         np.asarray(raw, dtype=np.float64) / 16.0
     )  # OpenCV returns 1/16 pixel fixed point
     d[(raw <= 0) | (left == 0)] = np.nan  # unmatched, or sky / off the map (black)
+    # support filter: a match with fewer than SUPPORT_MIN of its SUPPORT_WINDOW² neighbours
+    # matched is dropped; isolated matches on the weakly textured regolith are mostly wrong
+    # (they made the 95th percentile of the height error 0.63 m at 5 m, 0.17 m without them)
+    from scipy import ndimage
+
+    support = ndimage.uniform_filter(
+        np.isfinite(d).astype(np.float64), SUPPORT_WINDOW, mode="constant"
+    )
+    d[support < SUPPORT_MIN] = np.nan
     return d
 
 
@@ -301,3 +319,71 @@ def mosaic(
     ny = math.floor((y1 - y[ok].min()) / resolution_m) + 1
     t = Affine(resolution_m, 0.0, x0, 0.0, -resolution_m, y1)
     return Dem(grid_points(x, y, hh, t, (ny, nx)).astype(np.float32), t, source="stereo mosaic")
+
+
+def hillshade(
+    height_m: NDArray[np.floating[Any]],
+    resolution_m: float,
+    *,
+    azimuth_deg: float = 315.0,
+    altitude_deg: float = 45.0,
+) -> NDArray[np.float64]:
+    """Lambertian shaded relief in 0…1 (light from ``azimuth_deg`` map azimuth, NaN holes).
+
+    Horn's (1981) slopes as :func:`numpy.gradient` gives them; the usual GIS hillshade
+    (Burrough & McDonnell, *Principles of GIS*, 1998) with the light 45° up from the NW.
+    """
+    h = np.asarray(height_m, dtype=np.float64)
+    dy_rows, dx = np.gradient(h, resolution_m)
+    dy = -dy_rows  # rows go south
+    az, alt = math.radians(azimuth_deg), math.radians(altitude_deg)
+    s = np.array([math.sin(az) * math.cos(alt), math.cos(az) * math.cos(alt), math.sin(alt)])
+    out: NDArray[np.float64] = np.clip(
+        (-dx * s[0] - dy * s[1] + s[2]) / np.sqrt(1 + dx * dx + dy * dy), 0.0, 1.0
+    )
+    return out
+
+
+def quicklook_png(
+    path: str | Any,
+    values: NDArray[np.floating[Any]],
+    transform: Affine,
+    *,
+    title: str,
+    label: str,
+    relief: bool = True,
+    cmap: str = "terrain",
+    track: NDArray[np.float64] | None = None,
+    track_labels: tuple[str, ...] = (),
+) -> None:
+    """A quick-look PNG of a raster: colours with a colour bar (``label``: quantity and unit),
+    hillshade under it for a DEM (``relief``), axes in projected metres, a title; ``track``
+    (k, 2) map x, y drawn as lines (one per label, split in equal parts)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = np.asarray(values, dtype=np.float64)
+    ny, nx = v.shape
+    extent = (transform.c, transform.c + nx * transform.a, transform.f + ny * transform.e,
+              transform.f)  # fmt: skip
+    fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
+    if relief:
+        ax.imshow(hillshade(v, transform.a), cmap="gray", extent=extent, vmin=0, vmax=1)
+        im = ax.imshow(v, cmap=cmap, extent=extent, alpha=0.55)
+    else:
+        im = ax.imshow(v, cmap=cmap, extent=extent)
+    fig.colorbar(im, ax=ax, label=label, shrink=0.85)
+    if track is not None and len(track):
+        parts = np.array_split(np.asarray(track), max(1, len(track_labels)))
+        for part, name, style in zip(parts, track_labels or ("track",), ("r.-", "c.-", "y.-"),
+                                     strict=False):  # fmt: skip
+            ax.plot(part[:, 0], part[:, 1], style, ms=4, lw=1, label=name)
+        ax.legend(fontsize=8, loc="upper right")
+    ax.set_xlabel("x, south-polar stereographic (m)")
+    ax.set_ylabel("y, south-polar stereographic (m)")
+    ax.set_title(title)
+    ax.ticklabel_format(useOffset=False, style="plain")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
