@@ -2,6 +2,13 @@
 server on 127.0.0.1 (uvicorn in a thread, TESTSAT on a UDP link) fed housekeeping packets
 over UDP by a thread a test can pause.
 
+Each test module gets its own server (``console_server`` is module-scoped): its archive, stacks,
+command history, alarms and packet feeder are not shared with the other modules, so a module
+cannot leave a paused feeder, an alarm or a stack behind for another, and its loopback
+spacecraft answers for as long as the module runs (tests/server's ``ground`` gives it 120 s
+from the start: a session-long server outlived it and every later command timed out).
+Each test gets a fresh browser context and page (pytest-playwright's ``page``).
+
 Chromium is Debian's ``/usr/bin/chromium`` (``make system-deps`` installs it); Playwright's
 own browser downloads do not work here, so never run ``playwright install``. Screenshots go
 to ``$FALAK_CONSOLE_SCREENSHOTS`` when set (``docs/img`` regenerates the pictures of
@@ -15,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +31,16 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page
 
-from falak.server import create_app, uvicorn_config
-from tests.processor.testsat import TAI_1958_TO_UNIX_S, TAI_MINUS_UTC_S, hk_packet
-from tests.server.conftest import USERS, Ground, ground, wait_for
+from falak.archive import open_archive
+from falak.commanding import CriticalPolicy
+from falak.links import UdpLink
+from falak.links.tc import UdpUplink
+from falak.mdb import load
+from falak.processor import Processor
+from falak.server import Runtime, SpacecraftRuntime, UserStore, create_app, uvicorn_config
+from tests.commanding.spacecraft import Spacecraft
+from tests.processor.testsat import MDB_PATH, TAI_1958_TO_UNIX_S, TAI_MINUS_UTC_S, hk_packet
+from tests.server.conftest import USERS, Ground, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,6 +78,41 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": VIEWPORT, "accept_downloads": True}
 
 
+#: how long the loopback spacecraft answers (host s): longer than any module runs, bounded
+#: (its thread also stops at the module's end)
+SPACECRAFT_ANSWERS_S = 1800.0
+
+
+@contextmanager
+def console_ground(tmp_path: Path) -> Iterator[Ground]:
+    """tests/server's TESTSAT ground (processor, UDP links, the loopback spacecraft answering
+    every stage, the users of USERS), its spacecraft answering for ``SPACECRAFT_ANSWERS_S``."""
+    mdb = load(MDB_PATH)
+    archive = open_archive(tmp_path / "archive")
+    tm = UdpLink("tm", "127.0.0.1", 0)
+    proc = Processor(mdb, archive, links=[tm], batch_max_age_s=0.01, parameter_flush_s=0.05)
+    users = UserStore()
+    for name, (pw, role) in USERS.items():
+        users.add(name, [role], password=pw)
+    try:
+        with Spacecraft(mdb, tm.port, "ok", max_seconds=SPACECRAFT_ANSWERS_S) as sc:
+            craft = SpacecraftRuntime(
+                mdb,
+                archive,
+                processor=proc,
+                uplink=UdpUplink("uplink", "127.0.0.1", sc.port),
+                critical=CriticalPolicy(confirm_window_s=5.0),
+            )
+            rt = Runtime(spacecraft=[craft], users=users)
+            rt.start()
+            try:
+                yield Ground(rt, sc, tm.port)
+            finally:
+                rt.stop()
+    finally:
+        archive.close()
+
+
 @dataclass
 class Feeder:
     """Sends TESTSAT HK packets (BATT_V stepping through 7.00..7.49 V) at ``rate_hz``."""
@@ -72,19 +122,27 @@ class Feeder:
     sent: int = 0
     running: threading.Event = field(default_factory=threading.Event)
     stopped: threading.Event = field(default_factory=threading.Event)
+    sending: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             while not self.stopped.is_set():
                 if self.running.wait(0.1):
-                    obt = time.time() + TAI_1958_TO_UNIX_S + TAI_MINUS_UTC_S
-                    counts = 7000 + 10 * (self.sent % 50)  # 1 mV per count (testsat.py)
-                    s.sendto(hk_packet(self.sent, obt, counts), ("127.0.0.1", self.port))
-                    self.sent += 1
+                    with self.sending:
+                        if not self.running.is_set():
+                            continue
+                        obt = time.time() + TAI_1958_TO_UNIX_S + TAI_MINUS_UTC_S
+                        counts = 7000 + 10 * (self.sent % 50)  # 1 mV per count (testsat.py)
+                        s.sendto(hk_packet(self.sent, obt, counts), ("127.0.0.1", self.port))
+                        self.sent += 1
                     time.sleep(1.0 / self.rate_hz)
 
     def pause(self) -> None:
+        """Stop sending; on return no packet is being sent and none will be until
+        :meth:`resume` (a packet a test sends next comes after the feeder's last one)."""
         self.running.clear()
+        with self.sending:
+            pass
 
     def resume(self) -> None:
         self.running.set()
@@ -104,13 +162,13 @@ class ConsoleServer:
         return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
-    """A real server with the console, TESTSAT telemetry flowing at 5 Hz."""
+    """A real server with the console, TESTSAT telemetry flowing at 5 Hz; one per module."""
     shots = os.environ.get("FALAK_CONSOLE_SCREENSHOTS")
     screenshots = Path(shots) if shots else tmp_path_factory.mktemp("console-screenshots")
     screenshots.mkdir(parents=True, exist_ok=True)
-    with ground(tmp_path_factory.mktemp("console")) as g:
+    with console_ground(tmp_path_factory.mktemp("console")) as g:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

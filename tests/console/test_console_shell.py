@@ -7,7 +7,6 @@ import csv
 import io
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,10 +85,9 @@ def test_live_values_update_and_go_stale_when_telemetry_stops(
     assert row.get_attribute("data-stale") in (None, "false")
     console_server.feeder.pause()
     try:
-        stopped = time.monotonic()
-        # BATT_V's expected period is 1 s (testsat mdb.yaml): stale after 1.5 s, within 3 s
-        expect(row).to_have_attribute("data-stale", "true", timeout=3_000)
-        assert time.monotonic() - stopped < 3.0
+        # BATT_V's expected period is 1 s (testsat mdb.yaml): stale 1.5 s after its last value
+        # (the timing, on the page's and the server's clocks: test_console_live_table.py)
+        expect(row).to_have_attribute("data-stale", "true", timeout=10_000)
         expect(row.locator(".stale-mark")).to_be_visible()
         console_server.shot(console, "parameters-stale")
     finally:
@@ -100,7 +98,8 @@ def test_live_values_update_and_go_stale_when_telemetry_stops(
 def test_a_plot_loads_history_and_zooms(console: Page, console_server: ConsoleServer) -> None:
     watch(console, "BATT_V")
     watch(console, "BATT_I")
-    time.sleep(1.0)  # some history archived beyond what the feeder sent before
+    sent = console_server.feeder.sent  # some history archived beyond what was sent before
+    assert wait_for(lambda: console_server.feeder.sent >= sent + 5, 10.0)
     console.check("input[data-plot='/TESTSAT/BATT_V']")
     console.check("input[data-plot='/TESTSAT/BATT_I']")
     chart = console.locator("#chart")

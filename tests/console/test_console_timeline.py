@@ -86,6 +86,36 @@ def _now_ns(page: Page) -> int:
     return parse_ns(str(page.locator("canvas.tl-canvas").get_attribute("data-now")))
 
 
+def _now_and_x(page: Page) -> tuple[int, float]:
+    """The now line's time and x, as one redraw set them (read in one go)."""
+    now, x = page.evaluate(
+        "() => { const d = document.querySelector('canvas.tl-canvas').dataset;"
+        " return [d.now, d.nowX]; }"
+    )
+    return parse_ns(now), float(x)
+
+
+def _wait_view(page: Page, span_s: float, rel: float = 0.02) -> None:
+    """Wait until the view spans ``span_s`` (within ``rel``), as the page redraws it."""
+    page.wait_for_function(
+        "([s, rel]) => { const d = document.querySelector('.pg-timeline').dataset;"
+        " const v = (Date.parse(d.end) - Date.parse(d.start)) / 1000;"
+        " return Math.abs(v - s) <= rel * s; }",
+        arg=[span_s, rel],
+    )
+    assert _view_s(page) == pytest.approx(span_s, rel=rel)
+
+
+#: the page time of each redraw that moved the now line, and the run clock's time then (ms)
+STAMP_NOW = """() => {
+  const c = document.querySelector('canvas.tl-canvas');
+  window.nowDraws = [];
+  new MutationObserver(() => {
+    window.nowDraws.push([performance.now(), Date.parse(c.dataset.now)]);
+  }).observe(c, {attributes: true, attributeFilter: ['data-now']});
+}"""
+
+
 def test_timeline_lanes_zoom_pan_hover_and_a_moving_now_line(
     viewer: Page, tl_server: TimelineServer
 ) -> None:
@@ -105,11 +135,17 @@ def test_timeline_lanes_zoom_pan_hover_and_a_moving_now_line(
     assert float(str(canvas.get_attribute("data-now-x"))) == pytest.approx(
         0.25 * box["width"], abs=3
     )
-    # the now line turns with the run clock (60x): 2 host s ≈ 120 simulated s
-    n0, h0 = _now_ns(page), time.monotonic()
-    page.wait_for_timeout(2000)
-    n1, h1 = _now_ns(page), time.monotonic()
-    assert (n1 - n0) / 1e9 == pytest.approx(60 * (h1 - h0), abs=25)  # 0.2 s redraw period
+    # the now line turns with the run clock (60x): 120 simulated s in 2 host s, both taken
+    # at the redraws themselves (the page's clock), not when this process reads them
+    page.evaluate(STAMP_NOW)
+    page.wait_for_function(
+        "() => { const d = window.nowDraws;"
+        " return d.length > 1 && d[d.length - 1][0] - d[0][0] >= 2000; }"
+    )
+    draws = page.evaluate("window.nowDraws")
+    (h0, n0), (h1, n1) = draws[0], draws[-1]
+    assert (n1 - n0) / (h1 - h0) == pytest.approx(60, rel=0.1)
+    n1 = _now_ns(page)
     # and the run clock is the server's: the config's epoch 2023-09-08T06:00Z plus minutes
     assert parse_ns("2023-09-08T06:00:00Z") < n1 < parse_ns("2023-09-08T08:00:00Z")
     tl_server.shot(page, "timeline")
@@ -117,13 +153,10 @@ def test_timeline_lanes_zoom_pan_hover_and_a_moving_now_line(
     # zoom with the wheel about the pointer, then with the keyboard
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 60)
     page.mouse.wheel(0, -400)  # exp(-0.6): the span shrinks to 55 %
-    expect(canvas).to_have_attribute("data-items", str(canvas.get_attribute("data-items")))
-    page.wait_for_timeout(300)
-    assert _view_s(page) == pytest.approx(6 * 3600 * 0.5488, rel=0.02)
+    _wait_view(page, 6 * 3600 * 0.5488)
     canvas.focus()
     page.keyboard.press("-")
-    page.wait_for_timeout(300)
-    assert _view_s(page) == pytest.approx(6 * 3600 * 0.5488 * 2, rel=0.02)
+    _wait_view(page, 6 * 3600 * 0.5488 * 2)
 
     # drag to pan: following stops, the now line then moves across the canvas
     y = box["y"] + 60
@@ -132,18 +165,25 @@ def test_timeline_lanes_zoom_pan_hover_and_a_moving_now_line(
     page.mouse.move(box["x"] + 300, y, steps=5)
     page.mouse.up()
     expect(page.locator("button[data-test=tl-now]")).to_have_attribute("aria-pressed", "false")
-    x0 = float(str(canvas.get_attribute("data-now-x")))
+    span_s = _view_s(page)
+    assert span_s == pytest.approx(6 * 3600 * 1.0976, rel=0.02)
+    t0, x0 = _now_and_x(page)
     assert x0 < 0.25 * box["width"] - 200  # panned 300 px to the right in time
-    page.wait_for_timeout(2000)
-    x1 = float(str(canvas.get_attribute("data-now-x")))
-    # 6.6 h across the canvas: 120 simulated s are about width * 120 / 23 700 s
-    assert x1 - x0 == pytest.approx(box["width"] * 60 * 2 / (6 * 3600 * 1.0976), abs=3)
+    page.wait_for_function(  # 120 simulated s later (2 host s at 60x)
+        "(t) => Date.parse(document.querySelector('canvas.tl-canvas').dataset.now) > t",
+        arg=t0 / 1e6 + 120_000,
+    )
+    t1, x1 = _now_and_x(page)
+    # the view stays: the now line moves across the canvas as the run clock turns,
+    # width * dt / span (6.6 h across it: 120 simulated s are about 6 px)
+    assert x1 - x0 == pytest.approx(box["width"] * (t1 - t0) / 1e9 / span_s, abs=1.5)
+    assert x1 - x0 > 4
     page.keyboard.press("n")  # back to now, following
     expect(page.locator("button[data-test=tl-now]")).to_have_attribute("aria-pressed", "true")
 
     # hover the campaign's run (08:10-09:10Z in plan.json): its details
     page.locator("button[data-span='1 d']").click()
-    page.wait_for_timeout(300)
+    _wait_view(page, 86400)
     lane = page.locator(".tl-lane[data-lane='campaign']").bounding_box()
     assert lane is not None
     t0 = parse_ns(str(page.locator(".pg-timeline").get_attribute("data-start")))
