@@ -263,6 +263,24 @@ def test_dosimeter_counts_give_back_the_dose_rate() -> None:
     assert rec.state.dose_ugy > 0
 
 
+def test_dosimeter_reports_silicon_dose_and_its_let_spectrum_gives_water_dose() -> None:
+    """The reported rate is silicon (the MDB's "Absorbed dose rate in silicon"); the same
+    record's LET spectrum (LET in water) through falak.science.radiation gives the water dose,
+    1.197 x the silicon one (PDG minimum-ionising stopping powers, science/radiation.py)."""
+    from falak.science.radiation import SI_TO_WATER, let_spectrum_dose
+
+    rng = np.random.default_rng(5)
+    s = tp.DosimeterState(tp.DosimeterMode.MEASURING)
+    rec = tp.dosimeter_record(s, -27.0, -50.0, 390.0, 10.0, rng)
+    water = let_spectrum_dose(
+        rec.let_counts,
+        tp.LET_BIN_EDGES_KEV_PER_UM,
+        area_cm2=tp.DosimeterParams().area_cm2,
+        integration_s=10.0,
+    ).dose_rate_water_ugy_per_h[0]
+    assert water == pytest.approx(SI_TO_WATER * rec.dose_rate_ugy_per_h, rel=1e-9)
+
+
 def test_dosimeter_noise_fault_exceeds_the_critical_limit(mdb: MissionDatabase) -> None:
     crit = _critical_max(mdb, "/TIANGONG/DOSIMETER/DoseRate", context=0)
     rng = np.random.default_rng(1)

@@ -666,8 +666,9 @@ class DosimeterParams:
     """DOSTEL-like telescope acceptance area (illustrative)."""
     gcr_let_fractions: tuple[float, ...] = (0.40, 0.35, 0.17, 0.05, 0.02, 0.007, 0.002, 0.001)
     saa_let_fractions: tuple[float, ...] = (0.10, 0.35, 0.40, 0.12, 0.025, 0.004, 0.001, 0.0)
-    noise_count_rate_per_s: float = 40_000.0
-    """Injected DOSIMETER_NOISE: spurious counts in the lowest LET bin."""
+    noise_count_rate_per_s: float = 48_000.0
+    """Injected DOSIMETER_NOISE: spurious counts in the lowest LET bin (enough to cross the
+    MDB's critical limit in silicon)."""
     measuring_w: float = 12.0
     standby_w: float = 5.0
 
@@ -709,10 +710,17 @@ def dosimeter_record(
 ) -> DosimeterRecord:
     """Measure for ``integration_s`` seconds at a position: Poisson counts per LET bin.
 
-    Expected counts follow from the dose rate: a fluence rate Φ (cm⁻² s⁻¹) of particles of
-    LET L (keV/µm in water) gives D = 1.602e−9 · Φ · L Gy/s (REFERENCES.md, "dose from one LET
-    bin"); the dose rate reported is computed back from the counts, as the instrument does.
+    The model's dose rates and the rate reported are absorbed dose in silicon (the telescope's
+    detectors, MDB ``DOSI_DOSE_RATE_UGY_H``); the LET bins are LET in water, as silicon
+    telescopes like DOSTEL report them. A fluence rate Φ (cm⁻² s⁻¹) of particles of water-LET
+    L (keV/µm) gives a water dose rate 1.602e−9 · Φ · L Gy/s (REFERENCES.md, "dose from one LET
+    bin"), and the silicon dose is that divided by :data:`falak.science.radiation.SI_TO_WATER`
+    (1.197). Expected counts follow from the silicon rate that way; the rate reported is
+    computed back from the counts, as the instrument does.
     """
+    from falak.science.radiation import GY_PER_PARTICLE_CM2_KEV_PER_UM as GY
+    from falak.science.radiation import SI_TO_WATER
+
     p = p or DosimeterParams()
     if state.mode != DosimeterMode.MEASURING:
         return DosimeterRecord(0, (0,) * 8, 0.0, 0.0, state)
@@ -724,13 +732,13 @@ def dosimeter_record(
     ):
         frac = np.asarray(fr, dtype=np.float64)
         frac = frac / frac.sum()
-        gy_s = float(rate) * 1e-6 / 3600.0
-        # split the dose over the bins, then dose per bin -> particles per bin
-        expected += gy_s * frac / (1.602e-9 * centres) * p.area_cm2 * integration_s
+        water_gy_s = float(rate) * SI_TO_WATER * 1e-6 / 3600.0
+        # split the (water) dose over the bins, then dose per bin -> particles per bin
+        expected += water_gy_s * frac / (GY * centres) * p.area_cm2 * integration_s
     if state.noisy:
         expected[0] += p.noise_count_rate_per_s * integration_s
     counts = rng.poisson(expected)
-    dose_gy = float(np.sum(counts * centres) * 1.602e-9 / p.area_cm2)
+    dose_gy = float(np.sum(counts * centres) * GY / p.area_cm2) / SI_TO_WATER
     rate_ugy_h = dose_gy / integration_s * 3600.0 * 1e6
     new = replace(state, dose_ugy=state.dose_ugy + dose_gy * 1e6)
     n = int(counts.sum())
