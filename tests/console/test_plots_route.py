@@ -266,3 +266,98 @@ def test_live_appends_are_read_alone_and_merges_read_again(tmp_path: Path) -> No
             assert got.values.tolist() == pytest.approx(np.asarray(ref.eng).tolist())
         assert appended >= MERGE_FANOUT  # most writes were read alone
         assert reads >= 2  # the first read, and again after merges
+
+
+def test_column_edges_are_exact_for_months_at_full_width() -> None:
+    from falak.server.routes.plots import column_edges
+
+    # k*span overflows int64 here (400 days of ns x 10,000 columns): compare with Python ints
+    for start, stop, width in [
+        (1_700_000_000 * S + 7, (1_700_000_000 + 400 * 86_400) * S - 3, 10_000),
+        (-5 * S, 17 * S + 1, 957),
+        (0, 7, 3),
+        (0, 1, 1),
+    ]:
+        span = stop - start
+        ref = [start + k * span // width for k in range(width + 1)]
+        assert column_edges(start, stop, width).tolist() == ref
+
+
+def test_decimate_sorted_matches_brute_force_on_a_sub_range() -> None:
+    from falak.server.routes.plots import decimate_sorted
+
+    rng = np.random.default_rng(16)
+    t = np.sort(rng.choice(200 * S, 4000, replace=False)).astype(np.int64)
+    v = rng.normal(size=t.size)
+    for start, stop, width in [(13 * S + 5, 150 * S, 640), (-S, 300 * S, 9), (50 * S, 51 * S, 1)]:
+        got = as_rows(decimate_sorted(t, v, start, stop, width))
+        assert got == brute_force(t, v, start, stop, width)
+    assert as_rows(decimate_sorted(t, v, 500 * S, 600 * S, 10)) == []  # nothing in range
+    with pytest.raises(InputError, match=r"stop \(5 ns\) must be after start \(5 ns\)"):
+        decimate_sorted(t, v, 5, 5, 10)
+
+
+def test_plot_answer_keeps_the_schema_and_says_the_server_time(
+    server: tuple[Ground, TestClient],
+) -> None:
+    from falak.server.routes.plots import PlotOut
+
+    g, client = server
+    h = login(client, "vera")
+    g.send_hk(1, batt_v_counts=7200)
+    assert wait_for(
+        lambda: client.get("/api/v1/parameters/BATT_V/history", headers=h).json()["eng"], 10.0
+    )
+    r = client.get("/api/v1/parameters/BATT_V/plot?width=3", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    body = PlotOut.model_validate(r.json())  # the documented schema, every field
+    assert len(body.time_ns) == len(body.min) == len(body.max) == len(body.count) <= 3
+    assert sum(body.count) == body.samples > 0
+    timing = dict(
+        (part.split(";dur=")[0].strip(), float(part.split(";dur=")[1]))
+        for part in r.headers["server-timing"].split(",")
+    )
+    assert set(timing) == {"read", "decimate", "encode", "cpu"}
+    assert all(ms >= 0 for ms in timing.values())
+    # the OpenAPI document still describes the answer as PlotOut
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    op = next(v["get"] for k, v in paths.items() if k.endswith("/parameters/{name}/plot"))
+    assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/PlotOut"
+    )
+
+
+def test_a_zoom_reads_wider_so_the_next_zoom_out_is_from_memory(tmp_path: Path) -> None:
+    """A read for [t0, t1) reads its span more on each side, open past the first or last
+    sample: zooming out by 1.25 (or panning a little) is answered from the cache, and every
+    answer equals the decimation of a fresh read."""
+    from types import SimpleNamespace
+
+    from falak.archive import ParameterColumn, open_archive
+    from falak.server.routes import plots
+
+    with open_archive(tmp_path / "a") as archive:
+        t = np.arange(10_000, dtype=np.int64) * S
+        v = np.cos(t / 3e11)
+        archive.write_parameters("/W/hk", t, {"/W/y": ParameterColumn(v, v)})
+        rt = SimpleNamespace(archive=archive)
+        plots._CACHE._items.clear()
+        a, b = 4_000 * S, 6_000 * S
+        got = plots._series(rt, "/W/y", a, b)  # type: ignore[arg-type]
+        assert got.time_ns.tolist() == t[4_000:6_000].tolist()
+        cached = plots._CACHE.peek((id(archive), "/W/y"))
+        assert cached is not None
+        assert (cached.lo_ns, cached.hi_ns) == (2_000 * S, 8_000 * S)
+        hits = plots._CACHE.hits
+        span = b - a
+        out = plots._series(rt, "/W/y", a - span // 8, b + span // 8)  # type: ignore[arg-type]
+        assert plots._CACHE.hits == hits + 1
+        assert out.time_ns.tolist() == t[3_750:6_250].tolist()
+        assert out.values.tolist() == v[3_750:6_250].tolist()
+        # a range reaching past the last sample reads open-ended: anything later is covered
+        plots._CACHE._items.clear()
+        plots._series(rt, "/W/y", 9_000 * S, 9_900 * S)  # type: ignore[arg-type]
+        cached = plots._CACHE.peek((id(archive), "/W/y"))
+        assert cached is not None
+        assert (cached.lo_ns, cached.hi_ns) == (8_100 * S, None)
