@@ -15,13 +15,19 @@ spacecraft="TIANGONG")`` talks to that one (default: the server's first), ``fc.f
 ("TESTSAT")`` gives a client of another with the same token, and ``fc.spacecraft_list()``
 lists them with their links' state.
 
-Results are typed (:class:`Sample`, :class:`Series`, :class:`CommandRecord`). An error
+Files received from the spacecraft (CFDP) are listed with ``fc.files()`` (:class:`FileInfo`),
+downloaded with ``fc.file_bytes(id)`` (checked against the archive's SHA-256), and the CFDP
+transactions are ``fc.transfers()`` (:class:`Transfer`); ``fc.send_file(data, name)`` sends
+one up.
+
+Results are typed (:class:`Sample`, :class:`Series`, :class:`CommandRecord`, ...). An error
 answer raises :class:`ApiError` carrying the HTTP status and the server's message; a command
 the server rejects raises :class:`falak.errors.CommandRejected` naming the argument.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +42,16 @@ from numpy.typing import NDArray
 
 from falak.errors import CommandRejected, FalakError
 
-__all__ = ["ApiError", "Client", "CommandRecord", "Sample", "Series", "Stream"]
+__all__ = [
+    "ApiError",
+    "Client",
+    "CommandRecord",
+    "FileInfo",
+    "Sample",
+    "Series",
+    "Stream",
+    "Transfer",
+]
 
 
 class ApiError(FalakError):
@@ -114,6 +129,85 @@ class CommandRecord:
             str(d["user"]),
             dict(d.get("verifiers") or {}),
             dict(d),
+        )
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file received from the spacecraft and archived (``GET /archive/files``).
+
+    ``time``: ISO 8601 UTC of its last part; ``size`` in octets; ``checksum`` the transfer's
+    (``"modular:..."``); ``sha256`` the archive's digest of the stored bytes; an incomplete file
+    has ``complete`` False and the ``missing`` octet ranges ``(start, end)``; ``attrs`` any
+    further metadata (camera, instrument...).
+    """
+
+    id: int
+    time: str | None
+    name: str
+    source: str
+    size: int
+    checksum: str
+    sha256: str
+    complete: bool
+    missing: list[tuple[int, int]]
+    attrs: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> FileInfo:
+        """Build from the API's JSON."""
+        return cls(
+            int(d["id"]),
+            d.get("time"),
+            str(d["name"]),
+            str(d["source"]),
+            int(d["size"]),
+            str(d["checksum"]),
+            str(d["sha256"]),
+            bool(d["complete"]),
+            [(int(a), int(b)) for a, b in d.get("missing") or []],
+            dict(d.get("attrs") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A CFDP transaction with the spacecraft (``GET /archive/transfers``).
+
+    ``role``: ``receive`` (a file coming down) or ``send`` (going up); ``cls`` the CFDP class
+    (1 or 2); ``size`` and ``progress`` in octets (``size`` None until known); ``state``
+    ``active``, ``suspended`` (between contacts), ``finished`` or ``cancelled``; ``condition``
+    the CFDP condition (``NO_ERROR``...); ``missing`` the octet ranges not yet received.
+    """
+
+    source_id: int
+    seq: int
+    role: str
+    peer_id: int
+    cls: int
+    name: str
+    size: int | None
+    progress: int
+    state: str
+    condition: str
+    missing: list[tuple[int, int]]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Transfer:
+        """Build from the API's JSON."""
+        size = d.get("size")
+        return cls(
+            int(d["source_id"]),
+            int(d["seq"]),
+            str(d["role"]),
+            int(d["peer_id"]),
+            int(d["cls"]),
+            str(d["name"]),
+            None if size is None else int(size),
+            int(d["progress"]),
+            str(d["state"]),
+            str(d["condition"]),
+            [(int(a), int(b)) for a, b in d.get("missing") or []],
         )
 
 
@@ -252,7 +346,12 @@ class Client:
         return self._call(method, self._prefix + path, **kw)
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
+        return self._decode(self._request(method, path, **kw))
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Send a request; raise on an error answer; return the response."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(kw.pop("headers", None) or {})
         r = self._http.request(method, "/api/v1" + path, headers=headers, **kw)
         if r.status_code >= 400:
             try:
@@ -265,6 +364,10 @@ class Client:
             if not isinstance(detail, str):  # request validation: a list of problems
                 detail = json.dumps(detail)
             raise ApiError(r.status_code, detail)
+        return r
+
+    @staticmethod
+    def _decode(r: httpx.Response) -> Any:
         if r.status_code == 204:
             return None
         if r.headers.get("content-type", "").startswith("text/"):
@@ -401,3 +504,48 @@ class Client:
         body = {"arm_critical": arm_critical} if action in ("start", "resume") else None
         out: dict[str, Any] = self._sc("POST", f"/stacks/{name}/{action}", json=body)
         return out
+
+    # -- files (CFDP) --------------------------------------------------------------------
+
+    def files(self, start: datetime | None = None, stop: datetime | None = None) -> list[FileInfo]:
+        """Files received from the spacecraft whose last part came in ``[start, stop)``
+        (timezone-aware UTC datetimes; None: unbounded), oldest first, with their metadata."""
+        params = {k: v for k, v in (("start", _time(start)), ("stop", _time(stop))) if v}
+        return [FileInfo.from_json(d) for d in self._sc("GET", "/archive/files", params=params)]
+
+    def file_bytes(self, file_id: int) -> bytes:
+        """A received file's bytes, checked against the archive's SHA-256 (an incomplete
+        file's bytes have zeros where parts are missing: see :attr:`FileInfo.missing`)."""
+        r = self._request("GET", f"{self._prefix}/archive/files/{int(file_id)}")
+        data = r.content
+        want = r.headers.get("x-falak-sha256")
+        got = hashlib.sha256(data).hexdigest()
+        if want is not None and got != want:
+            raise FalakError(
+                f"file {file_id}: the {len(data)} octets downloaded have SHA-256 {got}, "
+                f"the server's is {want}: the download was damaged; fetch it again"
+            )
+        return data
+
+    def transfers(self) -> list[Transfer]:
+        """The CFDP transactions with the spacecraft (files coming down and
+        going up, their progress and state)."""
+        return [Transfer.from_json(d) for d in self._sc("GET", "/archive/transfers")]
+
+    def send_file(self, data: bytes, name: str, *, cls: int = 2) -> Transfer:
+        """Send ``data`` to the spacecraft by CFDP as ``name`` (a relative path on board), class
+        1 or 2 (operator); return the new transaction (its state from :meth:`transfers`)."""
+        if cls not in (1, 2):
+            raise FalakError(f"CFDP class must be 1 or 2, got {cls}")
+        d = self._sc(
+            "POST",
+            "/archive/files",
+            params={"name": name, "cls": cls},
+            content=bytes(data),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        key = (int(d["source_id"]), int(d["seq"]))
+        for t in self.transfers():
+            if (t.source_id, t.seq) == key:
+                return t
+        raise FalakError(f"transfer {key} of {name!r} was accepted but is not listed")
