@@ -5,13 +5,14 @@ simulators), logged in with the users the demo writes to run.json. Every step is
 asserted through the page; the API is read only afterwards, to check the outcome.
 
 1. log in; each spacecraft's overview card; a live value of each spacecraft updates (its
-   reception time changes in the parameters table);
-2. TIANGONG's COLD_A_TEMP_C plotted: its history loads and a drag zooms it (a new fetch of
-   the zoomed range);
-3. CSV export of the table and of the plot downloads what is shown;
-4. SIM_INJECT_FAULT (COLD_STOWAGE_FAILURE on unit A) sent from the commanding page; its
+   reception time changes in the parameters table; the orbiter's after the rover's drive,
+   once it is in contact);
+2. SIM_INJECT_FAULT (COLD_STOWAGE_FAILURE on unit A) sent from the commanding page; its
    verification stages complete in the page;
-5. the CRITICAL alarm it raises on COLD_A_STATE acknowledged with a comment in the alarms page;
+3. the CRITICAL alarm it raises on COLD_A_STATE acknowledged with a comment in the alarms page;
+4. unit A's COLD_A_TEMP_C (warming since the fault) plotted: its history loads and a drag
+   zooms it (a new fetch of the zoomed range);
+5. CSV export of the table and of the plot downloads what is shown;
 6. the critical COLD_SET armed and confirmed by the flight director in the commanding page;
 7. a command stack loaded in the stacks page runs to completion;
 8. the rover, once the demo's traverse stack is done, moves on the maps page after a DRIVE
@@ -235,7 +236,21 @@ def _received(c: Console, qualified: str) -> str:
     return str(value.get_attribute("data-recv-ns"))
 
 
-def test_log_in_and_live_telemetry_of_each_spacecraft_updates(console: Console) -> None:
+def _updates(c: Console, spacecraft: str) -> None:
+    """A live value of ``spacecraft`` shown, then its next one: a newer reception time."""
+    qualified = _watch(c, spacecraft, LIVE[spacecraft])
+    first = _received(c, qualified)
+    value = c.page.locator(f"tr[data-parameter='{qualified}'] td.value")
+    expect(value).not_to_have_attribute("data-recv-ns", first, timeout=60_000)
+    assert int(str(value.get_attribute("data-recv-ns"))) > int(first)
+    assert re.search(r"\d", value.inner_text()), value.inner_text()
+
+
+def test_log_in_and_live_telemetry_of_the_station_and_the_rover_updates(
+    console: Console,
+) -> None:
+    """(The orbiter's: at the end, test_the_orbiters_live_telemetry_updates, once the Moon is
+    up at Neuquén, 08:26 UTC, 16 minutes of the run's clock after the demo's epoch.)"""
     page = console.page
     flown = console.demo.spacecraft()
     assert flown == ["TIANGONG", "ROVER", "ORBITER"]
@@ -243,78 +258,8 @@ def test_log_in_and_live_telemetry_of_each_spacecraft_updates(console: Console) 
         expect(page.locator(f"article[data-spacecraft={name}]")).to_be_visible(timeout=T)
     page.wait_for_load_state("networkidle")
     console.shot("overview-two")  # docs/console.md's overview, with the demo's three
-    console.shot("overview-contacts")
-    for name in flown:
-        qualified = _watch(console, name, LIVE[name])
-        first = _received(console, qualified)
-        value = page.locator(f"tr[data-parameter='{qualified}'] td.value")
-        # the next housekeeping packet: a newer reception time on the same row
-        expect(value).not_to_have_attribute("data-recv-ns", first, timeout=60_000)
-        assert int(str(value.get_attribute("data-recv-ns"))) > int(first)
-        assert re.search(r"\d", value.inner_text()), value.inner_text()
-
-
-def test_a_plotted_parameters_history_loads_and_zooms(console: Console) -> None:
-    page = console.page
-    qualified = _watch(console, "TIANGONG", LIVE["TIANGONG"])
-    page.check(f"input[data-plot='{qualified}']")
-    chart = page.locator("#chart")
-    expect(chart.locator("canvas").first).to_be_visible(timeout=T)
-    expect(page.locator("#plot-status")).to_contain_text("samples in", timeout=T)
-    expect(chart).to_have_attribute("data-plotted", "1", timeout=T)
-    loads = int(chart.get_attribute("data-loads") or 0)
-    window_s = float(chart.get_attribute("data-range-s") or 0)
-    assert window_s > 0
-    console.shot("parameters")
-    over = chart.locator(".u-over")
-    box = over.bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.50, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.75, y, steps=5)
-    page.mouse.move(box["x"] + box["width"] * 0.95, y, steps=5)
-    page.mouse.up()
-    expect(chart).to_have_attribute("data-live", "false", timeout=T)
-    expect(chart).to_have_attribute("data-loads", str(loads + 1), timeout=T)
-    zoomed_s = float(chart.get_attribute("data-range-s") or 0)
-    assert zoomed_s == pytest.approx(0.45 * window_s, rel=0.05)  # 50 % to 95 % of the width
-    expect(page.locator("#plot-status")).to_contain_text("samples in", timeout=T)
-    console.shot("parameters-zoomed")
-
-
-def test_csv_export_downloads_what_is_shown(console: Console) -> None:
-    page = console.page
-    a = _watch(console, "TIANGONG", LIVE["TIANGONG"])
-    b = _watch(console, "TIANGONG", f"{COLD}/COLD_B_TEMP_C")
-    _received(console, b)
-    shown = page.locator("tr[data-parameter]").evaluate_all(
-        "(rows) => rows.map((r) => r.dataset.parameter)"
-    )
-    assert {a, b} <= set(shown)
-    with page.expect_download(timeout=T) as dl:
-        page.click("#export-table")
-    assert dl.value.suggested_filename.startswith("falak-TIANGONG-parameters-")
-    rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text())))
-    assert rows[0] == ["parameter", "eng", "raw", "units", "status", "time_utc", "stale"]
-    assert [r[0] for r in rows[1:]] == shown
-    for r in rows[1:]:
-        if r[0] in (a, b):
-            assert r[3] == "degC"
-            assert -100 <= float(r[1]) <= 20  # the cold units' -80, -20 and +4 degC
-    if not page.locator(f"input[data-plot='{a}']").is_checked():
-        page.check(f"input[data-plot='{a}']")
-    expect(page.locator("#plot-status")).to_contain_text("samples in", timeout=T)
-    with page.expect_download(timeout=T) as dl:
-        page.click("#export-plot")
-    rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text())))
-    assert rows[0][0] == "time_utc"
-    assert f"{a} max" in rows[0]
-    assert f"{a} min" in rows[0]
-    hi, lo = rows[0].index(f"{a} max"), rows[0].index(f"{a} min")
-    values = [(float(r[lo]), float(r[hi])) for r in rows[1:] if r[hi]]
-    assert values, "no samples in the plot's CSV"
-    assert all(-100 <= low <= high <= 20 for low, high in values)
+    for name in ("TIANGONG", "ROVER"):
+        _updates(console, name)
 
 
 def _choose(page: Page, command: str) -> None:
@@ -378,6 +323,69 @@ def test_an_injected_fault_is_sent_and_its_alarm_acknowledged_with_a_comment(
     (a,) = [a for a in console.api("spacecraft/TIANGONG/alarms") if a["parameter"] == param]
     assert a["acknowledged"]
     assert (a["ack_user"], a["ack_comment"]) == (console.user["name"], comment)
+
+
+def test_a_plotted_parameters_history_loads_and_zooms(console: Console) -> None:
+    page = console.page
+    qualified = _watch(console, "TIANGONG", LIVE["TIANGONG"])
+    page.check(f"input[data-plot='{qualified}']")
+    chart = page.locator("#chart")
+    expect(chart.locator("canvas").first).to_be_visible(timeout=T)
+    expect(page.locator("#plot-status")).to_contain_text("samples in", timeout=T)
+    expect(chart).to_have_attribute("data-plotted", "1", timeout=T)
+    loads = int(chart.get_attribute("data-loads") or 0)
+    window_s = float(chart.get_attribute("data-range-s") or 0)
+    assert window_s > 0
+    console.shot("parameters")
+    over = chart.locator(".u-over")
+    box = over.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.60, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.80, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.99, y, steps=5)
+    page.mouse.up()
+    expect(chart).to_have_attribute("data-live", "false", timeout=T)
+    expect(chart).to_have_attribute("data-loads", str(loads + 1), timeout=T)
+    zoomed_s = float(chart.get_attribute("data-range-s") or 0)
+    assert zoomed_s == pytest.approx(0.39 * window_s, rel=0.05)  # 60 % to 99 % of the width
+    expect(page.locator("#plot-status")).to_contain_text("samples in", timeout=T)
+    console.shot("parameters-zoomed")
+
+
+def test_csv_export_downloads_what_is_shown(console: Console) -> None:
+    page = console.page
+    a = _watch(console, "TIANGONG", LIVE["TIANGONG"])
+    b = _watch(console, "TIANGONG", f"{COLD}/COLD_B_TEMP_C")
+    _received(console, b)
+    shown = page.locator("tr[data-parameter]").evaluate_all(
+        "(rows) => rows.map((r) => r.dataset.parameter)"
+    )
+    assert {a, b} <= set(shown)
+    with page.expect_download(timeout=T) as dl:
+        page.click("#export-table")
+    assert dl.value.suggested_filename.startswith("falak-TIANGONG-parameters-")
+    rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text())))
+    assert rows[0] == ["parameter", "eng", "raw", "units", "status", "time_utc", "stale"]
+    assert [r[0] for r in rows[1:]] == shown
+    for r in rows[1:]:
+        if r[0] in (a, b):
+            assert r[3] == "degC"
+            assert -100 <= float(r[1]) <= 20  # the cold units' -80, -20 and +4 degC
+    if not page.locator(f"input[data-plot='{a}']").is_checked():
+        page.check(f"input[data-plot='{a}']")
+    expect(page.locator("#plot-status")).to_contain_text("samples in", timeout=T)
+    with page.expect_download(timeout=T) as dl:
+        page.click("#export-plot")
+    rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text())))
+    assert rows[0][0] == "time_utc"
+    assert f"{a} max" in rows[0]
+    assert f"{a} min" in rows[0]
+    hi, lo = rows[0].index(f"{a} max"), rows[0].index(f"{a} min")
+    values = [(float(r[lo]), float(r[hi])) for r in rows[1:] if r[hi]]
+    assert values, "no samples in the plot's CSV"
+    assert all(-100 <= low <= high <= 20 for low, high in values)
 
 
 def test_a_critical_command_is_armed_and_confirmed(
@@ -486,6 +494,10 @@ def test_the_rover_moves_on_the_map_after_a_drive_command(console: Console) -> N
     rec = console.api(f"spacecraft/ROVER/commands/{sent}")
     assert rec["command"] == "/ROVER/MOBILITY/DRIVE"
     assert rec["state"] == "completed"
+
+
+def test_the_orbiters_live_telemetry_updates(console: Console) -> None:
+    _updates(console, "ORBITER")
 
 
 MAP_KIND = {"TIANGONG": "earth", "ROVER": "site", "ORBITER": "moon"}
