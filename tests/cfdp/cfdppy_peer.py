@@ -140,6 +140,7 @@ class CfdppyEntity:
         workdir: Path,
         timer_s: float = 10.0,
         limit: int = 10,
+        ack_limit: int | None = None,
         segment_size: int = 1024,
         checksum: ChecksumType = ChecksumType.MODULAR,
     ) -> None:
@@ -159,7 +160,7 @@ class CfdppyEntity:
             default_transmission_mode=TransmissionMode.ACKNOWLEDGED,
             crc_type=checksum,
             positive_ack_timer_interval_seconds=timer_s,
-            positive_ack_timer_expiration_limit=limit,
+            positive_ack_timer_expiration_limit=limit if ack_limit is None else ack_limit,
             nak_timer_interval_seconds=timer_s,
             nak_timer_expiration_limit=limit,
             check_limit=limit,
