@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from falak.archive import open_archive
 from falak.commanding import CriticalPolicy
@@ -54,6 +54,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1440, "height": 900}
+
+
+#: how long an ``expect`` waits for its condition (Playwright's default, 5 s, is too short on a
+#: loaded 2-core CI machine: a login to the demo's server took longer); it still fails then
+EXPECT_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(autouse=True)
+def expect_timeout() -> Iterator[None]:
+    """Every console test's ``expect`` waits up to ``EXPECT_TIMEOUT_MS``."""
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture(scope="session")

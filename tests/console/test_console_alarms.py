@@ -198,6 +198,7 @@ def test_a_fault_injected_into_the_station_simulator_is_acknowledged_in_the_page
     page.fill("input[name=username]", user["name"])
     page.fill("input[name=password]", user["password"])
     page.click("form#login button[type=submit]")
+    page.wait_for_selector("#bar:not([hidden])")  # logged in (conftest.log_in)
     expect(page.locator("#spacecraft")).to_have_value("TIANGONG")
     tc = run["spacecraft"][0]["tc"]
     falak = Path(sys.executable).parent / "falak"
