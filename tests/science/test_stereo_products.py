@@ -143,3 +143,49 @@ def test_falak_science_mapping_on_simulator_images(pairs, tmp_path: Path) -> Non
     bad = CliRunner().invoke(app, ["--out", str(out)])
     assert bad.exit_code == 1
     assert "give --archive or --images" in bad.output
+
+
+@pytest.mark.slow  # about 10 s on a loaded machine: the site DEM and its registrations
+def test_falak_science_mapping_reads_the_archived_navcam_packets(tmp_path: Path) -> None:
+    """One pair's NAVCAM_IMAGE packets as the simulator sends them, archived raw; the command
+    rebuilds the images (falak.tm.images) and maps them with the pose they carry."""
+    from falak.archive import open_archive
+    from falak.cli.science_mapping import mapping_command
+    from falak.sim.rover import create_model
+    from falak.sim.spacecraft import PacketBuilder
+
+    s = 1_000_000_000
+    t0 = 1_830_297_600 * s
+    model = create_model(t0, seed=0, options={"contacts": "always", "dem_size": 64})
+    pair = model.execute("NAVCAM_CAPTURE", {"EXPOSURE_MS": 20}, t0)
+    builder = PacketBuilder(model.mdb)
+    packets = [builder.build(p, p.time_ns) for p in pair.packets]
+    lens = np.array([len(p) for p in packets], dtype=np.int64)
+    offs = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    archive = tmp_path / "archive"
+    with open_archive(archive, create=True, spacecraft="ROVER") as store:
+        store.append_packets(b"".join(packets), offs, lens, recv_time_ns=np.int64(t0), link="t")
+    app = typer.Typer()
+    app.command()(mapping_command)
+    out = tmp_path / "mapping"
+    res = CliRunner().invoke(app, ["--archive", str(archive), "--spacecraft", "ROVER",
+                                   "--option", "dem_size=64", "--out", str(out),
+                                   "--no-png"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert not list(out.glob("*.png"))
+    left, right = (
+        np.frombuffer(model.navcam_truth[(1, c)].pixels, np.uint8).reshape(192, 256)
+        for c in ("LEFT", "RIGHT")
+    )
+    track = pds4_tools.read(str(out / "track.xml"), quiet=True)["rover_navcam_stops"].data
+    pose = (float(track["x"][0]), float(track["y"][0]), float(track["heading"][0]))
+    # the packets carry the estimated pose in the MDB's PositionM / HeadingDeg encodings (cm)
+    assert pose == pytest.approx((model.est_x, model.est_y, model.est_heading), abs=0.01)
+    want = st.local_dem(left, right, pose, model.site.dem, max_range_m=8.0)
+    got = read_dem(out / "navcam-00001-dem.tif")
+    np.testing.assert_array_equal(got.height_m, want.dem.height_m)
+    assert got.transform == want.dem.transform
+    empty = CliRunner().invoke(app, ["--archive", str(archive), "--start", "2029-01-01T00:00Z",
+                                     "--option", "dem_size=64", "--out", str(out)])  # fmt: skip
+    assert empty.exit_code == 1
+    assert "no complete LEFT+RIGHT navcam pair" in empty.output

@@ -153,6 +153,9 @@ def mapping_command(
     max_range_m: Annotated[
         float, typer.Option("--max-range", help="Stereo points used up to this range, m.")
     ] = 8.0,
+    png: Annotated[
+        bool, typer.Option("--png/--no-png", help="Write the PNG quick-looks (a few s each).")
+    ] = True,
 ) -> None:
     """Navcam stereo pairs to local DEMs, ortho-images and a mosaic on the site DEM's grid.
 
@@ -203,7 +206,7 @@ def mapping_command(
         out.mkdir(parents=True, exist_ok=True)
         with Progress(transient=True) as progress:
             task = progress.add_task("mapping stereo pairs", total=len(pairs) + 1)
-            lines = _run(pairs, base, out, resolution_m, max_range_m, progress, task)
+            lines = _run(pairs, base, out, resolution_m, max_range_m, progress, task, png=png)
     except (FalakError, OSError) as exc:
         typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
         raise typer.Exit(1) from None
@@ -219,6 +222,8 @@ def _run(
     max_range_m: float,
     progress: Any,
     task: Any,
+    *,
+    png: bool = True,
 ) -> list[str]:
     import numpy as np
 
@@ -250,7 +255,7 @@ def _run(
                       lid=f"urn:falak:rover:mapping:ortho_{p.image_id:05d}",
                       description="Left-camera DN (median per cell) on the DEM's grid.",
                       **t)  # fmt: skip
-        if n:
+        if n and png:
             st.quicklook_png(out / f"{name}-dem.png", stop.dem.height_m, stop.dem.transform,
                              title=f"ROVER stereo DEM, pair {p.image_id}",
                              label="height above the 1737.4 km sphere (m)")  # fmt: skip
@@ -272,10 +277,11 @@ def _run(
                   title="ROVER navcam stereo mosaic", lid="urn:falak:rover:mapping:mosaic_dem",
                   description="Median per cell of the stops' stereo DEMs.", **t_all)  # fmt: skip
     arr = np.array(track, dtype=np.float64)
-    st.quicklook_png(out / "mosaic-dem.png", mos.height_m, mos.transform,
-                     title="ROVER stereo mosaic and the estimated track",
-                     label="height above the 1737.4 km sphere (m)",
-                     track=arr[:, 1:3], track_labels=("estimated track",))  # fmt: skip
+    if png:
+        st.quicklook_png(out / "mosaic-dem.png", mos.height_m, mos.transform,
+                         title="ROVER stereo mosaic and the estimated track",
+                         label="height above the 1737.4 km sphere (m)",
+                         track=arr[:, 1:3], track_labels=("estimated track",))  # fmt: skip
     reg_all = st.register(mos, base, search_m=3.0, step_m=0.25)
     sh = np.array(shifts, dtype=np.float64)
     write_table(
