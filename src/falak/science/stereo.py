@@ -12,10 +12,12 @@ parallel cameras, same heading and tilt, so a ground point sits on the same row 
 and its disparity is ``d = f B / Y`` (no rectification step; the test checks a point's rows).
 
 Pipeline: :func:`disparity` (OpenCV semi-global matching, Hirschmüller 2008, parameters in
-:data:`SGBM_PARAMETERS`) → :func:`points_rover` (X right, Y forward, Z up from the left camera)
-→ :func:`points_map` (projected x, y and height with the pose) → :func:`grid_points` (median
-per cell, holes NaN) for the local DEM and the ortho-image → :func:`register` (shift search
-against the base DEM) and :func:`mosaic`.
+:data:`SGBM_PARAMETERS`, then a support filter: :data:`SUPPORT_WINDOW`, :data:`SUPPORT_MIN`)
+→ :func:`points_rover` (X right, Y forward, Z up from the left camera) → :func:`points_map`
+(projected x, y and height with the pose) → :func:`grid_points` (median per cell, holes NaN)
+for the local DEM and the ortho-image → :func:`register` (shift search against the base DEM)
+and :func:`mosaic`; :func:`quicklook_png` (over :func:`hillshade`) draws a product, and
+:mod:`falak.science.geotiff` writes it with its PDS4 label.
 
 Depth precision of a stereo pair (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed.,
 2003, depth from disparity ``Z = f B / d`` differentiated; also Matthies & Shafer 1987):
@@ -47,11 +49,11 @@ __all__ = [
     "grid_points",
     "height_error_bound_m",
     "hillshade",
-    "quicklook_png",
     "local_dem",
     "mosaic",
     "points_map",
     "points_rover",
+    "quicklook_png",
     "register",
 ]
 
