@@ -15,8 +15,8 @@ run at a time (the machine is shared):
    (``ROVER_HK``) and the simulator's truth (``SIM_TRUTH``) against the planned route and the
    true terrain's slopes (:func:`falak.terrain.site.site_terrain` and
    :func:`falak.terrain.hazards.hazards`, as the simulator builds them);
-2. from an epoch half an hour before the Earth rises over the rover's horizon (chosen here
-   from a month of uplink windows computed with
+2. from an epoch 15 to 45 minutes (``gap_minutes``) before the Earth rises over the rover's
+   horizon (chosen here from a month of uplink windows computed with
    :func:`falak.planning.traverse.windows.earth_windows` on the simulator's site), so the run
    starts outside every uplink window: a command sent then waits for the window
    (``--uplink-policy wait``), and in a third run is refused (``refuse``). (That traverse
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -62,9 +63,24 @@ from falak.utctime import format_ns
 SPEED = 20
 #: Host seconds the demo may take to plan, start the server and the simulator, load the stack.
 START_S = 120
-#: Simulated minutes from the run's epoch to the Earth's rise over the rover's horizon: the
-#: start (15-40 host s, 5-13 simulated minutes at 20x) leaves the rest of the gap to command in.
-GAP_MIN = 25
+#: Simulated minutes from the run's epoch to the Earth's rise over the rover's horizon, for the
+#: runs that start in the gap before it: the run's start must not reach the rise, and the rest
+#: of the gap is waited for. Simulated time runs from just before the server starts
+#: (``reference_host_ns``, falak.cli.demo), so the gap is sized from the first run's own start
+#: (server and simulator, host s, measured on the same machine a minute before, same
+#: spacecraft): 2.5 times its simulated minutes plus 5, within GAP_MIN..GAP_MAX. A quiet
+#: machine (a 10 s start: 3.3 simulated minutes at 20x) waits 15 minutes (45 host s)
+#: instead of the 25 minutes (75 host s) of a fixed gap; a loaded one waits longer instead of
+#: failing.
+GAP_MIN = 15
+GAP_MAX = 45
+
+
+def gap_minutes(start_s: float) -> int:
+    """The gap (simulated minutes) for runs whose start took about ``start_s`` host seconds."""
+    return max(GAP_MIN, min(GAP_MAX, math.ceil(2.5 * start_s * SPEED / 60 + 5)))
+
+
 _NS = 1_000_000_000
 
 
@@ -79,8 +95,8 @@ def _start_xy_m() -> tuple[float, float]:
 
 
 @cache
-def gap_epoch() -> tuple[str, Any]:
-    """An epoch GAP_MIN before the first Earth rise of September 2023 at the rover's start.
+def gap_epoch(gap_min: int) -> tuple[str, Any]:
+    """An epoch ``gap_min`` before the first Earth rise of September 2023 at the rover's start.
 
     Returns the epoch (ISO) and that window (:class:`~falak.planning.traverse.windows.Window`).
     """
@@ -93,7 +109,7 @@ def gap_epoch() -> tuple[str, Any]:
     t0 = parse_ns("2023-09-01T00:00:00Z")
     found = earth_windows(dem, hz, x, y, t0, t0 + 30 * 86_400 * _NS, spacecraft="ROVER")
     rise = next(w for w in found if w.start_ns > t0)  # a rise inside the month, not its start
-    return format_ns(rise.start_ns - GAP_MIN * 60 * _NS, 0), rise
+    return format_ns(rise.start_ns - gap_min * 60 * _NS, 0), rise
 
 
 def test_spacecraft_are_chosen_by_name_in_demo_order() -> None:
@@ -166,6 +182,11 @@ class Demo:
                 env={**os.environ, "NO_COLOR": "1"},
             )
         self._clients: list[Client] = []
+        #: Host seconds from the run's clock reference (just before the server starts) to
+        #: the run's state ``running`` (server answering, simulator heard): the start's cost.
+        self.start_s = math.nan
+        #: The gap before the Earth rise this run was started in (minutes), if one.
+        self.gap_min = 0
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -178,7 +199,9 @@ class Demo:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"falak demo exited early:\n{self.output()}"
             with contextlib.suppress(OSError, ValueError):
-                if self.run_json()["state"] == "running":
+                run = self.run_json()
+                if run["state"] == "running":
+                    self.start_s = (time.time_ns() - run["clock"]["reference_host_ns"]) / _NS
                     return
             time.sleep(0.2)
         pytest.fail(f"falak demo did not start in {START_S} s:\n{self.output()}")
@@ -236,8 +259,10 @@ def driving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def waiting(tmp_path_factory: pytest.TempPathFactory, driving: Demo) -> Iterator[Demo]:
     """The demo with the wait policy, from an epoch in the gap before an Earth rise."""
     driving.stop()  # one demo at a time
-    epoch, _ = gap_epoch()
+    gap_min = gap_minutes(driving.start_s)
+    epoch, _ = gap_epoch(gap_min)
     with _demo(tmp_path_factory.mktemp("rover-wait"), "--epoch", epoch) as d:
+        d.gap_min = gap_min
         yield d
 
 
@@ -446,7 +471,7 @@ def test_the_uplink_windows_are_the_sites(waiting: Demo, noop_while_below: int) 
     run_dir = waiting.run_dir
     # the windows the server holds commands to are those computed here on the same site,
     # up to the end of the file's span (falak.cli.demo.ROVER_WINDOW_HOURS after the epoch)
-    epoch, rise = gap_epoch()
+    epoch, rise = gap_epoch(waiting.gap_min)
     windows = read_windows(run_dir / "rover-windows.json")
     end_ns = parse_ns(epoch) + round(ROVER_WINDOW_HOURS * 3600) * _NS
     assert windows.windows[0] == Window(rise.start_ns, min(rise.end_ns, end_ns))
@@ -457,7 +482,7 @@ def _file_window(demo: Demo) -> Any:
     """The uplink window of the run's windows file that the Earth rise opens."""
     from falak.planning.traverse.windows import read_windows
 
-    _, rise = gap_epoch()
+    _, rise = gap_epoch(demo.gap_min)
     w = read_windows(demo.run_dir / "rover-windows.json").at(rise.start_ns)
     assert w is not None
     return w
@@ -480,7 +505,7 @@ def test_a_command_sent_below_the_horizon_waits_for_the_window(
     done = _until(
         "the NOOP to be sent and verified",
         lambda: (r := fc.command(noop_while_below)).state not in ("queued", "released") and r,
-        GAP_MIN * 60 / SPEED + 60,
+        waiting.gap_min * 60 / SPEED + 60,
         waiting,
     )
     assert done.state == "completed", done
@@ -495,8 +520,9 @@ def test_a_command_sent_below_the_horizon_is_refused_with_policy_refuse(
     tmp_path: Path, waiting: Demo
 ) -> None:
     waiting.stop()  # one demo at a time on a shared machine
-    epoch, _ = gap_epoch()
+    epoch, _ = gap_epoch(waiting.gap_min)
     with _demo(tmp_path, "--epoch", epoch, "--uplink-policy", "refuse", "--duration", "60") as d:
+        d.gap_min = waiting.gap_min
         rise = _file_window(d)
         cfg = yaml.safe_load(Path(d.run_json()["config"]).read_text())
         assert cfg["spacecraft"][0]["uplink_windows"]["policy"] == "refuse"
