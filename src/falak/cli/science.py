@@ -329,10 +329,12 @@ def _station_png(
 
 def register(app: typer.Typer) -> None:
     """Add the ``science`` group to the ``falak`` command."""
+    from falak.cli.science_mapping import mapping_command
     from falak.cli.soil import soil_command
 
     science_app.command("dose")(radiation_command)
     # The name of the first release; the issue and the docs call the pipeline "dose".
     science_app.command("radiation", hidden=True)(radiation_command)
     science_app.command("soil")(soil_command)
+    science_app.command("mapping")(mapping_command)
     app.add_typer(science_app, name="science")
