@@ -103,6 +103,7 @@ def test_read_pgm_matches_the_simulators_files_and_rejects_others() -> None:
         li.read_pgm(data[:-5])
 
 
+@pytest.mark.slow  # the simulator's model and frames: ~15 s for the module
 def test_radiometric_correction_recovers_the_noise_free_signal(shots: dict[str, Any]) -> None:
     f = shots["frames"][0]
     dn = li.read_pgm(f["data"])
@@ -121,6 +122,7 @@ def test_radiometric_correction_recovers_the_noise_free_signal(shots: dict[str, 
         li.radiometric_correction(dn, 0, CAM)
 
 
+@pytest.mark.slow  # the simulator's model and frames: ~15 s for the module
 def test_footprint_corners_agree_with_an_independent_ray_intersection(
     shots: dict[str, Any],
 ) -> None:
@@ -145,6 +147,7 @@ def test_footprint_corners_agree_with_an_independent_ray_intersection(
         assert side == pytest.approx(512 * t["pixel_scale_m"], rel=0.002)
 
 
+@pytest.mark.slow  # the simulator's model and frames: ~15 s for the module
 def test_ground_geometry_from_the_oem_is_the_simulators_within_its_jitter(
     shots: dict[str, Any],
 ) -> None:
@@ -206,6 +209,7 @@ def _truth_map(truth: dict[str, Any], grid: li.MapGrid) -> np.ndarray:
     return np.where(inside, val, np.nan).reshape(grid.shape)
 
 
+@pytest.mark.slow  # the simulator's model and frames: ~15 s for the module
 def test_projected_image_registers_on_the_simulators_truth(shots: dict[str, Any]) -> None:
     f = shots["frames"][0]
     t = f["truth"]
@@ -245,6 +249,7 @@ def _ground_geometry(shots: dict[str, Any], f: dict[str, Any]) -> li.ImageGeomet
     return li.geometry_from_state(mid, r[0], v[0], icrf_to_moon_me(utc_times(traj.epoch, ts))[0])
 
 
+@pytest.mark.slow  # the simulator's model and frames: ~15 s for the module
 def test_mosaic_of_two_overlapping_frames_is_seamless(shots: dict[str, Any]) -> None:
     frames = shots["frames"]
     geos = [_truth_geometry(f["truth"]) for f in frames]
