@@ -99,7 +99,15 @@ from falak.dynamics.orbiter import (
 )
 from falak.errors import InputError
 from falak.mdb import MissionDatabase, load
-from falak.sim.model import AckStage, CommandOutcome, ContactWindow, OnboardEvent, TmPacket
+from falak.sim.model import (
+    AckStage,
+    CommandOutcome,
+    ContactWindow,
+    OnboardEvent,
+    TmPacket,
+    cmd_ack_packet,
+    event_tm_packet,
+)
 from falak.sim.orbiter_instruments import (
     CrustalField,
     Magnetometer,
@@ -569,7 +577,16 @@ class CfdpSender:
         self.failed = ""
         self.lose = lose
         """``() -> bool``: True if the next PDU's packet is lost on the link (option loss)."""
+        self.pdus_sent = 0
+        """PDUs put on the link (the lost ones included), every transaction."""
         self.pdus_lost = 0
+        """Of those, the ones the loss model dropped."""
+        self.file_data_pdus = 0
+        self.retransmitted_pdus = 0
+        """File Data PDUs that repeat an offset already sent in their transaction (NAKed)."""
+        self.retransmitted_bytes = 0
+        self._offsets: dict[tuple[int, int], set[int]] = {}
+        self._file_counts = (0, 0, 0, 0)  # pdus_sent, pdus_lost, retransmitted pdus/bytes
 
     def begin(self, f: StoredFile, now_ns: int) -> None:
         """Put ``f`` to the ground's entity."""
@@ -578,6 +595,35 @@ class CfdpSender:
             self.ground_id, f.data, f.name, cls=self.cls, segment_size=self.segment_bytes
         )
         self.done, self.bytes_sent, self.failed = False, 0, ""
+        self._file_counts = self._counts()
+
+    def _counts(self) -> tuple[int, int, int, int]:
+        return (self.pdus_sent, self.pdus_lost, self.retransmitted_pdus, self.retransmitted_bytes)
+
+    def file_counts(self) -> tuple[int, int, int, int]:
+        """PDUs sent, PDUs lost, File Data PDUs and octets retransmitted, of the current (or
+        last) file since its :meth:`begin`."""
+        now, then = self._counts(), self._file_counts
+        return (now[0] - then[0], now[1] - then[1], now[2] - then[2], now[3] - then[3])
+
+    def _count(self, pdu: bytes) -> None:
+        """Count one PDU put on the link; a File Data PDU at an offset its transaction sent
+        before is a retransmission."""
+        from falak.cfdp.pdu import FileData, decode_pdu
+
+        self.pdus_sent += 1
+        if not pdu or not pdu[0] & 0x10:  # a file directive (§5.1: PDU type bit 0)
+            return
+        fd = decode_pdu(pdu)
+        if not isinstance(fd, FileData):
+            return
+        self.file_data_pdus += 1
+        seen = self._offsets.setdefault((fd.header.source_id, fd.header.seq), set())
+        if fd.offset in seen:
+            self.retransmitted_pdus += 1
+            self.retransmitted_bytes += len(fd.data)
+        else:
+            seen.add(fd.offset)
 
     def pump(self, now_ns: int, budget_bytes: int) -> tuple[list[TmPacket], int]:
         """Run the entity and return the PDUs that fit in ``budget_bytes``."""
@@ -594,6 +640,7 @@ class CfdpSender:
                 break
             pdu = self._pending.popleft()
             used += cost
+            self._count(pdu)
             if self.lose is not None and self.lose():
                 self.pdus_lost += 1  # sent, and lost on the way: the link's time is spent
                 continue
@@ -1043,6 +1090,9 @@ class OrbiterModel:
                 failed = str(getattr(self.sender, "failed", ""))
                 if sent is not None:
                     sent.state = "STORED" if failed else "SENT"
+                counts = getattr(self.sender, "file_counts", None)
+                if counts is not None:
+                    self._cfdp_event(d.file_id, sent, failed, *counts())
                 d.result = (
                     CommandOutcome(
                         ok=False,
@@ -1054,6 +1104,45 @@ class OrbiterModel:
                 )
             elif not packets:
                 return
+
+    def _cfdp_event(
+        self, file_id: int, f: StoredFile | None, failed: str, sent: int, lost: int, rpdus: int,
+        rbytes: int,
+    ) -> None:  # fmt: skip
+        """The link's account of one file's CFDP downlink, as an event (FILES, id 44)."""
+        name = f" {f.name}" if f is not None else ""
+        how = f"ended {failed}" if failed else "down"
+        pct = f" ({100.0 * lost / sent:.1f} %)" if sent else ""
+        self._event(
+            "WARNING" if failed else "INFO",
+            f"file {file_id}{name} {how} by CFDP: {sent} PDUs sent, {lost} lost on the "
+            f"link{pct}, {rpdus} File Data PDUs retransmitted ({rbytes} octets)",
+            "FILES",
+            44,
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The simulated link's CFDP counters since the start, JSON-ready: PDUs the orbiter
+        put on the downlink and those the loss model (option ``loss``) dropped, File Data PDUs
+        and octets retransmitted, and uplink packets taken (APID 611) and lost. Zeros (and
+        ``file_downlink: segments``) when files go down as MDB segments."""
+        snd = self.sender
+        down = {
+            k: int(getattr(snd, k, 0))
+            for k in (
+                "pdus_sent", "pdus_lost", "file_data_pdus", "retransmitted_pdus",
+                "retransmitted_bytes",
+            )
+        }  # fmt: skip
+        return {
+            "file_downlink": self.file_downlink,
+            "loss": self.loss,
+            "cfdp_down": down,
+            "cfdp_up": {
+                "packets_taken": self.uplink_packets_taken,
+                "pdus_lost": self.uplink_pdus_lost,
+            },
+        }
 
     # -- packets ------------------------------------------------------------------------------
 
@@ -1382,33 +1471,13 @@ class OrbiterModel:
         self, command_apid: int, opcode: int, seq_count: int, stage: AckStage, reason: str
     ) -> TmPacket:
         """A CMD_ACK packet (as ROVER's and TIANGONG's)."""
-        return TmPacket(
-            "CMD_ACK",
-            {
-                "ACK_APID": command_apid & 0x7FF,
-                "ACK_SPARE": 0,
-                "ACK_OPCODE": opcode & 0xFF,
-                "ACK_SEQ_COUNT": seq_count & 0x3FFF,
-                "ACK_SPARE2": 0,
-                "ACK_STAGE": stage,
-                "ACK_REASON": reason,
-            },
-        )
+        return cmd_ack_packet(command_apid, opcode, seq_count, stage, reason)
 
     def event_packet(self, event: OnboardEvent) -> TmPacket:
         """An EVENT packet; unknown severities become WARNING, unknown sources ORBITER."""
         severity = event.severity if event.severity in _SEVERITIES else "WARNING"
         source = event.source if event.source in _SOURCES else "ORBITER"
-        text = event.message.encode("utf-8")[:255].decode("utf-8", "ignore")
-        return TmPacket(
-            "EVENT",
-            {
-                "EVENT_ID": event.event_id & 0xFFFF,
-                "EVENT_SEVERITY": severity,
-                "EVENT_SOURCE": source,
-                "EVENT_MESSAGE": text,
-            },
-        )
+        return event_tm_packet(event, severity=severity, source=source)
 
     def take_uplink_packet(self, data: bytes, now_ns: int) -> bool:
         """Take an APID 611 packet (a CFDP PDU) before the command decoder; False for others."""
