@@ -275,7 +275,10 @@ class CfdppyEntity:
         else:
             conf.direction = Direction.TOWARDS_RECEIVER
             acked = DirectiveType.FINISHED_PDU
-        self.send_pdu(bytes(AckPdu(conf, acked, pdu.condition_code, status).pack()))
+        cond = int(pdu.condition_code)
+        if cond > 0xF:  # spacepackets' EofPdu.unpack keeps the nibble unshifted (data & 0xF0)
+            cond >>= 4
+        self.send_pdu(bytes(AckPdu(conf, acked, ConditionCode(cond), status).pack()))
 
     def _answer_in_place_of_cfdppy(self, pdu: Any) -> bool:
         """Send the ACKs cfdp-py 0.7 leaves out (module docstring); True: the PDU is dealt with."""

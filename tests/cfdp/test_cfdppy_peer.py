@@ -17,6 +17,7 @@ import pytest
 from cfdppy.defs import CfdpState
 from spacepackets.cfdp import ConditionCode
 from spacepackets.cfdp.pdu import AckPdu, DirectiveType, PduFactory
+from spacepackets.cfdp.pdu.ack import TransactionStatus
 
 from falak.cfdp import LossyLink
 from tests.cfdp.cfdppy_peer import CfdppyEntity
@@ -113,3 +114,26 @@ def test_cfdp_py_alone_never_recovers_from_a_lost_ack_finished(
     assert not [f for f in b.faults.faults if f.startswith("abandoned")]
     assert a.rejected["NoRemoteEntityConfigFound"] > 0  # the repeats cfdp-py refused
     assert b.received[0][1] == data  # the file itself had arrived whole
+
+
+def test_ack_of_a_cancel_eof_carries_its_condition(tmp_path: Path) -> None:
+    """spacepackets 0.x parses an EOF's condition code without the shift (0x10 for code 1);
+    the adapter's ACK must still carry code 1 (it raised ValueError packing 0x10 << 4)."""
+    from spacepackets.cfdp.conf import PduConfig
+    from spacepackets.cfdp.pdu import EofPdu
+
+    eof = EofPdu(
+        PduConfig.default(),
+        file_checksum=b"\0" * 4,
+        file_size=10,
+        condition_code=ConditionCode.POSITIVE_ACK_LIMIT_REACHED,
+    )
+    parsed = PduFactory.from_raw(bytes(eof.pack()))
+    assert parsed.condition_code == 0x10  # the quirk, as spacepackets has it
+    sent: list[bytes] = []
+    ent = CfdppyEntity(2, 1, sent.append, workdir=tmp_path)
+    ent._ack(parsed, TransactionStatus.ACTIVE)
+    (ack,) = map(PduFactory.from_raw, sent)
+    assert isinstance(ack, AckPdu)
+    assert ack.directive_code_of_acked_pdu == DirectiveType.EOF_PDU
+    assert ack.condition_code_of_acked_pdu == ConditionCode.POSITIVE_ACK_LIMIT_REACHED
