@@ -329,6 +329,7 @@ def _station_png(
 
 def register(app: typer.Typer) -> None:
     """Add the ``science`` group to the ``falak`` command."""
+    from falak.cli.science_images import images_command
     from falak.cli.science_mapping import mapping_command
     from falak.cli.soil import soil_command
 
@@ -337,4 +338,5 @@ def register(app: typer.Typer) -> None:
     science_app.command("radiation", hidden=True)(radiation_command)
     science_app.command("soil")(soil_command)
     science_app.command("mapping")(mapping_command)
+    science_app.command("images")(images_command)
     app.add_typer(science_app, name="science")
