@@ -13,6 +13,7 @@ as its ``Content-Length`` or its streamed size shows it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -36,8 +37,11 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """Build the app around ``runtime`` (the caller starts and stops the runtime)."""
+def create_app(runtime: Runtime, *, science_products_dir: str | Path | None = None) -> FastAPI:
+    """Build the app around ``runtime`` (the caller starts and stops the runtime).
+
+    ``science_products_dir`` (config ``science: {products_dir: PATH}``) is what
+    ``/api/v1/science/products`` lists and serves (None: those routes answer 404)."""
     from falak import __version__
     from falak.server import ws
     from falak.server.console import add_console
@@ -52,6 +56,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         maps,
         mdb,
         plots,
+        science,
         spacecraft,
         stacks,
         telemetry,
@@ -111,6 +116,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(auth.router, prefix=API_PREFIX, responses=errors)
     app.include_router(spacecraft.router, prefix=API_PREFIX, responses=errors)
     app.include_router(timeline.clock_router, prefix=API_PREFIX, responses=errors)
+    app.state.science_products_dir = science_products_dir
+    app.include_router(science.router, prefix=API_PREFIX, responses=errors)
     # one router per resource, served twice: for the default spacecraft and under its name
     per_spacecraft = (
         mdb,

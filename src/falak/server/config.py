@@ -7,6 +7,7 @@ Several spacecraft (Yamcs calls them instances), one archive keyed by spacecraft
     archive: ./archive                    # directory (SQLite) or postgresql://...
     clock: {epoch: "2023-09-08T00:00:00Z", speed: 60, reference_host_ns: 1765100000000000000}
     token_ttl_s: 28800                    # bearer tokens expire after this many seconds
+    science: {products_dir: ./products}   # optional: what GET /api/v1/science/products serves
     limits:                               # optional; these are the defaults (see Limits)
       max_body_bytes: 1048576             # request bodies above this are refused (413)
       login_failures: 5                   # failed logins per user name in the window...
@@ -110,7 +111,7 @@ _SPACECRAFT_KEYS = {
 }
 _SINGLE_KEYS = _SPACECRAFT_KEYS - {"name"}
 _SHARED_KEYS = {"archive", "clock", "token_ttl_s", "limits", "users"}
-_KEYS = _SHARED_KEYS | _SINGLE_KEYS | {"spacecraft"}
+_KEYS = _SHARED_KEYS | _SINGLE_KEYS | {"spacecraft", "science"}
 _CLOCK_KEYS = ("epoch", "speed", "reference_host_ns")
 
 ALL_SPACECRAFT = "*"
@@ -253,6 +254,8 @@ class ServerConfig:
     clock: Clock = SYSTEM_CLOCK
     source: Path | None = None
     """The file it was read from (errors found later name it)."""
+    science_products_dir: Path | None = None
+    """``science: {products_dir: PATH}``: what ``GET /api/v1/science/products`` serves."""
 
     def fail(self, msg: str) -> InputError:
         """An error about this configuration, naming its file."""
@@ -467,6 +470,18 @@ def _plans(p: Path, where: str, v: Any) -> tuple[Path, ...]:
     return tuple(_existing(p, where, f"plans[{i}]", f) for i, f in enumerate(v))
 
 
+def _science(p: Path, v: Any) -> Path | None:
+    if v is None:
+        return None
+    if (
+        not isinstance(v, dict)
+        or set(v) != {"products_dir"}
+        or not isinstance(v["products_dir"], str)
+    ):
+        raise _fail(p, "science must be a mapping {products_dir: PATH} (a directory)")
+    return (p.parent / v["products_dir"]).resolve()
+
+
 def _spacecraft_list(p: Path, doc: Any) -> list[SpacecraftConfig]:
     how = (
         "'spacecraft' must be a list of mappings with keys among "
@@ -550,6 +565,7 @@ def load_config(path: str | Path) -> ServerConfig:
             limits=lim,
             clock=_clock(p, doc.get("clock")),
             source=p,
+            science_products_dir=_science(p, doc.get("science")),
         )
     except (TypeError, ValueError) as exc:
         raise _fail(p, f"bad value: {exc}") from None
