@@ -110,7 +110,12 @@ def serve_command(
             typer.echo(f"  {u.name} / {u.password} / {u.roles[0]}")
     runtime.start()
     try:
-        server = _QuietServer(uvicorn_config(create_app(runtime), ws_deflate=ws_deflate))
+        server = _QuietServer(
+            uvicorn_config(
+                create_app(runtime, science_products_dir=cfg.science_products_dir),
+                ws_deflate=ws_deflate,
+            )
+        )
         server.run(sockets=[sock])
     finally:
         runtime.stop()
