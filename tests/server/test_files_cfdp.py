@@ -131,6 +131,14 @@ def test_an_image_comes_down_and_a_table_goes_up(
     assert r.status_code == 202, r.text
     assert r.json() == {"source_id": 1, "seq": 1, "name": "tables/camera.tbl", "size": 22}
     assert _wait(lambda: sc.received == [("tables/camera.tbl", table)])
+    # The ground's send finishes only when the spacecraft's Finished PDU comes back (class 2),
+    # after the spacecraft holds the file: wait for it rather than race it.
+    assert _wait(
+        lambda: all(
+            t["state"] == "finished"
+            for t in client.get("/api/v1/archive/transfers", headers=vera).json()
+        )
+    )
     transfers = client.get("/api/v1/archive/transfers", headers=vera).json()
     assert sorted((t["role"], t["name"], t["state"]) for t in transfers) == [
         ("receive", "img/nac_0001.pgm", "finished"),
