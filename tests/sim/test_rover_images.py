@@ -106,3 +106,24 @@ def test_a_lost_segment_leaves_a_hole_of_zeros_and_is_listed() -> None:
     # the same image number again (after a reboot) is a new image, not a mix of the two
     again = assemble({k: v + v for k, v in cols.items()}, NAVCAM)
     assert len(again) == 4
+
+
+def test_the_albedo_texture_is_fixed_to_the_map_and_the_render_deterministic() -> None:
+    """The texture is a function of the map point alone (same value whatever the query order),
+    has its stated 1-sigma and bound, and the same scene renders the same bytes."""
+    from falak.sim import rover_instruments as ri
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-500.0, 500.0, (2, 50_000))
+    t = ri.albedo_texture(x, y)
+    assert np.std(t - 1.0) == pytest.approx(ri.TEXTURE_SIGMA, rel=0.1)
+    assert np.abs(t - 1.0).max() <= ri.TEXTURE_AMPLITUDE
+    order = rng.permutation(x.size)
+    np.testing.assert_array_equal(ri.albedo_texture(x[order], y[order]), t[order])
+    # octaves fade where a pixel covers them: at a 1 m footprint all (0.02-0.3 m) are gone
+    assert np.std(ri.albedo_texture(x, y, 1.0) - 1.0) == 0.0
+    model = create_model(EPOCH, seed=0, options={"contacts": "always", "dem_size": 64})
+    args = (model.site, model.x, model.y, 90.0, 100.0, 1.5, 20)
+    a = ri.render_navcam(*args, np.random.default_rng(1))
+    b = ri.render_navcam(*args, np.random.default_rng(1))
+    assert a.tobytes() == b.tobytes()

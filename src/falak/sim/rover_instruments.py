@@ -9,14 +9,18 @@ across 256 × 192 pixels (illustrative numbers of a small rover's navcam). Rende
 "voxel space" ray cast: for each image column a ray is marched over the DEM from 0.5 m out to
 ``MAX_RANGE_M`` (samples growing geometrically), each terrain sample is projected to the
 image row of its elevation angle and fills the rows between it and the nearer samples' top,
-so nearer terrain hides farther terrain. A sample's grey level is Lambertian:
-``albedo · max(0, n · s)`` with n the DEM's normal there and s the real Sun direction
+so nearer terrain hides farther terrain; a pixel's ray meets the ground between the two
+samples around its row (linear in their rows). Its grey level is Lambertian there:
+``albedo · texture(x, y) · max(0, n · s)``, with a seeded albedo texture fixed to the map
+(:func:`albedo_texture`: value noise of 0.02–0.3 m wavelengths, 10 % 1σ, finer than the DEM
+cells, so both cameras and every stop see the same ground and stereo and visual odometry have
+something to match), n the DEM's normal and s the real Sun direction
 (DE421, :class:`~falak.sim.rover_site.Site`), and zero where the Sun is below that cell's
 terrain horizon (falak's horizons: cast shadows). Sky is black; there is no ambient light
 (no atmosphere; light scattered from lit terrain into shadows is left out). The right camera
 is 0.27 m to the right of the left one. This is a simple render, not a photometric model
 (no Hapke reflectance, no opposition surge, no blur): good for looking and for visual
-odometry tests at the scale of DEM cells.
+odometry tests.
 
 **Soil spectrometer** (:class:`CompositionMap`, :func:`measure_soil`): an APXS-like X-ray
 spectrometer reporting eight major oxides in wt%. The site's composition is a mixture of
@@ -70,6 +74,7 @@ __all__ = [
     "Dosimeter",
     "Spectrometer",
     "SpectrumTruth",
+    "albedo_texture",
     "measure_soil",
     "render_navcam",
     "simulate_spectrum",
@@ -88,6 +93,18 @@ ALBEDO = 0.12  # normal albedo of highland regolith is ~0.1-0.2; the value is il
 #: saturates (255 DN) only where the terrain faces the Sun at cos > 0.255 (illustrative gain).
 DN_PER_COSINE = 1000.0
 _SAMPLES = 320
+#: The regolith's albedo texture (:func:`albedo_texture`): relative amplitude, octave
+#: wavelengths (m, finer than the 2 m DEM cells) and weights (summing to 1), hash seed.
+#: Illustrative: fine-scale albedo contrast of lunar soil (clods, small craters, fresh ejecta)
+#: of tens of percent, as in Apollo and Chang'e surface images, not a measured spectrum.
+TEXTURE_SIGMA = 0.1  # relative 1-sigma of the albedo
+TEXTURE_AMPLITUDE = 0.25  # the albedo is clipped to 1 +/- this
+#: Standard deviation of the weighted octave sum before scaling (measured over 2e5 random
+#: points: 0.2209; tests/sim/test_rover_images.py checks the scaled texture's sigma).
+_OCTAVE_SUM_STD = 0.2209
+TEXTURE_SCALES_M = (0.02, 0.05, 0.1, 0.3)
+TEXTURE_WEIGHTS = (0.3, 0.3, 0.25, 0.15)
+TEXTURE_SEED = 1717
 
 OXIDES = ("SiO2", "TiO2", "Al2O3", "FeO", "MgO", "CaO", "Na2O", "K2O")
 #: Lunar Sourcebook Table 7.15 (wt%): Apollo 16 average soil, Luna 20 average soil, Apollo 11
@@ -130,6 +147,64 @@ SPE_RISE_S = 3600.0
 SPE_DECAY_S = 6 * 3600.0
 
 
+def _lattice_noise(ix: NDArray[np.int64], iy: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
+    """Uniform values in [-1, 1) at integer lattice points, a hash of (ix, iy, seed).
+
+    The SplitMix64 finaliser (Steele, Lea & Flood 2014, the mixing step of Java's
+    ``SplittableRandom``) of the point's coordinates: no table, so any point of the map has its
+    value without state, and the same point always gets the same value.
+    """
+    with np.errstate(over="ignore"):
+        z = (
+            ix.astype(np.int64).view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            ^ iy.astype(np.int64).view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+            ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF)
+        )
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    out: NDArray[np.float64] = (z >> np.uint64(11)).astype(np.float64) / 2.0**52 - 1.0
+    return out
+
+
+def albedo_texture(
+    x_m: NDArray[np.float64],
+    y_m: NDArray[np.float64],
+    footprint_m: NDArray[np.float64] | float = 0.0,
+) -> NDArray[np.float64]:
+    """Relative albedo (1 ± :data:`TEXTURE_SIGMA`, 1σ) of the regolith at map points (x, y).
+
+    Value noise (bilinear with smoothstep between hashed lattice values, :func:`_lattice_noise`)
+    summed over the octaves :data:`TEXTURE_SCALES_M` with weights :data:`TEXTURE_WEIGHTS`,
+    scaled to :data:`TEXTURE_SIGMA` and clipped at ± :data:`TEXTURE_AMPLITUDE`: fixed to the
+    map, so both cameras and every stop see the same ground. An octave finer than twice
+    ``footprint_m`` (a pixel's size on the ground) fades out, and is gone at one footprint:
+    the render samples one point per pixel, and texture finer than that would alias into
+    noise that differs from camera to camera.
+    """
+    x = np.asarray(x_m, dtype=np.float64)
+    y = np.asarray(y_m, dtype=np.float64)
+    fp = np.asarray(footprint_m, dtype=np.float64)
+    total = np.zeros(np.broadcast_shapes(x.shape, y.shape, fp.shape))
+    for k, (scale, weight) in enumerate(zip(TEXTURE_SCALES_M, TEXTURE_WEIGHTS, strict=True)):
+        u, v = x / scale, y / scale
+        iu, iv = np.floor(u), np.floor(v)
+        fu, fv = u - iu, v - iv
+        su, sv = fu * fu * (3 - 2 * fu), fv * fv * (3 - 2 * fv)  # smoothstep
+        i0, j0 = iu.astype(np.int64), iv.astype(np.int64)
+        seed = TEXTURE_SEED + 7919 * k
+        n00 = _lattice_noise(i0, j0, seed)
+        n10 = _lattice_noise(i0 + 1, j0, seed)
+        n01 = _lattice_noise(i0, j0 + 1, seed)
+        n11 = _lattice_noise(i0 + 1, j0 + 1, seed)
+        value = (n00 * (1 - su) + n10 * su) * (1 - sv) + (n01 * (1 - su) + n11 * su) * sv
+        fade = np.clip(scale / np.maximum(fp, 1e-12) - 1.0, 0.0, 1.0)
+        total = total + weight * fade * value
+    rel = np.clip(TEXTURE_SIGMA * total / _OCTAVE_SUM_STD, -TEXTURE_AMPLITUDE, TEXTURE_AMPLITUDE)
+    out: NDArray[np.float64] = 1.0 + rel
+    return out
+
+
 def render_navcam(
     site: Site,
     x_m: float,
@@ -153,29 +228,46 @@ def render_navcam(
     col = np.floor((px - t.c) / t.a).astype(np.intp)
     row = np.floor((py - t.f) / t.e).astype(np.intp)
     on_map = (row >= 0) & (row < ny) & (col >= 0) & (col < nx)
-    rc, cc = np.clip(row, 0, ny - 1), np.clip(col, 0, nx - 1)
     heights = site.heights(px, py)
     eye = site.height_at(x_m, y_m) + MAST_HEIGHT_M
     axis = d[:, None] * np.cos(offsets)[None, :]  # distance along the optical axis
     angle = np.arctan2(heights - eye, axis) + math.radians(CAMERA_TILT_DEG)
     screen = h / 2 - f_px * np.tan(np.clip(angle, -1.4, 1.4))  # image row of each sample
     screen = np.where(on_map, screen, np.inf)
-    # shading: Lambert with the Sun, zero in the terrain's shadow
+    top = np.minimum.accumulate(screen, axis=0)  # highest row reached by samples so far
+    rows = np.arange(h, dtype=np.float64)
+    first = np.empty((h, w), dtype=np.intp)
+    for c in range(w):
+        # the nearest sample whose top reaches a row colours it (top is non-increasing)
+        first[:, c] = np.searchsorted(-top[:, c], -(rows + 0.5), side="left")
+    seen = first < _SAMPLES
+    k = np.minimum(first, _SAMPLES - 1)
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    # where the pixel's ray meets the ground: between sample k-1 (below the row) and k (at or
+    # above it), linear in the samples' rows; the texture is looked up there
+    k0 = np.maximum(k - 1, 0)
+    s0, s1 = screen[k0, cols], screen[k, cols]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(np.isfinite(s0) & (s0 > s1), (s0 - (rows[:, None] + 0.5)) / (s0 - s1), 1.0)
+    frac = np.clip(frac, 0.0, 1.0)
+    dist = d[k0] + frac * (d[k] - d[k0])
+    hx = x_m + dist * np.sin(az)[None, :]
+    hy = y_m + dist * np.cos(az)[None, :]
+    rc = np.clip(np.floor((hy - t.f) / t.e).astype(np.intp), 0, ny - 1)
+    cc = np.clip(np.floor((hx - t.c) / t.a).astype(np.intp), 0, nx - 1)
+    # shading at the hit: Lambert with the Sun, zero in the terrain's shadow
     saz, sel = math.radians(sun_az_deg), math.radians(sun_el_deg)
     s = np.array([math.sin(saz) * math.cos(sel), math.cos(saz) * math.cos(sel), math.sin(sel)])
     gx, gy = site.gx[rc, cc], site.gy[rc, cc]
     lambert = np.maximum(0.0, (-gx * s[0] - gy * s[1] + s[2]) / np.sqrt(1 + gx * gx + gy * gy))
     horizon = site.horizons.at(np.full(rc.shape, sun_az_deg), rc, cc)
     lit = sun_el_deg > horizon
-    grey = DN_PER_COSINE * (ALBEDO / 0.12) * lambert * lit * (exposure_ms / 20.0)
-    image = np.zeros((h, w), dtype=np.float64)
-    top = np.minimum.accumulate(screen, axis=0)  # highest row reached by samples so far
-    rows = np.arange(h, dtype=np.float64)
-    for c in range(w):
-        # the nearest sample whose top reaches a row colours it (top is non-increasing)
-        k = np.searchsorted(-top[:, c], -(rows + 0.5), side="left")
-        seen = k < _SAMPLES
-        image[seen, c] = grey[k[seen], c]
+    # a pixel's size on the ground along the ray (grazing view): dist / f / sin(depression)
+    drop = np.maximum(eye - site.heights(hx, hy), 0.05)
+    footprint = dist / f_px * np.hypot(dist, drop) / drop
+    texture = albedo_texture(hx, hy, footprint)
+    grey = DN_PER_COSINE * (ALBEDO / 0.12) * texture * lambert * lit * (exposure_ms / 20.0)
+    image = np.where(seen, grey, 0.0)
     image += rng.normal(0.0, 1.5, image.shape)  # read noise, DN
     out: NDArray[np.uint8] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
     return out
