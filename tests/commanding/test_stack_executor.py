@@ -150,3 +150,23 @@ def test_restore_brings_a_running_stack_back_paused(tmp_path: Path) -> None:
     assert rec["state"] == "paused"
     assert rec["reason"] == "the server restarted while the stack was running"
     assert [s["state"] for s in rec["steps"]] == ["completed", "pending"]
+
+
+def test_a_cancelled_stage_names_the_earlier_stage_that_failed() -> None:
+    from falak.commanding.stack import _failed_stage
+
+    rec = {
+        "verifiers": {
+            "received": {"outcome": "OK"},
+            "execution": {"outcome": "NOK"},
+            "complete": {"outcome": "CANCELLED"},
+        }
+    }
+    assert _failed_stage(rec, "complete", "CANCELLED") == "execution NOK; complete CANCELLED"
+    assert _failed_stage(rec, "execution", "NOK") == "execution NOK"
+    timed_out = {
+        "verifiers": {"accepted": {"outcome": "TIMEOUT"}, "complete": {"outcome": "CANCELLED"}}
+    }
+    assert (
+        _failed_stage(timed_out, "complete", "CANCELLED") == "accepted TIMEOUT; complete CANCELLED"
+    )

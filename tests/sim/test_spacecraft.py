@@ -439,3 +439,25 @@ def test_status_keys(rig: Rig, tmp_path: Path) -> None:
     assert st["generated"] == {"100": 3}  # HK at 0, 1 and 2 s
     assert st["clock"] == {"epoch_ns": EPOCH, "speed": 1.0, "reference_host_ns": 10**18}
     assert list(tmp_path.iterdir()) == [tmp_path / "status.json"]  # no temporary file left
+
+
+def test_status_file_carries_the_models_own_status(tmp_path: Path) -> None:
+    """A model with a ``status()`` (the orbiter's CFDP counters) has it in the status file under
+    ``model``, as the model reports it at that moment."""
+    model = create_model(EPOCH)
+    calls: list[int] = []
+
+    def model_status() -> dict[str, Any]:
+        calls.append(1)
+        return {"cfdp_down": {"pdus_sent": 7 + len(calls)}}
+
+    model.status = model_status  # type: ignore[attr-defined]
+    r = Rig(model, tmp_path)
+    try:
+        r.advance(1)
+        r.sc.write_status()
+        st = json.loads((tmp_path / "status.json").read_text())
+    finally:
+        r.close()
+    assert list(st)[-1] == "model"
+    assert st["model"] == {"cfdp_down": {"pdus_sent": 7 + len(calls)}}

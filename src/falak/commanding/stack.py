@@ -764,7 +764,7 @@ class StackExecutor:
                 status.update(state="completed")
                 break
             if outcome not in (None, "PENDING"):
-                status.update(state="failed", reason=f"{stage} {outcome}")
+                status.update(state="failed", reason=_failed_stage(rec, stage, outcome))
                 break
             if state in FINAL_STATES:
                 status.update(
@@ -783,3 +783,13 @@ class StackExecutor:
         with self._cond:
             self._save(run)
         return bool(status["state"] == "completed")
+
+
+def _failed_stage(rec: dict[str, Any], stage: str, outcome: str) -> str:
+    """Why a step's stage did not verify: a stage CANCELLED because an earlier one failed names
+    that earlier stage and its outcome first ("execution NOK; complete CANCELLED")."""
+    if outcome == "CANCELLED":
+        for name, v in (rec.get("verifiers") or {}).items():
+            if name != stage and v.get("outcome") not in (None, "OK", "PENDING", "CANCELLED"):
+                return f"{name} {v.get('outcome')}; {stage} {outcome}"
+    return f"{stage} {outcome}"

@@ -640,9 +640,10 @@ class Spacecraft:
     # -- status -------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """The status as a JSON-ready dict (ISSUE 13 §5 keys, then the runner's own)."""
+        """The status as a JSON-ready dict (ISSUE 13 §5 keys, then the runner's own; under
+        ``model`` the spacecraft model's own ``status()``, e.g. the orbiter's CFDP counters)."""
         c = self.link.counters
-        return {
+        out = {
             "spacecraft": self.model.name,
             "now_ns": self._now_ns,
             "generated": {str(k): v for k, v in sorted(self.builder.generated.items())},
@@ -671,6 +672,10 @@ class Spacecraft:
             "clipped_values": self.builder.clipped,
             "pid": os.getpid(),
         }
+        model_status = getattr(self.model, "status", None)  # a model's own counters, if any
+        if callable(model_status):
+            out["model"] = model_status()
+        return out
 
     def write_status(self) -> None:
         """Write the status file atomically (errors are logged, not raised)."""
