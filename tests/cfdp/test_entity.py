@@ -328,3 +328,20 @@ def test_cancel_by_the_receiver_is_reported_to_the_sender() -> None:
         InputError, match=r"no CFDP transaction TransactionId\(source_id=1, seq=9\)"
     ):
         p.a.status((1, 9))  # type: ignore[arg-type]
+
+
+def test_transactions_are_listed_in_the_order_they_began_both_roles() -> None:
+    """GET /archive/transfers says "oldest first": a file received before one is sent is listed
+    before it, whatever the role."""
+    p = pair()
+    p.b.put(1, file_bytes(2000, 1), "down.bin", cls=2)  # a's receive begins first
+    p.run()
+    p.a.put(2, file_bytes(1500, 2), "up.bin", cls=2)  # then a sends
+    p.run()
+    p.b.put(1, file_bytes(1000, 3), "down2.bin", cls=2)
+    p.run()
+    assert [(t.role, t.name) for t in p.a.transactions()] == [
+        ("receive", "down.bin"),
+        ("send", "up.bin"),
+        ("receive", "down2.bin"),
+    ]

@@ -325,6 +325,7 @@ class Entity:
         self._seq = 0
         self._send: dict[TransactionId, _Send] = {}
         self._recv: dict[TransactionId, _Recv] = {}
+        self._opened: dict[TransactionId, int] = {}  # the order transactions began, both roles
         self.received: list[ReceivedFile] = []
         self.rejected: Counter[str] = Counter()
         """PDUs :meth:`receive` could not use, by reason (``decode``, ``not for us``, ...)."""
@@ -393,6 +394,7 @@ class Entity:
         tx.cks = checksum(tx.data, kind)
         tx.size = len(tx.data)
         self._send[tid] = tx
+        self._opened[tid] = len(self._opened)
         return tid
 
     def suspend(self, tid: TransactionId) -> None:
@@ -449,10 +451,13 @@ class Entity:
             self.resume(tid)
 
     def transactions(self) -> list[TransactionStatus]:
-        """Return the status of every transaction this entity has seen, oldest first."""
-        return [self._send_status(s) for s in self._send.values()] + [
+        """Return the status of every transaction this entity has seen, oldest first (in the
+        order they began: a send at :meth:`put`, a receive at its first PDU), both roles."""
+        out = [self._send_status(s) for s in self._send.values()] + [
             self._recv_status(r) for r in self._recv.values()
         ]
+        out.sort(key=lambda t: self._opened.get(t.id, -1))
+        return out
 
     def status(self, tid: TransactionId) -> TransactionStatus:
         """Return one transaction's status (cheaper than :meth:`transactions`)."""
@@ -642,6 +647,7 @@ class Entity:
                 return
             r = _Recv(tid, h, 2 if h.acknowledged else 1)
             self._recv[tid] = r
+            self._opened[tid] = len(self._opened)
         self._on_receiver_pdu(r, p)
 
     def _on_sender_pdu(self, s: _Send, p: Pdu) -> None:
