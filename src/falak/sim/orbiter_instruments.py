@@ -24,7 +24,7 @@ are the instrument's ground calibration (README.md of the mission) and
 
 **Camera** (:func:`render_image`): a pinhole frame camera looking along the body +Z axis
 (nadir), :data:`IMAGE_SIZE` × :data:`IMAGE_SIZE` pixels of :data:`IFOV_RAD` each (field of view
-:data:`FOV_DEG`, 5.73°): 39.1 m per pixel and a 20 km frame at the 200 km perilune, 1.7 km
+:data:`FOV_DEG`, 5.72°): 39.1 m per pixel and a 20 km frame at the 200 km perilune, 1.7 km
 per pixel at the 8,600 km apolune. Each pixel's ray is intersected with the 1737.4 km sphere
 (terrain heights move a ground point by ``h · tan(off-nadir)``, < 0.1 pixel; not modelled) and
 the ground point is shaded by Lambert's law with the real Sun direction (DE421):
