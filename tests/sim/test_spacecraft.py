@@ -461,3 +461,20 @@ def test_status_file_carries_the_models_own_status(tmp_path: Path) -> None:
         r.close()
     assert list(st)[-1] == "model"
     assert st["model"] == {"cfdp_down": {"pdus_sent": 7 + len(calls)}}
+
+
+def test_merge_windows_unions_overlaps_names_both_and_keeps_the_longest_light_time() -> None:
+    from falak.sim.model import merge_windows
+
+    got = merge_windows(
+        [
+            ContactWindow(50, 80, "Kashi", 1.3),
+            ContactWindow(0, 60, "Karachi", 1.2),
+            ContactWindow(70, 90, "Karachi", 1.4),
+            ContactWindow(100, 110, "Kashi", 1.25),
+        ]
+    )
+    assert got == [
+        ContactWindow(0, 90, "Karachi + Kashi", 1.4),
+        ContactWindow(100, 110, "Kashi", 1.25),
+    ]

@@ -14,7 +14,7 @@ CCSDS primary header, the sequence count per APID and the on-board time paramete
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -29,6 +29,7 @@ __all__ = [
     "TmPacket",
     "cmd_ack_packet",
     "event_tm_packet",
+    "merge_windows",
 ]
 
 AckStage = Literal["RECEIVED", "ACCEPTED", "COMPLETE", "FAILED"]
@@ -127,6 +128,26 @@ class ContactWindow:
     """Ground station or relay name, e.g. "Karachi" or "TL-1 (relay)"."""
     light_time_s: float = 0.0
     """One-way light time spacecraft -> ground during the window (relay hop included)."""
+
+
+def merge_windows(windows: Sequence[ContactWindow]) -> list[ContactWindow]:
+    """Merge overlapping contact windows: the union, named by its stations or links (joined
+    with " + "), with the longest light time of those merged."""
+    out: list[ContactWindow] = []
+    for w in sorted(windows, key=lambda w: (w.start_ns, w.stop_ns)):
+        if out and w.start_ns <= out[-1].stop_ns:
+            last = out[-1]
+            vias = last.via.split(" + ")
+            via = last.via if w.via in vias else f"{last.via} + {w.via}"
+            out[-1] = ContactWindow(
+                last.start_ns,
+                max(last.stop_ns, w.stop_ns),
+                via,
+                max(last.light_time_s, w.light_time_s),
+            )
+        else:
+            out.append(w)
+    return out
 
 
 class SpacecraftModel(Protocol):

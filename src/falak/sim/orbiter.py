@@ -107,6 +107,7 @@ from falak.sim.model import (
     TmPacket,
     cmd_ack_packet,
     event_tm_packet,
+    merge_windows,
 )
 from falak.sim.orbiter_instruments import (
     CrustalField,
@@ -880,7 +881,7 @@ class OrbiterModel:
             )
             for w in ws
         ]
-        return _merge(raw)
+        return merge_windows(raw)
 
     def contact_windows(self, start_ns: int, stop_ns: int) -> list[ContactWindow]:
         """Contact windows between ``start_ns`` and ``stop_ns`` (module doc), merged."""
@@ -896,7 +897,7 @@ class OrbiterModel:
             stop = now_ns + 86400 * _NS
             self._windows = [w for w in self._windows if w.stop_ns > now_ns - 3600 * _NS]
             self._windows.extend(self._compute_windows(start, stop))
-            self._windows = _merge(self._windows)
+            self._windows = merge_windows(self._windows)
             self._windows_until_ns = stop
         return any(w.start_ns <= now_ns < w.stop_ns for w in self._windows)
 
@@ -1528,25 +1529,6 @@ def _refuse(message: str) -> CommandOutcome:
 
 def _no_file(fid: int) -> CommandOutcome:
     return CommandOutcome(ok=False, reason="NO_SUCH_FILE", message=f"no file {fid} in the store")
-
-
-def _merge(windows: list[ContactWindow]) -> list[ContactWindow]:
-    """Merge overlapping windows: the union, named by its stations, the longest light time."""
-    out: list[ContactWindow] = []
-    for w in sorted(windows, key=lambda w: (w.start_ns, w.stop_ns)):
-        if out and w.start_ns <= out[-1].stop_ns:
-            last = out[-1]
-            vias = last.via.split(" + ")
-            via = last.via if w.via in vias else f"{last.via} + {w.via}"
-            out[-1] = ContactWindow(
-                last.start_ns,
-                max(last.stop_ns, w.stop_ns),
-                via,
-                max(last.light_time_s, w.light_time_s),
-            )
-        else:
-            out.append(w)
-    return out
 
 
 def build_track(epoch_ns: int, opts: Mapping[str, Any]) -> OrbitTrack:

@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -92,6 +92,7 @@ from falak.sim.model import (
     TmPacket,
     cmd_ack_packet,
     event_tm_packet,
+    merge_windows,
 )
 
 __all__ = ["OPTIONS", "SHED_ORDER", "StationModel", "create_model"]
@@ -1006,25 +1007,6 @@ class StationModel:
         )
 
 
-def _merge(windows: Sequence[ContactWindow]) -> list[ContactWindow]:
-    """Merge overlapping windows: the union, named by its links, with the longest light time."""
-    out: list[ContactWindow] = []
-    for w in sorted(windows, key=lambda w: (w.start_ns, w.stop_ns)):
-        if out and w.start_ns <= out[-1].stop_ns:
-            last = out[-1]
-            vias = last.via.split(" + ")
-            via = last.via if w.via in vias else f"{last.via} + {w.via}"
-            out[-1] = ContactWindow(
-                last.start_ns,
-                max(last.stop_ns, w.stop_ns),
-                via,
-                max(last.light_time_s, w.light_time_s),
-            )
-        else:
-            out.append(w)
-    return out
-
-
 def _ns(t: _dt.datetime) -> int:
     epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
     d = t - epoch
@@ -1101,7 +1083,7 @@ def create_model(
                 out.append(
                     ContactWindow(_ns(w.start), _ns(w.stop), f"{w.relay} (relay)", w.light_time_s)
                 )
-        return _merge(out)
+        return merge_windows(out)
 
     mdb = load(_bundled("mdb.yaml"))
     sunlit_w = float(opts.get("sunlit_power_w", campaign.sunlit_power_kw * 1000.0))
