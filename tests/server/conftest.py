@@ -67,7 +67,11 @@ def ground(
     behaviour: str = "ok",
     window_s: float | None = None,
     limits: Limits | None = None,
+    answer_s: float = 120.0,
 ) -> Iterator[Ground]:
+    """A server runtime with the loopback TESTSAT. The spacecraft answers commands for
+    ``answer_s`` seconds after the start and then stops (a guard against a hung test); a
+    fixture shared by many tests (one per module) must pass a longer ``answer_s``."""
     mdb = load(MDB_PATH)
     if window_s is not None:
         short_windows(mdb, window_s)
@@ -77,7 +81,7 @@ def ground(
     users = UserStore()
     for name, (pw, role) in USERS.items():
         users.add(name, [role], password=pw)
-    with Spacecraft(mdb, tm.port, behaviour, max_seconds=120) as sc:
+    with Spacecraft(mdb, tm.port, behaviour, max_seconds=answer_s) as sc:
         uplink = UdpUplink("uplink", "127.0.0.1", sc.port)
         rt = Runtime(
             mdb,
